@@ -1,0 +1,19 @@
+package dev.shardopt.dsl;
+
+/** A Nesterov-momentum pipeline, open for its rule's hyperparameters. */
+public final class NesterovPipeline extends Pipeline {
+  NesterovPipeline(Builder b) {
+    super(b);
+  }
+
+  /** Momentum coefficient in [0, 1), default 0.9. */
+  public NesterovPipeline beta(double beta) {
+    Rule.Nesterov r = (Rule.Nesterov) rule;
+    return new NesterovPipeline(ruleChange("beta", r.beta(), new Rule.Nesterov(r.lr(), beta)));
+  }
+
+  @Override
+  Pipeline ruleModifier(String name, Double value) {
+    return "beta".equals(name) ? beta(value) : super.ruleModifier(name, value);
+  }
+}

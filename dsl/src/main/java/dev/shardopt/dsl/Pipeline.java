@@ -1,0 +1,440 @@
+package dev.shardopt.dsl;
+
+import dev.shardopt.v1.OptimizerPipeline;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.OptionalDouble;
+import java.util.Set;
+
+/**
+ * An immutable, validated optimizer pipeline: one base {@link Rule} plus modifiers. Every modifier
+ * returns a new pipeline; invalid values fail at the call with a message that names the field,
+ * the value and what is allowed.
+ *
+ * <p>Build one with {@link Optimizers} ({@code adam(1e-3).beta2(0.98).warmup(500).cosine(1e5)}) or
+ * from its text form with {@link #parse}. {@link #toString()} prints the canonical text: non-default
+ * values only, in canonical order, and valid Java against this DSL.
+ *
+ * <p>Whatever order the modifiers are written in, the stages run in this order: accumulate,
+ * skipNonFinite, clipValue, clipNorm, coupled weight decay, the rule (with decoupled weight decay
+ * first for adamw and lion); freeze, noDecay and lrScale select parameters by name.
+ */
+public sealed class Pipeline
+    permits MomentumPipeline, NesterovPipeline, AdagradPipeline, RmspropPipeline, AdamPipeline,
+        LionPipeline {
+
+  final Rule rule;
+  final long warmupSteps;
+  final Decay decay;
+  final double clipValue; // NaN: off
+  final double clipNorm; // NaN: off
+  final double weightDecay;
+  final int accumulate;
+  final boolean skipNonFinite;
+  final List<Glob> noDecay;
+  final List<Glob> freeze;
+  final List<LrScale> lrScales;
+  /** Settings given explicitly, to refuse a second one. Not part of the value. */
+  final Set<String> given;
+
+  Pipeline(Rule rule) {
+    this(new Builder(Objects.requireNonNull(rule, "rule")));
+  }
+
+  Pipeline(Builder b) {
+    this.rule = b.rule;
+    this.warmupSteps = b.warmupSteps;
+    this.decay = b.decay;
+    this.clipValue = b.clipValue;
+    this.clipNorm = b.clipNorm;
+    this.weightDecay = b.weightDecay;
+    this.accumulate = b.accumulate;
+    this.skipNonFinite = b.skipNonFinite;
+    this.noDecay = List.copyOf(b.noDecay);
+    this.freeze = List.copyOf(b.freeze);
+    this.lrScales = List.copyOf(b.lrScales);
+    this.given = Collections.unmodifiableSet(new LinkedHashSet<>(b.given));
+    // Validates the warmup/decay combination.
+    schedule();
+  }
+
+  // ---------------------------------------------------------------- text, proto and JSON forms
+
+  /** Parses the text form, the same expression as the Java DSL, e.g. {@code adam(1e-3).warmup(500)}. */
+  public static Pipeline parse(String text) {
+    return new PipelineParser(text).parse();
+  }
+
+  public static Pipeline fromProto(OptimizerPipeline proto) {
+    return PipelineProtos.fromProto(proto);
+  }
+
+  public OptimizerPipeline toProto() {
+    return PipelineProtos.toProto(this);
+  }
+
+  /** The proto's JSON form, from protobuf's {@code JsonFormat}. */
+  public String toJson() {
+    return PipelineProtos.toJson(this);
+  }
+
+  public static Pipeline fromJson(String json) {
+    return PipelineProtos.fromJson(json);
+  }
+
+  /** The canonical text form. */
+  @Override
+  public String toString() {
+    return PipelineText.format(this);
+  }
+
+  // ---------------------------------------------------------------- what the pipeline is
+
+  public Rule rule() {
+    return rule;
+  }
+
+  public long warmupSteps() {
+    return warmupSteps;
+  }
+
+  public Decay decay() {
+    return decay;
+  }
+
+  public LearningRateSchedule schedule() {
+    return new LearningRateSchedule(rule.lr(), warmupSteps, decay);
+  }
+
+  /** The learning rate of the update after {@code t} applied updates, in closed form. */
+  public double learningRate(long t) {
+    return schedule().at(t);
+  }
+
+  public OptionalDouble clipValueLimit() {
+    return Double.isNaN(clipValue) ? OptionalDouble.empty() : OptionalDouble.of(clipValue);
+  }
+
+  public OptionalDouble clipNormLimit() {
+    return Double.isNaN(clipNorm) ? OptionalDouble.empty() : OptionalDouble.of(clipNorm);
+  }
+
+  /** The weight decay, coupled or decoupled as {@link Rule#decoupledWeightDecay()} says. */
+  public double weightDecayRate() {
+    return weightDecay;
+  }
+
+  public int accumulateSteps() {
+    return accumulate;
+  }
+
+  public boolean skipsNonFinite() {
+    return skipNonFinite;
+  }
+
+  public List<Glob> noDecayGlobs() {
+    return noDecay;
+  }
+
+  public List<Glob> frozenGlobs() {
+    return freeze;
+  }
+
+  public List<LrScale> lrScales() {
+    return lrScales;
+  }
+
+  /**
+   * What the parameter rules make of the parameter {@code name}.
+   *
+   * @throws InvalidPipelineException if two lrScale globs match it
+   */
+  public ParameterSettings settingsFor(String name) {
+    boolean frozen = freeze.stream().anyMatch(g -> g.matches(name));
+    boolean decays = noDecay.stream().noneMatch(g -> g.matches(name));
+    LrScale scale = null;
+    for (LrScale s : lrScales) {
+      if (s.glob().matches(name)) {
+        if (scale != null) {
+          throw new InvalidPipelineException(
+              "parameter '" + name + "' matches two lrScale globs, \"" + scale.glob() + "\" and \""
+                  + s.glob() + "\"; a parameter takes at most one lrScale");
+        }
+        scale = s;
+      }
+    }
+    return new ParameterSettings(frozen, decays ? weightDecay : 0.0, scale == null ? 1.0 : scale.factor());
+  }
+
+  // ---------------------------------------------------------------- pipeline modifiers
+
+  /** Weight decay {@code wd >= 0}: coupled ({@code g += wd theta}), or decoupled for adamw and lion. */
+  public Pipeline weightDecay(double wd) {
+    Check.nonNegative("weightDecay", wd);
+    return once("weightDecay", "weightDecay(" + Numbers.format(weightDecay) + ")")
+        .set(b -> b.weightDecay = wd);
+  }
+
+  /** {@code g *= min(1, c/(total + 1e-6))}, total the L2 norm over every non-frozen parameter. */
+  public Pipeline clipNorm(double c) {
+    Check.positive("clipNorm", c);
+    return once("clipNorm", "clipNorm(" + Numbers.format(clipNorm) + ")").set(b -> b.clipNorm = c);
+  }
+
+  /** {@code g = clamp(g, -c, c)}, before clipNorm. */
+  public Pipeline clipValue(double c) {
+    Check.positive("clipValue", c);
+    return once("clipValue", "clipValue(" + Numbers.format(clipValue) + ")").set(b -> b.clipValue = c);
+  }
+
+  /** Linear warmup: {@code f = t/W} for {@code t < W}; the first update uses lr 0. */
+  public Pipeline warmup(double steps) {
+    long w = Check.steps("warmup", steps, 1);
+    return once("warmup", "warmup(" + warmupSteps + ")").set(b -> b.warmupSteps = w);
+  }
+
+  /** Cosine decay to 0 over {@code totalSteps} (warmup included). */
+  public Pipeline cosine(double totalSteps) {
+    return cosine(totalSteps, 0.0);
+  }
+
+  /** {@code p = min(tau/(T-W), 1)}; {@code lr_t = minLr + (lr-minLr)(1+cos(pi p))/2}. */
+  public Pipeline cosine(double totalSteps, double minLr) {
+    return withDecay(new Decay.Cosine(Check.steps("totalSteps", totalSteps, 1), minLr));
+  }
+
+  /** {@code f = 0.1^floor(tau/every)}. */
+  public Pipeline stepDecay(double every) {
+    return stepDecay(every, Decay.StepDecay.DEFAULT_GAMMA);
+  }
+
+  /** {@code f = gamma^floor(tau/every)}. */
+  public Pipeline stepDecay(double every, double gamma) {
+    return withDecay(new Decay.StepDecay(Check.steps("every", every, 1), gamma));
+  }
+
+  /** {@code f = gamma^tau}. */
+  public Pipeline exponentialDecay(double gamma) {
+    return withDecay(new Decay.ExponentialDecay(gamma));
+  }
+
+  /** Cosine annealing with warm restarts every {@code period} updates. */
+  public Pipeline cosineRestarts(double period) {
+    return cosineRestarts(period, 1, 0.0);
+  }
+
+  /** Cosine annealing with warm restarts; each cycle is {@code mult} times longer than the last. */
+  public Pipeline cosineRestarts(double period, double mult) {
+    return cosineRestarts(period, mult, 0.0);
+  }
+
+  /** torch's {@code CosineAnnealingWarmRestarts(period, mult, minLr)}, advanced once per update. */
+  public Pipeline cosineRestarts(double period, double mult, double minLr) {
+    return withDecay(
+        new Decay.CosineRestarts(
+            Check.steps("period", period, 1), Check.steps("mult", mult, 1), minLr));
+  }
+
+  /** Apply one update every {@code k} pushes, with the mean of the k gradients. */
+  public Pipeline accumulate(int k) {
+    Check.steps("accumulate", k, 1);
+    return once("accumulate", "accumulate(" + accumulate + ")").set(b -> b.accumulate = k);
+  }
+
+  /** Skip (and count) a step whose aggregated gradient has a NaN or Inf, instead of failing. */
+  public Pipeline skipNonFinite() {
+    return once("skipNonFinite", "skipNonFinite()").set(b -> b.skipNonFinite = true);
+  }
+
+  /** Parameters whose names match get no weight decay of either kind. */
+  public Pipeline noDecay(String... globs) {
+    List<Glob> added = globs("noDecay", noDecay, globs);
+    return set(b -> b.noDecay.addAll(added));
+  }
+
+  /** Parameters whose names match never change and count nowhere, the clip norm included. */
+  public Pipeline freeze(String... globs) {
+    List<Glob> added = globs("freeze", freeze, globs);
+    return set(b -> b.freeze.addAll(added));
+  }
+
+  /** Parameters whose names match use {@code lr_t * factor} everywhere the rule uses the lr. */
+  public Pipeline lrScale(String glob, double factor) {
+    Glob g = globs("lrScale", lrScales.stream().map(LrScale::glob).toList(), glob).get(0);
+    LrScale scale = new LrScale(g, factor);
+    return set(b -> b.lrScales.add(scale));
+  }
+
+  // ---------------------------------------------------------------- value semantics
+
+  @Override
+  public final boolean equals(Object o) {
+    if (this == o) {
+      return true;
+    }
+    if (!(o instanceof Pipeline p)) {
+      return false;
+    }
+    return rule.equals(p.rule)
+        && warmupSteps == p.warmupSteps
+        && decay.equals(p.decay)
+        && Double.compare(clipValue, p.clipValue) == 0
+        && Double.compare(clipNorm, p.clipNorm) == 0
+        && Double.compare(weightDecay, p.weightDecay) == 0
+        && accumulate == p.accumulate
+        && skipNonFinite == p.skipNonFinite
+        && noDecay.equals(p.noDecay)
+        && freeze.equals(p.freeze)
+        && lrScales.equals(p.lrScales);
+  }
+
+  @Override
+  public final int hashCode() {
+    return Objects.hash(
+        rule, warmupSteps, decay, clipValue, clipNorm, weightDecay, accumulate, skipNonFinite,
+        noDecay, freeze, lrScales);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** This pipeline as the typed view of its rule, so that the rule's modifiers can be applied. */
+  Pipeline typed() {
+    Builder b = toBuilder();
+    if (rule instanceof Rule.Momentum) {
+      return new MomentumPipeline(b);
+    } else if (rule instanceof Rule.Nesterov) {
+      return new NesterovPipeline(b);
+    } else if (rule instanceof Rule.Adagrad) {
+      return new AdagradPipeline(b);
+    } else if (rule instanceof Rule.Rmsprop) {
+      return new RmspropPipeline(b);
+    } else if (rule instanceof Rule.Adam || rule instanceof Rule.AdamW) {
+      return new AdamPipeline(b);
+    } else if (rule instanceof Rule.Lion) {
+      return new LionPipeline(b);
+    }
+    return new Pipeline(b);
+  }
+
+  /**
+   * Applies the rule modifier {@code name}; {@code value} is null for flags. The parser's entry
+   * point; the typed subclasses override it.
+   */
+  Pipeline ruleModifier(String name, Double value) {
+    throw RuleModifiers.notApplicable(name, rule);
+  }
+
+  Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  interface Change {
+    void apply(Builder b);
+  }
+
+  Pipeline set(Change change) {
+    Builder b = toBuilder();
+    change.apply(b);
+    return new Pipeline(b);
+  }
+
+  /** Marks {@code key} as given, refusing a second one. */
+  Pipeline once(String key, String previous) {
+    if (given.contains(key)) {
+      throw new InvalidPipelineException(
+          "a second " + key + " after " + previous + " is not allowed");
+    }
+    return set(b -> b.given.add(key));
+  }
+
+  /** A builder with the rule replaced by {@code next}, refusing a second {@code key}. */
+  Builder ruleChange(String key, double previous, Rule next) {
+    if (given.contains(key)) {
+      throw new InvalidPipelineException(
+          "a second " + key + " after " + key + "(" + Numbers.format(previous) + ") is not allowed");
+    }
+    return ruleBuilder(key, next);
+  }
+
+  /** A builder with the flag {@code key} set in {@code next}, refusing a second one. */
+  Builder flagChange(String key, Rule next) {
+    if (given.contains(key)) {
+      throw new InvalidPipelineException("a second " + key + "() is not allowed");
+    }
+    return ruleBuilder(key, next);
+  }
+
+  private Builder ruleBuilder(String key, Rule next) {
+    Builder b = toBuilder();
+    b.rule = next;
+    b.given.add(key);
+    return b;
+  }
+
+  private Pipeline withDecay(Decay d) {
+    if (given.contains("decay")) {
+      throw new InvalidPipelineException(
+          "a second decay schedule (" + d.name() + ") after " + decay.name() + " is not allowed");
+    }
+    return set(
+        b -> {
+          b.decay = d;
+          b.given.add("decay");
+        });
+  }
+
+  private static List<Glob> globs(String method, List<Glob> existing, String... patterns) {
+    if (patterns == null || patterns.length == 0) {
+      throw new InvalidPipelineException(method + " needs at least one glob, e.g. " + method + "(\"*.bias\")");
+    }
+    List<Glob> out = new ArrayList<>();
+    for (String p : patterns) {
+      Glob g = new Glob(p);
+      if (existing.contains(g) || out.contains(g)) {
+        throw new InvalidPipelineException(
+            method + " glob \"" + p + "\" is given twice; give each glob once");
+      }
+      out.add(g);
+    }
+    return out;
+  }
+
+  /** Mutable scratch state for building the next immutable value. */
+  static final class Builder {
+    Rule rule;
+    long warmupSteps;
+    Decay decay = Decay.None.INSTANCE;
+    double clipValue = Double.NaN;
+    double clipNorm = Double.NaN;
+    double weightDecay;
+    int accumulate = 1;
+    boolean skipNonFinite;
+    final List<Glob> noDecay = new ArrayList<>();
+    final List<Glob> freeze = new ArrayList<>();
+    final List<LrScale> lrScales = new ArrayList<>();
+    final Set<String> given = new LinkedHashSet<>();
+
+    Builder(Rule rule) {
+      this.rule = rule;
+      this.weightDecay = rule.defaultWeightDecay();
+    }
+
+    Builder(Pipeline p) {
+      rule = p.rule;
+      warmupSteps = p.warmupSteps;
+      decay = p.decay;
+      clipValue = p.clipValue;
+      clipNorm = p.clipNorm;
+      weightDecay = p.weightDecay;
+      accumulate = p.accumulate;
+      skipNonFinite = p.skipNonFinite;
+      noDecay.addAll(p.noDecay);
+      freeze.addAll(p.freeze);
+      lrScales.addAll(p.lrScales);
+      given.addAll(p.given);
+    }
+  }
+}

@@ -1,0 +1,232 @@
+package dev.shardopt.dsl;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import dev.shardopt.v1.Adagrad;
+import dev.shardopt.v1.Adam;
+import dev.shardopt.v1.AdamW;
+import dev.shardopt.v1.Clipping;
+import dev.shardopt.v1.Cosine;
+import dev.shardopt.v1.CosineRestarts;
+import dev.shardopt.v1.ExponentialDecay;
+import dev.shardopt.v1.Lion;
+import dev.shardopt.v1.Momentum;
+import dev.shardopt.v1.Nesterov;
+import dev.shardopt.v1.NonFinitePolicy;
+import dev.shardopt.v1.OptimizerPipeline;
+import dev.shardopt.v1.ParameterRule;
+import dev.shardopt.v1.Rmsprop;
+import dev.shardopt.v1.Schedule;
+import dev.shardopt.v1.Sgd;
+import dev.shardopt.v1.StepDecay;
+
+/**
+ * The mapping between {@link Pipeline} and {@code shardopt.v1.OptimizerPipeline}. Writing puts
+ * every effective value in the message; reading takes the PyTorch default for an absent field and
+ * validates exactly as the DSL does.
+ */
+final class PipelineProtos {
+  static final int SPEC_VERSION = 1;
+
+  private PipelineProtos() {}
+
+  static OptimizerPipeline toProto(Pipeline p) {
+    OptimizerPipeline.Builder b = OptimizerPipeline.newBuilder().setSpecVersion(SPEC_VERSION);
+    Rule r = p.rule;
+    if (r instanceof Rule.Sgd s) {
+      b.setSgd(Sgd.newBuilder().setLr(s.lr()));
+    } else if (r instanceof Rule.Momentum m) {
+      b.setMomentum(Momentum.newBuilder().setLr(m.lr()).setBeta(m.beta()).setDampening(m.dampening()));
+    } else if (r instanceof Rule.Nesterov n) {
+      b.setNesterov(Nesterov.newBuilder().setLr(n.lr()).setBeta(n.beta()));
+    } else if (r instanceof Rule.Adagrad a) {
+      b.setAdagrad(Adagrad.newBuilder().setLr(a.lr()).setEps(a.eps())
+          .setInitialAccumulator(a.initialAccumulator()).setLrDecay(a.lrDecay()));
+    } else if (r instanceof Rule.Rmsprop m) {
+      b.setRmsprop(Rmsprop.newBuilder().setLr(m.lr()).setRho(m.rho()).setEps(m.eps())
+          .setMomentum(m.momentum()).setCentered(m.centered()).setEpsInsideSqrt(m.epsInsideSqrt()));
+    } else if (r instanceof Rule.Adam a) {
+      b.setAdam(Adam.newBuilder().setLr(a.lr()).setBeta1(a.beta1()).setBeta2(a.beta2())
+          .setEps(a.eps()).setAmsgrad(a.amsgrad()));
+    } else if (r instanceof Rule.AdamW a) {
+      b.setAdamw(AdamW.newBuilder().setLr(a.lr()).setBeta1(a.beta1()).setBeta2(a.beta2())
+          .setEps(a.eps()).setAmsgrad(a.amsgrad()));
+    } else if (r instanceof Rule.Lion l) {
+      b.setLion(Lion.newBuilder().setLr(l.lr()).setBeta1(l.beta1()).setBeta2(l.beta2()));
+    }
+
+    Schedule.Builder schedule = Schedule.newBuilder().setWarmupSteps(p.warmupSteps);
+    Decay d = p.decay;
+    if (d instanceof Decay.Cosine c) {
+      schedule.setCosine(Cosine.newBuilder().setTotalSteps(c.totalSteps()).setMinLr(c.minLr()));
+    } else if (d instanceof Decay.StepDecay s) {
+      schedule.setStepDecay(StepDecay.newBuilder().setEvery(s.every()).setGamma(s.gamma()));
+    } else if (d instanceof Decay.ExponentialDecay e) {
+      schedule.setExponentialDecay(ExponentialDecay.newBuilder().setGamma(e.gamma()));
+    } else if (d instanceof Decay.CosineRestarts c) {
+      schedule.setCosineRestarts(
+          CosineRestarts.newBuilder().setPeriod(c.period()).setMult(c.mult()).setMinLr(c.minLr()));
+    }
+    b.setSchedule(schedule);
+
+    Clipping.Builder clipping = Clipping.newBuilder();
+    p.clipValueLimit().ifPresent(clipping::setValue);
+    p.clipNormLimit().ifPresent(clipping::setNorm);
+    b.setClipping(clipping);
+    b.setWeightDecay(p.weightDecay);
+    b.setAccumulate(p.accumulate);
+    b.setNonFinite(p.skipNonFinite
+        ? NonFinitePolicy.NON_FINITE_POLICY_SKIP_STEP
+        : NonFinitePolicy.NON_FINITE_POLICY_REJECT);
+    for (Glob g : p.noDecay) {
+      b.addParameterRules(ParameterRule.newBuilder().setKind(ParameterRule.Kind.NO_DECAY).setGlob(g.pattern()));
+    }
+    for (Glob g : p.freeze) {
+      b.addParameterRules(ParameterRule.newBuilder().setKind(ParameterRule.Kind.FREEZE).setGlob(g.pattern()));
+    }
+    for (LrScale l : p.lrScales) {
+      b.addParameterRules(ParameterRule.newBuilder().setKind(ParameterRule.Kind.LR_SCALE)
+          .setGlob(l.glob().pattern()).setLrScale(l.factor()));
+    }
+    return b.build();
+  }
+
+  static Pipeline fromProto(OptimizerPipeline m) {
+    if (m.getSpecVersion() > SPEC_VERSION) {
+      throw new InvalidPipelineException(
+          "spec_version " + m.getSpecVersion() + " is newer than this build reads (" + SPEC_VERSION + ")");
+    }
+    Pipeline.Builder b = new Pipeline.Builder(rule(m));
+    if (m.hasSchedule()) {
+      Schedule s = m.getSchedule();
+      b.warmupSteps = Check.steps("schedule.warmup_steps", s.getWarmupSteps(), 0);
+      b.decay = switch (s.getDecayCase()) {
+        case COSINE -> new Decay.Cosine(s.getCosine().getTotalSteps(), s.getCosine().getMinLr());
+        case STEP_DECAY -> new Decay.StepDecay(
+            s.getStepDecay().getEvery(),
+            s.getStepDecay().hasGamma() ? s.getStepDecay().getGamma() : Decay.StepDecay.DEFAULT_GAMMA);
+        case EXPONENTIAL_DECAY -> new Decay.ExponentialDecay(s.getExponentialDecay().getGamma());
+        case COSINE_RESTARTS -> new Decay.CosineRestarts(
+            s.getCosineRestarts().getPeriod(),
+            Math.max(1, s.getCosineRestarts().getMult()),
+            s.getCosineRestarts().getMinLr());
+        case DECAY_NOT_SET -> Decay.None.INSTANCE;
+      };
+    }
+    if (m.getClipping().hasValue()) {
+      b.clipValue = Check.positive("clipping.value", m.getClipping().getValue());
+    }
+    if (m.getClipping().hasNorm()) {
+      b.clipNorm = Check.positive("clipping.norm", m.getClipping().getNorm());
+    }
+    if (m.hasWeightDecay()) {
+      b.weightDecay = Check.nonNegative("weight_decay", m.getWeightDecay());
+    }
+    b.accumulate = Math.max(1, m.getAccumulate());
+    b.skipNonFinite = switch (m.getNonFinite()) {
+      case NON_FINITE_POLICY_SKIP_STEP -> true;
+      case NON_FINITE_POLICY_REJECT, NON_FINITE_POLICY_UNSPECIFIED -> false;
+      case UNRECOGNIZED -> throw new InvalidPipelineException(
+          "non_finite " + m.getNonFiniteValue() + " is unknown; allowed: NON_FINITE_POLICY_REJECT, NON_FINITE_POLICY_SKIP_STEP");
+    };
+    Pipeline p = new Pipeline(b);
+    for (int i = 0; i < m.getParameterRulesCount(); i++) {
+      ParameterRule pr = m.getParameterRules(i);
+      p = switch (pr.getKind()) {
+        case NO_DECAY -> p.noDecay(pr.getGlob());
+        case FREEZE -> p.freeze(pr.getGlob());
+        case LR_SCALE -> p.lrScale(pr.getGlob(), pr.getLrScale());
+        default -> throw new InvalidPipelineException(
+            "parameter_rules[" + i + "].kind " + pr.getKind() + " is not allowed; use NO_DECAY, FREEZE or LR_SCALE");
+      };
+    }
+    return p;
+  }
+
+  private static Rule rule(OptimizerPipeline m) {
+    return switch (m.getRuleCase()) {
+      case SGD -> new Rule.Sgd(m.getSgd().hasLr() ? m.getSgd().getLr() : Rule.Sgd.DEFAULT_LR);
+      case MOMENTUM -> {
+        Momentum x = m.getMomentum();
+        Rule.Momentum d = Rule.Momentum.DEFAULTS;
+        yield new Rule.Momentum(
+            x.hasLr() ? x.getLr() : d.lr(),
+            x.hasBeta() ? x.getBeta() : d.beta(),
+            x.hasDampening() ? x.getDampening() : d.dampening());
+      }
+      case NESTEROV -> {
+        Nesterov x = m.getNesterov();
+        Rule.Nesterov d = Rule.Nesterov.DEFAULTS;
+        yield new Rule.Nesterov(x.hasLr() ? x.getLr() : d.lr(), x.hasBeta() ? x.getBeta() : d.beta());
+      }
+      case ADAGRAD -> {
+        Adagrad x = m.getAdagrad();
+        Rule.Adagrad d = Rule.Adagrad.DEFAULTS;
+        yield new Rule.Adagrad(
+            x.hasLr() ? x.getLr() : d.lr(),
+            x.hasEps() ? x.getEps() : d.eps(),
+            x.hasInitialAccumulator() ? x.getInitialAccumulator() : d.initialAccumulator(),
+            x.hasLrDecay() ? x.getLrDecay() : d.lrDecay());
+      }
+      case RMSPROP -> {
+        Rmsprop x = m.getRmsprop();
+        Rule.Rmsprop d = Rule.Rmsprop.DEFAULTS;
+        yield new Rule.Rmsprop(
+            x.hasLr() ? x.getLr() : d.lr(),
+            x.hasRho() ? x.getRho() : d.rho(),
+            x.hasEps() ? x.getEps() : d.eps(),
+            x.hasMomentum() ? x.getMomentum() : d.momentum(),
+            x.getCentered(),
+            x.getEpsInsideSqrt());
+      }
+      case ADAM -> {
+        Adam x = m.getAdam();
+        Rule.Adam d = Rule.Adam.DEFAULTS;
+        yield new Rule.Adam(
+            x.hasLr() ? x.getLr() : d.lr(),
+            x.hasBeta1() ? x.getBeta1() : d.beta1(),
+            x.hasBeta2() ? x.getBeta2() : d.beta2(),
+            x.hasEps() ? x.getEps() : d.eps(),
+            x.getAmsgrad());
+      }
+      case ADAMW -> {
+        AdamW x = m.getAdamw();
+        Rule.AdamW d = Rule.AdamW.DEFAULTS;
+        yield new Rule.AdamW(
+            x.hasLr() ? x.getLr() : d.lr(),
+            x.hasBeta1() ? x.getBeta1() : d.beta1(),
+            x.hasBeta2() ? x.getBeta2() : d.beta2(),
+            x.hasEps() ? x.getEps() : d.eps(),
+            x.getAmsgrad());
+      }
+      case LION -> {
+        Lion x = m.getLion();
+        Rule.Lion d = Rule.Lion.DEFAULTS;
+        yield new Rule.Lion(
+            x.hasLr() ? x.getLr() : d.lr(),
+            x.hasBeta1() ? x.getBeta1() : d.beta1(),
+            x.hasBeta2() ? x.getBeta2() : d.beta2());
+      }
+      case RULE_NOT_SET -> throw new InvalidPipelineException(
+          "rule is not set; a pipeline needs exactly one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, lion");
+    };
+  }
+
+  static String toJson(Pipeline p) {
+    try {
+      return JsonFormat.printer().print(toProto(p));
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("a pipeline message could not be printed as JSON", e);
+    }
+  }
+
+  static Pipeline fromJson(String json) {
+    OptimizerPipeline.Builder b = OptimizerPipeline.newBuilder();
+    try {
+      JsonFormat.parser().merge(json, b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new InvalidPipelineException("pipeline JSON does not parse: " + e.getMessage());
+    }
+    return fromProto(b.build());
+  }
+}
