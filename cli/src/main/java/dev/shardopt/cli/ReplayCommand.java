@@ -1,0 +1,80 @@
+package dev.shardopt.cli;
+
+import dev.shardopt.cli.io.Tensor;
+import dev.shardopt.cli.io.TensorFiles;
+import dev.shardopt.dsl.InvalidPipelineException;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.worker.kernel.ParallelApply;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code shardopt replay}: the conformance interface. */
+@Command(
+    name = "replay",
+    description = {
+      "Runs a gradient sequence through a pipeline and writes the parameters after every push.",
+      "grads has shape [T, *shape], or [T, K, *shape] with --trainers K (the step's gradient is the trainer mean);",
+      "out gets [T, *shape]. .npy files hold one tensor named 'param'; .npz files hold named tensors."
+    },
+    mixinStandardHelpOptions = true)
+public final class ReplayCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--pipeline", required = true, paramLabel = "DSL", description = "The pipeline, e.g. 'adam(1e-3).warmup(10)'.")
+  String pipelineText;
+
+  @Option(names = "--params", required = true, paramLabel = "FILE", description = "Initial parameters (.npy or .npz).")
+  Path params;
+
+  @Option(names = "--grads", required = true, paramLabel = "FILE", description = "Gradients (.npy or .npz).")
+  Path grads;
+
+  @Option(names = "--out", required = true, paramLabel = "FILE", description = "Trajectory to write (.npy or .npz).")
+  Path out;
+
+  @Option(names = "--trainers", defaultValue = "1", paramLabel = "K", description = "Trainers per push (default: ${DEFAULT-VALUE}).")
+  int trainers;
+
+  @Option(names = "--threads", paramLabel = "N", description = "Kernel threads (default: the number of cores).")
+  Integer threads;
+
+  @Override
+  public Integer call() throws Exception {
+    Pipeline pipeline;
+    try {
+      pipeline = Pipeline.parse(pipelineText);
+    } catch (InvalidPipelineException e) {
+      throw new UserErrorException("--pipeline: " + e.getMessage(), e);
+    }
+    TensorFiles.Format.of(out); // refuse a bad output name before any work
+    Map<String, Tensor> init = TensorFiles.read(params);
+    Map<String, Tensor> gradients = TensorFiles.read(grads);
+    int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+    if (n < 1) {
+      throw new UserErrorException("--threads must be >= 1, got " + n);
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, n - 1), r -> {
+      Thread t = new Thread(r, "shardopt-kernel");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      Replay.Result result = Replay.run(pipeline, init, gradients, trainers, new ParallelApply(pool, n));
+      TensorFiles.write(out, result.trajectory());
+      spec.commandLine().getOut().printf(
+          "replayed %d pushes of %s: %d updates applied, %d skipped -> %s%n",
+          result.trajectory().values().iterator().next().dim(0), pipeline, result.updatesApplied(),
+          result.stepsSkipped(), out);
+    } finally {
+      pool.shutdownNow();
+    }
+    return ShardoptCli.EXIT_OK;
+  }
+}
