@@ -1,0 +1,39 @@
+package dev.shardopt.coordinator;
+
+/**
+ * A coordinator's settings.
+ *
+ * @param host address to bind (loopback by default)
+ * @param port port to serve on; 0 picks a free one
+ * @param heartbeatMillis how often workers send heartbeats
+ * @param missedBeats heartbeats a worker may miss before it is unhealthy
+ * @param barrierTimeoutMillis how long a synchronous step waits for every worker's report
+ * @param maxShardBlocks largest shard in reduction blocks, 0 for no limit
+ */
+public record CoordinatorConfig(
+    String host, int port, long heartbeatMillis, int missedBeats, long barrierTimeoutMillis, long maxShardBlocks) {
+
+  public static CoordinatorConfig defaults() {
+    return new CoordinatorConfig("127.0.0.1", 0, 500, 6, 30_000, 0);
+  }
+
+  public CoordinatorConfig withPort(int p) {
+    return new CoordinatorConfig(host, p, heartbeatMillis, missedBeats, barrierTimeoutMillis, maxShardBlocks);
+  }
+
+  public CoordinatorConfig withHost(String h) {
+    return new CoordinatorConfig(h, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, maxShardBlocks);
+  }
+
+  public CoordinatorConfig withBarrierTimeoutMillis(long t) {
+    return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, t, maxShardBlocks);
+  }
+
+  public CoordinatorConfig withHeartbeatMillis(long h) {
+    return new CoordinatorConfig(host, port, h, missedBeats, barrierTimeoutMillis, maxShardBlocks);
+  }
+
+  public CoordinatorConfig withMaxShardBlocks(long b) {
+    return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, b);
+  }
+}

@@ -1,0 +1,86 @@
+package dev.shardopt.coordinator;
+
+import dev.shardopt.proto.TensorBytes;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The coordinator process: the Coordinator service (with health and reflection) on a Netty server. */
+public final class CoordinatorServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(CoordinatorServer.class);
+
+  private final CoordinatorConfig config;
+  private final CoordinatorService service;
+  private final GrpcWorkerFleet fleet;
+  private final ScheduledExecutorService timer;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private Server server;
+
+  @Inject
+  CoordinatorServer(CoordinatorConfig config, CoordinatorService service, GrpcWorkerFleet fleet, ScheduledExecutorService timer) {
+    this.config = config;
+    this.service = service;
+    this.fleet = fleet;
+    this.timer = timer;
+  }
+
+  public CoordinatorServer start() throws IOException {
+    AtomicInteger n = new AtomicInteger();
+    server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+        .addService(service)
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance())
+        .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
+        .executor(Executors.newCachedThreadPool(r -> {
+          Thread t = new Thread(r, "coordinator-rpc-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        }))
+        .build()
+        .start();
+    health.setStatus("", ServingStatus.SERVING);
+    log.info("shardopt coordinator serving on {}", address());
+    return this;
+  }
+
+  public String address() {
+    return config.host() + ":" + server.getPort();
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  @Override
+  public void close() {
+    health.enterTerminalState();
+    if (server != null) {
+      server.shutdown();
+      try {
+        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+          server.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        server.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
+    fleet.close();
+    timer.shutdownNow();
+  }
+}

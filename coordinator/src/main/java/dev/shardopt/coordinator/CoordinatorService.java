@@ -1,0 +1,148 @@
+package dev.shardopt.coordinator;
+
+import com.google.protobuf.Empty;
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.v1.ClusterStatus;
+import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.CreateModelRequest;
+import dev.shardopt.v1.DeleteModelRequest;
+import dev.shardopt.v1.GetMetricsRequest;
+import dev.shardopt.v1.GetModelRequest;
+import dev.shardopt.v1.GetShardMapRequest;
+import dev.shardopt.v1.GetStatusRequest;
+import dev.shardopt.v1.HeartbeatRequest;
+import dev.shardopt.v1.HeartbeatResponse;
+import dev.shardopt.v1.ListModelsRequest;
+import dev.shardopt.v1.ListModelsResponse;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.ModelMetrics;
+import dev.shardopt.v1.RegisterWorkerRequest;
+import dev.shardopt.v1.RegisterWorkerResponse;
+import dev.shardopt.v1.ReportLoadedRequest;
+import dev.shardopt.v1.ReportStepRequest;
+import dev.shardopt.v1.ShardMap;
+import dev.shardopt.v1.StepDecision;
+import dev.shardopt.v1.UpdatePipelineRequest;
+import dev.shardopt.worker.engine.ShardStatistics;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
+import java.util.List;
+import java.util.function.Supplier;
+
+/** The Coordinator gRPC service: translates protobuf to {@link ModelRegistry} and {@link WorkerRegistry} calls. */
+public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
+  private final ModelRegistry models;
+  private final WorkerRegistry workers;
+
+  @Inject
+  public CoordinatorService(ModelRegistry models, WorkerRegistry workers) {
+    this.models = models;
+    this.workers = workers;
+  }
+
+  @Override
+  public void registerWorker(RegisterWorkerRequest request, StreamObserver<RegisterWorkerResponse> response) {
+    unary(response, () -> RegisterWorkerResponse.newBuilder().setName(workers.register(request.getAddress()))
+        .setHeartbeatIntervalMs((int) workers.heartbeatMillis()).build());
+  }
+
+  @Override
+  public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> response) {
+    unary(response, () -> {
+      workers.heartbeat(request);
+      return HeartbeatResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void createModel(CreateModelRequest request, StreamObserver<Model> response) {
+    unary(response, () -> models.create(request.getModelId(), request.getModel()));
+  }
+
+  @Override
+  public void getModel(GetModelRequest request, StreamObserver<Model> response) {
+    unary(response, () -> models.get(request.getName()));
+  }
+
+  @Override
+  public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
+    unary(response, () -> ListModelsResponse.newBuilder().addAllModels(models.list()).build());
+  }
+
+  @Override
+  public void deleteModel(DeleteModelRequest request, StreamObserver<Empty> response) {
+    unary(response, () -> {
+      models.delete(request.getName());
+      return Empty.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void getShardMap(GetShardMapRequest request, StreamObserver<ShardMap> response) {
+    unary(response, () -> models.shardMap(request.getName()));
+  }
+
+  @Override
+  public void updatePipeline(UpdatePipelineRequest request, StreamObserver<Model> response) {
+    unary(response, () -> models.updatePipeline(request.getName(),
+        request.hasPipeline() ? request.getPipeline() : null, request.getAtStep()));
+  }
+
+  @Override
+  public void reportStep(ReportStepRequest request, StreamObserver<StepDecision> response) {
+    List<ShardStatistics> stats = request.getShardsList().stream()
+        .map(s -> new ShardStatistics(s.getTensorIndex(), (int) s.getFirstBlock(),
+            s.getBlockSumsList().stream().mapToDouble(Double::doubleValue).toArray(), s.getFirstNonFinite()))
+        .toList();
+    try {
+      models.reportStep(request.getModel(), request.getWorker(), request.getStep(), stats, new StepBarrier.Reply() {
+        @Override
+        public void decided(dev.shardopt.worker.engine.StepDecision d) {
+          response.onNext(StepDecision.newBuilder()
+              .setAction(d.applies() ? StepDecision.Action.APPLY : StepDecision.Action.SKIP)
+              .setStep(request.getStep()).setUpdate(d.update()).setLearningRate(d.learningRate())
+              .setClipScale(d.clipScale()).setGradientNorm(d.gradientNorm()).build());
+          response.onCompleted();
+        }
+
+        @Override
+        public void failed(ApiException e) {
+          response.onError(e.toStatus());
+        }
+      });
+    } catch (RuntimeException e) {
+      response.onError(ApiException.toStatus(e));
+    }
+  }
+
+  @Override
+  public void reportLoaded(ReportLoadedRequest request, StreamObserver<Empty> response) {
+    unary(response, () -> {
+      models.reportLoaded(request.getModel(), request.getWorker());
+      return Empty.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void getStatus(GetStatusRequest request, StreamObserver<ClusterStatus> response) {
+    unary(response, () -> ClusterStatus.newBuilder().addAllWorkers(workers.statuses(models.shardsByWorker()))
+        .addAllModels(models.list()).build());
+  }
+
+  @Override
+  public void getMetrics(GetMetricsRequest request, StreamObserver<ModelMetrics> response) {
+    unary(response, () -> models.metrics(request.getName(), request.getAfterStep()));
+  }
+
+  private static <T> void unary(StreamObserver<T> response, Supplier<T> call) {
+    T result;
+    try {
+      result = call.get();
+    } catch (RuntimeException e) {
+      response.onError(ApiException.toStatus(e));
+      return;
+    }
+    response.onNext(result);
+    response.onCompleted();
+  }
+}

@@ -1,0 +1,59 @@
+package dev.shardopt.coordinator;
+
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.DropModelRequest;
+import dev.shardopt.v1.SetPipelineRequest;
+import dev.shardopt.v1.WorkerGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/** {@link WorkerFleet} over the Worker service, one channel per worker address. */
+public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final long deadlineMillis;
+
+  public GrpcWorkerFleet(long deadlineMillis) {
+    this.deadlineMillis = deadlineMillis;
+  }
+
+  private WorkerGrpc.WorkerBlockingStub stub(String address) {
+    ManagedChannel ch = channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+        .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES).build());
+    return WorkerGrpc.newBlockingStub(ch).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void createShards(String address, CreateShardsRequest request) {
+    call(address, "create shards of " + request.getModel().getName(), () -> stub(address).createShards(request));
+  }
+
+  @Override
+  public void dropModel(String address, String model) {
+    call(address, "drop " + model, () -> stub(address).dropModel(DropModelRequest.newBuilder().setModel(model).build()));
+  }
+
+  @Override
+  public void setPipeline(String address, SetPipelineRequest request) {
+    call(address, "change the pipeline of " + request.getModel(), () -> stub(address).setPipeline(request));
+  }
+
+  private static void call(String address, String what, Runnable r) {
+    try {
+      r.run();
+    } catch (StatusRuntimeException e) {
+      throw new ApiException(e.getStatus().getCode(), "worker " + address + " could not " + what + ": "
+          + e.getStatus().getDescription());
+    }
+  }
+
+  @Override
+  public void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+  }
+}

@@ -1,0 +1,168 @@
+package dev.shardopt.coordinator;
+
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.worker.engine.ShardStatistics;
+import dev.shardopt.worker.engine.StepDecision;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+
+/**
+ * The synchronous step barrier of one model: each participating worker reports its shards'
+ * statistics for a step (phase one) and waits; once every participant has reported, the decision is
+ * computed once and sent to all of them (phase two). A step that is not complete within the timeout
+ * fails for everyone waiting on it, rather than hanging.
+ */
+public final class StepBarrier {
+
+  /** How a report is answered: a decision, or an error. */
+  public interface Reply {
+    void decided(StepDecision d);
+
+    void failed(ApiException e);
+  }
+
+  private final class Round {
+    final long step;
+    final Map<String, List<ShardStatistics>> stats = new LinkedHashMap<>();
+    final Map<String, Reply> replies = new LinkedHashMap<>();
+    final long startedNanos = System.nanoTime();
+    ScheduledFuture<?> timeout;
+
+    Round(long step) {
+      this.step = step;
+    }
+  }
+
+  private final String model;
+  private final Set<String> participants;
+  private final ScheduledExecutorService timer;
+  private final long timeoutMillis;
+  /** (step, statistics of every participant) -> decision; called once per step. */
+  private final BiFunction<Long, List<ShardStatistics>, StepDecision> decide;
+  /** (step, missing workers) when a round times out. */
+  private final BiFunction<Long, Set<String>, ApiException> onTimeout;
+  private final Consumer<Long> onDecidedMillis;
+
+  private final Map<Long, Round> rounds = new LinkedHashMap<>();
+  private final Map<Long, StepDecision> recent = new LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Long, StepDecision> eldest) {
+      return size() > 64;
+    }
+  };
+  private ApiException failure;
+
+  public StepBarrier(String model, Set<String> participants, ScheduledExecutorService timer, long timeoutMillis,
+      BiFunction<Long, List<ShardStatistics>, StepDecision> decide, BiFunction<Long, Set<String>, ApiException> onTimeout,
+      Consumer<Long> onDecidedMillis) {
+    this.model = model;
+    this.participants = Set.copyOf(participants);
+    this.timer = timer;
+    this.timeoutMillis = timeoutMillis;
+    this.decide = decide;
+    this.onTimeout = onTimeout;
+    this.onDecidedMillis = onDecidedMillis;
+  }
+
+  /** Phase one from {@code worker}; {@code reply} is called once, maybe on another thread. */
+  public void report(String worker, long step, List<ShardStatistics> stats, Reply reply) {
+    List<Reply> toAnswer = new ArrayList<>();
+    StepDecision decision = null;
+    ApiException error = null;
+    synchronized (this) {
+      if (!participants.contains(worker)) {
+        error = ApiException.failedPrecondition(worker + " holds no shards of " + model + " (participants: "
+            + new TreeSet<>(participants) + ")");
+      } else if (failure != null) {
+        error = failure;
+      } else if (recent.containsKey(step)) {
+        decision = recent.get(step); // a retried report of a decided step
+      } else {
+        Round r = rounds.computeIfAbsent(step, Round::new);
+        r.stats.put(worker, stats);
+        r.replies.put(worker, reply);
+        if (r.timeout == null) {
+          r.timeout = timer.schedule(() -> expire(step), timeoutMillis, TimeUnit.MILLISECONDS);
+        }
+        if (r.stats.keySet().containsAll(participants)) {
+          rounds.remove(step);
+          r.timeout.cancel(false);
+          List<ShardStatistics> all = new ArrayList<>();
+          r.stats.values().forEach(all::addAll);
+          try {
+            decision = decide.apply(step, all);
+            recent.put(step, decision);
+            onDecidedMillis.accept(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - r.startedNanos));
+          } catch (ApiException e) {
+            error = e;
+          } catch (RuntimeException e) {
+            error = ApiException.unavailable("step " + step + " of " + model + " could not be decided: " + e);
+          }
+          toAnswer.addAll(r.replies.values());
+        } else {
+          return;
+        }
+      }
+    }
+    if (toAnswer.isEmpty()) {
+      toAnswer.add(reply);
+    }
+    for (Reply r : toAnswer) {
+      if (error != null) {
+        r.failed(error);
+      } else {
+        r.decided(decision);
+      }
+    }
+  }
+
+  private void expire(long step) {
+    Round r;
+    ApiException e;
+    synchronized (this) {
+      r = rounds.remove(step);
+      if (r == null) {
+        return;
+      }
+      Set<String> missing = new TreeSet<>(participants);
+      missing.removeAll(r.stats.keySet());
+      e = onTimeout.apply(step, missing);
+      failure = e;
+      for (Round other : rounds.values()) {
+        other.timeout.cancel(false);
+      }
+    }
+    r.replies.values().forEach(x -> x.failed(e));
+    List<Round> rest;
+    synchronized (this) {
+      rest = new ArrayList<>(rounds.values());
+      rounds.clear();
+    }
+    for (Round o : rest) {
+      o.replies.values().forEach(x -> x.failed(e));
+    }
+  }
+
+  /** Fails every waiting report (the model was deleted). */
+  public void close(ApiException reason) {
+    List<Round> rest;
+    synchronized (this) {
+      failure = reason;
+      rest = new ArrayList<>(rounds.values());
+      rounds.clear();
+    }
+    for (Round o : rest) {
+      o.timeout.cancel(false);
+      o.replies.values().forEach(x -> x.failed(reason));
+    }
+  }
+}

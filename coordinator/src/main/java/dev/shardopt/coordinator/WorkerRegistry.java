@@ -1,0 +1,137 @@
+package dev.shardopt.coordinator;
+
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.v1.HeartbeatRequest;
+import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.WorkerStatus;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
+
+/**
+ * The cluster's workers: registration, heartbeats and health. A worker is unhealthy once it has
+ * missed {@code missedBeats} heartbeat intervals, or when a step found it unresponsive.
+ */
+public final class WorkerRegistry {
+  private static final class Entry {
+    final String name;
+    final String address;
+    long lastBeat;
+    boolean failedStep;
+    long bytesIn;
+    long bytesOut;
+    Map<String, ModelProgress> progress = Map.of();
+
+    Entry(String name, String address, long now) {
+      this.name = name;
+      this.address = address;
+      this.lastBeat = now;
+    }
+  }
+
+  private final Map<String, Entry> byName = new LinkedHashMap<>();
+  private final long heartbeatMillis;
+  private final int missedBeats;
+  private final LongSupplier clock;
+  private int next = 1;
+
+  public WorkerRegistry(long heartbeatMillis, int missedBeats, LongSupplier clockMillis) {
+    this.heartbeatMillis = heartbeatMillis;
+    this.missedBeats = missedBeats;
+    this.clock = clockMillis;
+  }
+
+  public long heartbeatMillis() {
+    return heartbeatMillis;
+  }
+
+  /** Registers a worker; the same address registering again keeps its name (a restart). */
+  public synchronized String register(String address) {
+    if (address == null || !address.matches("[^:\\s]+:\\d{1,5}")) {
+      throw ApiException.invalidArgument("worker address must be host:port, got '" + address + "'");
+    }
+    for (Entry e : byName.values()) {
+      if (e.address.equals(address)) {
+        e.lastBeat = clock.getAsLong();
+        e.failedStep = false;
+        return e.name;
+      }
+    }
+    String name = "workers/w" + next++;
+    byName.put(name, new Entry(name, address, clock.getAsLong()));
+    return name;
+  }
+
+  public synchronized void heartbeat(HeartbeatRequest beat) {
+    Entry e = byName.get(beat.getWorker());
+    if (e == null) {
+      throw ApiException.notFound(beat.getWorker() + " is not registered; call RegisterWorker first");
+    }
+    e.lastBeat = clock.getAsLong();
+    e.failedStep = false;
+    e.bytesIn = beat.getBytesIn();
+    e.bytesOut = beat.getBytesOut();
+    Map<String, ModelProgress> p = new LinkedHashMap<>();
+    beat.getModelsList().forEach(m -> p.put(m.getModel(), m));
+    e.progress = p;
+  }
+
+  public synchronized boolean healthy(String name) {
+    Entry e = byName.get(name);
+    return e != null && isHealthy(e);
+  }
+
+  private boolean isHealthy(Entry e) {
+    return !e.failedStep && clock.getAsLong() - e.lastBeat <= heartbeatMillis * missedBeats;
+  }
+
+  /** Whether the worker's heartbeats are current (it is alive, whatever a step said). */
+  public synchronized boolean beating(String name) {
+    Entry e = byName.get(name);
+    return e != null && clock.getAsLong() - e.lastBeat <= heartbeatMillis * missedBeats;
+  }
+
+  /** A step found this worker unresponsive: unhealthy until its next heartbeat. */
+  public synchronized void markUnhealthy(String name) {
+    Entry e = byName.get(name);
+    if (e != null) {
+      e.failedStep = true;
+    }
+  }
+
+  /** Healthy workers, by registration order. */
+  public synchronized List<ShardPlanner.WorkerSlot> healthyWorkers() {
+    List<ShardPlanner.WorkerSlot> out = new ArrayList<>();
+    for (Entry e : byName.values()) {
+      if (isHealthy(e)) {
+        out.add(new ShardPlanner.WorkerSlot(e.name, e.address));
+      }
+    }
+    return out;
+  }
+
+  /** Each worker's last reported progress on {@code model}. */
+  public synchronized List<ModelProgress> progress(String model) {
+    List<ModelProgress> out = new ArrayList<>();
+    for (Entry e : byName.values()) {
+      ModelProgress p = e.progress.get(model);
+      if (p != null) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
+  public synchronized List<WorkerStatus> statuses(Map<String, Integer> shardsByWorker) {
+    long now = clock.getAsLong();
+    return byName.values().stream()
+        .sorted(Comparator.comparing(e -> e.name))
+        .map(e -> WorkerStatus.newBuilder().setName(e.name).setAddress(e.address).setHealthy(isHealthy(e))
+            .setMillisSinceHeartbeat(Math.max(0, now - e.lastBeat)).setBytesIn(e.bytesIn).setBytesOut(e.bytesOut)
+            .setShards(shardsByWorker.getOrDefault(e.name, 0)).build())
+        .toList();
+  }
+}

@@ -1,0 +1,62 @@
+package dev.shardopt.worker.server;
+
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.ReportLoadedRequest;
+import dev.shardopt.v1.ReportStepRequest;
+import dev.shardopt.worker.engine.ShardStatistics;
+import dev.shardopt.worker.engine.StepDecision;
+import dev.shardopt.worker.store.StepCoordinator;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/** {@link StepCoordinator} over the Coordinator service. */
+final class GrpcStepCoordinator implements StepCoordinator {
+  private final ManagedChannel channel;
+  private final Supplier<String> workerName;
+  private final long deadlineMillis;
+
+  GrpcStepCoordinator(ManagedChannel channel, Supplier<String> workerName, long deadlineMillis) {
+    this.channel = channel;
+    this.workerName = workerName;
+    this.deadlineMillis = deadlineMillis;
+  }
+
+  @Override
+  public StepDecision decide(String model, long step, List<ShardStatistics> stats) {
+    ReportStepRequest.Builder req = ReportStepRequest.newBuilder().setModel(model).setWorker(workerName.get()).setStep(step);
+    for (ShardStatistics s : stats) {
+      dev.shardopt.v1.ShardStatistics.Builder b = dev.shardopt.v1.ShardStatistics.newBuilder()
+          .setTensorIndex(s.tensorIndex()).setFirstBlock(s.firstBlock()).setFirstNonFinite(s.firstNonFinite());
+      for (double d : s.blockSums()) {
+        b.addBlockSums(d);
+      }
+      req.addShards(b);
+    }
+    dev.shardopt.v1.StepDecision d;
+    try {
+      d = CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS).reportStep(req.build());
+    } catch (StatusRuntimeException e) {
+      throw new ApiException(e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED ? Status.Code.UNAVAILABLE : e.getStatus().getCode(),
+          "the coordinator did not decide step " + step + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
+    }
+    return new StepDecision(
+        d.getAction() == dev.shardopt.v1.StepDecision.Action.SKIP ? StepDecision.Action.SKIP : StepDecision.Action.APPLY,
+        d.getUpdate(), d.getLearningRate(), d.getClipScale(), d.getGradientNorm(), null);
+  }
+
+  @Override
+  public void loaded(String model) {
+    try {
+      CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
+          .reportLoaded(ReportLoadedRequest.newBuilder().setModel(model).setWorker(workerName.get()).build());
+    } catch (StatusRuntimeException e) {
+      throw new ApiException(Status.Code.UNAVAILABLE, "could not report " + model + " loaded to the coordinator: "
+          + e.getStatus().getCode() + " " + e.getStatus().getDescription());
+    }
+  }
+}

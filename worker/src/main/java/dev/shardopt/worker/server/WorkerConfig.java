@@ -1,0 +1,36 @@
+package dev.shardopt.worker.server;
+
+import dev.shardopt.proto.TensorBytes;
+
+/**
+ * A worker's settings.
+ *
+ * @param host address to bind (loopback by default)
+ * @param port port to serve on; 0 picks a free one
+ * @param coordinator host:port of the coordinator
+ * @param threads kernel threads
+ * @param waitMillis how long a pull may wait for its step, or an SSP push for slower trainers
+ * @param chunkBytes largest data chunk of a pull message
+ */
+public record WorkerConfig(String host, int port, String coordinator, int threads, long waitMillis, int chunkBytes) {
+  public static WorkerConfig defaults(String coordinator) {
+    return new WorkerConfig("127.0.0.1", 0, coordinator, Runtime.getRuntime().availableProcessors(), 60_000,
+        TensorBytes.DEFAULT_CHUNK_BYTES);
+  }
+
+  public WorkerConfig withPort(int p) {
+    return new WorkerConfig(host, p, coordinator, threads, waitMillis, chunkBytes);
+  }
+
+  public WorkerConfig withHost(String h) {
+    return new WorkerConfig(h, port, coordinator, threads, waitMillis, chunkBytes);
+  }
+
+  public WorkerConfig withThreads(int t) {
+    return new WorkerConfig(host, port, coordinator, t, waitMillis, chunkBytes);
+  }
+
+  public WorkerConfig withWaitMillis(long w) {
+    return new WorkerConfig(host, port, coordinator, threads, w, chunkBytes);
+  }
+}

@@ -1,0 +1,72 @@
+package dev.shardopt.worker.server;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
+import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.worker.store.ShardStore;
+import dev.shardopt.worker.store.StepCoordinator;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import jakarta.inject.Named;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** Wires one worker process. Tests replace the StepCoordinator binding to inject faults. */
+public class WorkerModule extends AbstractModule {
+  private final WorkerConfig config;
+
+  public WorkerModule(WorkerConfig config) {
+    this.config = config;
+  }
+
+  @Override
+  protected void configure() {
+    bind(WorkerConfig.class).toInstance(config);
+    bind(WorkerService.class).in(Singleton.class);
+    bind(WorkerServer.class).in(Singleton.class);
+  }
+
+  @Provides
+  @Singleton
+  @Named("workerName")
+  AtomicReference<String> workerName() {
+    return new AtomicReference<>("workers/unregistered");
+  }
+
+  @Provides
+  @Singleton
+  @Named("coordinator")
+  ManagedChannel coordinatorChannel() {
+    return NettyChannelBuilder.forTarget(config.coordinator()).usePlaintext()
+        .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES).build();
+  }
+
+  @Provides
+  @Singleton
+  @Named("kernels")
+  ExecutorService kernelPool() {
+    return Executors.newFixedThreadPool(Math.max(1, config.threads() - 1), WorkerServer.daemon("kernel"));
+  }
+
+  @Provides
+  @Singleton
+  ParallelApply parallelApply(@Named("kernels") ExecutorService pool) {
+    return new ParallelApply(pool, Math.max(1, config.threads()));
+  }
+
+  @Provides
+  @Singleton
+  StepCoordinator stepCoordinator(@Named("coordinator") ManagedChannel channel, @Named("workerName") AtomicReference<String> name) {
+    // The coordinator's barrier gives up first; this deadline only bounds a lost coordinator.
+    return new GrpcStepCoordinator(channel, name::get, config.waitMillis() + 5_000);
+  }
+
+  @Provides
+  @Singleton
+  ShardStore shardStore(StepCoordinator coordinator, ParallelApply parallel) {
+    return new ShardStore(coordinator, parallel);
+  }
+}

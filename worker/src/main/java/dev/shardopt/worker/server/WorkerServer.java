@@ -1,0 +1,144 @@
+package dev.shardopt.worker.server;
+
+import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.HeartbeatRequest;
+import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.RegisterWorkerRequest;
+import dev.shardopt.v1.RegisterWorkerResponse;
+import dev.shardopt.worker.store.ShardStore;
+import dev.shardopt.worker.store.WorkerModel;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import jakarta.inject.Inject;
+import jakarta.inject.Named;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A worker process: the Worker service (with health and reflection) on a Netty server, registered
+ * with the coordinator and heartbeating to it.
+ */
+public final class WorkerServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(WorkerServer.class);
+
+  private final WorkerConfig config;
+  private final WorkerService service;
+  private final ShardStore store;
+  private final ManagedChannel coordinator;
+  private final AtomicReference<String> name;
+  private final ExecutorService kernelPool;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private ScheduledExecutorService heartbeats;
+  private Server server;
+
+  @Inject
+  WorkerServer(WorkerConfig config, WorkerService service, ShardStore store,
+      @Named("coordinator") ManagedChannel coordinator, @Named("workerName") AtomicReference<String> name,
+      @Named("kernels") ExecutorService kernelPool) {
+    this.config = config;
+    this.service = service;
+    this.store = store;
+    this.coordinator = coordinator;
+    this.name = name;
+    this.kernelPool = kernelPool;
+  }
+
+  /** Starts serving and registers with the coordinator. */
+  public WorkerServer start() throws IOException {
+    server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+        .addService(service)
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance())
+        .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
+        .executor(Executors.newCachedThreadPool(daemon("worker-rpc")))
+        .build()
+        .start();
+    RegisterWorkerResponse r = CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(30, TimeUnit.SECONDS)
+        .registerWorker(RegisterWorkerRequest.newBuilder().setAddress(address()).build());
+    name.set(r.getName());
+    health.setStatus("", ServingStatus.SERVING);
+    heartbeats = Executors.newSingleThreadScheduledExecutor(daemon("heartbeat"));
+    long every = Math.max(50, r.getHeartbeatIntervalMs());
+    heartbeats.scheduleAtFixedRate(this::heartbeat, every, every, TimeUnit.MILLISECONDS);
+    log.info("shardopt worker {} serving on {} (coordinator {})", r.getName(), address(), config.coordinator());
+    return this;
+  }
+
+  private void heartbeat() {
+    try {
+      HeartbeatRequest.Builder beat = HeartbeatRequest.newBuilder()
+          .setWorker(name.get()).setBytesIn(store.bytesIn()).setBytesOut(store.bytesOut());
+      for (WorkerModel m : store.models()) {
+        beat.addModels(ModelProgress.newBuilder().setModel(m.name()).setStep(m.version())
+            .setUpdatesApplied(m.updatesApplied()).setStepsSkipped(m.stepsSkipped())
+            .setPushes(m.pushesReceived()).setDuplicates(m.duplicatesReceived()));
+      }
+      CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(5, TimeUnit.SECONDS).heartbeat(beat.build());
+    } catch (RuntimeException e) {
+      log.debug("heartbeat failed: {}", e.toString());
+    }
+  }
+
+  public String address() {
+    return config.host() + ":" + server.getPort();
+  }
+
+  public String name() {
+    return name.get();
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public ShardStore store() {
+    return store;
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  @Override
+  public void close() {
+    if (heartbeats != null) {
+      heartbeats.shutdownNow();
+    }
+    health.enterTerminalState();
+    if (server != null) {
+      server.shutdown();
+      try {
+        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+          server.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        server.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
+    store.close();
+    coordinator.shutdownNow();
+    kernelPool.shutdownNow();
+  }
+
+  static java.util.concurrent.ThreadFactory daemon(String prefix) {
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

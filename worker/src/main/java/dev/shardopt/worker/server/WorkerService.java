@@ -1,0 +1,296 @@
+package dev.shardopt.worker.server;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Empty;
+import dev.shardopt.dsl.InvalidPipelineException;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.DropModelRequest;
+import dev.shardopt.v1.PullRequest;
+import dev.shardopt.v1.PullResponse;
+import dev.shardopt.v1.PushHeader;
+import dev.shardopt.v1.PushRequest;
+import dev.shardopt.v1.PushResponse;
+import dev.shardopt.v1.SetPipelineRequest;
+import dev.shardopt.v1.TensorChunk;
+import dev.shardopt.v1.WorkerGrpc;
+import dev.shardopt.v1.WriteParametersResponse;
+import dev.shardopt.worker.engine.ShardSpec;
+import dev.shardopt.worker.store.PushAck;
+import dev.shardopt.worker.store.ShardStore;
+import dev.shardopt.worker.store.WorkerModel;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+
+/** The Worker gRPC service: translates protobuf to {@link ShardStore} and {@link WorkerModel} calls. */
+public final class WorkerService extends WorkerGrpc.WorkerImplBase {
+  private final ShardStore store;
+  private final WorkerConfig config;
+
+  @Inject
+  public WorkerService(ShardStore store, WorkerConfig config) {
+    this.store = store;
+    this.config = config;
+  }
+
+  @Override
+  public void createShards(CreateShardsRequest request, StreamObserver<Empty> response) {
+    unary(response, () -> {
+      store.create(request);
+      return Empty.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void dropModel(DropModelRequest request, StreamObserver<Empty> response) {
+    unary(response, () -> {
+      store.drop(request.getModel());
+      return Empty.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void setPipeline(SetPipelineRequest request, StreamObserver<Empty> response) {
+    unary(response, () -> {
+      Pipeline next;
+      try {
+        next = Pipeline.fromProto(request.getPipeline());
+      } catch (InvalidPipelineException e) {
+        throw ApiException.invalidArgument("pipeline: " + e.getMessage());
+      }
+      store.get(request.getModel()).setPipeline(next, request.getAtStep());
+      return Empty.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public StreamObserver<TensorChunk> writeParameters(StreamObserver<WriteParametersResponse> response) {
+    return new StreamObserver<>() {
+      WorkerModel model;
+      long elements;
+      boolean failed;
+
+      @Override
+      public void onNext(TensorChunk chunk) {
+        if (failed) {
+          return;
+        }
+        try {
+          if (model == null) {
+            model = store.get(chunk.getModel());
+          }
+          float[] values = decode(chunk);
+          store.countIn(chunk.getData().size());
+          model.writeParameters(chunk.getTensor(), chunk.getOffset(), values);
+          elements += values.length;
+        } catch (RuntimeException e) {
+          failed = true;
+          response.onError(ApiException.toStatus(e));
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        failed = true;
+      }
+
+      @Override
+      public void onCompleted() {
+        if (!failed) {
+          response.onNext(WriteParametersResponse.newBuilder().setElements(elements).build());
+          response.onCompleted();
+        }
+      }
+    };
+  }
+
+  @Override
+  public StreamObserver<PushRequest> push(StreamObserver<PushResponse> response) {
+    return new StreamObserver<>() {
+      PushHeader header;
+      WorkerModel model;
+      float[][] gradient;
+      BitSet[] covered;
+      boolean failed;
+
+      @Override
+      public void onNext(PushRequest request) {
+        if (failed) {
+          return;
+        }
+        try {
+          if (header == null) {
+            if (!request.hasHeader()) {
+              throw ApiException.invalidArgument("the first message of a push must carry its header (model, trainer, step)");
+            }
+            header = request.getHeader();
+            model = store.get(header.getModel());
+            gradient = model.newGradient();
+            covered = new BitSet[gradient.length];
+          } else if (request.hasHeader()) {
+            throw ApiException.invalidArgument("a push carries one header, in its first message");
+          }
+          if (request.hasChunk()) {
+            TensorChunk chunk = request.getChunk();
+            int n = floats(chunk);
+            int i = model.shardFor(chunk.getTensor(), chunk.getOffset(), n);
+            ShardSpec s = model.shards().get(i);
+            int from = (int) (chunk.getOffset() - s.offset());
+            if (covered[i] == null) {
+              covered[i] = new BitSet(s.length());
+            }
+            if (covered[i].get(from, from + n).cardinality() > 0) {
+              throw ApiException.invalidArgument("elements [" + chunk.getOffset() + ", " + (chunk.getOffset() + n)
+                  + ") of '" + chunk.getTensor() + "' are sent twice in one push");
+            }
+            TensorBytes.decode(chunk.getData(), gradient[i], from);
+            covered[i].set(from, from + n);
+            store.countIn(chunk.getData().size());
+          }
+        } catch (RuntimeException e) {
+          failed = true;
+          response.onError(ApiException.toStatus(e));
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        failed = true; // the client went away: nothing was recorded
+      }
+
+      @Override
+      public void onCompleted() {
+        if (failed) {
+          return;
+        }
+        try {
+          if (header == null) {
+            throw ApiException.invalidArgument("an empty push: send a header and the gradient chunks");
+          }
+          for (int i = 0; i < gradient.length; i++) {
+            ShardSpec s = model.shards().get(i);
+            int have = covered[i] == null ? 0 : covered[i].cardinality();
+            if (have != s.length()) {
+              int missing = covered[i] == null ? 0 : covered[i].nextClearBit(0);
+              // A frozen tensor's gradient may be left out entirely.
+              if (have == 0 && isFrozen(s)) {
+                gradient[i] = null;
+                continue;
+              }
+              throw ApiException.invalidArgument("the push of step " + header.getStep() + " misses elements of '"
+                  + s.name() + "' from " + (s.offset() + missing) + " (it covers " + have + " of this worker's "
+                  + s.length() + " elements [" + s.offset() + ", " + (s.offset() + s.length()) + "))");
+            }
+          }
+          PushAck ack = model.push((int) header.getTrainer(), header.getStep(), gradient,
+              header.getGradientNormSquared(), header.getNonFinite(), config.waitMillis());
+          response.onNext(PushResponse.newBuilder()
+              .setStep(ack.step()).setDuplicate(ack.duplicate()).setModelStep(ack.modelStep()).build());
+          response.onCompleted();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          response.onError(ApiException.unavailable("the worker is shutting down").toStatus());
+        } catch (RuntimeException e) {
+          response.onError(ApiException.toStatus(e));
+        }
+      }
+
+      private boolean isFrozen(ShardSpec s) {
+        try {
+          return Pipeline.fromProto(model.spec().getPipeline()).settingsFor(s.name()).frozen();
+        } catch (RuntimeException e) {
+          return false;
+        }
+      }
+    };
+  }
+
+  @Override
+  public void pull(PullRequest request, StreamObserver<PullResponse> response) {
+    ServerCallStreamObserver<PullResponse> call = (ServerCallStreamObserver<PullResponse>) response;
+    FlowControlledSender<PullResponse> sender = new FlowControlledSender<>(call);
+    try {
+      WorkerModel model = store.get(request.getModel());
+      WorkerModel.Snapshot snap = model.pull(request.getMinStep(), request.getTensorsList(), config.waitMillis());
+      sender.start(chunks(snap, config.chunkBytes() / Float.BYTES));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      response.onError(ApiException.unavailable("the worker is shutting down").toStatus());
+    } catch (RuntimeException e) {
+      response.onError(ApiException.toStatus(e));
+    }
+  }
+
+  private Iterator<PullResponse> chunks(WorkerModel.Snapshot snap, int perChunk) {
+    List<int[]> plan = new ArrayList<>(); // {shard, from, count}
+    for (int i = 0; i < snap.shards().size(); i++) {
+      int len = snap.shards().get(i).length();
+      for (int from = 0; from < len; from += perChunk) {
+        plan.add(new int[] {i, from, Math.min(perChunk, len - from)});
+      }
+    }
+    String model = "";
+    return new Iterator<>() {
+      int next;
+
+      @Override
+      public boolean hasNext() {
+        return next < plan.size();
+      }
+
+      @Override
+      public PullResponse next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        int[] p = plan.get(next++);
+        ShardSpec s = snap.shards().get(p[0]);
+        ByteString data = TensorBytes.encode(snap.values().get(p[0]), p[1], p[2]);
+        store.countOut(data.size());
+        return PullResponse.newBuilder()
+            .setStep(snap.step())
+            .setChunk(TensorChunk.newBuilder().setModel(model).setTensor(s.name()).setOffset((long) s.offset() + p[1]).setData(data))
+            .build();
+      }
+    };
+  }
+
+  private static int floats(TensorChunk chunk) {
+    int n = TensorBytes.floatCount(chunk.getData());
+    if (n < 0) {
+      throw ApiException.invalidArgument("chunk of '" + chunk.getTensor() + "' has " + chunk.getData().size()
+          + " bytes, which is not a whole number of little-endian float32 values (4 bytes each)");
+    }
+    return n;
+  }
+
+  private static float[] decode(TensorChunk chunk) {
+    float[] values = new float[floats(chunk)];
+    TensorBytes.decode(chunk.getData(), values, 0);
+    return values;
+  }
+
+  private interface Call<T> {
+    T run();
+  }
+
+  private static <T> void unary(StreamObserver<T> response, Call<T> call) {
+    T result;
+    try {
+      result = call.run();
+    } catch (RuntimeException e) {
+      response.onError(ApiException.toStatus(e));
+      return;
+    }
+    response.onNext(result);
+    response.onCompleted();
+  }
+}

@@ -1,0 +1,130 @@
+package dev.shardopt.worker.store;
+
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.Initializer;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.Shard;
+import dev.shardopt.v1.TensorSpec;
+import dev.shardopt.worker.engine.ShardSpec;
+import dev.shardopt.worker.kernel.ParallelApply;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Every model's shards on this worker, by model name. */
+public final class ShardStore {
+  private final Map<String, WorkerModel> models = new ConcurrentHashMap<>();
+  private final Map<String, ExecutorService> executors = new ConcurrentHashMap<>();
+  private final StepCoordinator coordinator;
+  private final ParallelApply parallel;
+  private final AtomicLong bytesIn = new AtomicLong();
+  private final AtomicLong bytesOut = new AtomicLong();
+
+  public ShardStore(StepCoordinator coordinator, ParallelApply parallel) {
+    this.coordinator = coordinator;
+    this.parallel = parallel;
+  }
+
+  /**
+   * Creates this worker's shards of a model, filled from the tensors' initializers. Upload tensors
+   * wait for {@link WorkerModel#writeParameters}; the worker then reports them loaded.
+   */
+  public WorkerModel create(CreateShardsRequest request) {
+    Model spec = request.getModel();
+    String name = spec.getName();
+    if (models.containsKey(name)) {
+      throw ApiException.alreadyExists(name + " already has shards on this worker");
+    }
+    List<String> tensorNames = spec.getTensorsList().stream().map(TensorSpec::getName).toList();
+    List<ShardSpec> shards = new ArrayList<>();
+    List<float[]> initial = new ArrayList<>();
+    boolean upload = false;
+    for (Shard s : request.getShardsList()) {
+      int index = s.getTensorIndex();
+      if (index < 0 || index >= spec.getTensorsCount() || !spec.getTensors(index).getName().equals(s.getTensor())) {
+        throw ApiException.invalidArgument("shard names tensor '" + s.getTensor() + "' at index " + index
+            + ", which does not match the model's tensors " + tensorNames);
+      }
+      TensorSpec t = spec.getTensors(index);
+      dev.shardopt.worker.engine.TensorSpec tensor =
+          new dev.shardopt.worker.engine.TensorSpec(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
+      ShardSpec shard = new ShardSpec(index, tensor, Math.toIntExact(s.getOffset()), Math.toIntExact(s.getLength()));
+      float[] values = new float[shard.length()];
+      InitialValues.fill(t.getInit(), shard.offset(), values);
+      upload |= t.getInit().getKindCase() == Initializer.KindCase.UPLOAD && shard.length() > 0;
+      shards.add(shard);
+      initial.add(values);
+    }
+    ExecutorService steps = Executors.newSingleThreadExecutor(r -> {
+      Thread th = new Thread(r, "step-" + name);
+      th.setDaemon(true);
+      return th;
+    });
+    WorkerModel model;
+    try {
+      model = new WorkerModel(spec, shards, initial, upload, tensorNames, coordinator, parallel, steps);
+    } catch (RuntimeException e) {
+      steps.shutdownNow();
+      throw e instanceof ApiException ? e : ApiException.invalidArgument(e.getMessage());
+    }
+    models.put(name, model);
+    executors.put(name, steps);
+    return model;
+  }
+
+  /** The model, or NOT_FOUND. */
+  public WorkerModel get(String name) {
+    WorkerModel m = models.get(name);
+    if (m == null) {
+      throw ApiException.notFound(name + " not found on this worker"
+          + (name.startsWith("models/") ? "" : "; model names look like 'models/{id}'"));
+    }
+    return m;
+  }
+
+  public void drop(String name) {
+    WorkerModel m = models.remove(name);
+    if (m != null) {
+      m.drop();
+    }
+    ExecutorService e = executors.remove(name);
+    if (e != null) {
+      e.shutdownNow();
+    }
+  }
+
+  public List<WorkerModel> models() {
+    return List.copyOf(models.values());
+  }
+
+  public int shardCount() {
+    return models.values().stream().mapToInt(m -> m.shards().size()).sum();
+  }
+
+  public void countIn(long bytes) {
+    bytesIn.addAndGet(bytes);
+  }
+
+  public void countOut(long bytes) {
+    bytesOut.addAndGet(bytes);
+  }
+
+  public long bytesIn() {
+    return bytesIn.get();
+  }
+
+  public long bytesOut() {
+    return bytesOut.get();
+  }
+
+  public void close() {
+    for (String name : List.copyOf(models.keySet())) {
+      drop(name);
+    }
+  }
+}
