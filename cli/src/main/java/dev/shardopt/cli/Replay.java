@@ -1,6 +1,14 @@
 package dev.shardopt.cli;
 
 import dev.shardopt.cli.io.Tensor;
+import dev.shardopt.client.ModelOptions;
+import dev.shardopt.client.RemoteModel;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.ShardoptException;
+import dev.shardopt.client.StepMetric;
+import dev.shardopt.client.TensorDef;
+import dev.shardopt.client.Tensors;
+import dev.shardopt.client.Trainer;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.worker.engine.InvalidGradientException;
 import dev.shardopt.worker.engine.LocalOptimizer;
@@ -32,6 +40,89 @@ public final class Replay {
   public static Result run(
       Pipeline pipeline, Map<String, Tensor> init, Map<String, Tensor> grads, int trainers,
       ParallelApply parallel) {
+    final long pushes = checkShapes(init, grads, trainers);
+    Map<TensorSpec, float[]> model = new LinkedHashMap<>();
+    init.forEach((name, t) -> model.put(new TensorSpec(name, t.shape()), t.data()));
+    LocalOptimizer optimizer;
+    try {
+      optimizer = new LocalOptimizer(pipeline, model, trainers, parallel);
+    } catch (IllegalArgumentException e) {
+      throw new UserErrorException(e.getMessage(), e);
+    }
+    Map<String, float[]> out = new LinkedHashMap<>();
+    init.forEach((name, t) -> out.put(name, new float[Math.toIntExact(pushes * t.data().length)]));
+    for (int step = 0; step < pushes; step++) {
+      List<Map<String, float[]>> push = new ArrayList<>(trainers);
+      for (int r = 0; r < trainers; r++) {
+        push.add(slice(init, grads, trainers, step, r));
+      }
+      try {
+        optimizer.push(push);
+      } catch (InvalidGradientException e) {
+        throw new UserErrorException("push " + step + ": " + e.getMessage(), e);
+      }
+      for (String name : init.keySet()) {
+        float[] p = optimizer.parameter(name);
+        System.arraycopy(p, 0, out.get(name), step * p.length, p.length);
+      }
+    }
+    Map<String, Tensor> trajectory = new LinkedHashMap<>();
+    init.forEach((name, t) -> trajectory.put(name, new Tensor(prepend(pushes, t.shape()), out.get(name))));
+    return new Result(trajectory, optimizer.updatesApplied(), optimizer.stepsSkipped());
+  }
+
+
+  /**
+   * The same replay through a cluster: the model is created with {@code init} uploaded to its
+   * workers, each push is sent by K trainers, and the parameters are pulled after every push.
+   * With a sync pipeline the trajectory is bitwise that of {@link #run}.
+   */
+  public static Result runOnCluster(
+      ShardoptCluster cluster, String modelId, Pipeline pipeline, Map<String, Tensor> init,
+      Map<String, Tensor> grads, int trainers) {
+    long pushes = checkShapes(init, grads, trainers);
+    List<TensorDef> defs = new ArrayList<>();
+    init.forEach((name, t) -> defs.add(Tensors.of(name, t.data(), t.shape())));
+    RemoteModel model;
+    try {
+      model = cluster.createModel(ModelOptions.named(modelId).pipeline(pipeline).trainers(trainers).tensors(defs));
+    } catch (ShardoptException e) {
+      throw new UserErrorException("creating the model failed: " + e.getMessage(), e);
+    }
+    try {
+      List<Trainer> ranks = new ArrayList<>();
+      for (int r = 0; r < trainers; r++) {
+        ranks.add(model.trainer(r, trainers));
+      }
+      Map<String, float[]> out = new LinkedHashMap<>();
+      init.forEach((name, t) -> out.put(name, new float[Math.toIntExact(pushes * t.data().length)]));
+      for (int step = 0; step < pushes; step++) {
+        for (int r = 0; r < trainers; r++) {
+          try {
+            ranks.get(r).push(step, slice(init, grads, trainers, step, r));
+          } catch (ShardoptException e) {
+            throw new UserErrorException("push " + step + ": " + (e.serverMessage() == null ? e.getMessage() : e.serverMessage()), e);
+          }
+        }
+        Map<String, float[]> params = model.pull(step + 1);
+        for (String name : init.keySet()) {
+          float[] p = params.get(name);
+          System.arraycopy(p, 0, out.get(name), step * p.length, p.length);
+        }
+      }
+      Map<String, Tensor> trajectory = new LinkedHashMap<>();
+      init.forEach((name, t) -> trajectory.put(name, new Tensor(prepend(pushes, t.shape()), out.get(name))));
+      List<StepMetric> metrics = model.metrics();
+      long skipped = metrics.stream().filter(StepMetric::skipped).count();
+      return new Result(trajectory, metrics.size() - skipped, skipped);
+    } finally {
+      model.delete();
+    }
+  }
+
+
+  /** Checks names and shapes; returns T, the number of pushes. */
+  static long checkShapes(Map<String, Tensor> init, Map<String, Tensor> grads, int trainers) {
     if (trainers < 1) {
       throw new UserErrorException("--trainers must be >= 1, got " + trainers);
     }
@@ -41,9 +132,7 @@ public final class Replay {
             "grads has a tensor '" + name + "' that init does not have (init has " + String.join(", ", init.keySet()) + ")");
       }
     }
-    Map<TensorSpec, float[]> model = new LinkedHashMap<>();
     long steps = -1;
-    int lead = trainers == 1 ? 1 : 2;
     for (Map.Entry<String, Tensor> e : init.entrySet()) {
       String name = e.getKey();
       Tensor t = e.getValue();
@@ -67,43 +156,21 @@ public final class Replay {
                 + "; every tensor needs the same T");
       }
       steps = got[0];
-      model.put(new TensorSpec(name, t.shape()), t.data());
     }
+    return Math.max(steps, 0);
+  }
 
-    final long pushes = steps;
-    LocalOptimizer optimizer;
-    try {
-      optimizer = new LocalOptimizer(pipeline, model, trainers, parallel);
-    } catch (IllegalArgumentException e) {
-      throw new UserErrorException(e.getMessage(), e);
+  /** Trainer r's gradient at push {@code step}. */
+  private static Map<String, float[]> slice(
+      Map<String, Tensor> init, Map<String, Tensor> grads, int trainers, int step, int r) {
+    Map<String, float[]> one = new LinkedHashMap<>();
+    for (Map.Entry<String, Tensor> e : init.entrySet()) {
+      int n = e.getValue().data().length;
+      float[] all = grads.get(e.getKey()).data();
+      int from = (step * trainers + r) * n;
+      one.put(e.getKey(), Arrays.copyOfRange(all, from, from + n));
     }
-    Map<String, float[]> out = new LinkedHashMap<>();
-    init.forEach((name, t) -> out.put(name, new float[Math.toIntExact(pushes * t.data().length)]));
-    for (int step = 0; step < pushes; step++) {
-      List<Map<String, float[]>> push = new ArrayList<>(trainers);
-      for (int r = 0; r < trainers; r++) {
-        Map<String, float[]> one = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : init.entrySet()) {
-          int n = e.getValue().data().length;
-          float[] all = grads.get(e.getKey()).data();
-          int from = (step * trainers + r) * n;
-          one.put(e.getKey(), Arrays.copyOfRange(all, from, from + n));
-        }
-        push.add(one);
-      }
-      try {
-        optimizer.push(push);
-      } catch (InvalidGradientException e) {
-        throw new UserErrorException("push " + step + ": " + e.getMessage(), e);
-      }
-      for (String name : init.keySet()) {
-        float[] p = optimizer.parameter(name);
-        System.arraycopy(p, 0, out.get(name), step * p.length, p.length);
-      }
-    }
-    Map<String, Tensor> trajectory = new LinkedHashMap<>();
-    init.forEach((name, t) -> trajectory.put(name, new Tensor(prepend(pushes, t.shape()), out.get(name))));
-    return new Result(trajectory, optimizer.updatesApplied(), optimizer.stepsSkipped());
+    return one;
   }
 
   private static long[] prepend(long first, long[] rest) {

@@ -2,6 +2,11 @@ package dev.shardopt.cli;
 
 import dev.shardopt.cli.io.Tensor;
 import dev.shardopt.cli.io.TensorFiles;
+import dev.shardopt.client.ClientOptions;
+import dev.shardopt.client.Shardopt;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.embedded.EmbeddedCluster;
+import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.worker.kernel.ParallelApply;
@@ -45,6 +50,14 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N", description = "Kernel threads (default: the number of cores).")
   Integer threads;
 
+  @Option(names = "--workers", paramLabel = "N",
+      description = "Replay through an embedded cluster of N workers (real gRPC servers on loopback) instead of in process.")
+  Integer workers;
+
+  @Option(names = "--shard-blocks", paramLabel = "B", defaultValue = "0",
+      description = "With --workers: the largest shard in 8192-element blocks (default: no limit).")
+  long shardBlocks;
+
   @Override
   public Integer call() throws Exception {
     Pipeline pipeline;
@@ -66,7 +79,20 @@ public final class ReplayCommand implements Callable<Integer> {
       return t;
     });
     try {
-      Replay.Result result = Replay.run(pipeline, init, gradients, trainers, new ParallelApply(pool, n));
+      Replay.Result result;
+      if (workers != null) {
+        if (workers < 1) {
+          throw new UserErrorException("--workers must be >= 1, got " + workers);
+        }
+        EmbeddedCluster.Builder cluster = EmbeddedCluster.builder().workers(workers)
+            .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(shardBlocks))
+            .worker((i, c) -> c.withThreads(Math.max(1, n / workers)));
+        try (ShardoptCluster c = Shardopt.local(cluster, ClientOptions.defaults())) {
+          result = Replay.runOnCluster(c, "replay", pipeline, init, gradients, trainers);
+        }
+      } else {
+        result = Replay.run(pipeline, init, gradients, trainers, new ParallelApply(pool, n));
+      }
       TensorFiles.write(out, result.trajectory());
       spec.commandLine().getOut().printf(
           "replayed %d pushes of %s: %d updates applied, %d skipped -> %s%n",

@@ -38,6 +38,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
     subcommands = {
       ReplayCommand.class,
       DescribeCommand.class,
+      CoordinatorCommand.class,
+      WorkerCommand.class,
+      StatusCommand.class,
       VersionCommand.class,
       CommandLine.HelpCommand.class,
     })

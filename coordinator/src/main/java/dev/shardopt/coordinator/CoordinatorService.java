@@ -131,7 +131,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void getMetrics(GetMetricsRequest request, StreamObserver<ModelMetrics> response) {
-    unary(response, () -> models.metrics(request.getName(), request.getAfterStep()));
+    unary(response, () -> models.metrics(request.getName(), request.getFromStep()));
   }
 
   private static <T> void unary(StreamObserver<T> response, Supplier<T> call) {

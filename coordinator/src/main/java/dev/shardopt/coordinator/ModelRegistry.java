@@ -344,7 +344,7 @@ public final class ModelRegistry {
     }
   }
 
-  public ModelMetrics metrics(String name, long afterStep) {
+  public ModelMetrics metrics(String name, long fromStep) {
     Record r;
     synchronized (this) {
       r = record(name);
@@ -352,7 +352,7 @@ public final class ModelRegistry {
     synchronized (r) {
       ModelMetrics.Builder b = ModelMetrics.newBuilder().setModel(name).setStepsSkipped(r.skipped);
       for (StepMetrics m : r.metrics) {
-        if (m.getStep() >= afterStep) {
+        if (m.getStep() >= fromStep) {
           b.addSteps(m);
         }
       }

@@ -33,7 +33,7 @@ public final class StepBarrier {
   private final class Round {
     final long step;
     final Map<String, List<ShardStatistics>> stats = new LinkedHashMap<>();
-    final Map<String, Reply> replies = new LinkedHashMap<>();
+    final List<Reply> replies = new ArrayList<>();
     final long startedNanos = System.nanoTime();
     ScheduledFuture<?> timeout;
 
@@ -50,6 +50,7 @@ public final class StepBarrier {
   private final BiFunction<Long, List<ShardStatistics>, StepDecision> decide;
   /** (step, missing workers) when a round times out. */
   private final BiFunction<Long, Set<String>, ApiException> onTimeout;
+  /** The time from a step's first report to its last, just before {@code decide} runs. */
   private final Consumer<Long> onDecidedMillis;
 
   private final Map<Long, Round> rounds = new LinkedHashMap<>();
@@ -89,7 +90,7 @@ public final class StepBarrier {
       } else {
         Round r = rounds.computeIfAbsent(step, Round::new);
         r.stats.put(worker, stats);
-        r.replies.put(worker, reply);
+        r.replies.add(reply); // a worker's retried report gets the answer too
         if (r.timeout == null) {
           r.timeout = timer.schedule(() -> expire(step), timeoutMillis, TimeUnit.MILLISECONDS);
         }
@@ -99,15 +100,15 @@ public final class StepBarrier {
           List<ShardStatistics> all = new ArrayList<>();
           r.stats.values().forEach(all::addAll);
           try {
+            onDecidedMillis.accept(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - r.startedNanos));
             decision = decide.apply(step, all);
             recent.put(step, decision);
-            onDecidedMillis.accept(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - r.startedNanos));
           } catch (ApiException e) {
             error = e;
           } catch (RuntimeException e) {
             error = ApiException.unavailable("step " + step + " of " + model + " could not be decided: " + e);
           }
-          toAnswer.addAll(r.replies.values());
+          toAnswer.addAll(r.replies);
         } else {
           return;
         }
@@ -141,14 +142,14 @@ public final class StepBarrier {
         other.timeout.cancel(false);
       }
     }
-    r.replies.values().forEach(x -> x.failed(e));
+    r.replies.forEach(x -> x.failed(e));
     List<Round> rest;
     synchronized (this) {
       rest = new ArrayList<>(rounds.values());
       rounds.clear();
     }
     for (Round o : rest) {
-      o.replies.values().forEach(x -> x.failed(e));
+      o.replies.forEach(x -> x.failed(e));
     }
   }
 
@@ -162,7 +163,7 @@ public final class StepBarrier {
     }
     for (Round o : rest) {
       o.timeout.cancel(false);
-      o.replies.values().forEach(x -> x.failed(reason));
+      o.replies.forEach(x -> x.failed(reason));
     }
   }
 }

@@ -50,8 +50,10 @@ public final class WorkerRegistry {
 
   /** Registers a worker; the same address registering again keeps its name (a restart). */
   public synchronized String register(String address) {
-    if (address == null || !address.matches("[^:\\s]+:\\d{1,5}")) {
-      throw ApiException.invalidArgument("worker address must be host:port, got '" + address + "'");
+    if (address == null || !address.matches("(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):\\d{1,5}")
+        || Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)) > 65535) {
+      throw ApiException.invalidArgument(
+          "worker address must be host:port (or [ipv6]:port) with a port up to 65535, got '" + address + "'");
     }
     for (Entry e : byName.values()) {
       if (e.address.equals(address)) {
@@ -128,7 +130,7 @@ public final class WorkerRegistry {
   public synchronized List<WorkerStatus> statuses(Map<String, Integer> shardsByWorker) {
     long now = clock.getAsLong();
     return byName.values().stream()
-        .sorted(Comparator.comparing(e -> e.name))
+        .sorted(Comparator.comparingInt(e -> Integer.parseInt(e.name.substring("workers/w".length()))))
         .map(e -> WorkerStatus.newBuilder().setName(e.name).setAddress(e.address).setHealthy(isHealthy(e))
             .setMillisSinceHeartbeat(Math.max(0, now - e.lastBeat)).setBytesIn(e.bytesIn).setBytesOut(e.bytesOut)
             .setShards(shardsByWorker.getOrDefault(e.name, 0)).build())

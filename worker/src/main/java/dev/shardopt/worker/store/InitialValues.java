@@ -26,8 +26,10 @@ public final class InitialValues {
       case UNIFORM -> {
         Initializer.Uniform u = init.getUniform();
         double span = u.getHigh() - u.getLow();
+        float below = Math.nextDown((float) u.getHigh()); // rounding to float must not reach high
         for (int i = 0; i < out.length; i++) {
-          out[i] = (float) (u.getLow() + span * unit(u.getSeed(), offset + i));
+          float v = (float) (u.getLow() + span * unit(u.getSeed(), offset + i));
+          out[i] = span > 0 && v >= u.getHigh() ? Math.max(below, (float) u.getLow()) : v;
         }
       }
       case NORMAL -> {

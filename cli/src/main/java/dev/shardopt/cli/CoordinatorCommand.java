@@ -1,0 +1,45 @@
+package dev.shardopt.cli;
+
+import com.google.inject.Guice;
+import dev.shardopt.coordinator.CoordinatorConfig;
+import dev.shardopt.coordinator.CoordinatorModule;
+import dev.shardopt.coordinator.CoordinatorServer;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code shardopt coordinator}: runs the control plane until SIGTERM. */
+@Command(name = "coordinator", mixinStandardHelpOptions = true,
+    description = "Runs a coordinator: worker membership, models and shard maps, the step barrier.")
+public final class CoordinatorCommand implements Callable<Integer> {
+  @Option(names = "--port", defaultValue = "7070", description = "Port to serve on (default: ${DEFAULT-VALUE}; 0 picks one).")
+  int port;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--barrier-timeout-ms", defaultValue = "30000",
+      description = "How long a synchronous step waits for every worker (default: ${DEFAULT-VALUE}).")
+  long barrierTimeoutMillis;
+
+  @Option(names = "--heartbeat-ms", defaultValue = "500", description = "Worker heartbeat interval (default: ${DEFAULT-VALUE}).")
+  long heartbeatMillis;
+
+  @Override
+  public Integer call() throws Exception {
+    if (port < 0 || port > 65535) {
+      throw new UserErrorException("--port must be in [0, 65535], got " + port);
+    }
+    CoordinatorConfig config = CoordinatorConfig.defaults().withHost(host).withPort(port)
+        .withBarrierTimeoutMillis(barrierTimeoutMillis).withHeartbeatMillis(heartbeatMillis);
+    CoordinatorServer server = Guice.createInjector(new CoordinatorModule(config)).getInstance(CoordinatorServer.class);
+    try {
+      server.start();
+    } catch (java.io.IOException e) {
+      throw new UserErrorException("cannot serve on " + host + ":" + port + ": " + e.getMessage(), e);
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "shutdown"));
+    server.awaitTermination();
+    return ShardoptCli.EXIT_OK;
+  }
+}

@@ -1,0 +1,69 @@
+package dev.shardopt.cli;
+
+import dev.shardopt.v1.ClusterStatus;
+import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.GetMetricsRequest;
+import dev.shardopt.v1.GetStatusRequest;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.ModelMetrics;
+import dev.shardopt.v1.StepMetrics;
+import dev.shardopt.v1.WorkerStatus;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code shardopt status}: workers, models, steps, bytes, and each model's latest gradient statistics. */
+@Command(name = "status", mixinStandardHelpOptions = true,
+    description = "Shows the cluster: workers (health, bytes in and out), models (step, updates, skips) and recent gradient norms.")
+public final class StatusCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--coordinator", defaultValue = "127.0.0.1:7070", paramLabel = "HOST:PORT",
+      description = "The coordinator's address (default: ${DEFAULT-VALUE}).")
+  String coordinator;
+
+  @Override
+  public Integer call() {
+    ManagedChannel channel = NettyChannelBuilder.forTarget(coordinator).usePlaintext().build();
+    try {
+      CoordinatorGrpc.CoordinatorBlockingStub stub = CoordinatorGrpc.newBlockingStub(channel);
+      ClusterStatus status = stub.withDeadlineAfter(10, TimeUnit.SECONDS).getStatus(GetStatusRequest.getDefaultInstance());
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf("coordinator %s: %d workers, %d models%n", coordinator, status.getWorkersCount(), status.getModelsCount());
+      out.printf("%-14s %-22s %-9s %8s %7s %12s %12s%n", "WORKER", "ADDRESS", "HEALTH", "LAST", "SHARDS", "BYTES IN", "BYTES OUT");
+      for (WorkerStatus w : status.getWorkersList()) {
+        out.printf("%-14s %-22s %-9s %6dms %7d %12d %12d%n", w.getName(), w.getAddress(),
+            w.getHealthy() ? "healthy" : "UNHEALTHY", w.getMillisSinceHeartbeat(), w.getShards(), w.getBytesIn(), w.getBytesOut());
+      }
+      out.printf("%-20s %-6s %-8s %8s %8s %7s %8s %5s  %s%n", "MODEL", "MODE", "STATE", "STEP", "UPDATES", "SKIPPED",
+          "PUSHES", "DUPS", "PIPELINE");
+      for (Model m : status.getModelsList()) {
+        out.printf("%-20s %-6s %-8s %8d %8d %7d %8d %5d  %s%n", m.getName(), m.getMode(), m.getState(), m.getStep(),
+            m.getUpdatesApplied(), m.getStepsSkipped(), m.getPushes(), m.getDuplicates(), m.getPipelineText());
+        if (!m.getFailure().isEmpty()) {
+          out.printf("  failure: %s%n", m.getFailure());
+        }
+        ModelMetrics metrics = stub.withDeadlineAfter(10, TimeUnit.SECONDS)
+            .getMetrics(GetMetricsRequest.newBuilder().setName(m.getName()).setFromStep(Math.max(0, m.getStep() - 5)).build());
+        for (StepMetrics s : metrics.getStepsList()) {
+          out.printf("  step %-8d update %-8d %s lr %.4g  grad norm %.4g -> %.4g  %.1f ms%n", s.getStep(), s.getUpdate(),
+              s.getSkipped() ? "SKIPPED" : "       ", s.getLearningRate(), s.getGradientNorm(), s.getClippedNorm(), s.getUpdateMillis());
+        }
+      }
+      out.flush();
+      return ShardoptCli.EXIT_OK;
+    } catch (StatusRuntimeException e) {
+      throw new UserErrorException("cannot reach the coordinator at " + coordinator + ": " + e.getStatus().getCode()
+          + (e.getStatus().getDescription() == null ? "" : " " + e.getStatus().getDescription()), e);
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+}

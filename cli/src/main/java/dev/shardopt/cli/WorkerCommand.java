@@ -1,0 +1,57 @@
+package dev.shardopt.cli;
+
+import com.google.inject.Guice;
+import dev.shardopt.worker.server.WorkerConfig;
+import dev.shardopt.worker.server.WorkerModule;
+import dev.shardopt.worker.server.WorkerServer;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code shardopt worker}: holds shards and applies updates until SIGTERM. */
+@Command(name = "worker", mixinStandardHelpOptions = true,
+    description = "Runs a worker: it registers with the coordinator, is given shards, and serves push and pull.")
+public final class WorkerCommand implements Callable<Integer> {
+  @Option(names = "--port", defaultValue = "7071", description = "Port to serve on (default: ${DEFAULT-VALUE}; 0 picks one).")
+  int port;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind and to advertise (default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--coordinator", required = true, paramLabel = "HOST:PORT", description = "The coordinator's address.")
+  String coordinator;
+
+  @Option(names = "--threads", description = "Kernel threads (default: the number of cores).")
+  Integer threads;
+
+  @Option(names = "--wait-ms", defaultValue = "60000",
+      description = "How long a pull may wait for its step (default: ${DEFAULT-VALUE}).")
+  long waitMillis;
+
+  @Override
+  public Integer call() throws Exception {
+    if (port < 0 || port > 65535) {
+      throw new UserErrorException("--port must be in [0, 65535], got " + port);
+    }
+    WorkerConfig config = WorkerConfig.defaults(coordinator).withHost(host).withPort(port).withWaitMillis(waitMillis);
+    if (threads != null) {
+      if (threads < 1) {
+        throw new UserErrorException("--threads must be >= 1, got " + threads);
+      }
+      config = config.withThreads(threads);
+    }
+    WorkerServer server = Guice.createInjector(new WorkerModule(config)).getInstance(WorkerServer.class);
+    try {
+      server.start();
+    } catch (java.io.IOException e) {
+      throw new UserErrorException("cannot serve on " + host + ":" + port + ": " + e.getMessage(), e);
+    } catch (io.grpc.StatusRuntimeException e) {
+      server.close();
+      throw new UserErrorException("cannot register with the coordinator at " + coordinator + ": "
+          + e.getStatus().getCode() + " " + e.getStatus().getDescription(), e);
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "shutdown"));
+    server.awaitTermination();
+    return ShardoptCli.EXIT_OK;
+  }
+}

@@ -1,0 +1,120 @@
+package dev.shardopt.client;
+
+import dev.shardopt.proto.TensorBytes;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Tuning of a {@link ShardoptCluster}, as an immutable value: {@code
+ * ClientOptions.defaults().rpcDeadline(Duration.ofSeconds(30))}.
+ *
+ * <ul>
+ *   <li>{@code chunkBytes}: the data of one push, upload or pull chunk, a multiple of 4 up to
+ *       {@link TensorBytes#DEFAULT_CHUNK_BYTES} (4 MiB, the default).
+ *   <li>{@code rpcDeadline}: deadline of each call, and of each worker's stream of a push, pull or
+ *       upload (default 60 s). A sync pull waits for the other trainers within it.
+ *   <li>{@code readyTimeout}: how long createModel waits for the model to become READY (default 60 s).
+ *   <li>{@code pushAttempts}, {@code retryBackoff}: a push a worker answers with UNAVAILABLE is sent
+ *       again to that worker, up to {@code pushAttempts} attempts in all (default 3), after
+ *       {@code retryBackoff} (default 200 ms), doubling each time.
+ * </ul>
+ */
+public final class ClientOptions {
+  private static final ClientOptions DEFAULTS = new ClientOptions(
+      TensorBytes.DEFAULT_CHUNK_BYTES, Duration.ofSeconds(60), Duration.ofSeconds(60), 3,
+      Duration.ofMillis(200));
+
+  private final int chunkBytes;
+  private final Duration rpcDeadline;
+  private final Duration readyTimeout;
+  private final int pushAttempts;
+  private final Duration retryBackoff;
+
+  private ClientOptions(int chunkBytes, Duration rpcDeadline, Duration readyTimeout,
+      int pushAttempts, Duration retryBackoff) {
+    this.chunkBytes = chunkBytes;
+    this.rpcDeadline = rpcDeadline;
+    this.readyTimeout = readyTimeout;
+    this.pushAttempts = pushAttempts;
+    this.retryBackoff = retryBackoff;
+  }
+
+  public static ClientOptions defaults() {
+    return DEFAULTS;
+  }
+
+  public ClientOptions chunkBytes(int bytes) {
+    if (bytes < Float.BYTES || bytes > TensorBytes.DEFAULT_CHUNK_BYTES || bytes % Float.BYTES != 0) {
+      throw new IllegalArgumentException(
+          "chunkBytes must be a multiple of 4 in [4, " + TensorBytes.DEFAULT_CHUNK_BYTES + "], got "
+              + bytes);
+    }
+    return new ClientOptions(bytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff);
+  }
+
+  public ClientOptions rpcDeadline(Duration d) {
+    return new ClientOptions(chunkBytes, positive("rpcDeadline", d), readyTimeout, pushAttempts,
+        retryBackoff);
+  }
+
+  public ClientOptions readyTimeout(Duration d) {
+    return new ClientOptions(chunkBytes, rpcDeadline, positive("readyTimeout", d), pushAttempts,
+        retryBackoff);
+  }
+
+  /** Attempts in all for a push answered with UNAVAILABLE; 1: no retry. */
+  public ClientOptions pushAttempts(int attempts) {
+    if (attempts < 1 || attempts > 10) {
+      throw new IllegalArgumentException("pushAttempts must be in [1, 10], got " + attempts);
+    }
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, attempts, retryBackoff);
+  }
+
+  public ClientOptions retryBackoff(Duration d) {
+    Objects.requireNonNull(d, "retryBackoff");
+    if (d.isNegative()) {
+      throw new IllegalArgumentException("retryBackoff must not be negative, got " + d);
+    }
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, d);
+  }
+
+  public int chunkBytes() {
+    return chunkBytes;
+  }
+
+  /** Elements per chunk. */
+  public int chunkElements() {
+    return chunkBytes / Float.BYTES;
+  }
+
+  public Duration rpcDeadline() {
+    return rpcDeadline;
+  }
+
+  public Duration readyTimeout() {
+    return readyTimeout;
+  }
+
+  public int pushAttempts() {
+    return pushAttempts;
+  }
+
+  public Duration retryBackoff() {
+    return retryBackoff;
+  }
+
+  private static Duration positive(String what, Duration d) {
+    Objects.requireNonNull(d, what);
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(what + " must be positive, got " + d);
+    }
+    return d;
+  }
+
+  @Override
+  public String toString() {
+    return "ClientOptions{chunkBytes=" + chunkBytes + ", rpcDeadline=" + rpcDeadline
+        + ", readyTimeout=" + readyTimeout + ", pushAttempts=" + pushAttempts + ", retryBackoff="
+        + retryBackoff + "}";
+  }
+}

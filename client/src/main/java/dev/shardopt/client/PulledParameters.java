@@ -1,0 +1,15 @@
+package dev.shardopt.client;
+
+import java.util.Map;
+
+/**
+ * The result of a pull: the version {@code step} (the number of steps the model had completed) and
+ * one fresh float[] per tensor, in model order. The map is unmodifiable; the arrays are the
+ * caller's.
+ */
+public record PulledParameters(long step, Map<String, float[]> tensors) {
+  /** The values of tensor {@code name}, or null. */
+  public float[] get(String name) {
+    return tensors.get(name);
+  }
+}

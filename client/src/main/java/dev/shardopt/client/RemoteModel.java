@@ -1,0 +1,216 @@
+package dev.shardopt.client;
+
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.v1.DeleteModelRequest;
+import dev.shardopt.v1.GetMetricsRequest;
+import dev.shardopt.v1.GetModelRequest;
+import dev.shardopt.v1.GetShardMapRequest;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.ShardMap;
+import dev.shardopt.v1.TensorSpec;
+import dev.shardopt.v1.TrainingMode;
+import dev.shardopt.v1.UpdatePipelineRequest;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/**
+ * A model on a cluster. Its definition (tensors, trainers, mode) is fixed when it is created and
+ * read once; {@link #step()} and {@link #describe()} ask the coordinator each time, the shard map
+ * is fetched once and cached. Thread-safe.
+ *
+ * <p>The client knows the pipeline the model was created or attached with, and each change made
+ * through this object by {@link #updatePipeline}; an ASYNC trainer computes its clipValue'd norm
+ * with the pipeline in force at the step it pushes. A change made by another client is not seen.
+ */
+public final class RemoteModel {
+  private final ShardoptCluster cluster;
+  private final String name;
+  private final String id;
+  private final List<TensorSpec> tensorSpecs;
+  private final List<TensorInfo> tensors;
+  private final int trainers;
+  private final TrainingMode mode;
+  private final int staleness;
+  /** at_step -> pipeline from that push on. */
+  private final ConcurrentSkipListMap<Long, Pipeline> pipelines = new ConcurrentSkipListMap<>();
+  private volatile ShardLayout layout;
+
+  RemoteModel(ShardoptCluster cluster, Model model) {
+    this.cluster = cluster;
+    this.name = model.getName();
+    this.id = name.startsWith("models/") ? name.substring("models/".length()) : name;
+    this.tensorSpecs = List.copyOf(model.getTensorsList());
+    this.tensors = TensorInfo.of(tensorSpecs);
+    this.trainers = Math.max(1, model.getTrainers());
+    this.mode = model.getMode() == TrainingMode.ASYNC ? TrainingMode.ASYNC : TrainingMode.SYNC;
+    this.staleness = model.getStaleness();
+    this.pipelines.put(0L, Pipeline.fromProto(model.getPipeline()));
+  }
+
+  /** The resource name, {@code models/{id}}. */
+  public String name() {
+    return name;
+  }
+
+  /** The model id, as given to createModel. */
+  public String id() {
+    return id;
+  }
+
+  /** The tensors, in model order. */
+  public List<TensorSpec> tensors() {
+    return tensorSpecs;
+  }
+
+  public List<String> tensorNames() {
+    return tensors.stream().map(TensorInfo::name).toList();
+  }
+
+  /** K: the trainers that push each step. */
+  public int trainers() {
+    return trainers;
+  }
+
+  /** SYNC or ASYNC. */
+  public TrainingMode mode() {
+    return mode;
+  }
+
+  /** ASYNC: the staleness bound (0: none). */
+  public int staleness() {
+    return staleness;
+  }
+
+  /** The latest pipeline this client knows of (see the class comment). */
+  public Pipeline pipeline() {
+    return pipelines.lastEntry().getValue();
+  }
+
+  /** The pipeline this client knows to be in force at push {@code step}. */
+  public Pipeline pipelineAt(long step) {
+    Map.Entry<Long, Pipeline> e = pipelines.floorEntry(step);
+    return e == null ? pipelines.firstEntry().getValue() : e.getValue();
+  }
+
+  /** The model as the coordinator has it now (state, step, failure, ...). */
+  public Model describe() {
+    return cluster.call("GetModel of " + name,
+        () -> cluster.coordinator().getModel(GetModelRequest.newBuilder().setName(name).build()));
+  }
+
+  /** Steps completed: the version a pull at {@code min_step = step()} returns. */
+  public long step() {
+    return describe().getStep();
+  }
+
+  /** The shard map (fetched once, then cached). */
+  public ShardMap shardMap() {
+    return layout().proto();
+  }
+
+  ShardLayout layout() {
+    ShardLayout l = layout;
+    if (l == null) {
+      synchronized (this) {
+        l = layout;
+        if (l == null) {
+          ShardMap map = cluster.call("GetShardMap of " + name, () -> cluster.coordinator()
+              .getShardMap(GetShardMapRequest.newBuilder().setName(name).build()));
+          l = ShardLayout.of(map, tensors);
+          layout = l;
+        }
+      }
+    }
+    return l;
+  }
+
+  List<TensorInfo> tensorInfos() {
+    return tensors;
+  }
+
+  ShardoptCluster cluster() {
+    return cluster;
+  }
+
+  /**
+   * The trainer of {@code rank} among {@code trainers}, which must be the model's K.
+   *
+   * @throws IllegalArgumentException when {@code trainers} is not K or the rank is out of range
+   */
+  public Trainer trainer(int rank, int trainers) {
+    if (trainers != this.trainers) {
+      throw new IllegalArgumentException(
+          "model " + name + " was created for " + this.trainers + " trainer"
+              + (this.trainers == 1 ? "" : "s") + ", but trainer(" + rank + ", " + trainers
+              + ") says " + trainers);
+    }
+    if (rank < 0 || rank >= trainers) {
+      throw new IllegalArgumentException(
+          "trainer rank must be in [0, " + trainers + ") for model " + name + ", got " + rank);
+    }
+    return new Trainer(this, rank, 0);
+  }
+
+  /**
+   * Changes hyperparameters, schedule or clipping from push {@code atStep} on, on every shard at
+   * once; {@code atStep} must not have started.
+   *
+   * @return this model
+   */
+  public RemoteModel updatePipeline(Pipeline pipeline, long atStep) {
+    Objects.requireNonNull(pipeline, "pipeline");
+    if (atStep < 0) {
+      throw new IllegalArgumentException("atStep must be >= 0, got " + atStep);
+    }
+    cluster.call("UpdatePipeline of " + name + " at step " + atStep, () -> cluster.coordinator()
+        .updatePipeline(UpdatePipelineRequest.newBuilder()
+            .setName(name).setPipeline(pipeline.toProto()).setAtStep(atStep).build()));
+    pipelines.tailMap(atStep, false).clear();
+    pipelines.put(atStep, pipeline);
+    return this;
+  }
+
+  /** Per-step statistics of every step the coordinator keeps. */
+  public List<StepMetric> metrics() {
+    return metrics(0);
+  }
+
+  /** Per-step statistics of the steps from {@code fromStep} on. */
+  public List<StepMetric> metrics(long fromStep) {
+    return cluster.call("GetMetrics of " + name, () -> cluster.coordinator()
+            .getMetrics(GetMetricsRequest.newBuilder().setName(name).setFromStep(fromStep).build()))
+        .getStepsList().stream().map(StepMetric::of).toList();
+  }
+
+  /** Deletes the model from the cluster. */
+  public void delete() {
+    cluster.call("DeleteModel of " + name, () -> cluster.coordinator()
+        .deleteModel(DeleteModelRequest.newBuilder().setName(name).build()));
+  }
+
+  /** The parameters now, for an observer (e.g. evaluation) that is not a trainer. */
+  public Map<String, float[]> pull() {
+    return pull(0);
+  }
+
+  /** The parameters once the model has completed {@code minStep} steps. */
+  public Map<String, float[]> pull(long minStep) {
+    return pullParameters(minStep).tensors();
+  }
+
+  /** As {@link #pull(long)}, with the step of the version returned. */
+  public PulledParameters pullParameters(long minStep) {
+    if (minStep < 0) {
+      throw new IllegalArgumentException("minStep must be >= 0, got " + minStep);
+    }
+    return cluster.workerCalls().pull(layout(), name, minStep);
+  }
+
+  @Override
+  public String toString() {
+    return "RemoteModel{" + name + ", " + tensors.size() + " tensors, " + trainers + " trainer"
+        + (trainers == 1 ? "" : "s") + ", " + mode + "}";
+  }
+}

@@ -1,0 +1,236 @@
+package dev.shardopt.client;
+
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.v1.ClusterStatus;
+import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.CreateModelRequest;
+import dev.shardopt.v1.DeleteModelRequest;
+import dev.shardopt.v1.GetModelRequest;
+import dev.shardopt.v1.GetStatusRequest;
+import dev.shardopt.v1.ListModelsRequest;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.ModelState;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+/**
+ * A client of one Shardopt cluster: a channel to the coordinator (control plane) and, made on
+ * first use, one channel per worker (data plane). Thread-safe. {@link #close()} shuts the channels
+ * down, then closes the resources the cluster owns (an embedded cluster's servers).
+ */
+public class ShardoptCluster implements AutoCloseable {
+
+  private final String target;
+  private final ClientOptions options;
+  private final AutoCloseable ownedResources;
+  private final ManagedChannel coordinatorChannel;
+  private final ChannelPool workerChannels;
+  private final WorkerCalls workerCalls;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  /**
+   * A client of the coordinator at {@code coordinatorTarget} ({@code host:port}, or any gRPC
+   * target) with the default options.
+   *
+   * @param ownedResources closed by {@link #close()} after the channels, e.g. the servers of an
+   *     embedded cluster; may be null
+   */
+  public ShardoptCluster(String coordinatorTarget, AutoCloseable ownedResources) {
+    this(coordinatorTarget, ClientOptions.defaults(), ownedResources);
+  }
+
+  public ShardoptCluster(String coordinatorTarget, ClientOptions options,
+      AutoCloseable ownedResources) {
+    this.target = Objects.requireNonNull(coordinatorTarget, "coordinatorTarget");
+    this.options = Objects.requireNonNull(options, "options");
+    this.ownedResources = ownedResources;
+    this.coordinatorChannel = ChannelPool.plaintext(coordinatorTarget);
+    this.workerChannels = new ChannelPool();
+    this.workerCalls = new WorkerCalls(workerChannels, options);
+  }
+
+  /** The coordinator's target. */
+  public String target() {
+    return target;
+  }
+
+  public ClientOptions options() {
+    return options;
+  }
+
+  // ------------------------------------------------------------------------------------ models
+
+  /** Creates a SYNC model with one trainer; see {@link #createModel(ModelOptions)}. */
+  public RemoteModel createModel(String id, Pipeline pipeline, TensorDef... tensors) {
+    return createModel(ModelOptions.named(id).pipeline(pipeline).tensors(tensors));
+  }
+
+  /**
+   * Creates the model, writes the values of its tensors with explicit values to the workers, and
+   * waits until the model is READY (within {@link ClientOptions#readyTimeout()}). When anything
+   * after the creation fails, the model is deleted again (best effort) and the error thrown.
+   *
+   * @throws IllegalArgumentException when the options are incomplete
+   * @throws ShardoptException when the coordinator or a worker refuses
+   */
+  public RemoteModel createModel(ModelOptions model) {
+    Model spec = model.toProto();
+    Model created = call("CreateModel of '" + model.id() + "'", () -> coordinator().createModel(
+        CreateModelRequest.newBuilder().setModelId(model.id()).setModel(spec).build()));
+    // Fill in what a terse server leaves out of its answer.
+    Model.Builder full = created.toBuilder();
+    if (created.getName().isEmpty()) {
+      full.setName("models/" + model.id());
+    }
+    if (created.getTensorsCount() == 0) {
+      full.addAllTensors(spec.getTensorsList());
+    }
+    if (!created.hasPipeline()) {
+      full.setPipeline(spec.getPipeline());
+    }
+    if (created.getTrainers() == 0) {
+      full.setTrainers(spec.getTrainers());
+    }
+    if (created.getMode() == dev.shardopt.v1.TrainingMode.TRAINING_MODE_UNSPECIFIED) {
+      full.setMode(spec.getMode()).setStaleness(spec.getStaleness());
+    }
+    RemoteModel remote = new RemoteModel(this, full.build());
+    try {
+      Map<String, float[]> uploads = new LinkedHashMap<>();
+      for (TensorDef t : model.tensors()) {
+        if (t.isUpload()) {
+          uploads.put(t.name(), t.valuesUnsafe());
+        }
+      }
+      if (!uploads.isEmpty()) {
+        workerCalls.upload(remote.layout(), remote.name(), uploads);
+      }
+      awaitReady(remote, !uploads.isEmpty());
+      return remote;
+    } catch (RuntimeException e) {
+      try {
+        coordinator().deleteModel(DeleteModelRequest.newBuilder().setName(remote.name()).build());
+      } catch (RuntimeException d) {
+        e.addSuppressed(d);
+      }
+      throw e;
+    }
+  }
+
+  private void awaitReady(RemoteModel remote, boolean uploaded) {
+    Duration timeout = options.readyTimeout();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long sleepMillis = 5;
+    while (true) {
+      Model m = remote.describe();
+      if (m.getState() == ModelState.READY) {
+        return;
+      }
+      if (m.getState() == ModelState.FAILED) {
+        throw new ShardoptException(Status.Code.FAILED_PRECONDITION, target,
+            "model " + remote.name() + " failed while loading: " + m.getFailure(), m.getFailure(),
+            null);
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw new ShardoptException(Status.Code.DEADLINE_EXCEEDED, target,
+            "model " + remote.name() + " is still " + m.getState() + " after " + timeout.toMillis()
+                + " ms" + (uploaded ? " (its initial values were written)" : ""), "", null);
+      }
+      try {
+        Thread.sleep(sleepMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ShardoptException(Status.Code.CANCELLED, target,
+            "interrupted while waiting for " + remote.name() + " to become READY", "", e);
+      }
+      sleepMillis = Math.min(sleepMillis * 2, 200);
+    }
+  }
+
+  /** The existing model {@code id} (or {@code models/id}), e.g. to train it from another process. */
+  public RemoteModel model(String id) {
+    String name = id.startsWith("models/") ? id : "models/" + id;
+    ModelOptions.checkId(name.substring("models/".length()));
+    Model m = call("GetModel of " + name,
+        () -> coordinator().getModel(GetModelRequest.newBuilder().setName(name).build()));
+    if (m.getName().isEmpty()) {
+      m = m.toBuilder().setName(name).build();
+    }
+    return new RemoteModel(this, m);
+  }
+
+  /** The ids of the cluster's models. */
+  public List<String> listModels() {
+    return call("ListModels", () -> coordinator().listModels(ListModelsRequest.getDefaultInstance()))
+        .getModelsList().stream()
+        .map(m -> m.getName().startsWith("models/") ? m.getName().substring(7) : m.getName())
+        .toList();
+  }
+
+  /** Workers, their health and traffic, and the models, from the coordinator. */
+  public ClusterStatus status() {
+    return call("GetStatus", () -> coordinator().getStatus(GetStatusRequest.getDefaultInstance()));
+  }
+
+  // ------------------------------------------------------------------------------------ plumbing
+
+  /** A blocking coordinator stub with the call deadline. */
+  CoordinatorGrpc.CoordinatorBlockingStub coordinator() {
+    if (closed.get()) {
+      throw new IllegalStateException("the cluster client is closed");
+    }
+    return CoordinatorGrpc.newBlockingStub(coordinatorChannel)
+        .withDeadlineAfter(options.rpcDeadline().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  WorkerCalls workerCalls() {
+    if (closed.get()) {
+      throw new IllegalStateException("the cluster client is closed");
+    }
+    return workerCalls;
+  }
+
+  /** Runs a coordinator call, turning its error into a ShardoptException naming {@code what}. */
+  <T> T call(String what, Supplier<T> rpc) {
+    try {
+      return rpc.get();
+    } catch (StatusRuntimeException e) {
+      throw ShardoptException.of(e, what + " at coordinator " + target, target);
+    }
+  }
+
+  /** Shuts down the channels, then closes the owned resources. Idempotent. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    workerChannels.close();
+    coordinatorChannel.shutdown();
+    ChannelPool.shutdownAll(List.of(coordinatorChannel));
+    if (ownedResources != null) {
+      try {
+        ownedResources.close();
+      } catch (Exception e) {
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
+        throw new IllegalStateException("closing the cluster's resources failed: " + e, e);
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ShardoptCluster{" + target + "}";
+  }
+}

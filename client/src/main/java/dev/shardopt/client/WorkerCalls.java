@@ -1,0 +1,350 @@
+package dev.shardopt.client;
+
+import dev.shardopt.v1.PullRequest;
+import dev.shardopt.v1.PullResponse;
+import dev.shardopt.v1.PushHeader;
+import dev.shardopt.v1.PushRequest;
+import dev.shardopt.v1.PushResponse;
+import dev.shardopt.v1.TensorChunk;
+import dev.shardopt.v1.WorkerGrpc;
+import dev.shardopt.v1.WriteParametersResponse;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The data-plane calls of a trainer, each sent to every worker of a shard map in parallel:
+ * {@link #push} (with its bounded retry), {@link #pull} and {@link #upload}.
+ *
+ * <p>Every worker's stream has the deadline {@link ClientOptions#rpcDeadline()}. The calls of one
+ * operation run in one cancellable gRPC context: when one worker's pull fails, or the calling
+ * thread is interrupted, the others are cancelled.
+ */
+final class WorkerCalls {
+  private static final Logger log = LoggerFactory.getLogger(WorkerCalls.class);
+
+  /** Pulls that find the workers at different steps are tried again this often in all. */
+  static final int PULL_ATTEMPTS = 3;
+
+  private final ChannelPool channels;
+  private final ClientOptions options;
+
+  WorkerCalls(ChannelPool channels, ClientOptions options) {
+    this.channels = channels;
+    this.options = options;
+  }
+
+  private WorkerGrpc.WorkerStub stub(String address) {
+    return WorkerGrpc.newStub(channels.get(address))
+        .withDeadlineAfter(options.rpcDeadline().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  // ------------------------------------------------------------------------------------ push
+
+  /**
+   * Pushes {@code gradient} (checked by the caller to hold every tensor of the layout) to every
+   * worker: a header message, then the chunks of exactly that worker's shards.
+   *
+   * <p>Retry: a worker that answers UNAVAILABLE (it could not be reached, or went away mid-stream)
+   * is sent the whole push again, up to {@link ClientOptions#pushAttempts()} attempts in all, after
+   * {@link ClientOptions#retryBackoff()}, doubling. This is safe because pushes are idempotent per
+   * (model, trainer, step): a worker that had already received it answers {@code duplicate} and
+   * applies nothing. Workers that acknowledged are not sent it again. Any other error fails the push
+   * at once (after the other workers' answers are in).
+   */
+  PushResult push(ShardLayout layout, PushHeader header, Map<String, float[]> gradient) {
+    List<ShardLayout.WorkerShards> pending = layout.workers();
+    Map<String, PushResponse> answers = new LinkedHashMap<>();
+    Duration backoff = options.retryBackoff();
+    for (int attempt = 1; ; attempt++) {
+      Map<ShardLayout.WorkerShards, CompletableFuture<PushResponse>> calls = new LinkedHashMap<>();
+      List<ShardLayout.WorkerShards> targets = pending;
+      Context.CancellableContext ctx = Context.current().withCancellation();
+      try {
+        ctx.run(() -> {
+          for (ShardLayout.WorkerShards w : targets) {
+            calls.put(w, sendPush(w, header, gradient));
+          }
+        });
+        List<ShardLayout.WorkerShards> retry = new ArrayList<>();
+        List<ShardoptException> retryable = new ArrayList<>();
+        ShardoptException failure = null;
+        for (Map.Entry<ShardLayout.WorkerShards, CompletableFuture<PushResponse>> e : calls.entrySet()) {
+          String address = e.getKey().address();
+          String what = "push of step " + header.getStep() + " (trainer " + header.getTrainer()
+              + ", " + header.getModel() + ") to worker " + address;
+          try {
+            PushResponse r = await(e.getValue());
+            if (r.getStep() != header.getStep()) {
+              throw new ShardoptException(Status.Code.INTERNAL, address,
+                  what + " was acknowledged for step " + r.getStep(), "", null);
+            }
+            answers.put(address, r);
+          } catch (ShardoptException | ExecutionException ex) {
+            Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
+            Status s = ShardoptException.statusOf(cause);
+            if (s != null && s.getCode() == Status.Code.UNAVAILABLE && attempt < options.pushAttempts()) {
+              log.warn("{} failed (attempt {} of {}): {}; sending it again in {} ms", what, attempt,
+                  options.pushAttempts(), s, backoff.toMillis());
+              retry.add(e.getKey());
+              retryable.add(ShardoptException.of(cause, what, address));
+            } else {
+              ShardoptException se = ShardoptException.of(cause, what, address);
+              if (failure == null) {
+                failure = se;
+              } else {
+                failure.addSuppressed(se);
+              }
+            }
+          }
+        }
+        if (failure != null) {
+          retryable.forEach(failure::addSuppressed); // not retried: the push has failed anyway
+          throw failure;
+        }
+        if (retry.isEmpty()) {
+          break;
+        }
+        sleep(backoff);
+        backoff = backoff.multipliedBy(2);
+        pending = retry;
+      } finally {
+        ctx.cancel(null);
+      }
+    }
+    boolean duplicate = answers.values().stream().allMatch(PushResponse::getDuplicate);
+    return new PushResult(header.getStep(), duplicate);
+  }
+
+  private CompletableFuture<PushResponse> sendPush(
+      ShardLayout.WorkerShards w, PushHeader header, Map<String, float[]> gradient) {
+    List<ChunkPlan.Span> spans = ChunkPlan.spans(w.shards(), options.chunkElements(), null);
+    Iterator<TensorChunk> chunks = ChunkPlan.chunks(spans, gradient);
+    Iterator<PushRequest> messages = prepend(
+        PushRequest.newBuilder().setHeader(header).build(),
+        chunks, c -> PushRequest.newBuilder().setChunk(c).build());
+    WorkerGrpc.WorkerStub stub = stub(w.address());
+    return ClientStreamSender.send(stub::push, messages);
+  }
+
+  // ------------------------------------------------------------------------------------ upload
+
+  /**
+   * Writes the initial values of the tensors in {@code values} to the workers that hold their
+   * shards, with {@code Worker.WriteParameters}: a stream of chunks, the first naming the model.
+   * Not retried.
+   */
+  void upload(ShardLayout layout, String model, Map<String, float[]> values) {
+    Set<String> only = values.keySet();
+    Map<String, CompletableFuture<WriteParametersResponse>> calls = new LinkedHashMap<>();
+    Context.CancellableContext ctx = Context.current().withCancellation();
+    try {
+      ctx.run(() -> {
+        for (ShardLayout.WorkerShards w : layout.workers()) {
+          List<ChunkPlan.Span> spans = ChunkPlan.spans(w.shards(), options.chunkElements(), only);
+          if (spans.isEmpty()) {
+            continue;
+          }
+          Iterator<TensorChunk> chunks = ChunkPlan.chunks(spans, values);
+          TensorChunk first = chunks.next().toBuilder().setModel(model).build();
+          WorkerGrpc.WorkerStub stub = stub(w.address());
+          calls.put(w.address(),
+              ClientStreamSender.send(stub::writeParameters, prepend(first, chunks, c -> c)));
+        }
+      });
+      ShardoptException failure = null;
+      for (Map.Entry<String, CompletableFuture<WriteParametersResponse>> e : calls.entrySet()) {
+        try {
+          await(e.getValue());
+        } catch (ShardoptException | ExecutionException ex) {
+          Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
+          ShardoptException se = ShardoptException.of(cause,
+              "upload of the initial values of " + model + " to worker " + e.getKey(), e.getKey());
+          if (failure == null) {
+            failure = se;
+            ctx.cancel(se);
+          } else {
+            failure.addSuppressed(se);
+          }
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
+    } finally {
+      ctx.cancel(null);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ pull
+
+  /**
+   * Pulls every worker's shards of {@code model} at {@code minStep} or later and assembles them.
+   * When the workers answer with different steps (one has applied a step the others have not yet),
+   * pulls again with {@code min_step} the highest step seen, up to {@value #PULL_ATTEMPTS} attempts
+   * in all, then fails with ABORTED.
+   */
+  PulledParameters pull(ShardLayout layout, String model, long minStep) {
+    long min = minStep;
+    for (int attempt = 1; ; attempt++) {
+      PullAssembler assembler = new PullAssembler(layout.tensors());
+      pullOnce(layout, model, min, assembler);
+      try {
+        return assembler.finish();
+      } catch (ShardoptException e) {
+        if (e.code() != Status.Code.ABORTED || attempt >= PULL_ATTEMPTS) {
+          throw e;
+        }
+        long max = assembler.steps().values().stream().mapToLong(Long::longValue).max().orElse(min);
+        log.debug("pull of {}: {}; pulling again at step {}", model, assembler.describeSteps(), max);
+        min = Math.max(min, max);
+      }
+    }
+  }
+
+  private void pullOnce(ShardLayout layout, String model, long minStep, PullAssembler assembler) {
+    PullRequest request = PullRequest.newBuilder().setModel(model).setMinStep(minStep).build();
+    Map<String, CompletableFuture<Void>> calls = new LinkedHashMap<>();
+    Context.CancellableContext ctx = Context.current().withCancellation();
+    try {
+      ctx.run(() -> {
+        for (ShardLayout.WorkerShards w : layout.workers()) {
+          PullObserver observer = new PullObserver(w.address(), assembler);
+          stub(w.address()).pull(request, observer);
+          calls.put(w.address(), observer.done);
+        }
+      });
+      ShardoptException failure = null;
+      for (Map.Entry<String, CompletableFuture<Void>> e : calls.entrySet()) {
+        try {
+          await(e.getValue());
+        } catch (ShardoptException | ExecutionException ex) {
+          Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
+          ShardoptException se = ShardoptException.of(cause,
+              "pull of " + model + " at step " + minStep + " from worker " + e.getKey(), e.getKey());
+          if (failure == null) {
+            failure = se;
+            ctx.cancel(se); // no use waiting for the others
+          } else if (se.code() != Status.Code.CANCELLED) {
+            failure.addSuppressed(se);
+          }
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
+    } finally {
+      ctx.cancel(null);
+    }
+  }
+
+  /** Feeds one worker's pull stream into the assembler; cancels the call if a chunk is refused. */
+  private static final class PullObserver implements ClientResponseObserver<PullRequest, PullResponse> {
+    final CompletableFuture<Void> done = new CompletableFuture<>();
+    private final String address;
+    private final PullAssembler assembler;
+    private ClientCallStreamObserver<PullRequest> call;
+
+    PullObserver(String address, PullAssembler assembler) {
+      this.address = address;
+      this.assembler = assembler;
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<PullRequest> requestStream) {
+      this.call = requestStream;
+    }
+
+    @Override
+    public void onNext(PullResponse value) {
+      if (done.isDone()) {
+        return;
+      }
+      try {
+        assembler.accept(address, value);
+      } catch (RuntimeException e) {
+        done.completeExceptionally(e);
+        call.cancel("the client refused a chunk", e);
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      done.completeExceptionally(t);
+    }
+
+    @Override
+    public void onCompleted() {
+      done.complete(null);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ helpers
+
+  /**
+   * Waits for {@code f}. Each call has its own gRPC deadline, so this only guards against a call
+   * that never ends; an interrupt cancels the operation's calls (through the caller's context).
+   */
+  private <T> T await(CompletableFuture<T> f) throws ExecutionException {
+    long waitMillis = options.rpcDeadline().toMillis() + 10_000;
+    try {
+      return f.get(waitMillis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardoptException(Status.Code.CANCELLED, null, "interrupted", "", e);
+    } catch (TimeoutException e) {
+      throw new ShardoptException(Status.Code.DEADLINE_EXCEEDED, null,
+          "no answer within " + waitMillis + " ms", "", e);
+    }
+  }
+
+  private static void sleep(Duration d) {
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ShardoptException(Status.Code.CANCELLED, null, "interrupted while waiting to retry",
+          "", e);
+    }
+  }
+
+  /** {@code first}, then {@code rest} mapped by {@code f}, lazily. */
+  static <A, B> Iterator<B> prepend(B first, Iterator<A> rest, Function<A, B> f) {
+    return new Iterator<>() {
+      boolean firstTaken;
+
+      @Override
+      public boolean hasNext() {
+        return !firstTaken || rest.hasNext();
+      }
+
+      @Override
+      public B next() {
+        if (!firstTaken) {
+          firstTaken = true;
+          return first;
+        }
+        if (!rest.hasNext()) {
+          throw new NoSuchElementException();
+        }
+        return f.apply(rest.next());
+      }
+    };
+  }
+}

@@ -1,0 +1,297 @@
+package dev.shardopt.client;
+
+import static dev.shardopt.client.Initializers.normal;
+import static dev.shardopt.dsl.Optimizers.adam;
+import static dev.shardopt.dsl.Optimizers.sgd;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.v1.PushHeader;
+import dev.shardopt.v1.Shard;
+import dev.shardopt.v1.ShardMap;
+import dev.shardopt.v1.TensorChunk;
+import dev.shardopt.v1.TrainingMode;
+import io.grpc.Server;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The client against a fake coordinator and two fake workers on loopback. */
+class FakeClusterTest {
+  private FakeCluster fake;
+  private ShardoptCluster cluster;
+  private final AtomicBoolean ownedClosed = new AtomicBoolean();
+
+  @BeforeEach
+  void start() throws Exception {
+    fake = new FakeCluster();
+    cluster = new ShardoptCluster(fake.coordinatorAddress(),
+        ClientOptions.defaults().chunkBytes(4000).retryBackoff(Duration.ofMillis(10))
+            .rpcDeadline(Duration.ofSeconds(20)).readyTimeout(Duration.ofSeconds(10)),
+        () -> ownedClosed.set(true));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    cluster.close();
+    fake.close();
+  }
+
+  private RemoteModel model() {
+    return cluster.createModel("m", sgd(0.1),
+        Tensors.of("w", 96, 128).init(normal(0.05, 42)), Tensors.of("b", 100), Tensors.of("c", 7));
+  }
+
+  /** Decodes chunks into per-tensor arrays of the fixture's sizes; NaN where nothing arrived. */
+  private static Map<String, float[]> collect(List<TensorChunk> chunks) {
+    Map<String, float[]> out = new java.util.LinkedHashMap<>();
+    for (TensorInfo t : Fixtures.tensors()) {
+      float[] v = new float[t.elements()];
+      java.util.Arrays.fill(v, Float.NaN);
+      out.put(t.name(), v);
+    }
+    for (TensorChunk c : chunks) {
+      TensorBytes.decode(c.getData(), out.get(c.getTensor()), (int) c.getOffset());
+    }
+    return out;
+  }
+
+  @Test
+  void createModelUploadsExplicitValuesToTheWorkersHoldingThemAndWaitsForReady() {
+    float[] bias = new float[100];
+    for (int i = 0; i < bias.length; i++) {
+      bias[i] = i * 0.5f;
+    }
+    RemoteModel m = cluster.createModel(ModelOptions.named("m").pipeline(adam(1e-3)).trainers(2)
+        .tensors(Tensors.of("w", 96, 128), Tensors.of("b", bias, 100), Tensors.of("c", 7)));
+
+    assertThat(m.name()).isEqualTo("models/m");
+    assertThat(m.id()).isEqualTo("m");
+    assertThat(m.trainers()).isEqualTo(2);
+    assertThat(m.describe().getState()).isEqualTo(dev.shardopt.v1.ModelState.READY);
+    assertThat(fake.a.writes).isEmpty(); // A holds no shard of b
+    assertThat(fake.b.writes).hasSize(1);
+    List<TensorChunk> chunks = fake.b.writes.get(0);
+    assertThat(chunks.get(0).getModel()).isEqualTo("models/m");
+    assertThat(chunks).extracting(TensorChunk::getTensor).containsOnly("b");
+    assertThat(collect(chunks).get("b")).containsExactly(bias);
+    assertThat(fake.coordinator.models.get("models/m").getTensors(1).getInit().hasUpload()).isTrue();
+  }
+
+  @Test
+  void pushSendsEachWorkerExactlyItsShards() {
+    Trainer trainer = model().trainer(0, 1);
+    Map<String, float[]> g = Fixtures.values(0.5f);
+    PushResult r = trainer.push(0, g);
+
+    assertThat(r).isEqualTo(new PushResult(0, false));
+    assertThat(trainer.nextStep()).isEqualTo(1);
+    assertThat(fake.a.pushes).hasSize(1);
+    assertThat(fake.b.pushes).hasSize(1);
+    PushHeader h = fake.a.pushes.get(0).header();
+    assertThat(h.getModel()).isEqualTo("models/m");
+    assertThat(h.getTrainer()).isZero();
+    assertThat(h.getStep()).isZero();
+    assertThat(h.getGradientNormSquared()).isZero(); // SYNC: no trainer statistics
+
+    List<TensorChunk> a = fake.a.pushes.get(0).chunks();
+    assertThat(a).allSatisfy(c -> {
+      assertThat(c.getTensor()).isEqualTo("w");
+      assertThat(c.getOffset() + c.getData().size() / 4).isLessThanOrEqualTo(8192);
+      assertThat(c.getData().size()).isLessThanOrEqualTo(4000);
+    });
+    assertThat(a.stream().mapToInt(c -> c.getData().size() / 4).sum()).isEqualTo(8192);
+    Map<String, float[]> atB = collect(fake.b.pushes.get(0).chunks());
+    assertThat(atB.get("b")).containsExactly(g.get("b"));
+    assertThat(atB.get("c")).containsExactly(g.get("c"));
+    assertThat(java.util.Arrays.copyOfRange(atB.get("w"), 8192, 12288))
+        .containsExactly(java.util.Arrays.copyOfRange(g.get("w"), 8192, 12288));
+    assertThat(java.util.Arrays.copyOfRange(atB.get("w"), 0, 8192)).containsOnly(Float.NaN);
+  }
+
+  @Test
+  void pullAssemblesBothWorkersShards() {
+    Map<String, float[]> params = Fixtures.values(0.75f);
+    fake.a.params.putAll(params);
+    fake.b.params.putAll(params);
+    Trainer trainer = model().trainer(0, 1);
+
+    Map<String, float[]> pulled = trainer.pull();
+    assertThat(pulled.keySet()).containsExactly("w", "b", "c");
+    for (String t : params.keySet()) {
+      assertThat(pulled.get(t)).containsExactly(params.get(t));
+    }
+    assertThat(fake.a.pulls.get(0).getMinStep()).isZero();
+    assertThat(fake.a.pulls.get(0).getModel()).isEqualTo("models/m");
+
+    trainer.push(0, Fixtures.values(0));
+    trainer.pull();
+    assertThat(fake.b.pulls.get(1).getMinStep()).isEqualTo(1); // the next step
+  }
+
+  @Test
+  void aPullThatFindsWorkersAtDifferentStepsPullsAgainAtTheHigherStep() {
+    Map<String, float[]> params = Fixtures.values(0);
+    fake.a.params.putAll(params);
+    fake.b.params.putAll(params);
+    fake.a.step = 3;
+    fake.b.step = 4;
+    PulledParameters p = model().pullParameters(0);
+    assertThat(p.step()).isEqualTo(4);
+    assertThat(fake.a.pulls).extracting(r -> r.getMinStep()).containsExactly(0L, 4L);
+  }
+
+  @Test
+  void aPushAnsweredUnavailableIsSentAgainToThatWorkerOnly() {
+    Trainer trainer = model().trainer(0, 1);
+    fake.a.failPushes.set(1); // A records the push, but its answer is lost
+    PushResult r = trainer.push(0, Fixtures.values(0));
+    assertThat(fake.a.pushes).hasSize(2);
+    assertThat(fake.b.pushes).hasSize(1);
+    assertThat(r.duplicate()).isFalse(); // B applied it just now
+
+    PushResult replay = trainer.push(0, Fixtures.values(0));
+    assertThat(replay).isEqualTo(new PushResult(0, true));
+  }
+
+  @Test
+  void aPushStillUnavailableAfterEveryAttemptFails() {
+    Trainer trainer = model().trainer(0, 1);
+    fake.b.failPushes.set(10);
+    assertThatThrownBy(() -> trainer.push(0, Fixtures.values(0)))
+        .isInstanceOf(ShardoptException.class)
+        .satisfies(e -> {
+          ShardoptException se = (ShardoptException) e;
+          assertThat(se.code()).isEqualTo(Status.Code.UNAVAILABLE);
+          assertThat(se.address()).isEqualTo(fake.addressB());
+        });
+    assertThat(fake.b.pushes).hasSize(3);
+    assertThat(trainer.nextStep()).isZero();
+  }
+
+  @Test
+  void otherErrorsAreNotRetriedAndNameTheWorker() {
+    Trainer trainer = model().trainer(0, 1);
+    fake.b.failPushes.set(1);
+    fake.b.failWith.set(Status.INVALID_ARGUMENT.withDescription("the gradient of 'w' is not finite at index 9000"));
+    assertThatThrownBy(() -> trainer.push(0, Fixtures.values(0)))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessage("push of step 0 (trainer 0, models/m) to worker " + fake.addressB()
+            + " failed: INVALID_ARGUMENT: the gradient of 'w' is not finite at index 9000")
+        .satisfies(e -> {
+          ShardoptException se = (ShardoptException) e;
+          assertThat(se.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+          assertThat(se.serverMessage()).isEqualTo("the gradient of 'w' is not finite at index 9000");
+        });
+    assertThat(fake.b.pushes).hasSize(1);
+  }
+
+  @Test
+  void anUnreachableWorkerFailsWithUnavailableAfterTheRetries() throws Exception {
+    Server gone = FakeCluster.serve(new FakeCluster.FakeWorker());
+    String address = FakeCluster.address(gone);
+    gone.shutdownNow().awaitTermination();
+    fake.a.params.putAll(Fixtures.values(0));
+    // Point B's shards at the dead address.
+    fake.map = ShardMap.newBuilder(fake.map).clearShards()
+        .addAllShards(fake.map.getShardsList().stream()
+            .map(s -> s.getAddress().equals(fake.addressB()) ? s.toBuilder().setAddress(address).build() : s)
+            .toList())
+        .build();
+    RemoteModel m = model();
+
+    assertThatThrownBy(() -> m.trainer(0, 1).push(0, Fixtures.values(0)))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessageContaining("to worker " + address + " failed: UNAVAILABLE")
+        .satisfies(e -> assertThat(((ShardoptException) e).address()).isEqualTo(address));
+    assertThatThrownBy(() -> m.pull())
+        .hasMessageContaining("from worker " + address + " failed: UNAVAILABLE");
+  }
+
+  @Test
+  void asyncPushesCarryTheTrainersGradientStatistics() {
+    RemoteModel m = cluster.createModel(ModelOptions.named("m").pipeline(sgd(0.1).clipValue(0.5).freeze("c"))
+        .trainers(2).async(3).tensors(Tensors.of("w", 96, 128), Tensors.of("b", 100), Tensors.of("c", 7)));
+    assertThat(m.mode()).isEqualTo(TrainingMode.ASYNC);
+    assertThat(m.staleness()).isEqualTo(3);
+    Map<String, float[]> g = Fixtures.values(0);
+    g.get("b")[3] = Float.NaN;
+    m.trainer(1, 2).push(7, g);
+    PushHeader h = fake.a.pushes.get(0).header();
+    assertThat(h.getTrainer()).isEqualTo(1);
+    assertThat(h.getStep()).isEqualTo(7);
+    assertThat(h.getNonFinite()).isTrue();
+
+    g.get("b")[3] = 1;
+    m.trainer(0, 2).push(0, g);
+    // Every element but c's (frozen) is clamped to 0.5, except w[0] = 0.
+    assertThat(fake.b.pushes.get(1).header().getGradientNormSquared())
+        .isEqualTo((12288 - 1 + 100) * 0.25);
+    assertThat(fake.b.pushes.get(1).header().getNonFinite()).isFalse();
+
+    // From step 10 on, the clip changes: the trainer uses the pipeline in force at its step.
+    m.updatePipeline(sgd(0.1).clipValue(0.25).freeze("c"), 10);
+    assertThat(fake.coordinator.updates.get(0).getAtStep()).isEqualTo(10);
+    m.trainer(0, 2).push(9, g);
+    m.trainer(0, 2).push(10, g);
+    assertThat(fake.a.pushes.get(2).header().getGradientNormSquared()).isEqualTo((12288 - 1 + 100) * 0.25);
+    assertThat(fake.a.pushes.get(3).header().getGradientNormSquared()).isEqualTo((12288 - 1 + 100) * 0.0625);
+  }
+
+  @Test
+  void gradientsAreCheckedBeforeAnythingIsSent() {
+    Trainer trainer = model().trainer(0, 1);
+    Map<String, float[]> g = Fixtures.values(0);
+    g.put("w", new float[12]);
+    assertThatThrownBy(() -> trainer.push(0, g))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("the gradient of tensor 'w' (shape [96, 128], 12288 elements) of model 'm' has 12 "
+            + "elements, expected 12288");
+    assertThat(fake.a.pushes).isEmpty();
+  }
+
+  @Test
+  void trainerCountMustBeTheModels() {
+    RemoteModel m = model();
+    assertThatThrownBy(() -> m.trainer(0, 2))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("model models/m was created for 1 trainer, but trainer(0, 2) says 2");
+    assertThatThrownBy(() -> m.trainer(1, 1))
+        .hasMessage("trainer rank must be in [0, 1) for model models/m, got 1");
+  }
+
+  @Test
+  void modelCallsReachTheCoordinator() {
+    RemoteModel m = model();
+    fake.a.step = 5;
+    fake.b.step = 5;
+    assertThat(m.step()).isEqualTo(5);
+    assertThat(m.shardMap().getShardsList()).extracting(Shard::getAddress)
+        .containsExactly(fake.addressA(), fake.addressB(), fake.addressB(), fake.addressB());
+    assertThat(m.metrics(2)).extracting(StepMetric::step).containsExactly(2L, 3L);
+    assertThat(m.metrics().get(1).gradientNorm()).isEqualTo(2.0);
+    assertThat(cluster.model("m").tensorNames()).containsExactly("w", "b", "c");
+    assertThatThrownBy(() -> cluster.createModel("m", sgd(), Tensors.of("w", 1)))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessageContaining("ALREADY_EXISTS: model models/m exists")
+        .satisfies(e -> assertThat(((ShardoptException) e).code()).isEqualTo(Status.Code.ALREADY_EXISTS));
+    m.delete();
+    assertThatThrownBy(() -> cluster.model("m"))
+        .hasMessageContaining("NOT_FOUND");
+  }
+
+  @Test
+  void closeClosesTheOwnedResourcesAndRefusesLaterCalls() {
+    RemoteModel m = model();
+    cluster.close();
+    assertThat(ownedClosed).isTrue();
+    assertThatThrownBy(m::step).isInstanceOf(IllegalStateException.class);
+    cluster.close(); // idempotent
+  }
+}

@@ -1,0 +1,324 @@
+package dev.shardopt.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.shardopt.proto.ApiException;
+import dev.shardopt.worker.engine.ShardStatistics;
+import dev.shardopt.worker.engine.StepDecision;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class StepBarrierTest {
+  private static final long LONG_TIMEOUT_MS = 30_000; // never reached in tests that are not about it
+
+  private ScheduledExecutorService timer;
+  private final AtomicInteger decideCalls = new AtomicInteger();
+  private final List<Long> decidedSteps = new CopyOnWriteArrayList<>();
+  private final List<List<ShardStatistics>> decidedStats = new CopyOnWriteArrayList<>();
+  private final List<Long> timedOutSteps = new CopyOnWriteArrayList<>();
+  private final List<Set<String>> missingSets = new CopyOnWriteArrayList<>();
+  private final List<Long> decidedMillis = new CopyOnWriteArrayList<>();
+  private final AtomicReference<ApiException> timeoutError = new AtomicReference<>();
+  private final CountDownLatch timedOut = new CountDownLatch(1);
+
+  @BeforeEach
+  void start() {
+    timer = Executors.newSingleThreadScheduledExecutor();
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    timer.shutdownNow();
+    assertThat(timer.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+  }
+
+  private static StepDecision decisionFor(long step) {
+    return new StepDecision(StepDecision.Action.APPLY, step, 0.1, 1f, step + 0.5, null);
+  }
+
+  private StepBarrier barrier(Set<String> participants, long timeoutMillis) {
+    return new StepBarrier("models/m", participants, timer, timeoutMillis,
+        (step, stats) -> {
+          decideCalls.incrementAndGet();
+          decidedSteps.add(step);
+          decidedStats.add(List.copyOf(stats));
+          return decisionFor(step);
+        },
+        (step, missing) -> {
+          timedOutSteps.add(step);
+          missingSets.add(Set.copyOf(missing));
+          ApiException e = ApiException.unavailable("step " + step + " timed out; missing " + missing);
+          timeoutError.set(e);
+          timedOut.countDown();
+          return e;
+        },
+        decidedMillis::add);
+  }
+
+  private static List<ShardStatistics> stats(int tensor, int firstBlock, double... sums) {
+    return List.of(new ShardStatistics(tensor, firstBlock, sums, -1));
+  }
+
+  @Test
+  void decidesOnceWhenEveryParticipantReportedAndAnswersAllAlike() {
+    StepBarrier b = barrier(Set.of("w1", "w2", "w3"), LONG_TIMEOUT_MS);
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r2 = new RecordingReply();
+    RecordingReply r3 = new RecordingReply();
+
+    b.report("w1", 7, stats(0, 0, 1.0), r1);
+    b.report("w2", 7, stats(0, 1, 2.0), r2);
+    assertThat(r1.answered()).isFalse();
+    assertThat(r2.answered()).isFalse();
+    assertThat(decideCalls).hasValue(0);
+
+    b.report("w3", 7, stats(1, 0, 3.0), r3);
+    StepDecision d = r1.decision();
+    assertThat(r2.decision()).isSameAs(d);
+    assertThat(r3.decision()).isSameAs(d);
+    assertThat(d).isEqualTo(decisionFor(7));
+    assertThat(decideCalls).hasValue(1);
+    assertThat(decidedSteps).containsExactly(7L);
+    assertThat(decidedMillis).hasSize(1);
+    assertThat(decidedMillis.get(0)).isGreaterThanOrEqualTo(0L);
+    assertThat(List.of(r1.calls(), r2.calls(), r3.calls())).containsOnly(1);
+  }
+
+  @Test
+  void everyWorkersStatisticsReachDecide() {
+    StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
+    ShardStatistics a = new ShardStatistics(0, 0, new double[] {1, 2}, -1);
+    ShardStatistics c = new ShardStatistics(1, 0, new double[] {3}, -1);
+    ShardStatistics e = new ShardStatistics(0, 2, new double[] {4}, 17);
+    b.report("w1", 0, List.of(a, c), new RecordingReply());
+    RecordingReply last = new RecordingReply();
+    b.report("w2", 0, List.of(e), last);
+    last.decision();
+    assertThat(decidedStats).hasSize(1);
+    assertThat(decidedStats.get(0)).containsExactlyInAnyOrder(a, c, e);
+  }
+
+  @Test
+  void stepsAreIndependentRounds() {
+    StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
+    RecordingReply s0w1 = new RecordingReply();
+    RecordingReply s1w1 = new RecordingReply();
+    RecordingReply s1w2 = new RecordingReply();
+    RecordingReply s0w2 = new RecordingReply();
+    b.report("w1", 0, stats(0, 0, 1), s0w1);
+    b.report("w1", 1, stats(0, 0, 1), s1w1);
+    b.report("w2", 1, stats(0, 1, 1), s1w2);
+    assertThat(s1w1.decision()).isEqualTo(decisionFor(1));
+    assertThat(s1w2.decision()).isEqualTo(decisionFor(1));
+    assertThat(s0w1.answered()).isFalse();
+    b.report("w2", 0, stats(0, 1, 1), s0w2);
+    assertThat(s0w1.decision()).isEqualTo(decisionFor(0));
+    assertThat(s0w2.decision()).isEqualTo(decisionFor(0));
+    assertThat(decidedSteps).containsExactly(1L, 0L);
+  }
+
+  @Test
+  void concurrentReportsDecideExactlyOnce() throws Exception {
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      names.add("w" + i);
+    }
+    StepBarrier b = barrier(Set.copyOf(names), LONG_TIMEOUT_MS);
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      for (long step = 0; step < 50; step++) {
+        CountDownLatch go = new CountDownLatch(1);
+        List<RecordingReply> replies = new ArrayList<>();
+        for (String w : names) {
+          RecordingReply r = new RecordingReply();
+          replies.add(r);
+          long s = step;
+          pool.execute(() -> {
+            try {
+              if (go.await(5, TimeUnit.SECONDS)) {
+                b.report(w, s, stats(0, 0, 1), r);
+              }
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          });
+        }
+        go.countDown();
+        StepDecision first = replies.get(0).decision();
+        for (RecordingReply r : replies) {
+          assertThat(r.decision()).isSameAs(first);
+          assertThat(r.calls()).isEqualTo(1);
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+      assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+    }
+    assertThat(decideCalls).hasValue(50);
+    for (List<ShardStatistics> s : decidedStats) {
+      assertThat(s).hasSize(8);
+    }
+  }
+
+  @Test
+  void reportFromANonParticipantFailsWithFailedPrecondition() {
+    StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
+    RecordingReply stranger = new RecordingReply();
+    b.report("w9", 0, stats(0, 0, 1), stranger);
+    ApiException e = stranger.failure();
+    assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(e.getMessage()).contains("w9").contains("models/m");
+
+    // it does not count towards the round
+    RecordingReply r1 = new RecordingReply();
+    b.report("w1", 0, stats(0, 0, 1), r1);
+    assertThat(r1.answered()).isFalse();
+    RecordingReply r2 = new RecordingReply();
+    b.report("w2", 0, stats(0, 1, 1), r2);
+    assertThat(r1.decision()).isEqualTo(decisionFor(0));
+    assertThat(decideCalls).hasValue(1);
+    assertThat(decidedStats.get(0)).hasSize(2);
+  }
+
+  @Test
+  void reReportOfADecidedStepGetsTheCachedDecision() {
+    StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r2 = new RecordingReply();
+    b.report("w1", 3, stats(0, 0, 1), r1);
+    b.report("w2", 3, stats(0, 1, 1), r2);
+    StepDecision d = r1.decision();
+
+    RecordingReply retry = new RecordingReply();
+    b.report("w2", 3, stats(0, 1, 1), retry);
+    assertThat(retry.answered()).as("answered at once, without waiting for the others").isTrue();
+    assertThat(retry.decision()).isSameAs(d);
+    RecordingReply retry1 = new RecordingReply();
+    b.report("w1", 3, stats(0, 0, 1), retry1);
+    assertThat(retry1.decision()).isSameAs(d);
+    assertThat(decideCalls).hasValue(1);
+    assertThat(r1.calls()).isEqualTo(1);
+    assertThat(r2.calls()).isEqualTo(1);
+  }
+
+  @Test
+  void timeoutFailsEveryWaitingReplyWithTheOnTimeoutException() throws InterruptedException {
+    StepBarrier b = barrier(Set.of("w1", "w2", "w3"), 100);
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r3 = new RecordingReply();
+    b.report("w1", 5, stats(0, 0, 1), r1);
+    b.report("w3", 5, stats(0, 2, 1), r3);
+
+    assertThat(timedOut.await(5, TimeUnit.SECONDS)).as("onTimeout called").isTrue();
+    ApiException e1 = r1.failure();
+    ApiException e3 = r3.failure();
+    assertThat(e1).isSameAs(timeoutError.get());
+    assertThat(e3).isSameAs(timeoutError.get());
+    assertThat(timedOutSteps).containsExactly(5L);
+    assertThat(missingSets).containsExactly(Set.of("w2"));
+    assertThat(decideCalls).hasValue(0);
+    assertThat(r1.calls()).isEqualTo(1);
+    assertThat(r3.calls()).isEqualTo(1);
+
+    // afterwards every report fails with the same error: the late one, and a later step
+    RecordingReply late = new RecordingReply();
+    b.report("w2", 5, stats(0, 1, 1), late);
+    assertThat(late.failure()).isSameAs(timeoutError.get());
+    RecordingReply next = new RecordingReply();
+    b.report("w1", 6, stats(0, 0, 1), next);
+    assertThat(next.failure()).isSameAs(timeoutError.get());
+    assertThat(decideCalls).hasValue(0);
+  }
+
+  @Test
+  void timeoutAlsoFailsOtherWaitingSteps() throws InterruptedException {
+    StepBarrier b = barrier(Set.of("w1", "w2"), 100);
+    RecordingReply first = new RecordingReply();
+    b.report("w1", 0, stats(0, 0, 1), first);
+    RecordingReply second = new RecordingReply();
+    b.report("w1", 1, stats(0, 0, 1), second);
+    assertThat(timedOut.await(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(first.failure()).isSameAs(timeoutError.get());
+    assertThat(second.failure()).isSameAs(timeoutError.get());
+    assertThat(missingSets.get(0)).containsExactly("w2");
+  }
+
+  @Test
+  void aDecidedStepDoesNotTimeOutLater() throws InterruptedException {
+    StepBarrier b = barrier(Set.of("w1", "w2"), 100);
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r2 = new RecordingReply();
+    b.report("w1", 0, stats(0, 0, 1), r1);
+    b.report("w2", 0, stats(0, 1, 1), r2);
+    r1.decision();
+    assertThat(timedOut.await(400, TimeUnit.MILLISECONDS)).as("onTimeout must not run").isFalse();
+    RecordingReply a = new RecordingReply();
+    RecordingReply c = new RecordingReply();
+    b.report("w1", 1, stats(0, 0, 1), a);
+    b.report("w2", 1, stats(0, 1, 1), c);
+    assertThat(a.decision()).isEqualTo(decisionFor(1));
+    assertThat(r1.calls()).isEqualTo(1);
+  }
+
+  @Test
+  void closeFailsWaitingRepliesAndLaterReports() {
+    StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
+    RecordingReply waiting = new RecordingReply();
+    RecordingReply otherStep = new RecordingReply();
+    b.report("w1", 0, stats(0, 0, 1), waiting);
+    b.report("w2", 1, stats(0, 1, 1), otherStep);
+    ApiException reason = ApiException.notFound("models/m was deleted");
+    b.close(reason);
+    assertThat(waiting.failure()).isSameAs(reason);
+    assertThat(otherStep.failure()).isSameAs(reason);
+
+    RecordingReply later = new RecordingReply();
+    b.report("w2", 0, stats(0, 1, 1), later);
+    assertThat(later.failure()).isSameAs(reason);
+    assertThat(decideCalls).hasValue(0);
+    assertThat(waiting.calls()).isEqualTo(1);
+  }
+
+  @Test
+  void anApiExceptionFromDecideReachesEveryReply() {
+    ApiException refused = ApiException.invalidArgument("bad gradient");
+    StepBarrier b = new StepBarrier("models/m", Set.of("w1", "w2"), timer, LONG_TIMEOUT_MS,
+        (step, stats) -> {
+          throw refused;
+        },
+        (step, missing) -> ApiException.unavailable("timeout"), ms -> {});
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r2 = new RecordingReply();
+    b.report("w1", 0, stats(0, 0, 1), r1);
+    b.report("w2", 0, stats(0, 1, 1), r2);
+    assertThat(r1.failure()).isSameAs(refused);
+    assertThat(r2.failure()).isSameAs(refused);
+  }
+
+  @Test
+  void anyOtherExceptionFromDecideBecomesUnavailable() {
+    StepBarrier b = new StepBarrier("models/m", Set.of("w1"), timer, LONG_TIMEOUT_MS,
+        (step, stats) -> {
+          throw new IllegalStateException("boom");
+        },
+        (step, missing) -> ApiException.unavailable("timeout"), ms -> {});
+    RecordingReply r = new RecordingReply();
+    b.report("w1", 4, stats(0, 0, 1), r);
+    ApiException e = r.failure();
+    assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(e.getMessage()).contains("step 4").contains("models/m").contains("boom");
+  }
+}
