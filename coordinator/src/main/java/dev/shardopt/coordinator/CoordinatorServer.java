@@ -66,8 +66,14 @@ public final class CoordinatorServer implements AutoCloseable {
     server.awaitTermination();
   }
 
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** Stops serving (idempotent): running calls get 5 s to finish. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     health.enterTerminalState();
     if (server != null) {
       server.shutdown();
