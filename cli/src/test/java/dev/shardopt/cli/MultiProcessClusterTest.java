@@ -1,0 +1,170 @@
+package dev.shardopt.cli;
+
+import static dev.shardopt.client.Initializers.uniform;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.shardopt.client.ModelOptions;
+import dev.shardopt.client.RemoteModel;
+import dev.shardopt.client.Shardopt;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.ShardoptException;
+import dev.shardopt.client.Tensors;
+import dev.shardopt.client.Trainer;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.worker.engine.LocalOptimizer;
+import dev.shardopt.worker.engine.TensorSpec;
+import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.worker.store.InitialValues;
+import io.grpc.Status;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A coordinator and two workers, each its own JVM started from this test, on loopback ports:
+ * 3 synchronous trainers train through them and end bitwise where the in-process optimizer ends;
+ * status shows the cluster; SIGTERM stops every process; a killed worker fails pushes with UNAVAILABLE.
+ */
+class MultiProcessClusterTest {
+  private static final Pattern SERVING = Pattern.compile("serving on (127\\.0\\.0\\.1:\\d+)");
+  private final List<Process> processes = new ArrayList<>();
+
+  @AfterEach
+  void killAll() {
+    processes.forEach(Process::destroyForcibly);
+  }
+
+  /** Starts {@code shardopt ARGS} in a new JVM and returns its address once it logs it. */
+  private String start(List<String> output, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-XX:+UseSerialGC",
+        "-cp", System.getProperty("java.class.path"), "dev.shardopt.cli.ShardoptCli"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    processes.add(p);
+    CompletableFuture<String> address = new CompletableFuture<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = r.readLine()) != null) {
+          synchronized (output) {
+            output.add(line);
+          }
+          Matcher m = SERVING.matcher(line);
+          if (m.find()) {
+            address.complete(m.group(1));
+          }
+        }
+      } catch (Exception e) {
+        address.completeExceptionally(e);
+      }
+      address.completeExceptionally(new IllegalStateException("process ended: " + output));
+    });
+    reader.setDaemon(true);
+    reader.start();
+    return address.get(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void threeTrainersOverTwoWorkerProcessesMatchTheLocalOptimizerBitwise() throws Exception {
+    List<String> coordinatorLog = new ArrayList<>();
+    List<String> workerLog = new ArrayList<>();
+    String coordinator = start(coordinatorLog, "coordinator", "--port", "0", "--heartbeat-ms", "100");
+    start(workerLog, "worker", "--port", "0", "--coordinator", coordinator, "--threads", "1");
+    start(workerLog, "worker", "--port", "0", "--coordinator", coordinator, "--threads", "1");
+    assertThat(coordinatorLog.get(coordinatorLog.size() - 1)).contains("shardopt coordinator serving on " + coordinator);
+
+    Pipeline pipeline = Pipeline.parse("nesterov(0.05).beta(0.8).clipNorm(2.0).weightDecay(1e-3)");
+    int n = 3 * 8192 + 17;
+    int trainers = 3;
+    int steps = 5;
+    Random rnd = new Random(5);
+    float[][][] grads = new float[steps][trainers][n];
+    for (float[][] push : grads) {
+      for (float[] g : push) {
+        for (int i = 0; i < n; i++) {
+          g[i] = (float) rnd.nextGaussian();
+        }
+      }
+    }
+    float[] init = new float[n];
+    InitialValues.fill(uniform(-1, 1, 9), 0, init);
+    ExecutorService pool = Executors.newFixedThreadPool(trainers);
+    try (ShardoptCluster cluster = Shardopt.connect(coordinator)) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (cluster.status().getWorkersCount() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      RemoteModel model = cluster.createModel(ModelOptions.named("mp").pipeline(pipeline).trainers(trainers)
+          .tensors(Tensors.of("w", n).init(uniform(-1, 1, 9))));
+      assertThat(model.shardMap().getShardsList()).extracting(s -> s.getWorker()).containsExactly("workers/w1", "workers/w2");
+      for (int s = 0; s < steps; s++) {
+        List<Future<?>> pushes = new ArrayList<>();
+        for (int r = 0; r < trainers; r++) {
+          Trainer t = model.trainer(r, trainers);
+          float[] g = grads[s][r];
+          int step = s;
+          pushes.add(pool.submit(() -> t.push(step, Map.of("w", g))));
+        }
+        for (Future<?> f : pushes) {
+          f.get(30, TimeUnit.SECONDS);
+        }
+      }
+      float[] remote = model.pull(steps).get("w");
+
+      Map<TensorSpec, float[]> local = new LinkedHashMap<>();
+      local.put(new TensorSpec("w", new long[] {n}), init);
+      LocalOptimizer opt = new LocalOptimizer(pipeline, local, trainers, new ParallelApply(pool, 1));
+      for (float[][] push : grads) {
+        List<Map<String, float[]>> byTrainer = new ArrayList<>();
+        for (float[] g : push) {
+          byTrainer.add(Map.of("w", g));
+        }
+        opt.push(byTrainer);
+      }
+      assertThat(remote).isEqualTo(opt.parameter("w"));
+      assertThat(remote).isNotEqualTo(init);
+
+      StringWriter out = new StringWriter();
+      int status = ShardoptCli.run(new PrintWriter(out), new PrintWriter(new StringWriter()),
+          "status", "--coordinator", coordinator);
+      assertThat(status).isZero();
+      assertThat(out.toString()).contains("2 workers, 1 models", "workers/w1", "workers/w2", "healthy", "models/mp",
+          "nesterov(0.05).beta(0.8).clipNorm(2.0).weightDecay(1e-3)");
+
+      // a worker process killed outright: the next push cannot reach it
+      processes.get(2).destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      assertThatThrownBy(() -> model.trainer(0, trainers).push(steps, Map.of("w", new float[n])))
+          .isInstanceOfSatisfying(ShardoptException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE));
+    } finally {
+      pool.shutdownNow();
+    }
+    // SIGTERM stops the coordinator and the surviving worker cleanly
+    for (Process p : List.of(processes.get(0), processes.get(1))) {
+      p.destroy();
+      assertThat(p.waitFor(15, TimeUnit.SECONDS)).as("exits on SIGTERM").isTrue();
+    }
+    synchronized (workerLog) {
+      assertThat(String.join("\n", workerLog)).contains("shardopt worker workers/w1 serving on")
+          .doesNotContain("Exception in thread");
+    }
+  }
+}
