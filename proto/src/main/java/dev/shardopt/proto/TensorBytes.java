@@ -8,11 +8,15 @@ import java.nio.FloatBuffer;
 
 /** The wire form of tensor data: little-endian float32, as {@code bytes} fields carry it. */
 public final class TensorBytes {
-  /** Default largest chunk of a push or pull message: 4 MiB of data. */
-  public static final int DEFAULT_CHUNK_BYTES = 4 << 20;
+  /**
+   * Default largest chunk of a push or pull message: 4 MiB less 64 KiB, so that a chunk and its
+   * header stay within gRPC's 4 MiB fast path for parsing and within a G1 region (a full 4 MiB
+   * chunk cost 0.55x of raw gRPC throughput against 0.77x+ below it; docs/benchmarks.md).
+   */
+  public static final int DEFAULT_CHUNK_BYTES = (4 << 20) - (64 << 10);
 
   /** Largest gRPC message any Shardopt process accepts: a chunk plus headroom for its header. */
-  public static final int MAX_MESSAGE_BYTES = DEFAULT_CHUNK_BYTES + (64 << 10);
+  public static final int MAX_MESSAGE_BYTES = (4 << 20) + (64 << 10);
 
   private TensorBytes() {}
 

@@ -157,6 +157,10 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
           }
         } catch (RuntimeException e) {
           failed = true;
+          if (gradient != null) {
+            model.release(gradient);
+            gradient = null;
+          }
           response.onError(ApiException.toStatus(e));
         }
       }
@@ -164,6 +168,10 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
       @Override
       public void onError(Throwable t) {
         failed = true; // the client went away: nothing was recorded
+        if (gradient != null) {
+          model.release(gradient);
+          gradient = null;
+        }
       }
 
       @Override
@@ -190,8 +198,17 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
                   + s.length() + " elements [" + s.offset() + ", " + (s.offset() + s.length()) + "))");
             }
           }
-          PushAck ack = model.push((int) header.getTrainer(), header.getStep(), gradient,
-              header.getGradientNormSquared(), header.getNonFinite(), config.waitMillis());
+          PushAck ack;
+          try {
+            ack = model.push((int) header.getTrainer(), header.getStep(), gradient,
+                header.getGradientNormSquared(), header.getNonFinite(), config.waitMillis());
+          } catch (RuntimeException | InterruptedException e) {
+            model.release(gradient);
+            throw e;
+          }
+          if (ack.duplicate()) {
+            model.release(gradient); // not stored
+          }
           response.onNext(PushResponse.newBuilder()
               .setStep(ack.step()).setDuplicate(ack.duplicate()).setModelStep(ack.modelStep()).build());
           response.onCompleted();
@@ -219,7 +236,8 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
     FlowControlledSender<PullResponse> sender = new FlowControlledSender<>(call);
     try {
       WorkerModel model = store.get(request.getModel());
-      WorkerModel.Snapshot snap = model.pull(request.getMinStep(), request.getTensorsList(), config.waitMillis());
+      WorkerModel.Snapshot snap = model.pull(request.getMinStep(), request.getTensorsList(), config.waitMillis(),
+          config.chunkBytes() / Float.BYTES);
       sender.start(chunks(snap, config.chunkBytes() / Float.BYTES));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -230,14 +248,12 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   }
 
   private Iterator<PullResponse> chunks(WorkerModel.Snapshot snap, int perChunk) {
-    List<int[]> plan = new ArrayList<>(); // {shard, from, count}
+    List<int[]> plan = new ArrayList<>(); // {shard, chunk}
     for (int i = 0; i < snap.shards().size(); i++) {
-      int len = snap.shards().get(i).length();
-      for (int from = 0; from < len; from += perChunk) {
-        plan.add(new int[] {i, from, Math.min(perChunk, len - from)});
+      for (int c = 0; c < snap.chunks().get(i).size(); c++) {
+        plan.add(new int[] {i, c});
       }
     }
-    String model = "";
     return new Iterator<>() {
       int next;
 
@@ -253,11 +269,11 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
         }
         int[] p = plan.get(next++);
         ShardSpec s = snap.shards().get(p[0]);
-        ByteString data = TensorBytes.encode(snap.values().get(p[0]), p[1], p[2]);
+        ByteString data = snap.chunks().get(p[0]).get(p[1]);
         store.countOut(data.size());
         return PullResponse.newBuilder()
             .setStep(snap.step())
-            .setChunk(TensorChunk.newBuilder().setModel(model).setTensor(s.name()).setOffset((long) s.offset() + p[1]).setData(data))
+            .setChunk(TensorChunk.newBuilder().setTensor(s.name()).setOffset((long) s.offset() + (long) p[1] * perChunk).setData(data))
             .build();
       }
     };

@@ -1,8 +1,10 @@
 package dev.shardopt.worker.store;
 
+import com.google.protobuf.ByteString;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.proto.ApiException;
+import dev.shardopt.proto.TensorBytes;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.TrainingMode;
 import dev.shardopt.worker.engine.InvalidGradientException;
@@ -43,6 +45,7 @@ public final class WorkerModel {
   private final StepCoordinator coordinator;
   private final ExecutorService stepExecutor;
 
+  private final java.util.ArrayDeque<float[][]> freeGradients = new java.util.ArrayDeque<>();
   private final Object lock = new Object();
   // ---- guarded by lock
   private long version;
@@ -174,14 +177,35 @@ public final class WorkerModel {
     return String.join(", ", r);
   }
 
-  /** Fresh arrays for one trainer's gradient, one per shard. */
+  /**
+   * Arrays for one trainer's gradient, one per shard, reused from earlier steps when possible (their
+   * contents are stale: a push overwrites every element). Hand them back with {@link #release}
+   * when the push was not stored; stored ones come back after their step.
+   */
   public float[][] newGradient() {
+    float[][] g;
+    synchronized (freeGradients) {
+      g = freeGradients.poll();
+    }
     List<ShardSpec> all = group.shards();
-    float[][] g = new float[all.size()][];
+    if (g == null) {
+      g = new float[all.size()][];
+    }
     for (int i = 0; i < g.length; i++) {
-      g[i] = new float[all.get(i).length()];
+      if (g[i] == null) {
+        g[i] = new float[all.get(i).length()];
+      }
     }
     return g;
+  }
+
+  /** Returns gradient arrays for reuse. */
+  public void release(float[][] gradient) {
+    synchronized (freeGradients) {
+      if (freeGradients.size() <= trainers) {
+        freeGradients.push(gradient);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- uploads
@@ -333,6 +357,9 @@ public final class WorkerModel {
           lock.notifyAll();
         }
       }
+      for (float[][] g : p.gradients) {
+        release(g);
+      }
     } catch (RuntimeException e) {
       fail("step " + step + " failed: " + e.getMessage());
     }
@@ -392,6 +419,7 @@ public final class WorkerModel {
       if (prepared != null) {
         group.apply(prepared, StepDecider.decideAsync(group.pipeline(), group.updatesApplied(), normSquared, nonFinite));
       }
+      release(gradient); // prepare copied it into the window, or apply has read it
       synchronized (lock) {
         pushed[trainer]++;
         version++;
@@ -411,14 +439,22 @@ public final class WorkerModel {
 
   // ---------------------------------------------------------------- pulls
 
-  /** A consistent copy of this worker's shards at one version. */
-  public record Snapshot(long step, List<ShardSpec> shards, List<float[]> values) {}
+  /**
+   * This worker's shards at one version, already in wire form: per shard, its chunks of
+   * little-endian float32. Built once per version and shared by every pull of it.
+   */
+  public record Snapshot(long step, List<ShardSpec> shards, List<List<ByteString>> chunks) {}
+
+  private Snapshot latest; // guarded by group
+  private int latestChunkFloats; // guarded by group
 
   /**
-   * Waits until {@code minStep} steps are complete, then copies the shards of {@code tensors}
-   * (all when empty).
+   * Waits until {@code minStep} steps are complete, then returns the shards of {@code tensors}
+   * (all when empty) at the current version.
+   *
+   * @param chunkFloats elements per chunk
    */
-  public Snapshot pull(long minStep, List<String> tensors, long waitMillis) throws InterruptedException {
+  public Snapshot pull(long minStep, List<String> tensors, long waitMillis, int chunkFloats) throws InterruptedException {
     for (String t : tensors) {
       if (!tensorNames.contains(t)) {
         throw ApiException.notFound("tensor '" + t + "' not found in " + name + " (tensors: " + String.join(", ", tensorNames) + ")");
@@ -437,22 +473,39 @@ public final class WorkerModel {
       }
       checkUsable();
     }
-    List<ShardSpec> chosen = new ArrayList<>();
-    List<float[]> values = new ArrayList<>();
-    long at;
+    Snapshot all;
     synchronized (group) {
+      long at;
       synchronized (lock) {
         at = version;
       }
-      List<ShardSpec> all = group.shards();
-      for (int i = 0; i < all.size(); i++) {
-        if (tensors.isEmpty() || tensors.contains(all.get(i).name())) {
-          chosen.add(all.get(i));
-          values.add(group.parametersView(i).clone());
+      if (latest == null || latest.step() != at || latestChunkFloats != chunkFloats) {
+        List<List<ByteString>> chunks = new ArrayList<>();
+        for (int i = 0; i < group.size(); i++) {
+          float[] p = group.parametersView(i);
+          List<ByteString> c = new ArrayList<>();
+          for (int from = 0; from < p.length; from += chunkFloats) {
+            c.add(TensorBytes.encode(p, from, Math.min(chunkFloats, p.length - from)));
+          }
+          chunks.add(c);
         }
+        latest = new Snapshot(at, group.shards(), chunks);
+        latestChunkFloats = chunkFloats;
+      }
+      all = latest;
+    }
+    if (tensors.isEmpty()) {
+      return all;
+    }
+    List<ShardSpec> shards = new ArrayList<>();
+    List<List<ByteString>> chunks = new ArrayList<>();
+    for (int i = 0; i < all.shards().size(); i++) {
+      if (tensors.contains(all.shards().get(i).name())) {
+        shards.add(all.shards().get(i));
+        chunks.add(all.chunks().get(i));
       }
     }
-    return new Snapshot(at, chosen, values);
+    return new Snapshot(all.step(), shards, chunks);
   }
 
   // ---------------------------------------------------------------- lifecycle

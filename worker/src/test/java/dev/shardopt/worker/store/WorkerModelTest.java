@@ -70,6 +70,24 @@ class WorkerModelTest {
         new ParallelApply(pool, 1), Executors.newSingleThreadExecutor());
   }
 
+  /** A pull of the first shard, decoded. */
+  private record Pulled(long step, float[] data) {
+    List<float[]> values() {
+      return List.of(data);
+    }
+  }
+
+  private static Pulled pull(WorkerModel m, long minStep, long waitMillis) throws InterruptedException {
+    WorkerModel.Snapshot s = m.pull(minStep, List.of(), waitMillis, 1 << 20);
+    float[] out = new float[s.shards().get(0).length()];
+    int at = 0;
+    for (com.google.protobuf.ByteString b : s.chunks().get(0)) {
+      dev.shardopt.proto.TensorBytes.decode(b, out, at);
+      at += b.size() / Float.BYTES;
+    }
+    return new Pulled(s.step(), out);
+  }
+
   private static float[][] g(float... v) {
     return new float[][] {v};
   }
@@ -81,7 +99,7 @@ class WorkerModelTest {
     assertThat(first).isEqualTo(new PushAck(0, false, 0));
     assertThat(m.version()).isZero();
     m.push(1, 0, g(3, 4), 0, false, 1000);
-    WorkerModel.Snapshot s = m.pull(1, List.of(), 5000);
+    Pulled s = pull(m, 1, 5000);
     assertThat(s.step()).isEqualTo(1);
     // mean (2, 3); theta = -lr * mean
     assertThat(s.values().get(0)).containsExactly(-2f, -3f);
@@ -95,10 +113,10 @@ class WorkerModelTest {
     // the retry carries other values: the first push wins
     assertThat(m.push(0, 0, g(100), 0, false, 1000).duplicate()).isTrue();
     m.push(1, 0, g(3), 0, false, 1000);
-    assertThat(m.pull(1, List.of(), 5000).values().get(0)).containsExactly(-2f);
+    assertThat(pull(m, 1, 5000).values().get(0)).containsExactly(-2f);
     // a retry after the step was applied is acknowledged too, and changes nothing
     assertThat(m.push(1, 0, g(3), 0, false, 1000)).isEqualTo(new PushAck(0, true, 1));
-    assertThat(m.pull(1, List.of(), 5000).values().get(0)).containsExactly(-2f);
+    assertThat(pull(m, 1, 5000).values().get(0)).containsExactly(-2f);
     assertThat(m.pushesReceived()).isEqualTo(4);
     assertThat(m.duplicatesReceived()).isEqualTo(2);
     assertThat(decisions.get()).isEqualTo(1);
@@ -125,17 +143,17 @@ class WorkerModelTest {
     // trainer 1 may still push step 0: its refused push was not recorded
     m.push(0, 0, g(1, 1), 0, false, 1000);
     m.push(1, 0, g(3, 3), 0, false, 1000);
-    assertThat(m.pull(1, List.of(), 5000).values().get(0)).containsExactly(-2f, -2f);
+    assertThat(pull(m, 1, 5000).values().get(0)).containsExactly(-2f, -2f);
   }
 
   @Test
   void pullWaitsForItsStepAndTimesOutWithAClearMessage() throws Exception {
     WorkerModel m = model("sgd(1.0)", 2, TrainingMode.SYNC, 0, 0f);
     m.push(0, 0, g(1), 0, false, 1000);
-    assertThatThrownBy(() -> m.pull(1, List.of(), 100))
+    assertThatThrownBy(() -> pull(m, 1, 100))
         .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.DEADLINE_EXCEEDED))
         .hasMessage("step 1 of models/m is not complete after 100 ms (completed 0, collecting 0); are all 2 trainers pushing?");
-    Future<WorkerModel.Snapshot> waiting = pool.submit(() -> m.pull(1, List.of(), 5000));
+    Future<Pulled> waiting = pool.submit(() -> pull(m, 1, 5000));
     m.push(1, 0, g(1), 0, false, 1000);
     assertThat(waiting.get(5, TimeUnit.SECONDS).values().get(0)).containsExactly(-1f);
   }
@@ -145,7 +163,7 @@ class WorkerModelTest {
     WorkerModel m = model("sgd(1.0)", 1, TrainingMode.SYNC, 0, 0f);
     coordinatorFailure = ApiException.unavailable("workers/w2 did not report");
     m.push(0, 0, g(1), 0, false, 1000);
-    assertThatThrownBy(() -> m.pull(1, List.of(), 5000))
+    assertThatThrownBy(() -> pull(m, 1, 5000))
         .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE))
         .hasMessage("models/m failed on this worker: step 0 failed: workers/w2 did not report");
     assertThatThrownBy(() -> m.push(0, 1, g(1), 0, false, 1000))
@@ -158,7 +176,7 @@ class WorkerModelTest {
     // the trainer says its whole gradient has norm 4 (16 squared): scale 1/(4 + 1e-6)
     m.push(0, 0, g(2), 16, false, 1000);
     assertThat(m.version()).isEqualTo(1);
-    assertThat(m.pull(1, List.of(), 1000).values().get(0)[0]).isEqualTo(-2f * (float) (1 / (4 + 1e-6)));
+    assertThat(pull(m, 1, 1000).values().get(0)[0]).isEqualTo(-2f * (float) (1 / (4 + 1e-6)));
     m.push(1, 0, g(1), 0.25, true, 1000); // reported non-finite: skipped
     assertThat(m.stepsSkipped()).isEqualTo(1);
     assertThat(m.push(0, 0, g(2), 16, false, 1000).duplicate()).isTrue();
@@ -193,10 +211,10 @@ class WorkerModelTest {
     // (the learning rate comes with the coordinator's decision; the worker's pipeline carries the rest)
     m.setPipeline(Pipeline.parse("sgd(1.0).weightDecay(0.5)"), 1);
     m.push(0, 0, g(1), 0, false, 1000);
-    m.pull(1, List.of(), 5000);
+    pull(m, 1, 5000);
     m.push(0, 1, g(1), 0, false, 1000);
     // step 0: theta = -1; step 1: g = 1 + 0.5 * (-1) = 0.5, theta = -1.5
-    assertThat(m.pull(2, List.of(), 5000).values().get(0)).containsExactly(-1.5f);
+    assertThat(pull(m, 2, 5000).values().get(0)).containsExactly(-1.5f);
     assertThatThrownBy(() -> m.setPipeline(Pipeline.parse("sgd(0.1)"), 1))
         .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION))
         .hasMessageContaining("step 1 of models/m has already started");
@@ -214,7 +232,7 @@ class WorkerModelTest {
       int rank = r;
       all.add(pool.submit(() -> {
         for (int s = 0; s < steps; s++) {
-          m.pull(s, List.of(), 10_000);
+          pull(m, s, 10_000);
           m.push(rank, s, g(1), 0, false, 10_000);
           m.push(rank, s, g(1), 0, false, 10_000); // an immediate retry
         }
@@ -224,7 +242,7 @@ class WorkerModelTest {
     for (Future<?> f : all) {
       f.get(30, TimeUnit.SECONDS);
     }
-    assertThat(m.pull(steps, List.of(), 10_000).values().get(0)).containsExactly((float) -steps);
+    assertThat(pull(m, steps, 10_000).values().get(0)).containsExactly((float) -steps);
     assertThat(decisions.get()).isEqualTo(steps);
     assertThat(m.duplicatesReceived()).isEqualTo((long) trainers * steps);
   }
