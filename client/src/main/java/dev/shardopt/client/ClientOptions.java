@@ -10,9 +10,11 @@ import java.util.Objects;
  *
  * <ul>
  *   <li>{@code chunkBytes}: the data of one push, upload or pull chunk, a multiple of 4 up to
- *       {@link TensorBytes#DEFAULT_CHUNK_BYTES} (4 MiB, the default).
+ *       {@link TensorBytes#DEFAULT_CHUNK_BYTES} (4 MiB less 64 KiB, the default).
  *   <li>{@code rpcDeadline}: deadline of each call, and of each worker's stream of a push, pull or
- *       upload (default 60 s). A sync pull waits for the other trainers within it.
+ *       upload (default 120 s: longer than a worker's default 60 s wait, so that a slow step reports
+ *       the worker's own message rather than a bare client deadline). A sync pull waits for the
+ *       other trainers within it.
  *   <li>{@code readyTimeout}: how long createModel waits for the model to become READY (default 60 s).
  *   <li>{@code pushAttempts}, {@code retryBackoff}: a push a worker answers with UNAVAILABLE is sent
  *       again to that worker, up to {@code pushAttempts} attempts in all (default 3), after
@@ -21,7 +23,7 @@ import java.util.Objects;
  */
 public final class ClientOptions {
   private static final ClientOptions DEFAULTS = new ClientOptions(
-      TensorBytes.DEFAULT_CHUNK_BYTES, Duration.ofSeconds(60), Duration.ofSeconds(60), 3,
+      TensorBytes.DEFAULT_CHUNK_BYTES, Duration.ofSeconds(120), Duration.ofSeconds(60), 3,
       Duration.ofMillis(200));
 
   private final int chunkBytes;

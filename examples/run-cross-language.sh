@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The proof that the API is language-neutral: one recipe (softmax regression on the digits data, see
+# examples/python/digits_recipe.py), trained on one local cluster by the Java client, by two Python
+# processes and by two Node processes, each on its own model. Each must reach the stated test
+# accuracy, and the three final parameter sets must be equal within 1e-6 (max abs diff).
+#
+#   examples/run-cross-language.sh        (from anywhere; exits non-zero with a message on failure)
+#
+# Needs: Java 17 and Maven (the Java side and the servers), node and npm, and Debian's
+# python3-grpcio python3-numpy python3-protobuf protobuf-compiler protobuf-compiler-grpc
+# libprotobuf-dev (run with /usr/bin/python3). Builds what it needs: ./shardopt (by its launcher),
+# the examples module, and examples/node/node_modules (npm ci) when missing. The coordinator and the
+# two workers serve on ports the OS picks on 127.0.0.1 and are stopped on exit.
+#
+# Environment: MIN_ACCURACY (default 0.93; measured 0.9528), TOLERANCE (default 1e-6),
+#              TRAIN_TIMEOUT (seconds per trainer program, default 300), KEEP_WORK=1 keeps the
+#              temporary folder with the logs and parameter files.
+set -uo pipefail
+
+ROOT="$(cd -P "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+cd "$ROOT" || exit 1
+
+MIN_ACCURACY="${MIN_ACCURACY:-0.93}"
+TOLERANCE="${TOLERANCE:-1e-6}"
+TRAIN_TIMEOUT="${TRAIN_TIMEOUT:-300}"
+PY=/usr/bin/python3 # Debian's python, which sees python3-grpcio (another python3 may come first on PATH)
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/shardopt-xlang.XXXXXX")" || exit 1
+export SHARDOPT_PY_GEN_DIR="$WORK/py-stubs"
+PIDS=()
+
+say() { echo "cross-language: $*"; }
+
+fail() {
+  echo "cross-language: FAILED: $*" >&2
+  exit 1
+}
+
+cleanup() {
+  local code=$?
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in "${PIDS[@]}"; do
+    # SIGTERM stops a server within seconds; bounded, then SIGKILL.
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -9 "$pid" 2>/dev/null
+  done
+  if [[ $code -ne 0 ]]; then
+    for log in "$WORK"/*.log; do
+      [[ -f "$log" ]] || continue
+      echo "---- last lines of $(basename "$log")" >&2
+      tail -n 20 "$log" >&2
+    done
+  fi
+  if [[ "${KEEP_WORK:-0}" == 1 ]]; then
+    echo "cross-language: logs and parameter files kept in $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit $code
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------------------------------ checks
+[[ -x "$PY" ]] || fail "$PY not found; apt-get install -y python3 python3-grpcio python3-numpy python3-protobuf"
+"$PY" -c 'import grpc, numpy, google.protobuf' 2>/dev/null \
+  || fail "$PY cannot import grpc, numpy and google.protobuf; apt-get install -y python3-grpcio python3-numpy python3-protobuf"
+command -v protoc >/dev/null || fail "protoc not found; apt-get install -y protobuf-compiler libprotobuf-dev"
+command -v grpc_python_plugin >/dev/null || fail "grpc_python_plugin not found; apt-get install -y protobuf-compiler-grpc"
+command -v node >/dev/null || fail "node not found"
+command -v timeout >/dev/null || fail "timeout (coreutils) not found"
+
+# ------------------------------------------------------------------------------------------ build
+started=$SECONDS
+if [[ ! -f examples/node/node_modules/@grpc/grpc-js/package.json || ! -f examples/node/node_modules/@grpc/proto-loader/package.json ]]; then
+  say "npm ci in examples/node"
+  (cd examples/node && timeout 600 npm ci --no-audit --no-fund --ignore-scripts >"$WORK/npm.log" 2>&1) || fail "npm ci in examples/node failed (see npm.log above)"
+fi
+say "building the servers (./shardopt) and the Java example"
+# The launcher builds cli and the modules it needs (installing them into the local repository) when stale.
+timeout 900 ./shardopt version >"$WORK/build-shardopt.log" 2>&1 || fail "building ./shardopt failed"
+timeout 600 mvn -q -B -DskipTests -pl examples package dependency:build-classpath \
+  -Dmdep.outputFile="$ROOT/examples/target/classpath.txt" >"$WORK/build-examples.log" 2>&1 \
+  || fail "building the examples module failed"
+JAVA_CP="$ROOT/examples/target/classes:$(cat examples/target/classpath.txt)"
+say "built in $((SECONDS - started)) s"
+
+# ------------------------------------------------------------------------------------------ cluster
+# Waits (bounded) for "serving on HOST:PORT" in a log and prints HOST:PORT.
+await_serving() {
+  local log="$1" pid="$2" what="$3" addr=""
+  for _ in $(seq 1 300); do # 60 s
+    addr="$(grep -o 'serving on [0-9.]*:[0-9]*' "$log" 2>/dev/null | head -n 1 | awk '{print $3}')"
+    [[ -n "$addr" ]] && break
+    kill -0 "$pid" 2>/dev/null || fail "the $what exited before serving"
+    sleep 0.2
+  done
+  [[ -n "$addr" ]] || fail "the $what did not log 'serving on' within 60 s"
+  echo "$addr"
+}
+
+./shardopt coordinator --host 127.0.0.1 --port 0 >"$WORK/coordinator.log" 2>&1 &
+PIDS+=($!)
+COORDINATOR="$(await_serving "$WORK/coordinator.log" "${PIDS[0]}" coordinator)" || exit 1
+for w in 1 2; do
+  ./shardopt worker --host 127.0.0.1 --port 0 --coordinator "$COORDINATOR" >"$WORK/worker$w.log" 2>&1 &
+  PIDS+=($!)
+done
+W1="$(await_serving "$WORK/worker1.log" "${PIDS[1]}" "first worker")" || exit 1
+W2="$(await_serving "$WORK/worker2.log" "${PIDS[2]}" "second worker")" || exit 1
+say "coordinator on $COORDINATOR, workers on $W1 and $W2"
+
+# ------------------------------------------------------------------------------------------ trainers
+# Runs one trainer program (bounded), shows its output, and checks the accuracy it printed.
+run_trainer() {
+  local lang="$1"
+  shift
+  local t0=$SECONDS
+  if ! timeout "$TRAIN_TIMEOUT" "$@" >"$WORK/$lang.log" 2>&1; then
+    fail "the $lang trainer failed or timed out after ${TRAIN_TIMEOUT} s (see $lang.log above)"
+  fi
+  sed 's/^/  /' "$WORK/$lang.log" | grep -v ' INFO ' || true
+  local acc
+  acc="$(grep -o 'test accuracy [0-9.]*' "$WORK/$lang.log" | tail -n 1 | awk '{print $3}')"
+  [[ -n "$acc" ]] || fail "the $lang trainer printed no test accuracy"
+  awk -v a="$acc" -v m="$MIN_ACCURACY" 'BEGIN { exit !(a + 0 >= m + 0) }' \
+    || fail "the $lang trainer reached test accuracy $acc, below $MIN_ACCURACY"
+  say "$lang: test accuracy $acc >= $MIN_ACCURACY ($((SECONDS - t0)) s)"
+}
+
+run_trainer java java -cp "$JAVA_CP" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+  dev.shardopt.examples.SoftmaxTrainer --coordinator "$COORDINATOR" --model xlang-java --out "$WORK/java.json"
+run_trainer python "$PY" examples/python/softmax_trainer.py --coordinator "$COORDINATOR" \
+  --model xlang-python --out "$WORK/python.json"
+run_trainer node node examples/node/softmax_trainer.js --coordinator "$COORDINATOR" \
+  --model xlang-node --out "$WORK/node.json"
+
+# ------------------------------------------------------------------------------------------ equality
+"$PY" examples/python/compare_params.py --tolerance "$TOLERANCE" --min-accuracy "$MIN_ACCURACY" \
+  "$WORK/java.json" "$WORK/python.json" "$WORK/node.json" \
+  || fail "the final parameters of Java, Python and Node differ by more than $TOLERANCE"
+say "OK: Java, Python and Node trained the same parameters (within $TOLERANCE) in $((SECONDS - started)) s"
