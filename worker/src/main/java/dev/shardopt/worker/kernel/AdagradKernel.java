@@ -67,7 +67,8 @@ public final class AdagradKernel implements UpdateKernel {
     }
   }
 
-  private void noClip(float[] param, float[] grad, float[] sum, int from, int to, float wd, float clr) {
+  private void noClip(
+      float[] param, float[] grad, float[] sum, int from, int to, float wd, float clr) {
     final float eps = this.epsF;
     for (int i = from; i < to; i++) {
       float p = param[i];

@@ -94,7 +94,13 @@ public final class AdamKernel implements UpdateKernel {
     final boolean noClip = Kernels.noClip(s);
     if (amsgrad) {
       if (noClip) {
-        amsgradNoClip(param, grad, state[0], state[1], state[2], from, to, wd, decay, stepSize, bc2);
+        amsgradNoClip(
+            param, grad, state[0], state[1], state[2], from, to, wd, decay, stepSize, bc2);
+      } else if (s.clipValue() == Float.POSITIVE_INFINITY) {
+        // Clip-norm scaling only: the clamp is an identity, and without it the fused body still
+        // fits C2's unroll limit.
+        amsgradScaled(param, grad, state[0], state[1], state[2], from, to,
+            s.gradScale(), wd, decay, stepSize, bc2);
       } else {
         amsgradClipped(param, grad, state[0], state[1], state[2], from, to,
             s.clipValue(), s.gradScale(), wd, decay, stepSize, bc2);
@@ -159,6 +165,28 @@ public final class AdamKernel implements UpdateKernel {
     for (int i = from; i < to; i++) {
       float p = param[i];
       float g = grad[i] + wd * p;
+      float m = b1 * ma[i] + omb1 * g;
+      float v = b2 * va[i] + omb2 * g * g;
+      float vmax = Math.max(vmaxa[i], v);
+      ma[i] = m;
+      va[i] = v;
+      vmaxa[i] = vmax;
+      float denom = (float) Math.sqrt(vmax) / bc2 + eps;
+      param[i] = p * decay - stepSize * m / denom;
+    }
+  }
+
+  private void amsgradScaled(
+      float[] param, float[] grad, float[] ma, float[] va, float[] vmaxa, int from, int to,
+      float scale, float wd, float decay, float stepSize, float bc2) {
+    final float b1 = this.b1;
+    final float b2 = this.b2;
+    final float omb1 = oneMinusB1;
+    final float omb2 = oneMinusB2;
+    final float eps = epsF;
+    for (int i = from; i < to; i++) {
+      float p = param[i];
+      float g = grad[i] * scale + wd * p;
       float m = b1 * ma[i] + omb1 * g;
       float v = b2 * va[i] + omb2 * g * g;
       float vmax = Math.max(vmaxa[i], v);

@@ -89,7 +89,8 @@ final class Kernels {
     int slots = kernel.stateSlots().size();
     if (state.length != slots) {
       throw new IllegalArgumentException(
-          kernel + " needs " + slots + " state slots " + kernel.stateSlots() + ", got " + state.length);
+          kernel + " needs " + slots + " state slots " + kernel.stateSlots()
+              + ", got " + state.length);
     }
     for (int j = 0; j < slots; j++) {
       float[] slot = Objects.requireNonNull(state[j], "state slot");

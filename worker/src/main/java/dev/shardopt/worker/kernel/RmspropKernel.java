@@ -113,7 +113,8 @@ public final class RmspropKernel implements UpdateKernel {
     final float clip = s.clipValue();
     final float scale = s.gradScale();
     if (centered && momentum) {
-      centeredMomentumClipped(param, grad, state[0], state[1], state[2], from, to, clip, scale, wd, lr);
+      centeredMomentumClipped(
+          param, grad, state[0], state[1], state[2], from, to, clip, scale, wd, lr);
     } else if (centered) {
       centeredClipped(param, grad, state[0], state[1], from, to, clip, scale, wd, lr);
     } else if (momentum) {

@@ -1,0 +1,680 @@
+package dev.shardopt.bench.cluster;
+
+import static dev.shardopt.dsl.Optimizers.adam;
+import static dev.shardopt.dsl.Optimizers.sgd;
+
+import dev.shardopt.client.ClientOptions;
+import dev.shardopt.client.ModelOptions;
+import dev.shardopt.client.PulledParameters;
+import dev.shardopt.client.RemoteModel;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.TensorDef;
+import dev.shardopt.client.Tensors;
+import dev.shardopt.client.Trainer;
+import dev.shardopt.client.embedded.EmbeddedCluster;
+import dev.shardopt.worker.kernel.AdamKernel;
+import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.worker.kernel.StepScalars;
+import dev.shardopt.worker.server.WorkerConfig;
+import dev.shardopt.worker.server.WorkerServer;
+import java.io.IOException;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Cluster throughput of Shardopt on one machine, every server on 127.0.0.1, in one JVM run:
+ *
+ * <ol type="a">
+ *   <li>the baseline: gRPC client streams and server streams of 4 MiB {@code bytes} messages on
+ *       loopback (raw, and with the Worker service's protobuf types), see {@link LoopbackSink};
+ *   <li>push and pull of a 64 MiB model (one tensor of 16,777,216 fp32, {@code sgd(0.01)}, one
+ *       trainer, SYNC) through one worker, as a ratio to (a);
+ *   <li>the same through 2 and 4 workers;
+ *   <li>one synchronous step of a 100M-parameter {@code adam(1e-3)} model (4 tensors of 25M), two
+ *       trainers, two workers, against the bound (bytes moved / baseline throughput) + kernel time,
+ *       the kernel ({@link AdamKernel} over all parameters through {@link ParallelApply}) timed in
+ *       the same run.
+ * </ol>
+ *
+ * <p>Measurements are interleaved: each round runs every scenario of a part once, in a fixed order,
+ * and a figure is the median over the measured rounds (after the warm-up rounds). So the baseline
+ * and what is compared with it see the same background load and the same JIT state, which matters
+ * on a small machine shared with other work. Part one is (a), (b), (c); part two is (d) with its
+ * kernel and its own interleaved baseline runs. Every wait has a timeout, and a watchdog halts the
+ * JVM if the whole run overruns. Progress goes to stderr, the markdown report to stdout (and to
+ * {@code --out=FILE}).
+ *
+ * <p>Options ({@code --name=value}): {@code reps} (7), {@code warmup} (3), {@code d-reps} (3),
+ * {@code d-warmup} (1), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d; p: the
+ * single-thread cost of each step a push or pull adds to the transport, see {@link CopyCosts}),
+ * {@code timeout-min} (30), {@code out} (none), {@code chunk-bytes} (4194304: the chunk size of
+ * Shardopt's pushes and pulls in (b)-(d), for what-if runs; the baseline always uses 4 MiB).
+ */
+public final class ClusterBenchmark {
+  static final int CHUNK_BYTES = LoopbackSink.CHUNK_BYTES;
+  /** (b), (c): 16,777,216 fp32 = 64 MiB. */
+  static final int MODEL_B_ELEMENTS = 16_777_216;
+  static final long MODEL_B_BYTES = (long) MODEL_B_ELEMENTS * Float.BYTES;
+  static final int MESSAGES_64MIB = (int) (MODEL_B_BYTES / CHUNK_BYTES);
+  /** The concurrent baseline: 2 servers x 2 streams, as (d)'s 2 trainers x 2 workers. */
+  static final int CONCURRENT_SERVERS = 2;
+  static final int STREAMS_PER_SERVER = 2;
+  static final int CONCURRENT_STREAMS = CONCURRENT_SERVERS * STREAMS_PER_SERVER;
+  /**
+   * Heap bytes one parameter of (d) needs at the peak: on the client 2 gradients, 2 pulled copies
+   * and the previous 2 (garbage); on the workers parameters, 2 Adam moments, the trainer mean, 2
+   * received gradients and 2 pull snapshots; and the kernel measurement's 4 arrays: 18 floats.
+   */
+  static final long D_BYTES_PER_PARAM = 72;
+  static final double D_HEAP_HEADROOM = 1.5;
+  static final double TARGET_B = 0.9;
+  static final double TARGET_D = 1.3;
+  static final long OP_TIMEOUT_MS = 120_000;
+
+  private ClusterBenchmark() {}
+
+  // ---------------------------------------------------------------------------------- options
+
+  record Options(int reps, int warmup, int dReps, int dWarmup, long adamParams, List<String> sections,
+      int timeoutMinutes, Path out, int chunkBytes) {
+    private static final List<String> KEYS = List.of(
+        "reps", "warmup", "d-reps", "d-warmup", "adam-params", "sections", "timeout-min", "out", "chunk-bytes");
+
+    static Options parse(String[] args) {
+      Map<String, String> m = new LinkedHashMap<>();
+      for (String a : args) {
+        if (!a.startsWith("--") || !a.contains("=") || !KEYS.contains(a.substring(2, a.indexOf('=')))) {
+          throw new IllegalArgumentException("unknown option '" + a + "'; options: --" + String.join("=, --", KEYS) + "=");
+        }
+        m.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+      }
+      Options o = new Options(
+          Integer.parseInt(m.getOrDefault("reps", "7")),
+          Integer.parseInt(m.getOrDefault("warmup", "3")),
+          Integer.parseInt(m.getOrDefault("d-reps", "3")),
+          Integer.parseInt(m.getOrDefault("d-warmup", "1")),
+          Long.parseLong(m.getOrDefault("adam-params", "100000000")),
+          List.of(m.getOrDefault("sections", "a,b,c,p,k,d").split(",")),
+          Integer.parseInt(m.getOrDefault("timeout-min", "30")),
+          m.containsKey("out") ? Path.of(m.get("out")) : null,
+          Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(CHUNK_BYTES))));
+      if (o.reps < 1 || o.reps > 100 || o.warmup < 0 || o.warmup > 100 || o.dReps < 1 || o.dReps > 20
+          || o.dWarmup < 0 || o.dWarmup > 20 || o.adamParams < 4 * 8192 || o.timeoutMinutes < 1
+          || o.chunkBytes < 4096 || o.chunkBytes > CHUNK_BYTES || o.chunkBytes % 4 != 0) {
+        throw new IllegalArgumentException("out-of-range option in " + m);
+      }
+      return o;
+    }
+
+    boolean has(String section) {
+      return sections.contains(section);
+    }
+
+    /** The Shardopt client's options: the defaults, with {@code --chunk-bytes} when given. */
+    ClientOptions client() {
+      return ClientOptions.defaults().chunkBytes(chunkBytes);
+    }
+
+    /** An embedded cluster of {@code workers} with the default settings, and {@code --chunk-bytes} for pulls. */
+    EmbeddedCluster.Builder cluster(int workers) {
+      return EmbeddedCluster.builder().workers(workers).worker((i, c) ->
+          new WorkerConfig(c.host(), c.port(), c.coordinator(), c.threads(), c.waitMillis(), chunkBytes));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- results
+
+  /** Everything measured, for the report; a series is null when its section did not run. */
+  static final class Results {
+    Series rawPush, rawPull, protoPush, protoPull, concPush, concPull;
+    final Map<Integer, Series> push = new LinkedHashMap<>();
+    final Map<Integer, Series> pull = new LinkedHashMap<>();
+    final Map<Integer, Series> settle = new LinkedHashMap<>();
+    long dParams;
+    boolean dReduced;
+    Series dRawPush, dRawPull, dConcPush, dConcPull;
+    Series kernel, validateScan, trainerMean, statistics;
+    Series dStep, dPush, dCompute, dPull;
+    List<Series> copyCosts = List.of();
+    String loadAtStart = Environment.load();
+    final List<String> notes = new ArrayList<>();
+  }
+
+  /** One scenario's run within a round; {@code measure} is false in warm-up rounds. */
+  interface Scenario {
+    void run(boolean measure) throws Exception;
+  }
+
+  public static void main(String[] args) {
+    try {
+      run(Options.parse(args));
+    } catch (Throwable t) {
+      t.printStackTrace();
+      System.exit(1); // gRPC's shared event loops are not daemon threads: do not wait for them
+    }
+    System.exit(0);
+  }
+
+  static void run(Options o) throws Exception {
+    Thread watchdog = new Thread(() -> {
+      try {
+        Thread.sleep(TimeUnit.MINUTES.toMillis(o.timeoutMinutes()));
+      } catch (InterruptedException e) {
+        return;
+      }
+      System.err.println("ClusterBenchmark: the run overran its " + o.timeoutMinutes() + " min limit; halting");
+      Runtime.getRuntime().halt(3);
+    }, "bench-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
+
+    Results r = new Results();
+    log("machine: " + Environment.describe());
+    try (LoopbackSink s1 = new LoopbackSink(); LoopbackSink s2 = new LoopbackSink()) {
+      if (o.has("a") || o.has("b") || o.has("c")) {
+        partOne(o, r, s1, s2);
+      }
+      if (o.has("p")) {
+        r.copyCosts = CopyCosts.measure(2, o.reps());
+      }
+      if (o.has("k") || o.has("d")) {
+        partTwo(o, r, s1, s2);
+      }
+    }
+    String report = Report.markdown(o, r);
+    System.out.println(report);
+    if (o.out() != null) {
+      Files.writeString(o.out(), report);
+    }
+    watchdog.interrupt();
+  }
+
+  // ---------------------------------------------------------------------------------- (a) (b) (c)
+
+  static void partOne(Options o, Results r, LoopbackSink s1, LoopbackSink s2) throws Exception {
+    List<Scenario> round = new ArrayList<>();
+    if (o.has("a")) {
+      r.rawPush = new Series("a1", "baseline push: raw `bytes` client stream, 1 stream", MODEL_B_BYTES);
+      r.rawPull = new Series("a2", "baseline pull: raw `bytes` server stream, 1 stream", MODEL_B_BYTES);
+      r.protoPush = new Series("a3", "baseline push: Worker.Push proto types, discarding handler", MODEL_B_BYTES);
+      r.protoPull = new Series("a4", "baseline pull: Worker.Pull proto types, pre-encoded chunks", MODEL_B_BYTES);
+      r.concPush = new Series("a5", "baseline push: raw, " + CONCURRENT_STREAMS + " concurrent streams to 2 servers (aggregate)",
+          MODEL_B_BYTES * CONCURRENT_STREAMS);
+      r.concPull = new Series("a6", "baseline pull: raw, " + CONCURRENT_STREAMS + " concurrent streams from 2 servers (aggregate)",
+          MODEL_B_BYTES * CONCURRENT_STREAMS);
+      addBaselines(round, s1, s2, r.rawPush, r.rawPull, r.concPush, r.concPull);
+      Series pp = r.protoPush;
+      Series pl = r.protoPull;
+      round.add(1, m -> timed(pp, m, () -> await(s1.protoPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+      round.add(3, m -> timed(pl, m, () -> await(s1.protoPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    }
+    List<TransferCluster> clusters = new ArrayList<>();
+    try {
+      for (int w : new int[] {1, 2, 4}) {
+        if ((w == 1 && o.has("b")) || (w > 1 && o.has("c"))) {
+          TransferCluster c = TransferCluster.start(o, w);
+          clusters.add(c);
+          String tag = (w == 1 ? "b" : "c") + w;
+          String ws = w + " worker" + (w == 1 ? "" : "s");
+          Series push = new Series(tag + "-push", "push 64 MiB (16,777,216 fp32, sgd(0.01), SYNC, 1 trainer), " + ws, MODEL_B_BYTES);
+          Series pull = new Series(tag + "-pull", "pull 64 MiB after the step completed, " + ws, MODEL_B_BYTES);
+          Series settle = new Series(tag + "-step", "(info) push acknowledged → step completed on every worker", 0);
+          r.push.put(w, push);
+          r.pull.put(w, pull);
+          r.settle.put(w, settle);
+          round.add(m -> c.runOnce(m, push, pull, settle));
+        }
+      }
+      rounds("part one (a, b, c)", o.warmup(), o.reps(), round);
+    } finally {
+      for (TransferCluster c : clusters) {
+        c.close();
+      }
+    }
+  }
+
+  /** Raw single-stream push and pull on s1, and the concurrent ones over s1 and s2. */
+  static void addBaselines(List<Scenario> round, LoopbackSink s1, LoopbackSink s2,
+      Series rawPush, Series rawPull, Series concPush, Series concPull) {
+    round.add(m -> timed(rawPush, m, () -> await(s1.rawPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    round.add(m -> timed(rawPull, m, () -> await(s1.rawPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    List<LoopbackSink> sinks = List.of(s1, s2);
+    round.add(m -> timed(concPush, m, () -> {
+      List<CompletableFuture<Long>> fs = new ArrayList<>();
+      for (LoopbackSink s : sinks) {
+        for (int k = 0; k < STREAMS_PER_SERVER; k++) {
+          fs.add(s.rawPush(MESSAGES_64MIB, OP_TIMEOUT_MS));
+        }
+      }
+      return fs.stream().mapToLong(ClusterBenchmark::await).sum();
+    }));
+    round.add(m -> timed(concPull, m, () -> {
+      List<CompletableFuture<Long>> fs = new ArrayList<>();
+      for (LoopbackSink s : sinks) {
+        for (int k = 0; k < STREAMS_PER_SERVER; k++) {
+          fs.add(s.rawPull(MESSAGES_64MIB, OP_TIMEOUT_MS));
+        }
+      }
+      return fs.stream().mapToLong(ClusterBenchmark::await).sum();
+    }));
+  }
+
+  /**
+   * An embedded cluster with the 64 MiB sgd model. Built exactly as {@code Shardopt.local(builder,
+   * options)} builds it, keeping a handle on the embedded servers so that the benchmark can see
+   * when a step has completed on every worker without pulling.
+   */
+  static final class TransferCluster implements AutoCloseable {
+    final EmbeddedCluster embedded;
+    final ShardoptCluster cluster;
+    final RemoteModel model;
+    final Trainer trainer;
+    final Map<String, float[]> gradient = Map.of("w", gradient(MODEL_B_ELEMENTS, 1));
+    long step;
+
+    private TransferCluster(Options o, EmbeddedCluster embedded) {
+      this.embedded = embedded;
+      this.cluster = new ShardoptCluster(embedded.coordinatorAddress(), o.client(), embedded);
+      this.model = cluster.createModel(ModelOptions.named("bench-" + embedded.workers().size() + "w")
+          .pipeline(sgd(0.01)).trainers(1).sync().tensors(Tensors.of("w", MODEL_B_ELEMENTS)));
+      this.trainer = model.trainer(0, 1);
+    }
+
+    static TransferCluster start(Options o, int workers) {
+      EmbeddedCluster e = o.cluster(workers).start();
+      try {
+        return new TransferCluster(o, e);
+      } catch (RuntimeException ex) {
+        e.close();
+        throw ex;
+      }
+    }
+
+    /**
+     * Push step s (timed until every worker has acknowledged), wait until every worker has
+     * completed it (timed apart as "settle": statistics, the coordinator's barrier, the kernel),
+     * pull version s + 1 (timed until assembled).
+     */
+    void runOnce(boolean measure, Series push, Series pull, Series settle) throws Exception {
+      long s = step++;
+      CpuMeter cpu = CpuMeter.start();
+      long t0 = System.nanoTime();
+      trainer.push(s, gradient);
+      long t1 = System.nanoTime();
+      CpuMeter.Usage pushCpu = cpu.stop();
+      awaitStep(embedded, model.name(), s + 1);
+      long t2 = System.nanoTime();
+      cpu = CpuMeter.start();
+      long t3 = System.nanoTime();
+      PulledParameters p = trainer.pullParameters(s + 1);
+      long t4 = System.nanoTime();
+      CpuMeter.Usage pullCpu = cpu.stop();
+      if (p.step() != s + 1 || p.get("w").length != MODEL_B_ELEMENTS) {
+        throw new IllegalStateException("pull returned step " + p.step() + " with " + p.get("w").length + " values");
+      }
+      if (measure) {
+        push.add((t1 - t0) / 1e9, pushCpu);
+        settle.add((t2 - t1) / 1e9, null);
+        pull.add((t4 - t3) / 1e9, pullCpu);
+      }
+    }
+
+    @Override
+    public void close() {
+      cluster.close();
+    }
+  }
+
+  /** Waits until every worker of {@code embedded} has completed {@code steps} steps of {@code model}. */
+  static void awaitStep(EmbeddedCluster embedded, String model, long steps) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(OP_TIMEOUT_MS);
+    for (WorkerServer w : embedded.workers()) {
+      while (w.store().get(model).version() < steps) {
+        if (System.nanoTime() - deadline > 0) {
+          throw new IllegalStateException(model + " did not complete step " + steps + " within " + OP_TIMEOUT_MS + " ms");
+        }
+        TimeUnit.MICROSECONDS.sleep(200);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- (d)
+
+  /**
+   * The largest parameter count up to {@code wanted} (a multiple of 4 blocks) whose step and kernel
+   * measurement fit the heap ({@link #D_BYTES_PER_PARAM} times a GC headroom).
+   */
+  static long fitAdamParams(long wanted, Results r) {
+    long heap = Runtime.getRuntime().maxMemory();
+    long fits = (long) (heap / (D_BYTES_PER_PARAM * D_HEAP_HEADROOM));
+    long unit = 4L * 8192;
+    long n = Math.min(wanted, fits / unit * unit);
+    n = Math.min(n, 4L * (TensorDef.MAX_ELEMENTS / 8192) * 8192);
+    if (n < wanted) {
+      r.notes.add(String.format(Locale.ROOT, "(d) REDUCED: %,d parameters do not fit a %.1f GiB heap "
+          + "(about %d bytes per parameter at the peak, x%.1f headroom); measured %,d instead.",
+          wanted, heap / (double) (1L << 30), D_BYTES_PER_PARAM, D_HEAP_HEADROOM, n));
+      r.dReduced = true;
+    }
+    r.dParams = n;
+    return n;
+  }
+
+  /**
+   * Part two, in rounds of: the raw baselines (single and concurrent, push and pull), one
+   * AdamKernel update over all parameters through a ParallelApply of every core (as the two
+   * workers, one kernel thread each, run it on their halves at once), and one synchronous step.
+   * Then, once, the worker's other full passes of a step, for the breakdown.
+   */
+  static void partTwo(Options o, Results r, LoopbackSink s1, LoopbackSink s2) throws Exception {
+    int n = Math.toIntExact(fitAdamParams(o.adamParams(), r));
+    int cores = Runtime.getRuntime().availableProcessors();
+    List<Scenario> round = new ArrayList<>();
+    r.dRawPush = new Series("d-a1", "baseline push, raw, 1 stream (re-run in part two)", MODEL_B_BYTES);
+    r.dRawPull = new Series("d-a2", "baseline pull, raw, 1 stream (re-run in part two)", MODEL_B_BYTES);
+    r.dConcPush = new Series("d-a5", "baseline push, raw, " + CONCURRENT_STREAMS + " concurrent streams (re-run in part two)",
+        MODEL_B_BYTES * CONCURRENT_STREAMS);
+    r.dConcPull = new Series("d-a6", "baseline pull, raw, " + CONCURRENT_STREAMS + " concurrent streams (re-run in part two)",
+        MODEL_B_BYTES * CONCURRENT_STREAMS);
+    addBaselines(round, s1, s2, r.dRawPush, r.dRawPull, r.dConcPush, r.dConcPull);
+
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, cores - 1), daemon("bench-kernel"));
+    ParallelApply parallel = new ParallelApply(pool, cores);
+    float[][] arrays = new float[4][];
+    SyncStepCluster d = null;
+    try {
+      if (o.has("k")) {
+        log(String.format(Locale.ROOT, "(k) AdamKernel over %,d elements, ParallelApply parallelism %d", n, cores));
+        AdamKernel adam = new AdamKernel(0.9, 0.999, 1e-8, false, false);
+        arrays[0] = new float[n];
+        arrays[1] = gradient(n, 2);
+        float[][] state = adam.newState(n);
+        arrays[2] = state[0];
+        arrays[3] = state[1];
+        long[] k = {0};
+        r.kernel = new Series("k1", String.format(Locale.ROOT,
+            "AdamKernel over %,d elements through ParallelApply(%d threads); data = 28 B/element of memory traffic", n, cores),
+            28L * n);
+        Series kernel = r.kernel;
+        parallel.apply(adam, arrays[0], arrays[1], state, StepScalars.of(++k[0], 1e-3)); // compile
+        round.add(m -> timed(kernel, m, () -> {
+          parallel.apply(adam, arrays[0], arrays[1], state, StepScalars.of(++k[0], 1e-3));
+          return kernel.bytes;
+        }));
+      }
+      if (o.has("d")) {
+        System.gc();
+        d = new SyncStepCluster(o, n);
+        String label = String.format(Locale.ROOT, "sync step, adam(1e-3), %,d params (4 × %,d)%s, 2 trainers, 2 workers: "
+            + "both pushes start → both pulls of the next version done", n, n / 4, r.dReduced ? " [REDUCED to fit the heap]" : "");
+        r.dStep = new Series("d", label, 16L * n);
+        r.dPush = new Series("d-push", "(info) phase: release → both pushes acknowledged", 8L * n);
+        r.dCompute = new Series("d-compute", "(info) phase: last push acknowledged → step completed on both workers", 0);
+        r.dPull = new Series("d-pull", "(info) phase: step completed → both pulls assembled", 8L * n);
+        SyncStepCluster dd = d;
+        round.add(m -> dd.runOnce(m, r));
+      }
+      rounds("part two (k, d)", o.dWarmup(), o.dReps(), round);
+      if (d != null) {
+        d.close();
+        d = null;
+      }
+      if (o.has("k")) {
+        extraPasses(r, parallel, pool, cores, arrays[1], n);
+      }
+    } finally {
+      if (d != null) {
+        d.close();
+      }
+      pool.shutdownNow();
+    }
+  }
+
+  /** The worker's other full passes over a step's data, each timed 3 times after 1 warm-up. */
+  static void extraPasses(Results r, ParallelApply parallel, ExecutorService pool, int cores, float[] grad, int n)
+      throws Exception {
+    float[] grad2 = gradient(n, 3);
+    float[] mean = new float[n];
+    r.validateScan = new Series("k2", "(info) worker: non-finite scan of both received gradients (validate)", 8L * n);
+    r.trainerMean = new Series("k3", "(info) worker: trainer mean of 2 gradients (copy, add, divide; 1 thread per worker)", 12L * n);
+    r.statistics = new Series("k4", "(info) worker: step statistics (non-finite scan + block sums of squares)", 4L * n);
+    rounds("worker passes", 1, 3, List.of(
+        m -> timed(r.validateScan, m, () -> {
+          if (parallel.firstNonFinite(grad) >= 0 || parallel.firstNonFinite(grad2) >= 0) {
+            throw new IllegalStateException("non-finite gradient");
+          }
+          return r.validateScan.bytes;
+        }),
+        m -> timed(r.trainerMean, m, () -> {
+          trainerMean(pool, cores, grad, grad2, mean);
+          return r.trainerMean.bytes;
+        }),
+        m -> timed(r.statistics, m, () -> {
+          if (parallel.firstNonFinite(mean) >= 0 || parallel.blockPartials(mean, Float.POSITIVE_INFINITY).length == 0) {
+            throw new IllegalStateException("non-finite mean");
+          }
+          return r.statistics.bytes;
+        })));
+  }
+
+  /** ShardGroup's trainer mean for K = 2 (copy, add, divide) on {@code cores} threads over slices. */
+  private static void trainerMean(ExecutorService pool, int cores, float[] a, float[] b, float[] out) {
+    int n = out.length;
+    List<Future<?>> fs = new ArrayList<>();
+    for (int c = 1; c < cores; c++) {
+      int from = (int) ((long) n * c / cores);
+      int to = (int) ((long) n * (c + 1) / cores);
+      fs.add(pool.submit(() -> meanRange(a, b, out, from, to)));
+    }
+    meanRange(a, b, out, 0, (int) ((long) n / cores));
+    for (Future<?> f : fs) {
+      await(f);
+    }
+  }
+
+  private static void meanRange(float[] a, float[] b, float[] out, int from, int to) {
+    System.arraycopy(a, from, out, from, to - from);
+    for (int j = from; j < to; j++) {
+      out[j] += b[j];
+    }
+    float kf = 2;
+    for (int j = from; j < to; j++) {
+      out[j] /= kf;
+    }
+  }
+
+  /**
+   * The Adam model of (d): 4 tensors of n / 4, 2 trainers, SYNC, 2 workers. A run releases both
+   * trainer threads at once (each pushes step s, then pulls version s + 1) and ends when both pulls
+   * are assembled; a polling thread (this one) notes when both workers have completed the step.
+   */
+  static final class SyncStepCluster implements AutoCloseable {
+    final EmbeddedCluster embedded;
+    final ShardoptCluster cluster;
+    final RemoteModel model;
+    final Trainer[] trainer;
+    final List<Map<String, float[]>> grads = new ArrayList<>();
+    final ExecutorService threads = Executors.newFixedThreadPool(2, daemon("bench-trainer"));
+    long step;
+
+    SyncStepCluster(Options o, int n) {
+      int perTensor = n / 4;
+      log(String.format(Locale.ROOT, "(d) adam, 4 x %,d params, 2 trainers, 2 workers", perTensor));
+      embedded = o.cluster(2).start();
+      cluster = new ShardoptCluster(embedded.coordinatorAddress(), o.client(), embedded);
+      List<TensorDef> tensors = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        tensors.add(Tensors.of("layer" + t, perTensor));
+      }
+      model = cluster.createModel(ModelOptions.named("bench-d").pipeline(adam(1e-3)).trainers(2).sync().tensors(tensors));
+      trainer = new Trainer[] {model.trainer(0, 2), model.trainer(1, 2)};
+      for (int k = 0; k < 2; k++) {
+        Map<String, float[]> g = new LinkedHashMap<>();
+        for (int t = 0; t < 4; t++) {
+          g.put("layer" + t, gradient(perTensor, 10 * k + t));
+        }
+        grads.add(g);
+      }
+    }
+
+    void runOnce(boolean measure, Results r) throws Exception {
+      long s = step++;
+      CountDownLatch go = new CountDownLatch(1);
+      long[] pushed = new long[2];
+      long[] pulled = new long[2];
+      List<Future<?>> fs = new ArrayList<>();
+      for (int k = 0; k < 2; k++) {
+        int rank = k;
+        fs.add(threads.submit(() -> {
+          go.await();
+          trainer[rank].push(s, grads.get(rank));
+          pushed[rank] = System.nanoTime();
+          PulledParameters p = trainer[rank].pullParameters(s + 1);
+          pulled[rank] = System.nanoTime();
+          if (p.step() != s + 1 || p.tensors().size() != 4) {
+            throw new IllegalStateException("pull returned step " + p.step());
+          }
+          return null;
+        }));
+      }
+      Thread.sleep(20); // let both threads reach the latch
+      CpuMeter cpu = CpuMeter.start();
+      long start = System.nanoTime();
+      go.countDown();
+      awaitStep(embedded, model.name(), s + 1);
+      long stepped = System.nanoTime();
+      for (Future<?> f : fs) {
+        await(f);
+      }
+      CpuMeter.Usage usage = cpu.stop();
+      long pushesDone = Math.max(pushed[0], pushed[1]);
+      long pullsDone = Math.max(pulled[0], pulled[1]);
+      log(String.format(Locale.ROOT, "d step %d: %.0f ms (pushes %.0f, step %.0f, pulls %.0f)%s; %s", s,
+          (pullsDone - start) / 1e6, (pushesDone - start) / 1e6, (stepped - pushesDone) / 1e6,
+          (pullsDone - Math.max(stepped, pushesDone)) / 1e6, measure ? "" : " [warm-up]", usage.describe(1)));
+      if (measure) {
+        r.dStep.add((pullsDone - start) / 1e9, usage);
+        r.dPush.add((pushesDone - start) / 1e9, null);
+        r.dCompute.add(Math.max(0, stepped - pushesDone) / 1e9, null);
+        r.dPull.add((pullsDone - Math.max(stepped, pushesDone)) / 1e9, null);
+      }
+    }
+
+    @Override
+    public void close() {
+      threads.shutdownNow();
+      cluster.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- helpers
+
+  /** {@code warmup} unmeasured rounds, then {@code reps} measured ones, each running every scenario once. */
+  static void rounds(String name, int warmup, int reps, List<Scenario> round) throws Exception {
+    for (int i = 0; i < warmup + reps; i++) {
+      log(name + ": round " + (i + 1) + " of " + (warmup + reps) + (i < warmup ? " (warm-up)" : ""));
+      for (Scenario s : round) {
+        s.run(i >= warmup);
+      }
+    }
+  }
+
+  /** Runs {@code op} (which returns the bytes it moved) once, timed and CPU-metered. */
+  static void timed(Series s, boolean measure, Callable<Long> op) throws Exception {
+    CpuMeter cpu = CpuMeter.start();
+    long t0 = System.nanoTime();
+    long moved = op.call();
+    long t1 = System.nanoTime();
+    CpuMeter.Usage usage = cpu.stop();
+    if (s.bytes > 0 && moved != s.bytes) {
+      throw new IllegalStateException(s.id + " moved " + moved + " bytes, expected " + s.bytes);
+    }
+    if (measure) {
+      s.add((t1 - t0) / 1e9, usage);
+    }
+  }
+
+  static <T> T await(Future<T> f) {
+    try {
+      return f.get(OP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e.getCause());
+    } catch (TimeoutException e) {
+      f.cancel(true);
+      throw new IllegalStateException("no result within " + OP_TIMEOUT_MS + " ms", e);
+    }
+  }
+
+  /** A finite, non-trivial gradient (small values of both signs). */
+  static float[] gradient(int n, int seed) {
+    float[] g = new float[n];
+    for (int i = 0; i < n; i++) {
+      g[i] = (((i + seed * 7919) % 2001) - 1000) * 1e-6f;
+    }
+    return g;
+  }
+
+  static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  static void log(String line) {
+    System.err.println("[bench] " + line);
+  }
+
+  /** The machine, the JVM and its GC, for the report. */
+  static final class Environment {
+    static String describe() {
+      return Runtime.getRuntime().availableProcessors() + " cores (" + cpuModel() + "), "
+          + System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version")
+          + ", max heap " + String.format(Locale.ROOT, "%.1f GiB", Runtime.getRuntime().maxMemory() / (double) (1L << 30))
+          + ", GC " + String.join(" + ", ManagementFactory.getGarbageCollectorMXBeans().stream()
+              .map(GarbageCollectorMXBean::getName).toList())
+          + ", JVM flags " + ManagementFactory.getRuntimeMXBean().getInputArguments();
+    }
+
+    static String cpuModel() {
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+          if (line.startsWith("model name")) {
+            return line.substring(line.indexOf(':') + 1).trim();
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        // not Linux
+      }
+      return System.getProperty("os.arch");
+    }
+
+    static String load() {
+      try {
+        return Files.readString(Path.of("/proc/loadavg")).trim();
+      } catch (IOException | RuntimeException e) {
+        return "n/a";
+      }
+    }
+  }
+}

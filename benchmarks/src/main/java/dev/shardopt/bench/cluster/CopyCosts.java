@@ -1,0 +1,103 @@
+package dev.shardopt.bench.cluster;
+
+import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.v1.PushRequest;
+import dev.shardopt.v1.TensorChunk;
+import dev.shardopt.v1.WorkerGrpc;
+import dev.shardopt.worker.kernel.ParallelApply;
+import java.io.ByteArrayInputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Section p: the cost, on one thread, of each per-byte step that a Shardopt push or pull adds to
+ * the raw transport, for 64 MiB (16 chunks of 4 MiB), so that the gap between (b) and (a) can be
+ * attributed. Which path does which step is read off the code (WorkerCalls, ChunkPlan,
+ * TensorBytes, WorkerService, WorkerModel, ShardGroup, PullAssembler).
+ */
+final class CopyCosts {
+  private CopyCosts() {}
+
+  /** A stream gRPC would hand a marshaller: its length known. */
+  private static final class KnownLengthStream extends ByteArrayInputStream implements io.grpc.KnownLength {
+    KnownLengthStream(byte[] b) {
+      super(b);
+    }
+  }
+
+  static List<Series> measure(int warmup, int reps) throws Exception {
+    int n = ClusterBenchmark.MODEL_B_ELEMENTS;
+    int chunk = ClusterBenchmark.CHUNK_BYTES / Float.BYTES;
+    int chunks = n / chunk;
+    long bytes = ClusterBenchmark.MODEL_B_BYTES;
+    float[] values = ClusterBenchmark.gradient(n, 5);
+    float[] out = new float[n];
+    byte[][] wire = new byte[chunks][];
+    com.google.protobuf.ByteString[] encoded = new com.google.protobuf.ByteString[chunks];
+    for (int c = 0; c < chunks; c++) {
+      encoded[c] = TensorBytes.encode(values, c * chunk, chunk);
+      wire[c] = PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor("w")
+          .setOffset((long) c * chunk).setData(encoded[c])).build().toByteArray();
+    }
+    byte[] reused = new byte[TensorBytes.MAX_MESSAGE_BYTES];
+    ExecutorService none = Executors.newSingleThreadExecutor(ClusterBenchmark.daemon("bench-p"));
+    ParallelApply oneThread = new ParallelApply(none, 1);
+    Object[] sink = new Object[1];
+
+    Series encode = new Series("p1", "TensorBytes.encode, 16 × 4 MiB (allocate + copy): client push chunks, worker pull chunks", bytes);
+    Series decode = new Series("p2", "TensorBytes.decode, 16 × 4 MiB (copy): worker push, client pull assembly", bytes);
+    Series parse = new Series("p3", "gRPC protobuf marshaller parse of 16 PushRequest messages of 4 MiB (allocate + copy twice)", bytes);
+    Series raw = new Series("p4", "raw receive of 16 messages into a reused buffer (one copy): the a1/a2 baseline's receive", bytes);
+    Series alloc = new Series("p5", "new float[16,777,216] (allocate + zero): worker newGradient per push, client pull result", bytes);
+    Series clone = new Series("p6", "float[16,777,216].clone(): worker pull snapshot", bytes);
+    Series scan = new Series("p7", "non-finite scan of 16,777,216 floats, 1 thread: worker validate on the push path", bytes);
+    List<ClusterBenchmark.Scenario> round = new ArrayList<>();
+    round.add(m -> ClusterBenchmark.timed(encode, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        sink[0] = TensorBytes.encode(values, c * chunk, chunk);
+      }
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(decode, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        TensorBytes.decode(encoded[c], out, c * chunk);
+      }
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(parse, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        sink[0] = WorkerGrpc.getPushMethod().parseRequest(new KnownLengthStream(wire[c]));
+      }
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(raw, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        new KnownLengthStream(wire[c]).read(reused, 0, reused.length);
+      }
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(alloc, m, () -> {
+      sink[0] = new float[n];
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(clone, m, () -> {
+      sink[0] = values.clone();
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(scan, m, () -> {
+      if (oneThread.firstNonFinite(values) >= 0) {
+        throw new IllegalStateException("non-finite");
+      }
+      return bytes;
+    }));
+    try {
+      ClusterBenchmark.rounds("(p) per-step costs", warmup, reps, round);
+    } finally {
+      none.shutdownNow();
+    }
+    sink[0] = null;
+    return List.of(encode, decode, parse, raw, alloc, clone, scan);
+  }
+}

@@ -1,0 +1,189 @@
+package dev.shardopt.bench.cluster;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** The markdown report of a {@link ClusterBenchmark} run: one table with every figure and ratio. */
+final class Report {
+  private Report() {}
+
+  static String markdown(ClusterBenchmark.Options o, ClusterBenchmark.Results r) {
+    StringBuilder b = new StringBuilder();
+    List<Series> all = new ArrayList<>();
+    b.append("Machine: ").append(ClusterBenchmark.Environment.describe()).append(".  \n");
+    b.append("Load average (1, 5, 15 min; running/total tasks) at the start of the run: ").append(r.loadAtStart)
+        .append("; at the end: ").append(ClusterBenchmark.Environment.load()).append(".  \n");
+    b.append(String.format(Locale.ROOT,
+        "Medians of %d interleaved rounds after %d warm-up rounds (part two, rows d-*, k1: %d after %d; "
+            + "k2-k4: 3 after 1). MB = 10^6 bytes. Data travels in 4 MiB chunks unless noted. CPU/op: process CPU time "
+            + "per operation (every thread, GC and JIT included; %d cores give at most %d ms of CPU per ms). "
+            + "Alloc/op: heap bytes allocated by Java threads per operation.%s%n%n",
+        o.reps(), o.warmup(), o.dReps(), o.dWarmup(), Runtime.getRuntime().availableProcessors(),
+        Runtime.getRuntime().availableProcessors(),
+        o.chunkBytes() == ClusterBenchmark.CHUNK_BYTES ? ""
+            : String.format(Locale.ROOT, " **What-if: Shardopt's pushes and pulls use %,d-byte chunks "
+                + "(--chunk-bytes); the baseline rows still use 4 MiB.**", o.chunkBytes())));
+    b.append("| Row | Measurement | Data/op | Median | Min – max | MB/s | CPU/op | Alloc/op | Ratio | Target | Met |\n");
+    b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+    if (r.rawPush != null) {
+      row(b, all, r.rawPush, "1.00 (push ref.)", "", "");
+      row(b, all, r.rawPull, "1.00 (pull ref.)", "", "");
+      row(b, all, r.protoPush, times(r.protoPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
+      row(b, all, r.protoPull, times(r.protoPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+      row(b, all, r.concPush, times(r.concPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
+      row(b, all, r.concPull, times(r.concPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+    }
+    for (int w : r.push.keySet()) {
+      Series push = r.push.get(w);
+      Series pull = r.pull.get(w);
+      String target = w == 1 ? "≥ 0.90 × a" : "(≥ 0.90 × a)";
+      if (r.rawPush != null) {
+        double rp = push.mbPerSecond() / r.rawPush.mbPerSecond();
+        double rl = pull.mbPerSecond() / r.rawPull.mbPerSecond();
+        row(b, all, push, times(rp) + " a1", target, met(rp >= ClusterBenchmark.TARGET_B));
+        row(b, all, pull, times(rl) + " a2", target, met(rl >= ClusterBenchmark.TARGET_B));
+      } else {
+        row(b, all, push, "", target, "");
+        row(b, all, pull, "", target, "");
+      }
+      row(b, all, r.settle.get(w), "", "", "");
+    }
+    for (Series p : r.copyCosts) {
+      row(b, all, p, "", "", "");
+    }
+    if (r.dRawPush != null && r.dRawPush.count() > 0) {
+      row(b, all, r.dRawPush, "", "", "");
+      row(b, all, r.dRawPull, "", "", "");
+      row(b, all, r.dConcPush, "", "", "");
+      row(b, all, r.dConcPull, "", "", "");
+    }
+    if (r.kernel != null) {
+      row(b, all, r.kernel, "", "", "");
+      if (r.validateScan != null && r.validateScan.count() > 0) {
+        row(b, all, r.validateScan, "", "", "");
+        row(b, all, r.trainerMean, "", "", "");
+        row(b, all, r.statistics, "", "", "");
+      }
+    }
+    if (r.dStep != null) {
+      long n = r.dParams;
+      long pushBytes = 2L * n * Float.BYTES;
+      long pullBytes = 2L * n * Float.BYTES;
+      Bound bound = bound(r, pushBytes, pullBytes);
+      double ratio = r.dStep.median() / bound.total;
+      row(b, all, r.dStep, times(ratio) + " bound", "≤ 1.30 × bound", met(ratio <= ClusterBenchmark.TARGET_D));
+      b.append(String.format(Locale.ROOT,
+          "| d-bound | lower bound = %s pushed at %.0f MB/s (%s) + %s pulled at %.0f MB/s (%s) + kernel k1 %.0f ms "
+              + "= %.0f + %.0f + %.0f ms | %s | %.0f ms | | | | | | | |%n",
+          mb(pushBytes), bound.pushMBs, bound.pushFrom, mb(pullBytes), bound.pullMBs, bound.pullFrom,
+          bound.kernel * 1e3, bound.push * 1e3, bound.pull * 1e3, bound.kernel * 1e3, mb(pushBytes + pullBytes),
+          bound.total * 1e3));
+      row(b, all, r.dPush, times(r.dPush.median() / bound.push) + " its bound part", "", "");
+      row(b, all, r.dCompute, bound.kernel > 0 ? times(r.dCompute.median() / bound.kernel) + " k1" : "", "", "");
+      row(b, all, r.dPull, times(r.dPull.median() / bound.pull) + " its bound part", "", "");
+    }
+    b.append('\n');
+    cpuCrossCheck(b, r);
+    for (String note : r.notes) {
+      b.append("Note: ").append(note).append("\n\n");
+    }
+    b.append("Where the CPU went, per operation: process CPU, heap allocated by Java threads, time the "
+        + "collectors report, then CPU ms by thread group (groups under 2% left out):\n\n");
+    for (Series s : all) {
+      if (s.metered()) {
+        b.append("- ").append(s.id).append(": ").append(s.cpu().describe(s.count())).append('\n');
+      }
+    }
+    return b.toString();
+  }
+
+  /**
+   * The same comparisons in CPU time, which other work on the machine disturbs less than wall time:
+   * for (b)/(c) the baseline's CPU per operation over Shardopt's; for (d) the step's CPU against
+   * the baselines' CPU per MB times the bytes moved plus the kernel's CPU.
+   */
+  private static void cpuCrossCheck(StringBuilder b, ClusterBenchmark.Results r) {
+    List<String> parts = new ArrayList<>();
+    if (r.rawPush != null) {
+      for (int w : r.push.keySet()) {
+        parts.add(String.format(Locale.ROOT, "%d worker%s push %.2f×, pull %.2f×", w, w == 1 ? "" : "s",
+            r.rawPush.cpuMillisPerOp() / r.push.get(w).cpuMillisPerOp(),
+            r.rawPull.cpuMillisPerOp() / r.pull.get(w).cpuMillisPerOp()));
+      }
+    }
+    String d = "";
+    if (r.dStep != null && r.kernel != null && r.dRawPush != null && r.dRawPush.count() > 0) {
+      Bound bound = bound(r, 8L * r.dParams, 8L * r.dParams);
+      Series push = bound.pushFrom.equals(r.dRawPush.id) ? r.dRawPush : r.dConcPush;
+      Series pull = bound.pullFrom.equals(r.dRawPull.id) ? r.dRawPull : r.dConcPull;
+      double pushCpu = push.cpuMillisPerOp() / (push.bytes / 1e6) * (8L * r.dParams / 1e6);
+      double pullCpu = pull.cpuMillisPerOp() / (pull.bytes / 1e6) * (8L * r.dParams / 1e6);
+      double total = pushCpu + pullCpu + r.kernel.cpuMillisPerOp();
+      d = String.format(Locale.ROOT, "; (d) used %.0f ms of CPU per step against %.0f ms for the same bytes at the "
+          + "baselines' CPU cost (%s, %s) plus the kernel's CPU (%.0f ms): %.2f×", r.dStep.cpuMillisPerOp(), total,
+          push.id, pull.id, r.kernel.cpuMillisPerOp(), r.dStep.cpuMillisPerOp() / total);
+    }
+    if (!parts.isEmpty() || !d.isEmpty()) {
+      b.append("Cross-check in CPU time (less disturbed by other work on the machine than wall time): "
+          + "baseline CPU per operation ÷ Shardopt's, ").append(String.join("; ", parts)).append(d).append(".\n\n");
+    }
+  }
+
+  /** The (d) lower bound's parts, in seconds, and the baseline rates used. */
+  record Bound(double push, double pull, double kernel, double total, double pushMBs, String pushFrom,
+      double pullMBs, String pullFrom) {}
+
+  /**
+   * Transfer at the faster of the single-stream and the concurrent raw baseline of each direction
+   * (the tighter bound), as re-measured in part two alongside the steps (else from part one), plus
+   * the kernel. Every baseline ran on the same two cores as everything else, so its rate already
+   * includes the client's and the server's CPU work; transfers and the kernel are added, not
+   * overlapped, because SYNC orders them (pushes, then the step, then the pulls) and the cores are
+   * shared anyway.
+   */
+  static Bound bound(ClusterBenchmark.Results r, long pushBytes, long pullBytes) {
+    boolean two = r.dRawPush != null && r.dRawPush.count() > 0;
+    Series sp = two ? r.dRawPush : r.rawPush;
+    Series cp = two ? r.dConcPush : r.concPush;
+    Series sl = two ? r.dRawPull : r.rawPull;
+    Series cl = two ? r.dConcPull : r.concPull;
+    double pushMBs = Double.NaN;
+    double pullMBs = Double.NaN;
+    String pushFrom = "n/a";
+    String pullFrom = "n/a";
+    if (sp != null) {
+      pushMBs = Math.max(sp.mbPerSecond(), cp.mbPerSecond());
+      pushFrom = sp.mbPerSecond() >= cp.mbPerSecond() ? sp.id : cp.id;
+      pullMBs = Math.max(sl.mbPerSecond(), cl.mbPerSecond());
+      pullFrom = sl.mbPerSecond() >= cl.mbPerSecond() ? sl.id : cl.id;
+    }
+    double push = pushBytes / 1e6 / pushMBs;
+    double pull = pullBytes / 1e6 / pullMBs;
+    double kernel = r.kernel == null ? 0 : r.kernel.median();
+    return new Bound(push, pull, kernel, push + pull + kernel, pushMBs, pushFrom, pullMBs, pullFrom);
+  }
+
+  private static void row(StringBuilder b, List<Series> all, Series s, String ratio, String target, String met) {
+    all.add(s);
+    Samples x = s.samples();
+    boolean transfer = s.bytes > 0;
+    b.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f ms | %.0f – %.0f ms | %s | %s | %s | %s | %s | %s |%n",
+        s.id, s.what, transfer ? mb(s.bytes) : "", x.median() * 1e3, x.min() * 1e3, x.max() * 1e3,
+        transfer ? String.format(Locale.ROOT, "%.0f", x.mbPerSecond(s.bytes)) : "",
+        s.metered() ? String.format(Locale.ROOT, "%.0f ms", s.cpuMillisPerOp()) : "",
+        s.metered() ? String.format(Locale.ROOT, "%.0f MB", s.allocatedMbPerOp()) : "", ratio, target, met));
+  }
+
+  static String mb(long n) {
+    return String.format(Locale.ROOT, "%,.1f MB", n / 1e6);
+  }
+
+  private static String times(double x) {
+    return String.format(Locale.ROOT, "%.2f×", x);
+  }
+
+  private static String met(boolean ok) {
+    return ok ? "yes" : "**no**";
+  }
+}
