@@ -113,7 +113,7 @@ public final class ClusterBenchmark {
           List.of(m.getOrDefault("sections", "a,b,c,p,k,d").split(",")),
           Integer.parseInt(m.getOrDefault("timeout-min", "30")),
           m.containsKey("out") ? Path.of(m.get("out")) : null,
-          Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(CHUNK_BYTES))));
+          Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(dev.shardopt.proto.TensorBytes.DEFAULT_CHUNK_BYTES))));
       if (o.reps < 1 || o.reps > 100 || o.warmup < 0 || o.warmup > 100 || o.dReps < 1 || o.dReps > 20
           || o.dWarmup < 0 || o.dWarmup > 20 || o.adamParams < 4 * 8192 || o.timeoutMinutes < 1
           || o.chunkBytes < 4096 || o.chunkBytes > CHUNK_BYTES || o.chunkBytes % 4 != 0) {

@@ -62,7 +62,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the call {@code isReady()}, from its on-ready handler.
  */
 final class LoopbackSink implements AutoCloseable {
-  static final int CHUNK_BYTES = TensorBytes.DEFAULT_CHUNK_BYTES;
+  // The issue defines the baseline with 4 MiB messages; 64 MiB is 16 of them. Shardopt itself sends
+  // TensorBytes.DEFAULT_CHUNK_BYTES (4 MiB less 64 KiB, inside gRPC's parse fast path).
+  static final int CHUNK_BYTES = 4 << 20;
   private static final String SERVICE = "shardopt.bench.v1.Sink";
   private static final ThreadLocal<byte[]> RECEIVE_BUFFER =
       ThreadLocal.withInitial(() -> new byte[TensorBytes.MAX_MESSAGE_BYTES]);
