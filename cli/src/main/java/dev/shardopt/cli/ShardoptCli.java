@@ -41,6 +41,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
       CoordinatorCommand.class,
       WorkerCommand.class,
       StatusCommand.class,
+      TrainCommand.class,
+      CompareCommand.class,
       VersionCommand.class,
       CommandLine.HelpCommand.class,
     })

@@ -1,0 +1,354 @@
+package dev.shardopt.train;
+
+import dev.shardopt.client.ModelOptions;
+import dev.shardopt.client.RemoteModel;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.StepMetric;
+import dev.shardopt.client.Trainer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+/**
+ * Synchronous data-parallel training of {@link MlpWithBatchNorm} on the digits through a Shardopt cluster.
+ *
+ * <p>{@link #train} creates a SYNC model with K trainers whose tensors the servers initialize (seeded), and
+ * runs K trainer threads. Each step {@code s}, trainer {@code r}: pulls the parameters of version {@code s}
+ * (waiting until every trainer has pushed step {@code s-1}), sets them into its own SameDiff graph, computes
+ * the loss and gradients of its slice of the step's global batch ({@link BatchOrder#slice}), folds the
+ * slice's batch statistics into its own {@link BatchNormStatistics}, and pushes its gradient of step
+ * {@code s}. The workers average the K gradients, the coordinator decides clipping and the learning rate,
+ * and the workers apply the pipeline. The step's loss is the mean of the K slice losses.
+ *
+ * <p><b>Batch-norm statistics</b> stay in the trainers (one {@link BatchNormStatistics} each; see that class
+ * for why); trainer 0 evaluates the test accuracy every {@code evalEvery} steps and after the last step with
+ * the parameters it just pulled and its own running statistics.
+ *
+ * <p>The model is deleted from the cluster at the end, also when training fails. A failing trainer stops
+ * the others (their blocked pulls are cancelled by interruption). A NaN or infinite loss or gradient ends
+ * the run with a {@link TrainingDivergedException}, unless the pipeline has {@code skipNonFinite()} (then
+ * the server skips the step).
+ */
+public final class DataParallelTrainer {
+
+  /** Observes a run; called on the thread that called {@link #train}. */
+  @FunctionalInterface
+  public interface Listener {
+    /** About every {@link #PROGRESS_MILLIS} ms while training, and once at the end. */
+    void onProgress(Progress progress);
+  }
+
+  /**
+   * A run's state at a moment.
+   *
+   * @param completed    steps every trainer has finished
+   * @param total        steps of the run
+   * @param recentLoss   the mean loss of the last (up to 20) completed steps, NaN before the first
+   * @param gradientNorm the latest step's global gradient norm before clipping, from the coordinator (NaN
+   *                     if none yet)
+   * @param learningRate the latest step's learning rate (NaN if none yet)
+   */
+  public record Progress(int completed, int total, double recentLoss, double gradientNorm, double learningRate) {}
+
+  public static final long PROGRESS_MILLIS = 200;
+  private static final int RECENT = 20;
+
+  private final DigitsData data;
+  private final StratifiedSplit split;
+
+  public DataParallelTrainer(DigitsData data, StratifiedSplit split) {
+    this.data = Objects.requireNonNull(data, "data");
+    this.split = Objects.requireNonNull(split, "split");
+  }
+
+  /** The data, split with {@code config}'s test fraction and seed. */
+  public static DataParallelTrainer forDigits(DigitsData data, TrainingConfig config) {
+    return new DataParallelTrainer(data, StratifiedSplit.of(data.labels(), config.testFraction(), config.seed()));
+  }
+
+  public StratifiedSplit split() {
+    return split;
+  }
+
+  /** A fresh model id, {@code <prefix>-<8 hex digits>}, for a model that must not clash with others. */
+  public static String freshModelId(String prefix) {
+    return prefix + "-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
+  }
+
+  /** Trains a new model {@code modelId} on {@code cluster} as {@code config} says; see the class comment. */
+  public TrainingReport train(ShardoptCluster cluster, String modelId, TrainingConfig config, Listener listener)
+      throws InterruptedException {
+    Objects.requireNonNull(listener, "listener");
+    int k = config.trainers();
+    if (config.batch() > split.train().length) {
+      throw new IllegalArgumentException("batch " + config.batch() + " is larger than the training set ("
+          + split.train().length + " rows)");
+    }
+    long setupStart = System.nanoTime();
+    // the model first: an unreachable or refusing cluster fails before ND4J loads
+    RemoteModel model = cluster.createModel(ModelOptions.named(modelId)
+        .pipeline(config.pipeline())
+        .trainers(k)
+        .sync()
+        .tensors(MlpWithBatchNorm.tensorDefs(config.hidden(), config.seed())));
+    try {
+      List<MlpWithBatchNorm> graphs = new ArrayList<>();
+      for (int r = 0; r < k; r++) {
+        graphs.add(new MlpWithBatchNorm(config.hidden()));
+      }
+      double setupSeconds = (System.nanoTime() - setupStart) / 1e9;
+      return run(model, config, graphs, listener, setupSeconds);
+    } finally {
+      try {
+        model.delete();
+      } catch (RuntimeException e) {
+        // best effort: the run's outcome matters more than the clean-up
+      }
+    }
+  }
+
+  private TrainingReport run(RemoteModel model, TrainingConfig config, List<MlpWithBatchNorm> graphs,
+      Listener listener, double setupSeconds) throws InterruptedException {
+    int k = config.trainers();
+    int steps = config.steps();
+    BatchOrder order = new BatchOrder(split.train(), config.batch(), config.seed());
+    StepLog log = new StepLog(steps, k);
+    int[] test = split.test();
+    float[] testX = data.features(test);
+    int[] testY = data.labels(test);
+    int evals = (steps - 1) / config.evalEvery() + 2; // 0, E, 2E, ... < steps, then steps
+    long[] evalSteps = new long[evals];
+    double[] evalAcc = new double[evals];
+    int[] finalCorrect = new int[1];
+    long[] phaseNanos = new long[4];
+    boolean skipsNonFinite = config.pipeline().skipsNonFinite();
+
+    ExecutorService pool = Executors.newFixedThreadPool(k, new java.util.concurrent.ThreadFactory() {
+      private final AtomicInteger n = new AtomicInteger();
+
+      @Override
+      public Thread newThread(Runnable task) {
+        Thread t = new Thread(task, "shardopt-trainer-" + n.getAndIncrement());
+        t.setDaemon(true);
+        return t;
+      }
+    });
+    long start = System.nanoTime();
+    List<Future<?>> futures = new ArrayList<>();
+    for (int r = 0; r < k; r++) {
+      int rank = r;
+      futures.add(pool.submit(() -> {
+        Trainer trainer = model.trainer(rank, k);
+        MlpWithBatchNorm net = graphs.get(rank);
+        BatchNormStatistics stats = new BatchNormStatistics(config.hidden());
+        long pullNs = 0;
+        long computeNs = 0;
+        long pushNs = 0;
+        long evalNs = 0;
+        int e = 0;
+        for (int s = 0; s < steps; s++) {
+          long t0 = System.nanoTime();
+          Map<String, float[]> params = trainer.pull();
+          long t1 = System.nanoTime();
+          pullNs += t1 - t0;
+          net.setParameters(params);
+          if (rank == 0 && s % config.evalEvery() == 0) {
+            evalSteps[e] = s;
+            evalAcc[e] = (double) correct(net, testX, testY, stats) / test.length;
+            e++;
+            long t2 = System.nanoTime();
+            evalNs += t2 - t1;
+            t1 = t2;
+          }
+          int[] rows = order.slice(s, rank, k);
+          MlpWithBatchNorm.StepResult res = net.trainStep(data.features(rows), data.labels(rows));
+          if (!skipsNonFinite) {
+            checkFinite(s, rank, res);
+          }
+          stats.update(res.batchMean(), res.batchVariance(), rows.length);
+          log.report(s, rank, res.loss());
+          long t3 = System.nanoTime();
+          computeNs += t3 - t1;
+          trainer.push(s, res.gradients());
+          pushNs += System.nanoTime() - t3;
+        }
+        if (rank == 0) {
+          long t0 = System.nanoTime();
+          Map<String, float[]> params = trainer.pull();
+          long t1 = System.nanoTime();
+          pullNs += t1 - t0;
+          net.setParameters(params);
+          finalCorrect[0] = correct(net, testX, testY, stats);
+          evalSteps[e] = steps;
+          evalAcc[e] = (double) finalCorrect[0] / test.length;
+          evalNs += System.nanoTime() - t1;
+          phaseNanos[0] = pullNs;
+          phaseNanos[1] = computeNs;
+          phaseNanos[2] = pushNs;
+          phaseNanos[3] = evalNs;
+        }
+        return null;
+      }));
+    }
+    pool.shutdown();
+
+    List<StepMetric> metrics = new ArrayList<>();
+    try {
+      while (!pool.awaitTermination(PROGRESS_MILLIS, TimeUnit.MILLISECONDS)) {
+        failFast(futures);
+        pollMetrics(model, metrics);
+        listener.onProgress(progress(log, steps, metrics));
+      }
+      for (Future<?> f : futures) {
+        f.get(); // rethrows a trainer's failure
+      }
+    } catch (ExecutionException e) {
+      pool.shutdownNow();
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException re) {
+        throw re;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new IllegalStateException("a trainer failed: " + cause, cause);
+    } catch (InterruptedException | RuntimeException e) {
+      pool.shutdownNow();
+      throw e;
+    }
+    double trainSeconds = (System.nanoTime() - start) / 1e9;
+    pollMetrics(model, metrics);
+    listener.onProgress(progress(log, steps, metrics));
+    TrainingReport.PhaseTimes phases = new TrainingReport.PhaseTimes(
+        phaseNanos[0] / 1e9, phaseNanos[1] / 1e9, phaseNanos[2] / 1e9, phaseNanos[3] / 1e9);
+    return new TrainingReport(config, log.losses(), evalSteps, evalAcc, metrics, finalCorrect[0], test.length,
+        trainSeconds, setupSeconds, phases);
+  }
+
+  /** Rethrows the failure of a trainer that has already failed, so the others do not wait for it. */
+  private static void failFast(List<Future<?>> futures) throws InterruptedException, ExecutionException {
+    for (Future<?> f : futures) {
+      if (f.isDone()) {
+        try {
+          f.get(0, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }
+  }
+
+  private static void pollMetrics(RemoteModel model, List<StepMetric> metrics) {
+    long from = metrics.isEmpty() ? 0 : metrics.get(metrics.size() - 1).step() + 1;
+    for (StepMetric m : model.metrics(from)) {
+      if (metrics.isEmpty() || m.step() > metrics.get(metrics.size() - 1).step()) {
+        metrics.add(m);
+      }
+    }
+  }
+
+  private static Progress progress(StepLog log, int total, List<StepMetric> metrics) {
+    int done = log.completed();
+    StepMetric last = metrics.isEmpty() ? null : metrics.get(metrics.size() - 1);
+    return new Progress(done, total, log.recentLoss(RECENT),
+        last == null ? Double.NaN : last.gradientNorm(),
+        last == null ? Double.NaN : last.learningRate());
+  }
+
+  private static void checkFinite(int step, int rank, MlpWithBatchNorm.StepResult res) {
+    if (!Double.isFinite(res.loss())) {
+      throw new TrainingDivergedException(step, rank, "loss (" + res.loss() + ")");
+    }
+    for (Map.Entry<String, float[]> e : res.gradients().entrySet()) {
+      for (float v : e.getValue()) {
+        if (!Float.isFinite(v)) {
+          throw new TrainingDivergedException(step, rank, "gradient of " + e.getKey());
+        }
+      }
+    }
+  }
+
+  /** Test rows {@code net} classifies correctly in inference mode with {@code stats}. */
+  static int correct(MlpWithBatchNorm net, float[] x, int[] y, BatchNormStatistics stats) {
+    int[] pred = net.predict(x, y.length, stats.mean(), stats.variance());
+    int correct = 0;
+    for (int i = 0; i < y.length; i++) {
+      if (pred[i] == y[i]) {
+        correct++;
+      }
+    }
+    return correct;
+  }
+
+  /**
+   * The trainers' losses. A step is complete when all K trainers reported it; since each trainer reports
+   * its steps in order and cannot start step s+1 before every trainer pushed step s, steps complete in
+   * order, so {@link #completed()} counts a prefix.
+   */
+  static final class StepLog {
+    private final double[][] losses; // [step][rank]
+    private final AtomicIntegerArray reports;
+    private final int k;
+    private volatile int completed;
+
+    StepLog(int steps, int k) {
+      this.losses = new double[steps][k];
+      this.reports = new AtomicIntegerArray(steps);
+      this.k = k;
+    }
+
+    void report(int step, int rank, double loss) {
+      losses[step][rank] = loss;
+      if (reports.incrementAndGet(step) == k) {
+        synchronized (this) {
+          // steps complete in order (see the class comment); max() keeps it monotone regardless
+          completed = Math.max(completed, step + 1);
+        }
+      }
+    }
+
+    int completed() {
+      return completed;
+    }
+
+    /** The step's loss: the mean of the trainers' losses, summed in trainer order. */
+    synchronized double loss(int step) {
+      double s = 0;
+      for (int r = 0; r < k; r++) {
+        s += losses[step][r];
+      }
+      return s / k;
+    }
+
+    double recentLoss(int window) {
+      int done = completed;
+      if (done == 0) {
+        return Double.NaN;
+      }
+      int from = Math.max(0, done - window);
+      double s = 0;
+      for (int i = from; i < done; i++) {
+        s += loss(i);
+      }
+      return s / (done - from);
+    }
+
+    double[] losses() {
+      double[] out = new double[losses.length];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = loss(i);
+      }
+      return out;
+    }
+  }
+}
