@@ -1,5 +1,6 @@
 package dev.shardopt.coordinator;
 
+import dev.shardopt.proto.GrpcServers;
 import dev.shardopt.proto.TensorBytes;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -11,8 +12,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,17 +35,12 @@ public final class CoordinatorServer implements AutoCloseable {
   }
 
   public CoordinatorServer start() throws IOException {
-    AtomicInteger n = new AtomicInteger();
     server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
         .addService(service)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
-        .executor(Executors.newCachedThreadPool(r -> {
-          Thread t = new Thread(r, "coordinator-rpc-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        }))
+        .executor(Executors.newCachedThreadPool(GrpcServers.daemonThreads("coordinator-rpc")))
         .build()
         .start();
     health.setStatus("", ServingStatus.SERVING);
@@ -75,17 +69,7 @@ public final class CoordinatorServer implements AutoCloseable {
       return;
     }
     health.enterTerminalState();
-    if (server != null) {
-      server.shutdown();
-      try {
-        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
-          server.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        server.shutdownNow();
-        Thread.currentThread().interrupt();
-      }
-    }
+    GrpcServers.stop(server, 5);
     fleet.close();
     timer.shutdownNow();
   }

@@ -1,5 +1,6 @@
 package dev.shardopt.worker.server;
 
+import dev.shardopt.proto.GrpcServers;
 import dev.shardopt.proto.TensorBytes;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.HeartbeatRequest;
@@ -123,28 +124,13 @@ public final class WorkerServer implements AutoCloseable {
       heartbeats.shutdownNow();
     }
     health.enterTerminalState();
-    if (server != null) {
-      server.shutdown();
-      try {
-        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
-          server.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        server.shutdownNow();
-        Thread.currentThread().interrupt();
-      }
-    }
+    GrpcServers.stop(server, 5);
     store.close();
     coordinator.shutdownNow();
     kernelPool.shutdownNow();
   }
 
   static java.util.concurrent.ThreadFactory daemon(String prefix) {
-    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
+    return GrpcServers.daemonThreads(prefix);
   }
 }
