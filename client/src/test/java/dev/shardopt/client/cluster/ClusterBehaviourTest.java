@@ -234,6 +234,27 @@ class ClusterBehaviourTest {
   }
 
   @Test
+  void aFrozenTensorsGradientMayBeLeftOutOfAPush() throws Exception {
+    try (ShardoptCluster c = local(1, 10_000, 2_000)) {
+      RemoteModel m = c.createModel("frozen", sgd(1.0).freeze("f"), Tensors.of("w", 2), Tensors.of("f", 2));
+      ManagedChannel ch = NettyChannelBuilder.forTarget(m.shardMap().getShards(0).getAddress()).usePlaintext().build();
+      try {
+        float[] ones = {1f, 1f};
+        assertThat(push(ch, "models/frozen", "w", 0, dev.shardopt.proto.TensorBytes.encode(ones, 0, 2)))
+            .isEqualTo(Status.Code.OK);
+        Map<String, float[]> p = m.pull(1);
+        assertThat(p.get("w")).containsExactly(-1f, -1f);
+        assertThat(p.get("f")).containsExactly(0f, 0f);
+        // a non-frozen tensor may not be left out
+        assertThat(push(ch, "models/frozen", "f", 0, dev.shardopt.proto.TensorBytes.encode(ones, 0, 2)))
+            .isEqualTo(Status.Code.INVALID_ARGUMENT);
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+  }
+
+  @Test
   void aPipelineChangeTakesEffectAtExactlyItsStep() throws Exception {
     try (ShardoptCluster c = local(2, 10_000, 10_000)) {
       RemoteModel m = c.createModel("change", sgd(1.0), Tensors.of("w", 20_000));

@@ -118,6 +118,11 @@ public final class ShardGroup {
     return slots.stream().map(s -> s.spec).toList();
   }
 
+  /** Whether shard {@code i}'s tensor is frozen under the current pipeline. */
+  public boolean frozen(int i) {
+    return slots.get(i).settings.frozen();
+  }
+
   /** t: updates applied. */
   public long updatesApplied() {
     return updates;

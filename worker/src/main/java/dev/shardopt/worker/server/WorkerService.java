@@ -189,7 +189,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             if (have != s.length()) {
               int missing = covered[i] == null ? 0 : covered[i].nextClearBit(0);
               // A frozen tensor's gradient may be left out entirely.
-              if (have == 0 && isFrozen(s)) {
+              if (have == 0 && model.frozen(i)) {
                 gradient[i] = null;
                 continue;
               }
@@ -217,14 +217,6 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
           response.onError(ApiException.unavailable("the worker is shutting down").toStatus());
         } catch (RuntimeException e) {
           response.onError(ApiException.toStatus(e));
-        }
-      }
-
-      private boolean isFrozen(ShardSpec s) {
-        try {
-          return Pipeline.fromProto(model.spec().getPipeline()).settingsFor(s.name()).frozen();
-        } catch (RuntimeException e) {
-          return false;
         }
       }
     };

@@ -147,6 +147,13 @@ public final class WorkerModel {
 
   // ---------------------------------------------------------------- shard lookup
 
+  /** Whether shard {@code i} is frozen under the pipeline in effect now (its gradient may be left out). */
+  public boolean frozen(int i) {
+    synchronized (group) {
+      return group.frozen(i);
+    }
+  }
+
   /** The shard holding {@code [offset, offset + count)} of {@code tensor}. */
   public int shardFor(String tensor, long offset, int count) {
     List<ShardSpec> all = group.shards();
