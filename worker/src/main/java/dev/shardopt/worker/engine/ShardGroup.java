@@ -132,11 +132,6 @@ public final class ShardGroup {
     return skipped;
   }
 
-  /** Pushes buffered in the current accumulation window. */
-  public int pushesInWindow() {
-    return inWindow;
-  }
-
   /** Shard {@code i}'s parameters, live: callers must copy before the next step if they keep them. */
   public float[] parametersView(int i) {
     return slots.get(i).param;

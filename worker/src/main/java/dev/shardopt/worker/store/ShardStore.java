@@ -102,10 +102,6 @@ public final class ShardStore {
     return List.copyOf(models.values());
   }
 
-  public int shardCount() {
-    return models.values().stream().mapToInt(m -> m.shards().size()).sum();
-  }
-
   public void countIn(long bytes) {
     bytesIn.addAndGet(bytes);
   }

@@ -17,7 +17,6 @@ import dev.shardopt.worker.kernel.ParallelApply;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -106,13 +105,6 @@ public final class WorkerModel {
 
   public List<ShardSpec> shards() {
     return group.shards();
-  }
-
-  /** Whether this worker's shards hold their initial values (uploads complete). */
-  public boolean loaded() {
-    synchronized (lock) {
-      return loaded;
-    }
   }
 
   public long version() {
@@ -527,12 +519,6 @@ public final class WorkerModel {
     }
   }
 
-  public String failure() {
-    synchronized (lock) {
-      return failure;
-    }
-  }
-
   /** The model was deleted: every later call gets NOT_FOUND. */
   public void drop() {
     synchronized (lock) {
@@ -554,13 +540,6 @@ public final class WorkerModel {
     if (!loaded) {
       throw ApiException.failedPrecondition(
           name + " is waiting for its initial values: write them with WriteParameters before the first push");
-    }
-  }
-
-  /** Counters for status displays. */
-  public Map<String, Long> counters() {
-    synchronized (lock) {
-      return Map.of("version", version, "pushes", pushesReceived, "duplicates", duplicates);
     }
   }
 }
