@@ -1,6 +1,6 @@
 package dev.shardopt.bench;
 
-import dev.shardopt.worker.kernel.StepScalars;
+import dev.shardopt.engine.kernel.StepScalars;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;

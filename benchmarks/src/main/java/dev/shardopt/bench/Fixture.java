@@ -1,8 +1,8 @@
 package dev.shardopt.bench;
 
-import dev.shardopt.worker.kernel.ParallelApply;
-import dev.shardopt.worker.kernel.StepScalars;
-import dev.shardopt.worker.kernel.UpdateKernel;
+import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.StepScalars;
+import dev.shardopt.engine.kernel.UpdateKernel;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;

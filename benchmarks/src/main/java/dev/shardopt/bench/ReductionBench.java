@@ -1,6 +1,6 @@
 package dev.shardopt.bench;
 
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;

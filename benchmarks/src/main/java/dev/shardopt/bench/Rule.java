@@ -1,13 +1,13 @@
 package dev.shardopt.bench;
 
-import dev.shardopt.worker.kernel.AdagradKernel;
-import dev.shardopt.worker.kernel.AdamKernel;
-import dev.shardopt.worker.kernel.LionKernel;
-import dev.shardopt.worker.kernel.MomentumKernel;
-import dev.shardopt.worker.kernel.NesterovKernel;
-import dev.shardopt.worker.kernel.RmspropKernel;
-import dev.shardopt.worker.kernel.SgdKernel;
-import dev.shardopt.worker.kernel.UpdateKernel;
+import dev.shardopt.engine.kernel.AdagradKernel;
+import dev.shardopt.engine.kernel.AdamKernel;
+import dev.shardopt.engine.kernel.LionKernel;
+import dev.shardopt.engine.kernel.MomentumKernel;
+import dev.shardopt.engine.kernel.NesterovKernel;
+import dev.shardopt.engine.kernel.RmspropKernel;
+import dev.shardopt.engine.kernel.SgdKernel;
+import dev.shardopt.engine.kernel.UpdateKernel;
 import java.util.function.Supplier;
 
 /**

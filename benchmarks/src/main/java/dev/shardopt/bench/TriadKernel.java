@@ -1,7 +1,7 @@
 package dev.shardopt.bench;
 
-import dev.shardopt.worker.kernel.StepScalars;
-import dev.shardopt.worker.kernel.UpdateKernel;
+import dev.shardopt.engine.kernel.StepScalars;
+import dev.shardopt.engine.kernel.UpdateKernel;
 import java.util.List;
 
 /**

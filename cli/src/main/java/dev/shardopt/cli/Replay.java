@@ -10,10 +10,10 @@ import dev.shardopt.client.TensorDef;
 import dev.shardopt.client.Tensors;
 import dev.shardopt.client.Trainer;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.worker.engine.InvalidGradientException;
-import dev.shardopt.worker.engine.LocalOptimizer;
-import dev.shardopt.worker.engine.TensorSpec;
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.InvalidGradientException;
+import dev.shardopt.engine.LocalOptimizer;
+import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -41,8 +41,8 @@ public final class Replay {
       Pipeline pipeline, Map<String, Tensor> init, Map<String, Tensor> grads, int trainers,
       ParallelApply parallel) {
     final long pushes = checkShapes(init, grads, trainers);
-    Map<TensorSpec, float[]> model = new LinkedHashMap<>();
-    init.forEach((name, t) -> model.put(new TensorSpec(name, t.shape()), t.data()));
+    Map<TensorShape, float[]> model = new LinkedHashMap<>();
+    init.forEach((name, t) -> model.put(new TensorShape(name, t.shape()), t.data()));
     LocalOptimizer optimizer;
     try {
       optimizer = new LocalOptimizer(pipeline, model, trainers, parallel);

@@ -1,15 +1,16 @@
 package dev.shardopt.cli;
 
+import dev.shardopt.embedded.ShardoptLocal;
 import dev.shardopt.cli.io.Tensor;
 import dev.shardopt.cli.io.TensorFiles;
 import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.Shardopt;
 import dev.shardopt.client.ShardoptCluster;
-import dev.shardopt.client.embedded.EmbeddedCluster;
+import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.ParallelApply;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -87,7 +88,7 @@ public final class ReplayCommand implements Callable<Integer> {
         EmbeddedCluster.Builder cluster = EmbeddedCluster.builder().workers(workers)
             .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(shardBlocks))
             .worker((i, c) -> c.withThreads(Math.max(1, n / workers)));
-        try (ShardoptCluster c = Shardopt.local(cluster, ClientOptions.defaults())) {
+        try (ShardoptCluster c = ShardoptLocal.start(cluster, ClientOptions.defaults())) {
           result = Replay.runOnCluster(c, "replay", pipeline, init, gradients, trainers);
         }
       } else {

@@ -4,6 +4,7 @@ import dev.shardopt.cli.io.TensorFileException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.List;
+import java.util.ServiceLoader;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -23,7 +24,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * trace on stderr.
  *
  * <p><b>Adding a subcommand:</b> write a picocli {@code @Command} class in this package (e.g.
- * {@code ReplayCommand implements Callable<Integer>}), add it to the {@code subcommands} list below, and
+ * {@code ReplayCommand implements Callable<Integer>}), add it to the {@code subcommands} list below
+ * (or, in a module that this one must not depend on, implement {@link ExtensionCommand}), and
  * throw {@link UserErrorException} (or let a {@link TensorFileException} through) for the user's mistakes.
  * Use {@code spec.commandLine().getOut()/getErr()} rather than {@code System.out/err} so that tests can
  * capture the output.
@@ -34,17 +36,14 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = ShardoptVersion.class,
     description = "Shardopt: optimizer pipelines and their parameter server, from the command line.",
     synopsisSubcommandLabel = "COMMAND",
-    // Subcommands register here, one class each (e.g. ReplayCommand.class, DescribeCommand.class).
+    // Subcommands register here, one class each (e.g. ReplayCommand.class, DescribeCommand.class);
+    // extensions, then version and help, are added in commandLine().
     subcommands = {
       ReplayCommand.class,
       DescribeCommand.class,
       CoordinatorCommand.class,
       WorkerCommand.class,
       StatusCommand.class,
-      TrainCommand.class,
-      CompareCommand.class,
-      VersionCommand.class,
-      CommandLine.HelpCommand.class,
     })
 public final class ShardoptCli implements Callable<Integer> {
 
@@ -91,6 +90,11 @@ public final class ShardoptCli implements Callable<Integer> {
   /** The configured command line: all subcommands, and the error handling described in the class comment. */
   public static CommandLine commandLine() {
     CommandLine cmd = new CommandLine(new ShardoptCli());
+    for (ExtensionCommand extension : ServiceLoader.load(ExtensionCommand.class)) {
+      cmd.addSubcommand(extension);
+    }
+    cmd.addSubcommand(new VersionCommand());
+    cmd.addSubcommand(new CommandLine.HelpCommand());
     cmd.setParameterExceptionHandler(ShardoptCli::handleParameterException);
     cmd.setExecutionExceptionHandler(ShardoptCli::handleExecutionException);
     return cmd;

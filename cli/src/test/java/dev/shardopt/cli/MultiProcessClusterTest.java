@@ -12,10 +12,10 @@ import dev.shardopt.client.ShardoptException;
 import dev.shardopt.client.Tensors;
 import dev.shardopt.client.Trainer;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.worker.engine.LocalOptimizer;
-import dev.shardopt.worker.engine.TensorSpec;
-import dev.shardopt.worker.kernel.ParallelApply;
-import dev.shardopt.worker.store.InitialValues;
+import dev.shardopt.engine.LocalOptimizer;
+import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.engine.InitialValues;
 import io.grpc.Status;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -130,8 +130,8 @@ class MultiProcessClusterTest {
       }
       float[] remote = model.pull(steps).get("w");
 
-      Map<TensorSpec, float[]> local = new LinkedHashMap<>();
-      local.put(new TensorSpec("w", new long[] {n}), init);
+      Map<TensorShape, float[]> local = new LinkedHashMap<>();
+      local.put(new TensorShape("w", new long[] {n}), init);
       LocalOptimizer opt = new LocalOptimizer(pipeline, local, trainers, new ParallelApply(pool, 1));
       for (float[][] push : grads) {
         List<Map<String, float[]>> byTrainer = new ArrayList<>();

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.shardopt.cli.io.Tensor;
 import dev.shardopt.cli.io.TensorFiles;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.ParallelApply;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.URISyntaxException;

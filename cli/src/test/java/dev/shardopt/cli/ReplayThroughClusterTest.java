@@ -1,5 +1,6 @@
 package dev.shardopt.cli;
 
+import dev.shardopt.embedded.ShardoptLocal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.shardopt.cli.io.Tensor;
@@ -7,10 +8,10 @@ import dev.shardopt.cli.io.TensorFiles;
 import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.Shardopt;
 import dev.shardopt.client.ShardoptCluster;
-import dev.shardopt.client.embedded.EmbeddedCluster;
+import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.ParallelApply;
 import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,8 +40,8 @@ class ReplayThroughClusterTest {
     EmbeddedCluster.Builder one = EmbeddedCluster.builder().workers(1).worker((i, c) -> c.withThreads(1));
     EmbeddedCluster.Builder three = EmbeddedCluster.builder().workers(3).worker((i, c) -> c.withThreads(1))
         .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(1));
-    try (ShardoptCluster c1 = Shardopt.local(one, ClientOptions.defaults());
-        ShardoptCluster c3 = Shardopt.local(three, ClientOptions.defaults())) {
+    try (ShardoptCluster c1 = ShardoptLocal.start(one, ClientOptions.defaults());
+        ShardoptCluster c3 = ShardoptLocal.start(three, ClientOptions.defaults())) {
       List<String> compared = new ArrayList<>();
       for (Path c : cases) {
         Properties props = new Properties();

@@ -1,6 +1,6 @@
 package dev.shardopt.client;
 
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package dev.shardopt.client;
 
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.TensorChunk;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package dev.shardopt.client;
 
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 import java.time.Duration;
 import java.util.Objects;
 

@@ -1,7 +1,5 @@
 package dev.shardopt.client;
 
-import dev.shardopt.client.embedded.EmbeddedCluster;
-
 /**
  * Entry point of the Java client.
  *
@@ -14,6 +12,9 @@ import dev.shardopt.client.embedded.EmbeddedCluster;
  *   trainer.push(0, gradients);
  * }
  * }</pre>
+ *
+ * <p>An embedded cluster for tests and single-machine runs is {@code ShardoptLocal.start(n)}, in
+ * the shardopt-embedded module.
  */
 public final class Shardopt {
   private Shardopt() {}
@@ -25,24 +26,5 @@ public final class Shardopt {
 
   public static ShardoptCluster connect(String target, ClientOptions options) {
     return new ShardoptCluster(target, options, null);
-  }
-
-  /**
-   * An embedded cluster: a coordinator and {@code workers} workers in this process, as real gRPC
-   * servers on loopback ports. Closing the returned client stops them.
-   */
-  public static ShardoptCluster local(int workers) {
-    return local(EmbeddedCluster.builder().workers(workers), ClientOptions.defaults());
-  }
-
-  /** An embedded cluster from a builder (settings, fault-injecting modules). */
-  public static ShardoptCluster local(EmbeddedCluster.Builder builder, ClientOptions options) {
-    EmbeddedCluster cluster = builder.start();
-    try {
-      return new ShardoptCluster(cluster.coordinatorAddress(), options, cluster);
-    } catch (RuntimeException e) {
-      cluster.close();
-      throw e;
-    }
   }
 }

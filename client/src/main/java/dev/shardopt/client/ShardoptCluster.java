@@ -1,5 +1,6 @@
 package dev.shardopt.client;
 
+import dev.shardopt.v1.TrainingMode;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.v1.ClusterStatus;
 import dev.shardopt.v1.CoordinatorGrpc;
@@ -100,7 +101,7 @@ public class ShardoptCluster implements AutoCloseable {
     if (created.getTrainers() == 0) {
       full.setTrainers(spec.getTrainers());
     }
-    if (created.getMode() == dev.shardopt.v1.TrainingMode.TRAINING_MODE_UNSPECIFIED) {
+    if (created.getMode() == TrainingMode.TRAINING_MODE_UNSPECIFIED) {
       full.setMode(spec.getMode()).setStaleness(spec.getStaleness());
     }
     RemoteModel remote = new RemoteModel(this, full.build());

@@ -4,7 +4,7 @@ import static dev.shardopt.client.Fixtures.A;
 import static dev.shardopt.client.Fixtures.B;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.TensorChunk;
 import java.util.ArrayList;
 import java.util.List;

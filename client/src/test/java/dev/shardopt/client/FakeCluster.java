@@ -1,7 +1,7 @@
 package dev.shardopt.client;
 
 import com.google.protobuf.Empty;
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.CreateModelRequest;
 import dev.shardopt.v1.DeleteModelRequest;

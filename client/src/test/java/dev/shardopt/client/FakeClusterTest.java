@@ -1,12 +1,13 @@
 package dev.shardopt.client;
 
+import dev.shardopt.v1.ModelState;
 import static dev.shardopt.client.Initializers.normal;
 import static dev.shardopt.dsl.Optimizers.adam;
 import static dev.shardopt.dsl.Optimizers.sgd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.PushHeader;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.ShardMap;
@@ -74,7 +75,7 @@ class FakeClusterTest {
     assertThat(m.name()).isEqualTo("models/m");
     assertThat(m.id()).isEqualTo("m");
     assertThat(m.trainers()).isEqualTo(2);
-    assertThat(m.describe().getState()).isEqualTo(dev.shardopt.v1.ModelState.READY);
+    assertThat(m.describe().getState()).isEqualTo(ModelState.READY);
     assertThat(fake.a.writes).isEmpty(); // A holds no shard of b
     assertThat(fake.b.writes).hasSize(1);
     List<TensorChunk> chunks = fake.b.writes.get(0);

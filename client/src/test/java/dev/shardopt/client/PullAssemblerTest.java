@@ -110,6 +110,6 @@ class PullAssemblerTest {
 
   private static TensorChunk chunk(String tensor, long offset, float[] data) {
     return TensorChunk.newBuilder().setTensor(tensor).setOffset(offset)
-        .setData(dev.shardopt.proto.TensorBytes.encode(data, 0, data.length)).build();
+        .setData(dev.shardopt.rpc.TensorBytes.encode(data, 0, data.length)).build();
   }
 }

@@ -1,7 +1,7 @@
 package dev.shardopt.coordinator;
 
-import dev.shardopt.proto.GrpcServers;
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.GrpcServers;
+import dev.shardopt.rpc.TensorBytes;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;

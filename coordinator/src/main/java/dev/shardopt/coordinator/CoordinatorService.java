@@ -1,7 +1,8 @@
 package dev.shardopt.coordinator;
 
+import dev.shardopt.engine.UpdateDecision;
 import com.google.protobuf.Empty;
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.ClusterStatus;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.CreateModelRequest;
@@ -23,7 +24,7 @@ import dev.shardopt.v1.ReportStepRequest;
 import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepDecision;
 import dev.shardopt.v1.UpdatePipelineRequest;
-import dev.shardopt.worker.engine.ShardStatistics;
+import dev.shardopt.engine.BlockStatistics;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 import java.util.List;
@@ -90,14 +91,14 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void reportStep(ReportStepRequest request, StreamObserver<StepDecision> response) {
-    List<ShardStatistics> stats = request.getShardsList().stream()
-        .map(s -> new ShardStatistics(s.getTensorIndex(), (int) s.getFirstBlock(),
+    List<BlockStatistics> stats = request.getShardsList().stream()
+        .map(s -> new BlockStatistics(s.getTensorIndex(), (int) s.getFirstBlock(),
             s.getBlockSumsList().stream().mapToDouble(Double::doubleValue).toArray(), s.getFirstNonFinite()))
         .toList();
     try {
       models.reportStep(request.getModel(), request.getWorker(), request.getStep(), stats, new StepBarrier.Reply() {
         @Override
-        public void decided(dev.shardopt.worker.engine.StepDecision d) {
+        public void decided(UpdateDecision d) {
           response.onNext(StepDecision.newBuilder()
               .setAction(d.applies() ? StepDecision.Action.APPLY : StepDecision.Action.SKIP)
               .setStep(request.getStep()).setUpdate(d.update()).setLearningRate(d.learningRate())

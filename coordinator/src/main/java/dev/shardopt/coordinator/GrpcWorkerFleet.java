@@ -1,7 +1,7 @@
 package dev.shardopt.coordinator;
 
-import dev.shardopt.proto.ApiException;
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.DropModelRequest;
 import dev.shardopt.v1.SetPipelineRequest;

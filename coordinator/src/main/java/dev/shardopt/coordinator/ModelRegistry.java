@@ -1,8 +1,9 @@
 package dev.shardopt.coordinator;
 
+import dev.shardopt.v1.OptimizerPipeline;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
@@ -15,12 +16,12 @@ import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.TrainingMode;
-import dev.shardopt.worker.engine.ShardGroup;
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecider;
-import dev.shardopt.worker.engine.StepDecision;
-import dev.shardopt.worker.kernel.ReductionBlocks;
-import dev.shardopt.worker.store.InitialValues;
+import dev.shardopt.engine.ShardGroup;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.engine.kernel.ReductionBlocks;
+import dev.shardopt.engine.InitialValues;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -71,12 +72,12 @@ public final class ModelRegistry {
     }
 
     /** Phase two: called once per step by the barrier (under its lock). */
-    StepDecision decide(long step, List<ShardStatistics> stats) {
+    UpdateDecision decide(long step, List<BlockStatistics> stats) {
       Pipeline p;
       synchronized (ModelRegistry.this) {
         p = pipelines.floorEntry(step).getValue();
       }
-      StepDecision d;
+      UpdateDecision d;
       synchronized (this) {
         d = StepDecider.decide(p, updates, stats, tensorNames);
         if (d.applies()) {
@@ -168,7 +169,11 @@ public final class ModelRegistry {
       } catch (InvalidPipelineException e) {
         throw ApiException.invalidArgument("model.pipeline: " + e.getMessage());
       }
-      InitialValues.validate(t.getName(), t.getInit());
+      try {
+        InitialValues.validate(t.getName(), t.getInit());
+      } catch (IllegalArgumentException e) {
+        throw ApiException.invalidArgument(e.getMessage());
+      }
       upload |= t.getInit().getKindCase() == Initializer.KindCase.UPLOAD && n > 0;
       names.add(t.getName());
       sizes.add(n);
@@ -276,7 +281,7 @@ public final class ModelRegistry {
   // ---------------------------------------------------------------- pipeline changes
 
   /** The new pipeline takes effect at {@code atStep} on every shard, or nowhere. */
-  public Model updatePipeline(String name, dev.shardopt.v1.OptimizerPipeline proto, long atStep) {
+  public Model updatePipeline(String name, OptimizerPipeline proto, long atStep) {
     Pipeline next = pipeline(proto, "pipeline");
     Record r;
     Pipeline current;
@@ -326,7 +331,7 @@ public final class ModelRegistry {
   // ---------------------------------------------------------------- steps
 
   /** Phase one of a synchronous step; {@code reply} gets the decision once every worker reported. */
-  public void reportStep(String name, String worker, long step, List<ShardStatistics> stats, StepBarrier.Reply reply) {
+  public void reportStep(String name, String worker, long step, List<BlockStatistics> stats, StepBarrier.Reply reply) {
     Record r;
     synchronized (this) {
       r = record(name);
@@ -430,7 +435,7 @@ public final class ModelRegistry {
     return out;
   }
 
-  private static Pipeline pipeline(dev.shardopt.v1.OptimizerPipeline proto, String field) {
+  private static Pipeline pipeline(OptimizerPipeline proto, String field) {
     if (proto == null) {
       throw ApiException.invalidArgument(field + " is missing; send the pipeline, e.g. the proto of adam(1e-3)");
     }

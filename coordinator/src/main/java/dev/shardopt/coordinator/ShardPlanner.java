@@ -1,7 +1,7 @@
 package dev.shardopt.coordinator;
 
 import dev.shardopt.v1.Shard;
-import dev.shardopt.worker.kernel.ReductionBlocks;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import java.util.ArrayList;
 import java.util.List;
 

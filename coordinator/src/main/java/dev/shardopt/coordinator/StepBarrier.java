@@ -1,8 +1,8 @@
 package dev.shardopt.coordinator;
 
-import dev.shardopt.proto.ApiException;
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecision;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.UpdateDecision;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,14 +25,14 @@ public final class StepBarrier {
 
   /** How a report is answered: a decision, or an error. */
   public interface Reply {
-    void decided(StepDecision d);
+    void decided(UpdateDecision d);
 
     void failed(ApiException e);
   }
 
   private final class Round {
     final long step;
-    final Map<String, List<ShardStatistics>> stats = new LinkedHashMap<>();
+    final Map<String, List<BlockStatistics>> stats = new LinkedHashMap<>();
     final List<Reply> replies = new ArrayList<>();
     final long startedNanos = System.nanoTime();
     ScheduledFuture<?> timeout;
@@ -47,23 +47,23 @@ public final class StepBarrier {
   private final ScheduledExecutorService timer;
   private final long timeoutMillis;
   /** (step, statistics of every participant) -> decision; called once per step. */
-  private final BiFunction<Long, List<ShardStatistics>, StepDecision> decide;
+  private final BiFunction<Long, List<BlockStatistics>, UpdateDecision> decide;
   /** (step, missing workers) when a round times out. */
   private final BiFunction<Long, Set<String>, ApiException> onTimeout;
   /** The time from a step's first report to its last, just before {@code decide} runs. */
   private final Consumer<Long> onDecidedMillis;
 
   private final Map<Long, Round> rounds = new LinkedHashMap<>();
-  private final Map<Long, StepDecision> recent = new LinkedHashMap<>() {
+  private final Map<Long, UpdateDecision> recent = new LinkedHashMap<>() {
     @Override
-    protected boolean removeEldestEntry(Map.Entry<Long, StepDecision> eldest) {
+    protected boolean removeEldestEntry(Map.Entry<Long, UpdateDecision> eldest) {
       return size() > 64;
     }
   };
   private ApiException failure;
 
   public StepBarrier(String model, Set<String> participants, ScheduledExecutorService timer, long timeoutMillis,
-      BiFunction<Long, List<ShardStatistics>, StepDecision> decide, BiFunction<Long, Set<String>, ApiException> onTimeout,
+      BiFunction<Long, List<BlockStatistics>, UpdateDecision> decide, BiFunction<Long, Set<String>, ApiException> onTimeout,
       Consumer<Long> onDecidedMillis) {
     this.model = model;
     this.participants = Set.copyOf(participants);
@@ -75,9 +75,9 @@ public final class StepBarrier {
   }
 
   /** Phase one from {@code worker}; {@code reply} is called once, maybe on another thread. */
-  public void report(String worker, long step, List<ShardStatistics> stats, Reply reply) {
+  public void report(String worker, long step, List<BlockStatistics> stats, Reply reply) {
     List<Reply> toAnswer = new ArrayList<>();
-    StepDecision decision = null;
+    UpdateDecision decision = null;
     ApiException error = null;
     synchronized (this) {
       if (!participants.contains(worker)) {
@@ -97,7 +97,7 @@ public final class StepBarrier {
         if (r.stats.keySet().containsAll(participants)) {
           rounds.remove(step);
           r.timeout.cancel(false);
-          List<ShardStatistics> all = new ArrayList<>();
+          List<BlockStatistics> all = new ArrayList<>();
           r.stats.values().forEach(all::addAll);
           try {
             onDecidedMillis.accept(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - r.startedNanos));

@@ -1,6 +1,6 @@
 package dev.shardopt.coordinator;
 
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.HeartbeatRequest;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.WorkerStatus;

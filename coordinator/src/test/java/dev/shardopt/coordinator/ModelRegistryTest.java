@@ -1,11 +1,12 @@
 package dev.shardopt.coordinator;
 
+import dev.shardopt.v1.HeartbeatRequest;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
@@ -17,8 +18,8 @@ import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.TrainingMode;
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecision;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.UpdateDecision;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -156,24 +157,24 @@ class ModelRegistryTest {
     throw new AssertionError("expected an ApiException " + code + ", got no exception");
   }
 
-  private static ShardStatistics stat(int tensor, int firstBlock, double... sums) {
-    return new ShardStatistics(tensor, firstBlock, sums, -1);
+  private static BlockStatistics stat(int tensor, int firstBlock, double... sums) {
+    return new BlockStatistics(tensor, firstBlock, sums, -1);
   }
 
   /** Both workers report a step; returns the (common) decision. */
-  private static StepDecision step(ModelRegistry r, String model, long step, List<ShardStatistics> w1,
-      List<ShardStatistics> w2) {
+  private static UpdateDecision step(ModelRegistry r, String model, long step, List<BlockStatistics> w1,
+      List<BlockStatistics> w2) {
     RecordingReply r1 = new RecordingReply();
     RecordingReply r2 = new RecordingReply();
     r.reportStep(model, "workers/w1", step, w1, r1);
     assertThat(r1.answered()).as("w1 waits for w2").isFalse();
     r.reportStep(model, "workers/w2", step, w2, r2);
-    StepDecision d = r1.decision();
+    UpdateDecision d = r1.decision();
     assertThat(r2.decision()).isSameAs(d);
     return d;
   }
 
-  private static StepDecision finiteStep(ModelRegistry r, String model, long step) {
+  private static UpdateDecision finiteStep(ModelRegistry r, String model, long step) {
     return step(r, model, step, List.of(stat(0, 0, 0.0625)), List.of(stat(0, 1, 0.1875), stat(1, 0, 0.0)));
   }
 
@@ -559,9 +560,9 @@ class ModelRegistryTest {
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1).clipNorm(1.0)"));
     // block sums 1.5 + 2.0 (tensor a) + 0.5 (tensor b) = 4.0: norm 2.0, clip 1 / (2 + 1e-6)
-    StepDecision d = step(r, "models/m", 0, List.of(stat(0, 0, 1.5)), List.of(stat(0, 1, 2.0), stat(1, 0, 0.5)));
+    UpdateDecision d = step(r, "models/m", 0, List.of(stat(0, 0, 1.5)), List.of(stat(0, 1, 2.0), stat(1, 0, 0.5)));
     float scale = (float) (1.0 / 2.000001);
-    assertThat(d.action()).isEqualTo(StepDecision.Action.APPLY);
+    assertThat(d.action()).isEqualTo(UpdateDecision.Action.APPLY);
     assertThat(d.update()).isZero();
     assertThat(d.gradientNorm()).isEqualTo(2.0);
     assertThat(d.clipScale()).isEqualTo(scale);
@@ -588,7 +589,7 @@ class ModelRegistryTest {
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1).clipNorm(1.0)"));
     // 0.0625 + 0.1875 = 0.25: norm 0.5 < 1, scale min(1, 1 / 0.500001) = 1
-    StepDecision d = finiteStep(r, "models/m", 0);
+    UpdateDecision d = finiteStep(r, "models/m", 0);
     assertThat(d.gradientNorm()).isEqualTo(0.5);
     assertThat(d.clipScale()).isEqualTo(1f);
   }
@@ -598,7 +599,7 @@ class ModelRegistryTest {
     twoWorkers();
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1)"));
-    StepDecision d = step(r, "models/m", 0, List.of(stat(0, 0, 9.0)), List.of(stat(0, 1, 16.0)));
+    UpdateDecision d = step(r, "models/m", 0, List.of(stat(0, 0, 9.0)), List.of(stat(0, 1, 16.0)));
     assertThat(d.gradientNorm()).isEqualTo(5.0);
     assertThat(d.clipScale()).isEqualTo(1f);
   }
@@ -611,7 +612,7 @@ class ModelRegistryTest {
     // warmup(4): lr_t = 0.1 * t / 4 for t < 4, then 0.1
     double[] expected = {0.0, 0.025, 0.05, 0.075, 0.1, 0.1};
     for (int s = 0; s < expected.length; s++) {
-      StepDecision d = finiteStep(r, "models/m", s);
+      UpdateDecision d = finiteStep(r, "models/m", s);
       assertThat(d.update()).isEqualTo(s);
       assertThat(d.learningRate()).as("lr at t=%d", s).isCloseTo(expected[s], within(1e-15));
     }
@@ -628,10 +629,10 @@ class ModelRegistryTest {
     r.create("m", twoWorkerModel("sgd(0.1)"));
     r.updatePipeline("models/m", Pipeline.parse("sgd(0.05).clipNorm(0.25)").toProto(), 2);
     assertThat(finiteStep(r, "models/m", 0).learningRate()).isCloseTo(0.1, within(1e-15));
-    StepDecision s1 = finiteStep(r, "models/m", 1);
+    UpdateDecision s1 = finiteStep(r, "models/m", 1);
     assertThat(s1.learningRate()).isCloseTo(0.1, within(1e-15));
     assertThat(s1.clipScale()).isEqualTo(1f);
-    StepDecision s2 = finiteStep(r, "models/m", 2);
+    UpdateDecision s2 = finiteStep(r, "models/m", 2);
     assertThat(s2.learningRate()).isCloseTo(0.05, within(1e-15));
     // norm 0.5 against clipNorm(0.25): 0.25 / 0.500001
     assertThat(s2.clipScale()).isEqualTo((float) (0.25 / 0.500001));
@@ -643,19 +644,19 @@ class ModelRegistryTest {
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1).warmup(2).skipNonFinite()"));
     // step 0: w2's shard of "a" has a NaN at element 8200 of the tensor
-    StepDecision skipped = step(r, "models/m", 0, List.of(stat(0, 0, 1.0)),
-        List.of(new ShardStatistics(0, 1, new double[] {Double.NaN}, 8200), stat(1, 0, 1.0)));
-    assertThat(skipped.action()).isEqualTo(StepDecision.Action.SKIP);
+    UpdateDecision skipped = step(r, "models/m", 0, List.of(stat(0, 0, 1.0)),
+        List.of(new BlockStatistics(0, 1, new double[] {Double.NaN}, 8200), stat(1, 0, 1.0)));
+    assertThat(skipped.action()).isEqualTo(UpdateDecision.Action.SKIP);
     assertThat(skipped.applies()).isFalse();
     assertThat(skipped.update()).isZero();
     assertThat(skipped.nonFinite()).contains("'a'").contains("8200");
 
     // skipped steps do not advance t: step 1 is update 0 (lr 0 in warmup), step 2 update 1 (lr 0.05)
-    StepDecision s1 = finiteStep(r, "models/m", 1);
-    assertThat(s1.action()).isEqualTo(StepDecision.Action.APPLY);
+    UpdateDecision s1 = finiteStep(r, "models/m", 1);
+    assertThat(s1.action()).isEqualTo(UpdateDecision.Action.APPLY);
     assertThat(s1.update()).isZero();
     assertThat(s1.learningRate()).isEqualTo(0.0);
-    StepDecision s2 = finiteStep(r, "models/m", 2);
+    UpdateDecision s2 = finiteStep(r, "models/m", 2);
     assertThat(s2.update()).isEqualTo(1);
     assertThat(s2.learningRate()).isCloseTo(0.05, within(1e-15));
 
@@ -754,7 +755,7 @@ class ModelRegistryTest {
     r.reportStep("models/m", "workers/w1", 0, List.of(stat(0, 0, 1)), reply);
     ApiException e = reply.failure();
     assertThat(e.getMessage()).contains("workers/w2").contains("marked unhealthy");
-    workers.heartbeat(dev.shardopt.v1.HeartbeatRequest.newBuilder().setWorker("workers/w1").build());
+    workers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w1").build());
     assertThat(workers.healthy("workers/w1")).isTrue();
     assertThat(workers.healthy("workers/w2")).isFalse();
   }

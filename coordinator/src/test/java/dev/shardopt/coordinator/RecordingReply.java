@@ -2,8 +2,8 @@ package dev.shardopt.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.shardopt.proto.ApiException;
-import dev.shardopt.worker.engine.StepDecision;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.engine.UpdateDecision;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -14,11 +14,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class RecordingReply implements StepBarrier.Reply {
   static final long WAIT_SECONDS = 5;
 
-  private final CompletableFuture<StepDecision> result = new CompletableFuture<>();
+  private final CompletableFuture<UpdateDecision> result = new CompletableFuture<>();
   private final AtomicInteger calls = new AtomicInteger();
 
   @Override
-  public void decided(StepDecision d) {
+  public void decided(UpdateDecision d) {
     calls.incrementAndGet();
     result.complete(d);
   }
@@ -38,7 +38,7 @@ final class RecordingReply implements StepBarrier.Reply {
   }
 
   /** The decision, waiting at most {@link #WAIT_SECONDS}; fails the test on an error or no answer. */
-  StepDecision decision() {
+  UpdateDecision decision() {
     try {
       return result.get(WAIT_SECONDS, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
@@ -54,7 +54,7 @@ final class RecordingReply implements StepBarrier.Reply {
   /** The error, waiting at most {@link #WAIT_SECONDS}; fails the test on a decision or no answer. */
   ApiException failure() {
     try {
-      StepDecision d = result.get(WAIT_SECONDS, TimeUnit.SECONDS);
+      UpdateDecision d = result.get(WAIT_SECONDS, TimeUnit.SECONDS);
       throw new AssertionError("expected a failure, got " + d);
     } catch (ExecutionException e) {
       assertThat(e.getCause()).isInstanceOf(ApiException.class);

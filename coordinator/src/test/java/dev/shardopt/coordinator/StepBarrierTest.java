@@ -2,9 +2,9 @@ package dev.shardopt.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.shardopt.proto.ApiException;
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecision;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.UpdateDecision;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +27,7 @@ class StepBarrierTest {
   private ScheduledExecutorService timer;
   private final AtomicInteger decideCalls = new AtomicInteger();
   private final List<Long> decidedSteps = new CopyOnWriteArrayList<>();
-  private final List<List<ShardStatistics>> decidedStats = new CopyOnWriteArrayList<>();
+  private final List<List<BlockStatistics>> decidedStats = new CopyOnWriteArrayList<>();
   private final List<Long> timedOutSteps = new CopyOnWriteArrayList<>();
   private final List<Set<String>> missingSets = new CopyOnWriteArrayList<>();
   private final List<Long> decidedMillis = new CopyOnWriteArrayList<>();
@@ -45,8 +45,8 @@ class StepBarrierTest {
     assertThat(timer.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
   }
 
-  private static StepDecision decisionFor(long step) {
-    return new StepDecision(StepDecision.Action.APPLY, step, 0.1, 1f, step + 0.5, null);
+  private static UpdateDecision decisionFor(long step) {
+    return new UpdateDecision(UpdateDecision.Action.APPLY, step, 0.1, 1f, step + 0.5, null);
   }
 
   private StepBarrier barrier(Set<String> participants, long timeoutMillis) {
@@ -68,8 +68,8 @@ class StepBarrierTest {
         decidedMillis::add);
   }
 
-  private static List<ShardStatistics> stats(int tensor, int firstBlock, double... sums) {
-    return List.of(new ShardStatistics(tensor, firstBlock, sums, -1));
+  private static List<BlockStatistics> stats(int tensor, int firstBlock, double... sums) {
+    return List.of(new BlockStatistics(tensor, firstBlock, sums, -1));
   }
 
   @Test
@@ -86,7 +86,7 @@ class StepBarrierTest {
     assertThat(decideCalls).hasValue(0);
 
     b.report("w3", 7, stats(1, 0, 3.0), r3);
-    StepDecision d = r1.decision();
+    UpdateDecision d = r1.decision();
     assertThat(r2.decision()).isSameAs(d);
     assertThat(r3.decision()).isSameAs(d);
     assertThat(d).isEqualTo(decisionFor(7));
@@ -100,9 +100,9 @@ class StepBarrierTest {
   @Test
   void everyWorkersStatisticsReachDecide() {
     StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
-    ShardStatistics a = new ShardStatistics(0, 0, new double[] {1, 2}, -1);
-    ShardStatistics c = new ShardStatistics(1, 0, new double[] {3}, -1);
-    ShardStatistics e = new ShardStatistics(0, 2, new double[] {4}, 17);
+    BlockStatistics a = new BlockStatistics(0, 0, new double[] {1, 2}, -1);
+    BlockStatistics c = new BlockStatistics(1, 0, new double[] {3}, -1);
+    BlockStatistics e = new BlockStatistics(0, 2, new double[] {4}, 17);
     b.report("w1", 0, List.of(a, c), new RecordingReply());
     RecordingReply last = new RecordingReply();
     b.report("w2", 0, List.of(e), last);
@@ -157,7 +157,7 @@ class StepBarrierTest {
           });
         }
         go.countDown();
-        StepDecision first = replies.get(0).decision();
+        UpdateDecision first = replies.get(0).decision();
         for (RecordingReply r : replies) {
           assertThat(r.decision()).isSameAs(first);
           assertThat(r.calls()).isEqualTo(1);
@@ -168,7 +168,7 @@ class StepBarrierTest {
       assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
     }
     assertThat(decideCalls).hasValue(50);
-    for (List<ShardStatistics> s : decidedStats) {
+    for (List<BlockStatistics> s : decidedStats) {
       assertThat(s).hasSize(8);
     }
   }
@@ -200,7 +200,7 @@ class StepBarrierTest {
     RecordingReply r2 = new RecordingReply();
     b.report("w1", 3, stats(0, 0, 1), r1);
     b.report("w2", 3, stats(0, 1, 1), r2);
-    StepDecision d = r1.decision();
+    UpdateDecision d = r1.decision();
 
     RecordingReply retry = new RecordingReply();
     b.report("w2", 3, stats(0, 1, 1), retry);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.coordinator.ShardPlanner.WorkerSlot;
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.HeartbeatRequest;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.WorkerStatus;

@@ -1,12 +1,13 @@
 package dev.shardopt.train;
 
+import dev.shardopt.embedded.ShardoptLocal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.Shardopt;
 import dev.shardopt.client.ShardoptCluster;
-import dev.shardopt.client.embedded.EmbeddedCluster;
+import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.dsl.Pipeline;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +22,7 @@ class DataParallelTrainerTest {
 
   @BeforeAll
   static void start() {
-    cluster = Shardopt.local(EmbeddedCluster.builder().workers(2), ClientOptions.defaults());
+    cluster = ShardoptLocal.start(EmbeddedCluster.builder().workers(2), ClientOptions.defaults());
   }
 
   @AfterAll

@@ -1,5 +1,6 @@
 package dev.shardopt.bench.cluster;
 
+import dev.shardopt.embedded.ShardoptLocal;
 import static dev.shardopt.dsl.Optimizers.adam;
 import static dev.shardopt.dsl.Optimizers.sgd;
 
@@ -11,10 +12,10 @@ import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.TensorDef;
 import dev.shardopt.client.Tensors;
 import dev.shardopt.client.Trainer;
-import dev.shardopt.client.embedded.EmbeddedCluster;
-import dev.shardopt.worker.kernel.AdamKernel;
-import dev.shardopt.worker.kernel.ParallelApply;
-import dev.shardopt.worker.kernel.StepScalars;
+import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.engine.kernel.AdamKernel;
+import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.StepScalars;
 import dev.shardopt.worker.server.WorkerConfig;
 import dev.shardopt.worker.server.WorkerServer;
 import java.io.IOException;
@@ -113,7 +114,7 @@ public final class ClusterBenchmark {
           List.of(m.getOrDefault("sections", "a,b,c,p,k,d").split(",")),
           Integer.parseInt(m.getOrDefault("timeout-min", "30")),
           m.containsKey("out") ? Path.of(m.get("out")) : null,
-          Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(dev.shardopt.proto.TensorBytes.DEFAULT_CHUNK_BYTES))));
+          Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(dev.shardopt.rpc.TensorBytes.DEFAULT_CHUNK_BYTES))));
       if (o.reps < 1 || o.reps > 100 || o.warmup < 0 || o.warmup > 100 || o.dReps < 1 || o.dReps > 20
           || o.dWarmup < 0 || o.dWarmup > 20 || o.adamParams < 4 * 8192 || o.timeoutMinutes < 1
           || o.chunkBytes < 4096 || o.chunkBytes > CHUNK_BYTES || o.chunkBytes % 4 != 0) {
@@ -276,7 +277,7 @@ public final class ClusterBenchmark {
   }
 
   /**
-   * An embedded cluster with the 64 MiB sgd model. Built exactly as {@code Shardopt.local(builder,
+   * An embedded cluster with the 64 MiB sgd model. Built exactly as {@code ShardoptLocal.start(builder,
    * options)} builds it, keeping a handle on the embedded servers so that the benchmark can see
    * when a step has completed on every worker without pulling.
    */

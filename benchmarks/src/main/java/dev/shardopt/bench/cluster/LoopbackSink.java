@@ -1,7 +1,7 @@
 package dev.shardopt.bench.cluster;
 
 import com.google.protobuf.ByteString;
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.PullRequest;
 import dev.shardopt.v1.PullResponse;
 import dev.shardopt.v1.PushHeader;

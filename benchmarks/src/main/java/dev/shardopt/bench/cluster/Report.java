@@ -21,7 +21,7 @@ final class Report {
             + "Alloc/op: heap bytes allocated by Java threads per operation.%s%n%n",
         o.reps(), o.warmup(), o.dReps(), o.dWarmup(), Runtime.getRuntime().availableProcessors(),
         Runtime.getRuntime().availableProcessors(),
-        o.chunkBytes() == dev.shardopt.proto.TensorBytes.DEFAULT_CHUNK_BYTES ? ""
+        o.chunkBytes() == dev.shardopt.rpc.TensorBytes.DEFAULT_CHUNK_BYTES ? ""
             : String.format(Locale.ROOT, " **What-if: Shardopt's pushes and pulls use %,d-byte chunks "
                 + "(--chunk-bytes); the baseline rows still use 4 MiB.**", o.chunkBytes())));
     b.append("| Row | Measurement | Data/op | Median | Min – max | MB/s | CPU/op | Alloc/op | Ratio | Target | Met |\n");

@@ -1,11 +1,13 @@
 package dev.shardopt.worker.server;
 
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.v1.ShardStatistics;
+import dev.shardopt.v1.StepDecision;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.ReportLoadedRequest;
 import dev.shardopt.v1.ReportStepRequest;
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecision;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.UpdateDecision;
 import dev.shardopt.worker.store.StepCoordinator;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -27,25 +29,25 @@ final class GrpcStepCoordinator implements StepCoordinator {
   }
 
   @Override
-  public StepDecision decide(String model, long step, List<ShardStatistics> stats) {
+  public UpdateDecision decide(String model, long step, List<BlockStatistics> stats) {
     ReportStepRequest.Builder req = ReportStepRequest.newBuilder().setModel(model).setWorker(workerName.get()).setStep(step);
-    for (ShardStatistics s : stats) {
-      dev.shardopt.v1.ShardStatistics.Builder b = dev.shardopt.v1.ShardStatistics.newBuilder()
+    for (BlockStatistics s : stats) {
+      ShardStatistics.Builder b = ShardStatistics.newBuilder()
           .setTensorIndex(s.tensorIndex()).setFirstBlock(s.firstBlock()).setFirstNonFinite(s.firstNonFinite());
       for (double d : s.blockSums()) {
         b.addBlockSums(d);
       }
       req.addShards(b);
     }
-    dev.shardopt.v1.StepDecision d;
+    StepDecision d;
     try {
       d = CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS).reportStep(req.build());
     } catch (StatusRuntimeException e) {
       throw new ApiException(e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED ? Status.Code.UNAVAILABLE : e.getStatus().getCode(),
           "the coordinator did not decide step " + step + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
     }
-    return new StepDecision(
-        d.getAction() == dev.shardopt.v1.StepDecision.Action.SKIP ? StepDecision.Action.SKIP : StepDecision.Action.APPLY,
+    return new UpdateDecision(
+        d.getAction() == StepDecision.Action.SKIP ? UpdateDecision.Action.SKIP : UpdateDecision.Action.APPLY,
         d.getUpdate(), d.getLearningRate(), d.getClipScale(), d.getGradientNorm(), null);
   }
 

@@ -1,6 +1,6 @@
 package dev.shardopt.worker.server;
 
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.TensorBytes;
 
 /**
  * A worker's settings.

@@ -1,7 +1,7 @@
 package dev.shardopt.worker.server;
 
-import dev.shardopt.proto.GrpcServers;
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.GrpcServers;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.HeartbeatRequest;
 import dev.shardopt.v1.ModelProgress;

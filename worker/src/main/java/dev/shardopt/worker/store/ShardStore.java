@@ -1,13 +1,15 @@
 package dev.shardopt.worker.store;
 
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.TensorSpec;
-import dev.shardopt.worker.engine.ShardSpec;
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.InitialValues;
+import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -51,8 +53,8 @@ public final class ShardStore {
             + ", which does not match the model's tensors " + tensorNames);
       }
       TensorSpec t = spec.getTensors(index);
-      dev.shardopt.worker.engine.TensorSpec tensor =
-          new dev.shardopt.worker.engine.TensorSpec(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
+      TensorShape tensor =
+          new TensorShape(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
       ShardSpec shard = new ShardSpec(index, tensor, Math.toIntExact(s.getOffset()), Math.toIntExact(s.getLength()));
       float[] values = new float[shard.length()];
       InitialValues.fill(t.getInit(), shard.offset(), values);

@@ -1,7 +1,7 @@
 package dev.shardopt.worker.store;
 
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecision;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.UpdateDecision;
 import java.util.List;
 
 /**
@@ -13,10 +13,10 @@ public interface StepCoordinator {
   /**
    * Reports this worker's statistics for {@code step} and waits for the decision.
    *
-   * @throws dev.shardopt.proto.ApiException UNAVAILABLE or DEADLINE_EXCEEDED when the step cannot
+   * @throws dev.shardopt.rpc.ApiException UNAVAILABLE or DEADLINE_EXCEEDED when the step cannot
    *     complete (another worker did not report in time, or the coordinator is unreachable)
    */
-  StepDecision decide(String model, long step, List<ShardStatistics> stats);
+  UpdateDecision decide(String model, long step, List<BlockStatistics> stats);
 
   /** This worker has every shard of {@code model} loaded. */
   void loaded(String model);

@@ -3,17 +3,17 @@ package dev.shardopt.worker.store;
 import com.google.protobuf.ByteString;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.proto.ApiException;
-import dev.shardopt.proto.TensorBytes;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.TrainingMode;
-import dev.shardopt.worker.engine.InvalidGradientException;
-import dev.shardopt.worker.engine.ShardGroup;
-import dev.shardopt.worker.engine.ShardSpec;
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecider;
-import dev.shardopt.worker.engine.StepDecision;
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.InvalidGradientException;
+import dev.shardopt.engine.ShardGroup;
+import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -338,14 +338,14 @@ public final class WorkerModel {
     try {
       applyPipelineChange(step);
       ShardGroup.PreparedStep prepared;
-      List<ShardStatistics> stats = null;
+      List<BlockStatistics> stats = null;
       synchronized (group) {
         prepared = group.prepare(List.of(p.gradients));
         if (prepared != null) {
           stats = group.statistics(prepared);
         }
       }
-      StepDecision d = prepared == null ? null : coordinator.decide(name, step, stats);
+      UpdateDecision d = prepared == null ? null : coordinator.decide(name, step, stats);
       synchronized (group) {
         if (d != null) {
           group.apply(prepared, d);

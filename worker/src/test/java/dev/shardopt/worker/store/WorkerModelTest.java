@@ -1,19 +1,20 @@
 package dev.shardopt.worker.store;
 
+import dev.shardopt.engine.TensorShape;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.proto.ApiException;
+import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.TrainingMode;
-import dev.shardopt.worker.engine.ShardSpec;
-import dev.shardopt.worker.engine.ShardStatistics;
-import dev.shardopt.worker.engine.StepDecider;
-import dev.shardopt.worker.engine.StepDecision;
-import dev.shardopt.worker.kernel.ParallelApply;
+import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.engine.kernel.ParallelApply;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,12 +42,12 @@ class WorkerModelTest {
   private StepCoordinator coordinator(Pipeline p, long[] t) {
     return new StepCoordinator() {
       @Override
-      public StepDecision decide(String model, long step, List<ShardStatistics> stats) {
+      public UpdateDecision decide(String model, long step, List<BlockStatistics> stats) {
         if (coordinatorFailure != null) {
           throw coordinatorFailure;
         }
         decisions.incrementAndGet();
-        StepDecision d = StepDecider.decide(p, t[0], stats, List.of("w"));
+        UpdateDecision d = StepDecider.decide(p, t[0], stats, List.of("w"));
         if (d.applies()) {
           t[0]++;
         }
@@ -65,7 +66,7 @@ class WorkerModelTest {
         .addTensors(TensorSpec.newBuilder().setName("w").addShape(init.length).setInit(Initializer.newBuilder()
             .setZeros(Initializer.Zeros.getDefaultInstance())))
         .build();
-    ShardSpec shard = ShardSpec.whole(0, new dev.shardopt.worker.engine.TensorSpec("w", new long[] {init.length}));
+    ShardSpec shard = ShardSpec.whole(0, new TensorShape("w", new long[] {init.length}));
     return new WorkerModel(spec, List.of(shard), List.of(init), false, List.of("w"), coordinator(p, new long[1]),
         new ParallelApply(pool, 1), Executors.newSingleThreadExecutor());
   }
@@ -82,7 +83,7 @@ class WorkerModelTest {
     float[] out = new float[s.shards().get(0).length()];
     int at = 0;
     for (com.google.protobuf.ByteString b : s.chunks().get(0)) {
-      dev.shardopt.proto.TensorBytes.decode(b, out, at);
+      dev.shardopt.rpc.TensorBytes.decode(b, out, at);
       at += b.size() / Float.BYTES;
     }
     return new Pulled(s.step(), out);

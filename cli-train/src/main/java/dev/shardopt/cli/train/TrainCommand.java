@@ -1,0 +1,257 @@
+package dev.shardopt.cli.train;
+
+import dev.shardopt.cli.ExtensionCommand;
+import dev.shardopt.cli.ShardoptCli;
+import dev.shardopt.cli.UserErrorException;
+import dev.shardopt.embedded.ShardoptLocal;
+import dev.shardopt.client.ClientOptions;
+import dev.shardopt.client.Shardopt;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.ShardoptException;
+import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.dsl.InvalidPipelineException;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.train.DataParallelTrainer;
+import dev.shardopt.train.DigitsData;
+import dev.shardopt.train.MlpWithBatchNorm;
+import dev.shardopt.train.ProgressDisplay;
+import dev.shardopt.train.StratifiedSplit;
+import dev.shardopt.train.TrainingCharts;
+import dev.shardopt.train.TrainingConfig;
+import dev.shardopt.train.TrainingDivergedException;
+import dev.shardopt.train.TrainingReport;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code shardopt train}: trains an MLP with batch normalization on the UCI digits with K synchronous
+ * data-parallel trainers (SameDiff gradients) through an embedded cluster or an external one, shows a
+ * progress bar, prints the final test accuracy and draws the loss, accuracy and gradient norms. The work is
+ * done by {@code dev.shardopt.train} ({@link DataParallelTrainer}); this class parses and checks the options.
+ */
+@Command(
+    name = "train",
+    description = {
+      "Trains an MLP with batch norm on the UCI digits through a cluster; prints its test accuracy.",
+      "The MLP is 64-H-10 with batch normalization; the digits are 1797 8x8 images, split 80/20 (stratified)."
+          + " K synchronous data-parallel trainers compute their gradients with ND4J SameDiff and push them to the"
+          + " cluster, which applies the pipeline. Writes a chart of the loss, the test accuracy and the gradient"
+          + " norms."
+    },
+    mixinStandardHelpOptions = true)
+public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--pipeline", paramLabel = "DSL",
+      description = "The optimizer pipeline (default: " + "adam(2e-3).warmup(50).cosine(STEPS).clipNorm(1.0).weightDecay(1e-4), "
+          + "the cosine as long as --steps, the warmup at most a tenth of it).")
+  String pipelineText;
+
+  @Option(names = "--plot", paramLabel = "PNG", defaultValue = "train.png",
+      description = "Where to write the chart (default: ${DEFAULT-VALUE}).")
+  Path plot;
+
+  @Mixin RunOptions run = new RunOptions();
+
+  @Override
+  public Integer call() throws Exception {
+    DigitsData data = DigitsData.load();
+    RunOptions.Checked opts = run.check(spec, data);
+    Pipeline pipeline = parsePipeline("--pipeline", pipelineText == null ? defaultPipeline(opts.steps()) : pipelineText);
+    RunOptions.checkPlot(plot);
+    TrainingConfig config = opts.config(pipeline);
+
+    PrintWriter out = spec.commandLine().getOut();
+    DataParallelTrainer trainer = DataParallelTrainer.forDigits(data, config);
+    printHeader(out, config, opts, data, trainer.split());
+    out.println("pipeline: " + config.pipeline());
+    long start = System.nanoTime();
+    TrainingReport report;
+    try (ShardoptCluster cluster = opts.connect()) {
+      out.flush();
+      try (ProgressDisplay bar = new ProgressDisplay(out, "train", config.steps(), ProgressDisplay.isTerminal())) {
+        report = opts.guard(() -> trainer.train(cluster, DataParallelTrainer.freshModelId("train"), config, bar));
+      }
+    }
+    double total = (System.nanoTime() - start) / 1e9;
+    out.printf(Locale.ROOT, "test accuracy %.4f (%d/%d) after %d steps in %.1f s%n", report.accuracy(), report.correct(),
+        report.testSize(), config.steps(), report.trainSeconds());
+    out.printf(Locale.ROOT, "final train loss %.4f (mean of the last %d steps)%n", report.finalLoss(),
+        Math.min(TrainingReport.LOSS_WINDOW, config.steps()));
+    TrainingReport.PhaseTimes p = report.phases();
+    out.printf(Locale.ROOT, "time: %.1f s in all (setup %.1f s: model and graphs); trainer 0: pull %.1f s (waiting for"
+            + " the step included), forward/backward %.1f s, push %.1f s, eval %.1f s%n",
+        total, report.setupSeconds(), p.pull(), p.compute(), p.push(), p.eval());
+    TrainingCharts.write(plot, TrainingCharts.trainingPng(report, config.pipeline().toString()));
+    out.println("plot: " + plot);
+    out.flush();
+    return ShardoptCli.EXIT_OK;
+  }
+
+  static void printHeader(PrintWriter out, TrainingConfig c, RunOptions.Checked opts, DigitsData data,
+      StratifiedSplit split) {
+    out.printf(Locale.ROOT, "model: MLP %d-%d-%d with batch norm (SameDiff), %d trainers x %d rows = batch %d, %d steps, seed %d%n",
+        MlpWithBatchNorm.INPUTS, c.hidden(), MlpWithBatchNorm.CLASSES, c.trainers(), c.batch() / c.trainers(), c.batch(),
+        c.steps(), c.seed());
+    out.printf(Locale.ROOT, "data: %d digits, %d train / %d test (stratified)%n", data.size(), split.train().length,
+        split.test().length);
+    out.println("cluster: " + (opts.coordinator() == null ? "embedded, " + opts.workers() + " worker"
+        + (opts.workers() == 1 ? "" : "s") : "coordinator " + opts.coordinator()));
+  }
+
+  /**
+   * The default pipeline for a run of {@code steps}: Adam at 2e-3 with a warmup of min(50, steps/10) steps,
+   * a cosine decay over the whole run, clipNorm(1.0) and weight decay 1e-4.
+   */
+  static String defaultPipeline(int steps) {
+    long warmup = Math.min(50, steps / 10);
+    return "adam(2e-3)" + (warmup >= 1 ? ".warmup(" + warmup + ")" : "") + ".cosine(" + steps + ").clipNorm(1.0).weightDecay(1e-4)";
+  }
+
+  static Pipeline parsePipeline(String option, String text) {
+    try {
+      return Pipeline.parse(text);
+    } catch (InvalidPipelineException e) {
+      throw new UserErrorException(option + " '" + text + "': " + e.getMessage(), e);
+    }
+  }
+
+  /** The options {@code train} and {@code compare} share, and their checks. */
+  public static final class RunOptions {
+    static final int MAX_STEPS = 1_000_000;
+    static final int MAX_TRAINERS = 64;
+    static final int MAX_WORKERS = 64;
+    static final int MAX_HIDDEN = 4096;
+    private static final Pattern HOST_PORT = Pattern.compile("(.+):(\\d{1,5})");
+
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "2",
+        description = "Workers of the embedded cluster (default: ${DEFAULT-VALUE}); not with --coordinator.")
+    int workers;
+
+    @Option(names = "--trainers", paramLabel = "K", defaultValue = "2",
+        description = "Synchronous data-parallel trainers, one thread each (default: ${DEFAULT-VALUE}).")
+    int trainers;
+
+    @Option(names = "--steps", paramLabel = "T", defaultValue = "800",
+        description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "128",
+        description = "Global batch size, split evenly over the trainers (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--hidden", paramLabel = "H", defaultValue = "128",
+        description = "Width of the hidden layer (default: ${DEFAULT-VALUE}).")
+    int hidden;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "42",
+        description = "Seeds the split, the batch order and the initial parameters (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--eval-every", paramLabel = "N",
+        description = "Measure the test accuracy every N steps (default: about 30 times per run).")
+    Integer evalEvery;
+
+    @Option(names = "--coordinator", paramLabel = "HOST:PORT",
+        description = "Train on this external cluster instead of an embedded one.")
+    String coordinator;
+
+    /** The options after their checks. */
+    record Checked(int workers, int trainers, int steps, int batch, int hidden, long seed, int evalEvery,
+        String coordinator) {
+
+      TrainingConfig config(Pipeline p) {
+        return new TrainingConfig(p, trainers, steps, batch, seed, hidden, evalEvery,
+            TrainingConfig.DEFAULT_TEST_FRACTION);
+      }
+
+      /** The embedded cluster, or a client of the external one. */
+      ShardoptCluster connect() {
+        if (coordinator == null) {
+          return ShardoptLocal.start(EmbeddedCluster.builder().workers(workers), ClientOptions.defaults());
+        }
+        return Shardopt.connect(coordinator);
+      }
+
+      /**
+       * Runs {@code body}. A diverged run is the user's pipeline's doing, and so are the failures of an
+       * external coordinator's cluster (one line, exit 2); the embedded cluster's are bugs.
+       */
+      <T> T guard(Body<T> body) throws InterruptedException {
+        try {
+          return body.run();
+        } catch (TrainingDivergedException e) {
+          throw new UserErrorException(e.getMessage(), e);
+        } catch (ShardoptException e) {
+          if (coordinator == null) {
+            throw e;
+          }
+          throw new UserErrorException("the cluster at --coordinator " + coordinator + " failed: " + e.getMessage(), e);
+        }
+      }
+    }
+
+    interface Body<T> {
+      T run() throws InterruptedException;
+    }
+
+    /** Checks the options against each other and the data set; throws UserErrorException naming the option. */
+    Checked check(CommandSpec spec, DigitsData data) {
+      int trainRows = StratifiedSplit.of(data.labels(), TrainingConfig.DEFAULT_TEST_FRACTION, seed).train().length;
+      if (steps < 1 || steps > MAX_STEPS) {
+        throw new UserErrorException("--steps must be in [1, " + MAX_STEPS + "], got " + steps);
+      }
+      if (trainers < 1 || trainers > MAX_TRAINERS) {
+        throw new UserErrorException("--trainers must be in [1, " + MAX_TRAINERS + "], got " + trainers);
+      }
+      if (batch < 2 * trainers || batch % trainers != 0 || batch > trainRows) {
+        throw new UserErrorException("--batch must be a multiple of --trainers (" + trainers
+            + ") with at least 2 rows per trainer (batch norm needs a variance) and at most the " + trainRows
+            + " training rows, got " + batch);
+      }
+      if (hidden < 1 || hidden > MAX_HIDDEN) {
+        throw new UserErrorException("--hidden must be in [1, " + MAX_HIDDEN + "], got " + hidden);
+      }
+      if (evalEvery != null && evalEvery < 1) {
+        throw new UserErrorException("--eval-every must be >= 1, got " + evalEvery);
+      }
+      boolean workersGiven = spec.commandLine().getParseResult() != null
+          && spec.commandLine().getParseResult().hasMatchedOption("--workers");
+      if (coordinator != null) {
+        Matcher m = HOST_PORT.matcher(coordinator);
+        if (!m.matches() || Integer.parseInt(m.group(2)) < 1 || Integer.parseInt(m.group(2)) > 65535) {
+          throw new UserErrorException("--coordinator must be HOST:PORT with a port in [1, 65535], e.g. localhost:7070, got '"
+              + coordinator + "'");
+        }
+        if (workersGiven) {
+          throw new UserErrorException("--workers " + workers + " sizes the embedded cluster; it cannot be combined with"
+              + " --coordinator " + coordinator + " (that cluster has its own workers)");
+        }
+      } else if (workers < 1 || workers > MAX_WORKERS) {
+        throw new UserErrorException("--workers must be in [1, " + MAX_WORKERS + "], got " + workers);
+      }
+      return new Checked(workers, trainers, steps, batch, hidden, seed,
+          evalEvery != null ? evalEvery : TrainingConfig.defaultEvalEvery(steps), coordinator);
+    }
+
+    static void checkPlot(Path plot) {
+      Path parent = plot.toAbsolutePath().getParent();
+      if (parent != null && !Files.isDirectory(parent)) {
+        throw new UserErrorException("--plot " + plot + ": the directory " + parent + " does not exist");
+      }
+      if (Files.isDirectory(plot)) {
+        throw new UserErrorException("--plot " + plot + " is a directory; give a file name such as train.png");
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+package dev.shardopt.embedded;
+
+import com.google.inject.Guice;
+import com.google.inject.Module;
+import com.google.inject.util.Modules;
+import dev.shardopt.coordinator.CoordinatorConfig;
+import dev.shardopt.coordinator.CoordinatorModule;
+import dev.shardopt.coordinator.CoordinatorServer;
+import dev.shardopt.worker.server.WorkerConfig;
+import dev.shardopt.worker.server.WorkerModule;
+import dev.shardopt.worker.server.WorkerServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+
+/**
+ * A coordinator and n workers in this process, each a real gRPC server on a loopback port, each
+ * wired by its own Guice injector exactly as its standalone process is. Tests pass override
+ * modules to inject faults into one worker or the coordinator.
+ */
+public final class EmbeddedCluster implements AutoCloseable {
+  private final CoordinatorServer coordinator;
+  private final List<WorkerServer> workers;
+
+  private EmbeddedCluster(CoordinatorServer coordinator, List<WorkerServer> workers) {
+    this.coordinator = coordinator;
+    this.workers = workers;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A coordinator and {@code n} workers with default settings, sharing the cores. */
+  public static EmbeddedCluster start(int n) {
+    return builder().workers(n).start();
+  }
+
+  public String coordinatorAddress() {
+    return coordinator.address();
+  }
+
+  public CoordinatorServer coordinator() {
+    return coordinator;
+  }
+
+  public List<WorkerServer> workers() {
+    return workers;
+  }
+
+  /** Stops one worker abruptly (for fault tests). */
+  public void stopWorker(int i) {
+    workers.get(i).close();
+  }
+
+  @Override
+  public void close() {
+    for (WorkerServer w : workers) {
+      w.close();
+    }
+    coordinator.close();
+  }
+
+  /** Settings of an embedded cluster. Each call returns this builder. */
+  public static final class Builder {
+    private int workers = 1;
+    private CoordinatorConfig coordinatorConfig = CoordinatorConfig.defaults();
+    private java.util.function.BiFunction<Integer, WorkerConfig, WorkerConfig> workerConfig = (i, c) -> c;
+    private Module coordinatorOverride;
+    private IntFunction<Module> workerOverride = i -> null;
+
+    public Builder workers(int n) {
+      if (n < 1) {
+        throw new IllegalArgumentException("an embedded cluster needs at least 1 worker, got " + n);
+      }
+      this.workers = n;
+      return this;
+    }
+
+    public Builder coordinator(CoordinatorConfig config) {
+      this.coordinatorConfig = config;
+      return this;
+    }
+
+    /** Adjusts worker i's settings, given defaults that already name the coordinator. */
+    public Builder worker(java.util.function.BiFunction<Integer, WorkerConfig, WorkerConfig> config) {
+      this.workerConfig = config;
+      return this;
+    }
+
+    public Builder overrideCoordinator(Module override) {
+      this.coordinatorOverride = override;
+      return this;
+    }
+
+    /** A module that overrides worker i's bindings, or null for none. */
+    public Builder overrideWorker(IntFunction<Module> override) {
+      this.workerOverride = override;
+      return this;
+    }
+
+    public EmbeddedCluster start() {
+      Module cm = new CoordinatorModule(coordinatorConfig);
+      if (coordinatorOverride != null) {
+        cm = Modules.override(cm).with(coordinatorOverride);
+      }
+      CoordinatorServer coordinator = Guice.createInjector(cm).getInstance(CoordinatorServer.class);
+      List<WorkerServer> started = new ArrayList<>();
+      try {
+        coordinator.start();
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / workers);
+        for (int i = 0; i < workers; i++) {
+          WorkerConfig base = WorkerConfig.defaults(coordinator.address()).withThreads(threads);
+          WorkerConfig wc = workerConfig.apply(i, base);
+          Module wm = new WorkerModule(wc);
+          Module override = workerOverride.apply(i);
+          if (override != null) {
+            wm = Modules.override(wm).with(override);
+          }
+          WorkerServer w = Guice.createInjector(wm).getInstance(WorkerServer.class);
+          started.add(w);
+          w.start();
+        }
+      } catch (IOException | RuntimeException e) {
+        started.forEach(WorkerServer::close);
+        coordinator.close();
+        throw e instanceof IOException io ? new UncheckedIOException("could not start the embedded cluster", io)
+            : (RuntimeException) e;
+      }
+      return new EmbeddedCluster(coordinator, List.copyOf(started));
+    }
+  }
+}

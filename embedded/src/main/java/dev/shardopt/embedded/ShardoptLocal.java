@@ -1,0 +1,33 @@
+package dev.shardopt.embedded;
+
+import dev.shardopt.client.ClientOptions;
+import dev.shardopt.client.ShardoptCluster;
+
+/**
+ * A client of an embedded cluster: a coordinator and n workers in this process, as real gRPC
+ * servers on loopback ports. Closing the client stops them. The client itself ({@code
+ * Shardopt.connect}) has no server code; this module adds it.
+ *
+ * <pre>{@code
+ * try (ShardoptCluster cluster = ShardoptLocal.start(3)) { ... }
+ * }</pre>
+ */
+public final class ShardoptLocal {
+  private ShardoptLocal() {}
+
+  /** An embedded cluster of {@code workers} workers with default settings. */
+  public static ShardoptCluster start(int workers) {
+    return start(EmbeddedCluster.builder().workers(workers), ClientOptions.defaults());
+  }
+
+  /** An embedded cluster from a builder (settings, fault-injecting modules). */
+  public static ShardoptCluster start(EmbeddedCluster.Builder builder, ClientOptions options) {
+    EmbeddedCluster cluster = builder.start();
+    try {
+      return new ShardoptCluster(cluster.coordinatorAddress(), options, cluster);
+    } catch (RuntimeException e) {
+      cluster.close();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+package dev.shardopt.engine.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** ReductionBlocks.sumOfSquares against its defining formula, bit for bit. */
+class ClampedSumTest {
+
+  /** The definition: clamp with Math.min/max, square and add in double, in index order. */
+  private static double reference(float[] g, int from, int to, float c) {
+    double sum = 0d;
+    for (int i = from; i < to; i++) {
+      double d = Math.min(Math.max(g[i], -c), c);
+      sum += d * d;
+    }
+    return sum;
+  }
+
+  private static void same(float[] g, float c) {
+    double want = reference(g, 0, g.length, c);
+    double got = ReductionBlocks.sumOfSquares(g, 0, g.length, c);
+    if (Double.isNaN(want)) {
+      assertThat(got).as("clip %s", c).isNaN();
+    } else {
+      assertThat(Double.doubleToRawLongBits(got)).as("clip %s", c)
+          .isEqualTo(Double.doubleToRawLongBits(want));
+    }
+  }
+
+  private static final float[] CLIPS = {Float.MIN_VALUE, 1e-30f, Float.MIN_NORMAL, 0.25f, 1f, 1.5f,
+      3e38f, Float.MAX_VALUE, Float.POSITIVE_INFINITY};
+
+  @Test
+  void eachSpecialValueAlone() {
+    float[] values = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, 1e-30f, 0.25f,
+        -0.25f, 1f, -1f, 1.5f, -1.5f, 2f, 3e38f, Float.MAX_VALUE, -Float.MAX_VALUE,
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN,
+        Float.intBitsToFloat(0x7fc00001), Float.intBitsToFloat(0xffffffff)};
+    for (float c : CLIPS) {
+      for (float v : values) {
+        same(new float[] {v}, c);
+      }
+    }
+  }
+
+  @Test
+  void randomBitPatternsAndGaussians() {
+    SplittableRandom r = new SplittableRandom(5);
+    for (float c : CLIPS) {
+      float[] bits = new float[20_000];
+      float[] gauss = new float[20_000];
+      for (int i = 0; i < bits.length; i++) {
+        float f;
+        do {
+          f = Float.intBitsToFloat(r.nextInt());
+        } while (Float.isNaN(f)); // one NaN would hide every other term
+        bits[i] = f;
+        gauss[i] = (float) (r.nextGaussian() * 2);
+      }
+      same(bits, c);
+      same(gauss, c);
+    }
+  }
+
+  @Test
+  void rejectsNonPositiveClip() {
+    float[] g = {1f};
+    assertThatThrownBy(() -> ReductionBlocks.sumOfSquares(g, 0, 1, 0f))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ReductionBlocks.sumOfSquares(g, 0, 1, -1f))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> ReductionBlocks.sumOfSquares(g, 0, 1, Float.NaN))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+}
