@@ -53,8 +53,8 @@ public final class StatusCommand implements Callable<Integer> {
         ModelMetrics metrics = stub.withDeadlineAfter(10, TimeUnit.SECONDS)
             .getMetrics(GetMetricsRequest.newBuilder().setName(m.getName()).setFromStep(Math.max(0, m.getStep() - 5)).build());
         for (StepMetrics s : metrics.getStepsList()) {
-          out.printf("  step %-8d update %-8d %s lr %.4g  grad norm %.4g -> %.4g  %.1f ms%n", s.getStep(), s.getUpdate(),
-              s.getSkipped() ? "SKIPPED" : "       ", s.getLearningRate(), s.getGradientNorm(), s.getClippedNorm(), s.getUpdateMillis());
+          out.printf("  step %-8d update %-8d %s lr %.4g  grad norm %.4g -> %.4g  barrier wait %.1f ms%n", s.getStep(), s.getUpdate(),
+              s.getSkipped() ? "SKIPPED" : "       ", s.getLearningRate(), s.getGradientNorm(), s.getClippedNorm(), s.getBarrierWaitMillis());
         }
       }
       out.flush();

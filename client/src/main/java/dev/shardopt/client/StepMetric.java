@@ -11,13 +11,13 @@ import dev.shardopt.v1.StepMetrics;
  * @param learningRate lr_t before lrScale
  * @param gradientNorm global L2 norm of the gradient before clipNorm (after clipValue)
  * @param clippedNorm the norm after clipNorm
- * @param updateMillis how long the update took
+ * @param barrierWaitMillis how long the step barrier waited, from the first worker's report to the last
  */
 public record StepMetric(long step, long update, boolean skipped, double learningRate,
-    double gradientNorm, double clippedNorm, double updateMillis) {
+    double gradientNorm, double clippedNorm, double barrierWaitMillis) {
 
   static StepMetric of(StepMetrics m) {
     return new StepMetric(m.getStep(), m.getUpdate(), m.getSkipped(), m.getLearningRate(),
-        m.getGradientNorm(), m.getClippedNorm(), m.getUpdateMillis());
+        m.getGradientNorm(), m.getClippedNorm(), m.getBarrierWaitMillis());
   }
 }

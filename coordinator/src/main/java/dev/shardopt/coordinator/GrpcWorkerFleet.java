@@ -4,12 +4,14 @@ import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.DropModelRequest;
-import dev.shardopt.v1.SetPipelineRequest;
+import dev.shardopt.v1.GetProgressRequest;
+import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.WorkerGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -39,13 +41,14 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
   }
 
   @Override
-  public void setPipeline(String address, SetPipelineRequest request) {
-    call(address, "change the pipeline of " + request.getModel(), () -> stub(address).setPipeline(request));
+  public ModelProgress progress(String address, String model) {
+    return call(address, "report the progress of " + model,
+        () -> stub(address).getProgress(GetProgressRequest.newBuilder().setModel(model).build()));
   }
 
-  private static void call(String address, String what, Runnable r) {
+  private static <T> T call(String address, String what, Supplier<T> r) {
     try {
-      r.run();
+      return r.get();
     } catch (StatusRuntimeException e) {
       throw new ApiException(e.getStatus().getCode(), "worker " + address + " could not " + what + ": "
           + e.getStatus().getDescription());

@@ -10,7 +10,6 @@ import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.ModelState;
-import dev.shardopt.v1.SetPipelineRequest;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
@@ -89,7 +88,7 @@ public final class ModelRegistry {
             .setLearningRate(d.applies() ? d.learningRate() : Double.NaN)
             .setGradientNorm(d.gradientNorm())
             .setClippedNorm(d.applies() ? d.gradientNorm() * d.clipScale() : Double.NaN)
-            .setUpdateMillis(lastDecisionMillis).build());
+            .setBarrierWaitMillis(lastDecisionMillis).build());
         if (metrics.size() > METRICS_KEPT) {
           metrics.removeFirst();
         }
@@ -305,23 +304,7 @@ public final class ModelRegistry {
         throw ApiException.invalidArgument("pipeline: " + e.getMessage());
       }
     }
-    List<String> done = new ArrayList<>();
-    try {
-      for (String address : addresses(r)) {
-        fleet.setPipeline(address, SetPipelineRequest.newBuilder().setModel(name).setPipeline(next.toProto()).setAtStep(atStep).build());
-        done.add(address);
-      }
-    } catch (RuntimeException e) {
-      // Undo: schedule the current pipeline at the same step, which changes nothing.
-      for (String address : done) {
-        try {
-          fleet.setPipeline(address, SetPipelineRequest.newBuilder().setModel(name).setPipeline(current.toProto()).setAtStep(atStep).build());
-        } catch (RuntimeException ignored) {
-          // the step check on that worker failed the same way
-        }
-      }
-      throw e instanceof ApiException a ? a : ApiException.unavailable("updating the pipeline of " + name + " failed: " + e.getMessage());
-    }
+    // TODO(issue 7, section 2): the workers follow the schedule through GetPipelineSchedule.
     synchronized (this) {
       r.pipelines.put(atStep, next);
       return describe(name);

@@ -1,7 +1,7 @@
 package dev.shardopt.coordinator;
 
 import dev.shardopt.v1.CreateShardsRequest;
-import dev.shardopt.v1.SetPipelineRequest;
+import dev.shardopt.v1.ModelProgress;
 
 /** The coordinator's calls to workers. The gRPC form is {@link GrpcWorkerFleet}; tests fake it. */
 public interface WorkerFleet {
@@ -9,5 +9,6 @@ public interface WorkerFleet {
 
   void dropModel(String address, String model);
 
-  void setPipeline(String address, SetPipelineRequest request);
+  /** The model's progress on that worker now. */
+  ModelProgress progress(String address, String model);
 }

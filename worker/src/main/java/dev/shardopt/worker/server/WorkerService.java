@@ -2,8 +2,6 @@ package dev.shardopt.worker.server;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
-import dev.shardopt.dsl.InvalidPipelineException;
-import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
@@ -13,7 +11,8 @@ import dev.shardopt.v1.PullResponse;
 import dev.shardopt.v1.PushHeader;
 import dev.shardopt.v1.PushRequest;
 import dev.shardopt.v1.PushResponse;
-import dev.shardopt.v1.SetPipelineRequest;
+import dev.shardopt.v1.GetProgressRequest;
+import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WriteParametersResponse;
@@ -58,16 +57,12 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   }
 
   @Override
-  public void setPipeline(SetPipelineRequest request, StreamObserver<Empty> response) {
+  public void getProgress(GetProgressRequest request, StreamObserver<ModelProgress> response) {
     unary(response, () -> {
-      Pipeline next;
-      try {
-        next = Pipeline.fromProto(request.getPipeline());
-      } catch (InvalidPipelineException e) {
-        throw ApiException.invalidArgument("pipeline: " + e.getMessage());
-      }
-      store.get(request.getModel()).setPipeline(next, request.getAtStep());
-      return Empty.getDefaultInstance();
+      WorkerModel m = store.get(request.getModel());
+      return ModelProgress.newBuilder().setModel(m.name()).setStep(m.version())
+          .setUpdatesApplied(m.updatesApplied()).setStepsSkipped(m.stepsSkipped())
+          .setPushes(m.pushesReceived()).setDuplicates(m.duplicatesReceived()).build();
     });
   }
 
