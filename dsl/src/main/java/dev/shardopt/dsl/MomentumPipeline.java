@@ -6,29 +6,13 @@ public final class MomentumPipeline extends Pipeline {
     super(b);
   }
 
-  private Rule.Momentum r() {
-    return (Rule.Momentum) rule;
-  }
-
   /** Momentum coefficient in [0, 1), default 0.9. */
   public MomentumPipeline beta(double beta) {
-    Rule.Momentum r = r();
-    return new MomentumPipeline(ruleChange("beta", r.beta(), new Rule.Momentum(r.lr(), beta, r.dampening())));
+    return new MomentumPipeline(ruleChange("beta", beta));
   }
 
   /** Dampening in [0, 1], default 0. */
   public MomentumPipeline dampening(double dampening) {
-    Rule.Momentum r = r();
-    return new MomentumPipeline(
-        ruleChange("dampening", r.dampening(), new Rule.Momentum(r.lr(), r.beta(), dampening)));
-  }
-
-  @Override
-  Pipeline ruleModifier(String name, Double value) {
-    return switch (name) {
-      case "beta" -> beta(value);
-      case "dampening" -> dampening(value);
-      default -> super.ruleModifier(name, value);
-    };
+    return new MomentumPipeline(ruleChange("dampening", dampening));
   }
 }

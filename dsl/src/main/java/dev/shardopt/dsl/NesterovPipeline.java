@@ -8,12 +8,6 @@ public final class NesterovPipeline extends Pipeline {
 
   /** Momentum coefficient in [0, 1), default 0.9. */
   public NesterovPipeline beta(double beta) {
-    Rule.Nesterov r = (Rule.Nesterov) rule;
-    return new NesterovPipeline(ruleChange("beta", r.beta(), new Rule.Nesterov(r.lr(), beta)));
-  }
-
-  @Override
-  Pipeline ruleModifier(String name, Double value) {
-    return "beta".equals(name) ? beta(value) : super.ruleModifier(name, value);
+    return new NesterovPipeline(ruleChange("beta", beta));
   }
 }

@@ -2,12 +2,9 @@ package dev.shardopt.dsl;
 
 import dev.shardopt.v1.OptimizerPipeline;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.OptionalDouble;
-import java.util.Set;
 
 /**
  * An immutable, validated optimizer pipeline: one base {@link Rule} plus modifiers. Every modifier
@@ -21,6 +18,11 @@ import java.util.Set;
  * <p>Whatever order the modifiers are written in, the stages run in this order: accumulate,
  * skipNonFinite, clipValue, clipNorm, coupled weight decay, the rule (with decoupled weight decay
  * first for adamw and lion); freeze, noDecay and lrScale select parameters by name.
+ *
+ * <p>A setting may be given once: a second warmup, decay, clipValue, clipNorm, weightDecay,
+ * accumulate, skipNonFinite or rule hyperparameter is refused. A setting counts as given when its
+ * value differs from the default, so that the value alone decides, and a pipeline read back from
+ * its text, proto or JSON form behaves exactly as the original.
  */
 public sealed class Pipeline
     permits MomentumPipeline, NesterovPipeline, AdagradPipeline, RmspropPipeline, AdamPipeline,
@@ -37,12 +39,6 @@ public sealed class Pipeline
   final List<Glob> noDecay;
   final List<Glob> freeze;
   final List<LrScale> lrScales;
-  /** Settings given explicitly, to refuse a second one. Not part of the value. */
-  final Set<String> given;
-
-  Pipeline(Rule rule) {
-    this(new Builder(Objects.requireNonNull(rule, "rule")));
-  }
 
   Pipeline(Builder b) {
     this.rule = b.rule;
@@ -56,7 +52,6 @@ public sealed class Pipeline
     this.noDecay = List.copyOf(b.noDecay);
     this.freeze = List.copyOf(b.freeze);
     this.lrScales = List.copyOf(b.lrScales);
-    this.given = Collections.unmodifiableSet(new LinkedHashSet<>(b.given));
     // Validates the warmup/decay combination.
     schedule();
   }
@@ -174,26 +169,30 @@ public sealed class Pipeline
   /** Weight decay {@code wd >= 0}: coupled ({@code g += wd theta}), or decoupled for adamw and lion. */
   public Pipeline weightDecay(double wd) {
     Check.nonNegative("weightDecay", wd);
-    return once("weightDecay", "weightDecay(" + Numbers.format(weightDecay) + ")")
-        .set(b -> b.weightDecay = wd);
+    once(Double.compare(weightDecay, rule.defaultWeightDecay()) != 0, "weightDecay",
+        "weightDecay(" + Numbers.format(weightDecay) + ")");
+    return set(b -> b.weightDecay = wd);
   }
 
   /** {@code g *= min(1, c/(total + 1e-6))}, total the L2 norm over every non-frozen parameter. */
   public Pipeline clipNorm(double c) {
     Check.positive("clipNorm", c);
-    return once("clipNorm", "clipNorm(" + Numbers.format(clipNorm) + ")").set(b -> b.clipNorm = c);
+    once(!Double.isNaN(clipNorm), "clipNorm", "clipNorm(" + Numbers.format(clipNorm) + ")");
+    return set(b -> b.clipNorm = c);
   }
 
   /** {@code g = clamp(g, -c, c)}, before clipNorm. */
   public Pipeline clipValue(double c) {
     Check.positive("clipValue", c);
-    return once("clipValue", "clipValue(" + Numbers.format(clipValue) + ")").set(b -> b.clipValue = c);
+    once(!Double.isNaN(clipValue), "clipValue", "clipValue(" + Numbers.format(clipValue) + ")");
+    return set(b -> b.clipValue = c);
   }
 
   /** Linear warmup: {@code f = t/W} for {@code t < W}; the first update uses lr 0. */
   public Pipeline warmup(double steps) {
     long w = Check.steps("warmup", steps, 1);
-    return once("warmup", "warmup(" + warmupSteps + ")").set(b -> b.warmupSteps = w);
+    once(warmupSteps > 0, "warmup", "warmup(" + warmupSteps + ")");
+    return set(b -> b.warmupSteps = w);
   }
 
   /** Cosine decay to 0 over {@code totalSteps} (warmup included). */
@@ -241,12 +240,14 @@ public sealed class Pipeline
   /** Apply one update every {@code k} pushes, with the mean of the k gradients. */
   public Pipeline accumulate(int k) {
     Check.steps("accumulate", k, 1);
-    return once("accumulate", "accumulate(" + accumulate + ")").set(b -> b.accumulate = k);
+    once(accumulate != 1, "accumulate", "accumulate(" + accumulate + ")");
+    return set(b -> b.accumulate = k);
   }
 
   /** Skip (and count) a step whose aggregated gradient has a NaN or Inf, instead of failing. */
   public Pipeline skipNonFinite() {
-    return once("skipNonFinite", "skipNonFinite()").set(b -> b.skipNonFinite = true);
+    once(skipNonFinite, "skipNonFinite", "skipNonFinite()");
+    return set(b -> b.skipNonFinite = true);
   }
 
   /** Parameters whose names match get no weight decay of either kind. */
@@ -300,31 +301,19 @@ public sealed class Pipeline
 
   // ---------------------------------------------------------------- internals
 
-  /** This pipeline as the typed view of its rule, so that the rule's modifiers can be applied. */
-  Pipeline typed() {
-    Builder b = toBuilder();
-    if (rule instanceof Rule.Momentum) {
-      return new MomentumPipeline(b);
-    } else if (rule instanceof Rule.Nesterov) {
-      return new NesterovPipeline(b);
-    } else if (rule instanceof Rule.Adagrad) {
-      return new AdagradPipeline(b);
-    } else if (rule instanceof Rule.Rmsprop) {
-      return new RmspropPipeline(b);
-    } else if (rule instanceof Rule.Adam || rule instanceof Rule.AdamW) {
-      return new AdamPipeline(b);
-    } else if (rule instanceof Rule.Lion) {
-      return new LionPipeline(b);
-    }
-    return new Pipeline(b);
+  RuleDescriptor<?, ?> descriptor() {
+    return rule.kind().descriptor();
   }
 
   /**
    * Applies the rule modifier {@code name}; {@code value} is null for flags. The parser's entry
-   * point; the typed subclasses override it.
+   * point; the typed subclasses offer the same modifiers as methods.
    */
   Pipeline ruleModifier(String name, Double value) {
-    throw RuleModifiers.notApplicable(name, rule);
+    if (descriptor().modifier(name).isEmpty()) {
+      throw RuleModifiers.notApplicable(name, rule);
+    }
+    return descriptor().typed(value == null ? flagChange(name) : ruleChange(name, value));
   }
 
   Builder toBuilder() {
@@ -335,55 +324,48 @@ public sealed class Pipeline
     void apply(Builder b);
   }
 
+  /** The next value, as the typed pipeline of its rule whichever way it was built. */
   Pipeline set(Change change) {
     Builder b = toBuilder();
     change.apply(b);
-    return new Pipeline(b);
+    return descriptor().typed(b);
   }
 
-  /** Marks {@code key} as given, refusing a second one. */
-  Pipeline once(String key, String previous) {
-    if (given.contains(key)) {
+  /** Refuses a second {@code key} when one is given already. */
+  private static void once(boolean given, String key, String previous) {
+    if (given) {
+      throw new InvalidPipelineException("a second " + key + " after " + previous + " is not allowed");
+    }
+  }
+
+  /** A builder with the rule's hyperparameter {@code key} set to {@code value}, refusing a second one. */
+  Builder ruleChange(String key, double value) {
+    // Validating first keeps a bad value's message ahead of the duplicate's.
+    Rule next = descriptor().with(rule, key, value);
+    double previous = descriptor().values(rule).number(key);
+    Hyperparameter<?> h = descriptor().modifier(key).orElseThrow();
+    if (!h.isDefault(previous)) {
       throw new InvalidPipelineException(
-          "a second " + key + " after " + previous + " is not allowed");
+          h.flag()
+              ? "a second " + h.call(previous) + " is not allowed"
+              : "a second " + key + " after " + h.call(previous) + " is not allowed");
     }
-    return set(b -> b.given.add(key));
-  }
-
-  /** A builder with the rule replaced by {@code next}, refusing a second {@code key}. */
-  Builder ruleChange(String key, double previous, Rule next) {
-    if (given.contains(key)) {
-      throw new InvalidPipelineException(
-          "a second " + key + " after " + key + "(" + Numbers.format(previous) + ") is not allowed");
-    }
-    return ruleBuilder(key, next);
-  }
-
-  /** A builder with the flag {@code key} set in {@code next}, refusing a second one. */
-  Builder flagChange(String key, Rule next) {
-    if (given.contains(key)) {
-      throw new InvalidPipelineException("a second " + key + "() is not allowed");
-    }
-    return ruleBuilder(key, next);
-  }
-
-  private Builder ruleBuilder(String key, Rule next) {
     Builder b = toBuilder();
     b.rule = next;
-    b.given.add(key);
     return b;
   }
 
+  /** A builder with the flag {@code key} on, refusing a second one. */
+  Builder flagChange(String key) {
+    return ruleChange(key, 1);
+  }
+
   private Pipeline withDecay(Decay d) {
-    if (given.contains("decay")) {
+    if (!decay.equals(Decay.None.INSTANCE)) {
       throw new InvalidPipelineException(
           "a second decay schedule (" + d.name() + ") after " + decay.name() + " is not allowed");
     }
-    return set(
-        b -> {
-          b.decay = d;
-          b.given.add("decay");
-        });
+    return set(b -> b.decay = d);
   }
 
   private static List<Glob> globs(String method, List<Glob> existing, String... patterns) {
@@ -415,10 +397,9 @@ public sealed class Pipeline
     final List<Glob> noDecay = new ArrayList<>();
     final List<Glob> freeze = new ArrayList<>();
     final List<LrScale> lrScales = new ArrayList<>();
-    final Set<String> given = new LinkedHashSet<>();
 
     Builder(Rule rule) {
-      this.rule = rule;
+      this.rule = Objects.requireNonNull(rule, "rule");
       this.weightDecay = rule.defaultWeightDecay();
     }
 
@@ -434,7 +415,6 @@ public sealed class Pipeline
       noDecay.addAll(p.noDecay);
       freeze.addAll(p.freeze);
       lrScales.addAll(p.lrScales);
-      given.addAll(p.given);
     }
   }
 }

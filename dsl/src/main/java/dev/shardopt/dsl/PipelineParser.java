@@ -76,30 +76,9 @@ final class PipelineParser {
     if (c.args().size() > 1) {
       throw error(c.name() + " takes (lr), got " + c.args().size() + " arguments", c.column());
     }
+    RuleDescriptor<?, ?> rule = RuleDescriptors.byName(c.name()).orElseThrow();
     try {
-      if (c.args().isEmpty()) {
-        return switch (c.name()) {
-          case "sgd" -> Optimizers.sgd();
-          case "momentum" -> Optimizers.momentum();
-          case "nesterov" -> Optimizers.nesterov();
-          case "adagrad" -> Optimizers.adagrad();
-          case "rmsprop" -> Optimizers.rmsprop();
-          case "adam" -> Optimizers.adam();
-          case "adamw" -> Optimizers.adamw();
-          default -> Optimizers.lion();
-        };
-      }
-      double lr = number(c, 0, "lr");
-      return switch (c.name()) {
-        case "sgd" -> Optimizers.sgd(lr);
-        case "momentum" -> Optimizers.momentum(lr);
-        case "nesterov" -> Optimizers.nesterov(lr);
-        case "adagrad" -> Optimizers.adagrad(lr);
-        case "rmsprop" -> Optimizers.rmsprop(lr);
-        case "adam" -> Optimizers.adam(lr);
-        case "adamw" -> Optimizers.adamw(lr);
-        default -> Optimizers.lion(lr);
-      };
+      return c.args().isEmpty() ? rule.start() : rule.start(number(c, 0, "lr"));
     } catch (InvalidPipelineException e) {
       throw e.at(c.column());
     }
@@ -118,10 +97,10 @@ final class PipelineParser {
       }
       if (RuleModifiers.FLAGS.contains(n)) {
         arity(c, 0, 0, "()");
-        return p.typed().ruleModifier(n, null);
+        return p.ruleModifier(n, null);
       }
       arity(c, 1, 1, "(" + n + ")");
-      return p.typed().ruleModifier(n, number(c, 0, n));
+      return p.ruleModifier(n, number(c, 0, n));
     }
     return switch (n) {
       case "weightDecay" -> p.weightDecay(one(c, "wd"));

@@ -2,22 +2,14 @@ package dev.shardopt.dsl;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
-import dev.shardopt.v1.Adagrad;
-import dev.shardopt.v1.Adam;
-import dev.shardopt.v1.AdamW;
 import dev.shardopt.v1.Clipping;
 import dev.shardopt.v1.Cosine;
 import dev.shardopt.v1.CosineRestarts;
 import dev.shardopt.v1.ExponentialDecay;
-import dev.shardopt.v1.Lion;
-import dev.shardopt.v1.Momentum;
-import dev.shardopt.v1.Nesterov;
 import dev.shardopt.v1.NonFinitePolicy;
 import dev.shardopt.v1.OptimizerPipeline;
 import dev.shardopt.v1.ParameterRule;
-import dev.shardopt.v1.Rmsprop;
 import dev.shardopt.v1.Schedule;
-import dev.shardopt.v1.Sgd;
 import dev.shardopt.v1.StepDecay;
 
 /**
@@ -32,28 +24,7 @@ final class PipelineProtos {
 
   static OptimizerPipeline toProto(Pipeline p) {
     OptimizerPipeline.Builder b = OptimizerPipeline.newBuilder().setSpecVersion(SPEC_VERSION);
-    Rule r = p.rule;
-    if (r instanceof Rule.Sgd s) {
-      b.setSgd(Sgd.newBuilder().setLr(s.lr()));
-    } else if (r instanceof Rule.Momentum m) {
-      b.setMomentum(Momentum.newBuilder().setLr(m.lr()).setBeta(m.beta()).setDampening(m.dampening()));
-    } else if (r instanceof Rule.Nesterov n) {
-      b.setNesterov(Nesterov.newBuilder().setLr(n.lr()).setBeta(n.beta()));
-    } else if (r instanceof Rule.Adagrad a) {
-      b.setAdagrad(Adagrad.newBuilder().setLr(a.lr()).setEps(a.eps())
-          .setInitialAccumulator(a.initialAccumulator()).setLrDecay(a.lrDecay()));
-    } else if (r instanceof Rule.Rmsprop m) {
-      b.setRmsprop(Rmsprop.newBuilder().setLr(m.lr()).setRho(m.rho()).setEps(m.eps())
-          .setMomentum(m.momentum()).setCentered(m.centered()).setEpsInsideSqrt(m.epsInsideSqrt()));
-    } else if (r instanceof Rule.Adam a) {
-      b.setAdam(Adam.newBuilder().setLr(a.lr()).setBeta1(a.beta1()).setBeta2(a.beta2())
-          .setEps(a.eps()).setAmsgrad(a.amsgrad()));
-    } else if (r instanceof Rule.AdamW a) {
-      b.setAdamw(AdamW.newBuilder().setLr(a.lr()).setBeta1(a.beta1()).setBeta2(a.beta2())
-          .setEps(a.eps()).setAmsgrad(a.amsgrad()));
-    } else if (r instanceof Rule.Lion l) {
-      b.setLion(Lion.newBuilder().setLr(l.lr()).setBeta1(l.beta1()).setBeta2(l.beta2()));
-    }
+    p.rule.kind().descriptor().writeProto(p.rule, b);
 
     Schedule.Builder schedule = Schedule.newBuilder().setWarmupSteps(p.warmupSteps);
     Decay d = p.decay;
@@ -129,7 +100,7 @@ final class PipelineProtos {
       case UNRECOGNIZED -> throw new InvalidPipelineException(
           "non_finite " + m.getNonFiniteValue() + " is unknown; allowed: NON_FINITE_POLICY_REJECT, NON_FINITE_POLICY_SKIP_STEP");
     };
-    Pipeline p = new Pipeline(b);
+    Pipeline p = b.rule.kind().descriptor().typed(b);
     for (int i = 0; i < m.getParameterRulesCount(); i++) {
       ParameterRule pr = m.getParameterRules(i);
       p = switch (pr.getKind()) {
@@ -144,72 +115,18 @@ final class PipelineProtos {
   }
 
   private static Rule rule(OptimizerPipeline m) {
-    return switch (m.getRuleCase()) {
-      case SGD -> new Rule.Sgd(m.getSgd().hasLr() ? m.getSgd().getLr() : Rule.Sgd.DEFAULT_LR);
-      case MOMENTUM -> {
-        Momentum x = m.getMomentum();
-        Rule.Momentum d = Rule.Momentum.DEFAULTS;
-        yield new Rule.Momentum(
-            x.hasLr() ? x.getLr() : d.lr(),
-            x.hasBeta() ? x.getBeta() : d.beta(),
-            x.hasDampening() ? x.getDampening() : d.dampening());
-      }
-      case NESTEROV -> {
-        Nesterov x = m.getNesterov();
-        Rule.Nesterov d = Rule.Nesterov.DEFAULTS;
-        yield new Rule.Nesterov(x.hasLr() ? x.getLr() : d.lr(), x.hasBeta() ? x.getBeta() : d.beta());
-      }
-      case ADAGRAD -> {
-        Adagrad x = m.getAdagrad();
-        Rule.Adagrad d = Rule.Adagrad.DEFAULTS;
-        yield new Rule.Adagrad(
-            x.hasLr() ? x.getLr() : d.lr(),
-            x.hasEps() ? x.getEps() : d.eps(),
-            x.hasInitialAccumulator() ? x.getInitialAccumulator() : d.initialAccumulator(),
-            x.hasLrDecay() ? x.getLrDecay() : d.lrDecay());
-      }
-      case RMSPROP -> {
-        Rmsprop x = m.getRmsprop();
-        Rule.Rmsprop d = Rule.Rmsprop.DEFAULTS;
-        yield new Rule.Rmsprop(
-            x.hasLr() ? x.getLr() : d.lr(),
-            x.hasRho() ? x.getRho() : d.rho(),
-            x.hasEps() ? x.getEps() : d.eps(),
-            x.hasMomentum() ? x.getMomentum() : d.momentum(),
-            x.getCentered(),
-            x.getEpsInsideSqrt());
-      }
-      case ADAM -> {
-        Adam x = m.getAdam();
-        Rule.Adam d = Rule.Adam.DEFAULTS;
-        yield new Rule.Adam(
-            x.hasLr() ? x.getLr() : d.lr(),
-            x.hasBeta1() ? x.getBeta1() : d.beta1(),
-            x.hasBeta2() ? x.getBeta2() : d.beta2(),
-            x.hasEps() ? x.getEps() : d.eps(),
-            x.getAmsgrad());
-      }
-      case ADAMW -> {
-        AdamW x = m.getAdamw();
-        Rule.AdamW d = Rule.AdamW.DEFAULTS;
-        yield new Rule.AdamW(
-            x.hasLr() ? x.getLr() : d.lr(),
-            x.hasBeta1() ? x.getBeta1() : d.beta1(),
-            x.hasBeta2() ? x.getBeta2() : d.beta2(),
-            x.hasEps() ? x.getEps() : d.eps(),
-            x.getAmsgrad());
-      }
-      case LION -> {
-        Lion x = m.getLion();
-        Rule.Lion d = Rule.Lion.DEFAULTS;
-        yield new Rule.Lion(
-            x.hasLr() ? x.getLr() : d.lr(),
-            x.hasBeta1() ? x.getBeta1() : d.beta1(),
-            x.hasBeta2() ? x.getBeta2() : d.beta2());
-      }
-      case RULE_NOT_SET -> throw new InvalidPipelineException(
-          "rule is not set; a pipeline needs exactly one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, lion");
-    };
+    if (m.getRuleCase() == OptimizerPipeline.RuleCase.RULE_NOT_SET) {
+      throw new InvalidPipelineException(
+          "rule is not set; a pipeline needs exactly one of " + String.join(", ", RuleModifiers.RULES));
+    }
+    RuleDescriptor<?, ?> d =
+        RuleDescriptors.ALL.stream()
+            .filter(x -> x.isSetIn(m))
+            .findFirst()
+            .orElseThrow(() -> new InvalidPipelineException(
+                "rule " + m.getRuleCase() + " is unknown to this build; allowed: "
+                    + String.join(", ", RuleModifiers.RULES)));
+    return d.readProto(m);
   }
 
   static String toJson(Pipeline p) {

@@ -14,23 +14,7 @@ final class PipelineText {
   static String format(Pipeline p) {
     StringBuilder s = new StringBuilder();
     Rule r = p.rule;
-    Rule defaults = defaults(r);
-    s.append(r.name()).append('(');
-    if (Double.compare(r.lr(), defaults.lr()) != 0) {
-      s.append(Numbers.format(r.lr()));
-    }
-    s.append(')');
-    for (Object[] h : hyperparameters(r, defaults)) {
-      Object value = h[1];
-      if (value.equals(h[2])) {
-        continue;
-      }
-      s.append('.').append(h[0]).append('(');
-      if (value instanceof Double d) {
-        s.append(Numbers.format(d));
-      }
-      s.append(')');
-    }
+    s.append(r.kind().descriptor().text(r));
     if (p.warmupSteps > 0) {
       s.append(".warmup(").append(p.warmupSteps).append(')');
     }
@@ -111,65 +95,5 @@ final class PipelineText {
       }
     }
     return s.append('"').toString();
-  }
-
-  static Rule defaults(Rule r) {
-    if (r instanceof Rule.Sgd) {
-      return new Rule.Sgd(Rule.Sgd.DEFAULT_LR);
-    } else if (r instanceof Rule.Momentum) {
-      return Rule.Momentum.DEFAULTS;
-    } else if (r instanceof Rule.Nesterov) {
-      return Rule.Nesterov.DEFAULTS;
-    } else if (r instanceof Rule.Adagrad) {
-      return Rule.Adagrad.DEFAULTS;
-    } else if (r instanceof Rule.Rmsprop) {
-      return Rule.Rmsprop.DEFAULTS;
-    } else if (r instanceof Rule.Adam) {
-      return Rule.Adam.DEFAULTS;
-    } else if (r instanceof Rule.AdamW) {
-      return Rule.AdamW.DEFAULTS;
-    }
-    return Rule.Lion.DEFAULTS;
-  }
-
-  /** Rows of {name, value, default}: Double for values, Boolean for flags. */
-  private static List<Object[]> hyperparameters(Rule r, Rule d) {
-    List<Object[]> out = new ArrayList<>();
-    if (r instanceof Rule.Momentum m) {
-      Rule.Momentum md = (Rule.Momentum) d;
-      out.add(new Object[] {"beta", m.beta(), md.beta()});
-      out.add(new Object[] {"dampening", m.dampening(), md.dampening()});
-    } else if (r instanceof Rule.Nesterov n) {
-      out.add(new Object[] {"beta", n.beta(), ((Rule.Nesterov) d).beta()});
-    } else if (r instanceof Rule.Adagrad a) {
-      Rule.Adagrad ad = (Rule.Adagrad) d;
-      out.add(new Object[] {"eps", a.eps(), ad.eps()});
-      out.add(new Object[] {"initialAccumulator", a.initialAccumulator(), ad.initialAccumulator()});
-      out.add(new Object[] {"lrDecay", a.lrDecay(), ad.lrDecay()});
-    } else if (r instanceof Rule.Rmsprop m) {
-      Rule.Rmsprop md = (Rule.Rmsprop) d;
-      out.add(new Object[] {"rho", m.rho(), md.rho()});
-      out.add(new Object[] {"eps", m.eps(), md.eps()});
-      out.add(new Object[] {"momentum", m.momentum(), md.momentum()});
-      out.add(new Object[] {"centered", m.centered(), false});
-      out.add(new Object[] {"epsInsideSqrt", m.epsInsideSqrt(), false});
-    } else if (r instanceof Rule.Adam a) {
-      Rule.Adam ad = (Rule.Adam) d;
-      out.add(new Object[] {"beta1", a.beta1(), ad.beta1()});
-      out.add(new Object[] {"beta2", a.beta2(), ad.beta2()});
-      out.add(new Object[] {"eps", a.eps(), ad.eps()});
-      out.add(new Object[] {"amsgrad", a.amsgrad(), false});
-    } else if (r instanceof Rule.AdamW a) {
-      Rule.AdamW ad = (Rule.AdamW) d;
-      out.add(new Object[] {"beta1", a.beta1(), ad.beta1()});
-      out.add(new Object[] {"beta2", a.beta2(), ad.beta2()});
-      out.add(new Object[] {"eps", a.eps(), ad.eps()});
-      out.add(new Object[] {"amsgrad", a.amsgrad(), false});
-    } else if (r instanceof Rule.Lion l) {
-      Rule.Lion ld = (Rule.Lion) d;
-      out.add(new Object[] {"beta1", l.beta1(), ld.beta1()});
-      out.add(new Object[] {"beta2", l.beta2(), ld.beta2()});
-    }
-    return out;
   }
 }

@@ -1,39 +1,26 @@
 package dev.shardopt.dsl;
 
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /** Which rule takes which modifier, for messages like {@code rho applies to rmsprop; adam takes ...}. */
 final class RuleModifiers {
   private RuleModifiers() {}
 
-  static final List<String> RULES =
-      List.of("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lion");
+  static final List<String> RULES = RuleDescriptors.ALL.stream().map(RuleDescriptor::name).toList();
 
   /** Rule modifiers that take no argument. */
-  static final Set<String> FLAGS = Set.of("amsgrad", "centered", "epsInsideSqrt");
-
-  private static final Map<String, List<String>> BY_RULE = new LinkedHashMap<>();
-
-  static {
-    BY_RULE.put("sgd", new Rule.Sgd(Rule.Sgd.DEFAULT_LR).modifiers());
-    BY_RULE.put("momentum", Rule.Momentum.DEFAULTS.modifiers());
-    BY_RULE.put("nesterov", Rule.Nesterov.DEFAULTS.modifiers());
-    BY_RULE.put("adagrad", Rule.Adagrad.DEFAULTS.modifiers());
-    BY_RULE.put("rmsprop", Rule.Rmsprop.DEFAULTS.modifiers());
-    BY_RULE.put("adam", Rule.Adam.DEFAULTS.modifiers());
-    BY_RULE.put("adamw", Rule.AdamW.DEFAULTS.modifiers());
-    BY_RULE.put("lion", Rule.Lion.DEFAULTS.modifiers());
-  }
+  static final Set<String> FLAGS =
+      RuleDescriptors.ALL.stream()
+          .flatMap(d -> d.modifiers().stream())
+          .filter(Hyperparameter::flag)
+          .map(Hyperparameter::name)
+          .collect(Collectors.toUnmodifiableSet());
 
   /** Every rule modifier name, in first-seen order. */
   static List<String> all() {
-    List<String> out = new ArrayList<>();
-    BY_RULE.values().forEach(ms -> ms.stream().filter(m -> !out.contains(m)).forEach(out::add));
-    return out;
+    return RuleDescriptors.ALL.stream().flatMap(d -> d.modifierNames().stream()).distinct().toList();
   }
 
   static boolean isRuleModifier(String name) {
@@ -42,7 +29,10 @@ final class RuleModifiers {
 
   static InvalidPipelineException notApplicable(String name, Rule rule) {
     List<String> owners =
-        BY_RULE.entrySet().stream().filter(e -> e.getValue().contains(name)).map(Map.Entry::getKey).toList();
+        RuleDescriptors.ALL.stream()
+            .filter(d -> d.modifierNames().contains(name))
+            .map(RuleDescriptor::name)
+            .toList();
     List<String> takes = rule.modifiers();
     String takesText =
         takes.isEmpty()
