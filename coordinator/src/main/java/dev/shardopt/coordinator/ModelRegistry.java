@@ -47,13 +47,13 @@ import java.util.regex.Pattern;
  * <p>Locking: the models map is guarded by this registry's monitor, and everything that changes in
  * one model (schedule, loaded workers, counters, metrics, failure) by that model's {@link Record}
  * monitor; the two are never held together, a Record's is taken inside its barrier's (decisions,
- * timeouts) and never the other way round, and no worker is called under any of them.
+ * timeouts) and never the other way round, and no worker is called (RPC) under any of them.
  */
 public final class ModelRegistry {
   private static final Pattern MODEL_ID = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
   static final int METRICS_KEPT = 100_000;
 
-  /** One model, as the coordinator knows it. Final fields are immutable; the rest is under its monitor. */
+  /** One model, as the coordinator knows it. */
   private final class Record {
     final Model spec;
     final List<Shard> shards;
@@ -64,6 +64,7 @@ public final class ModelRegistry {
     final Set<String> uploadWorkers = new HashSet<>();
     final StepBarrier barrier;
 
+    // The fields above never change after construction; those below are guarded by this Record.
     final GenerationSchedule schedule;
     final Set<String> loaded = new HashSet<>();
     final Deque<StepMetrics> metrics = new ArrayDeque<>();
