@@ -6,7 +6,10 @@ import com.google.inject.Singleton;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
-/** Wires the coordinator process. Tests replace WorkerFleet to inject faults. */
+/**
+ * Wires the coordinator process. Tests replace WorkerFleet to inject faults, and ScheduleLockHooks
+ * to pause threads around a model's schedule lock ({@code Modules.override}).
+ */
 public class CoordinatorModule extends AbstractModule {
   private final CoordinatorConfig config;
 
@@ -19,6 +22,7 @@ public class CoordinatorModule extends AbstractModule {
     bind(CoordinatorConfig.class).toInstance(config);
     bind(CoordinatorService.class).in(Singleton.class);
     bind(CoordinatorServer.class).in(Singleton.class);
+    bind(ScheduleLockHooks.class).toInstance(ScheduleLockHooks.NONE);
   }
 
   @Provides
@@ -51,7 +55,7 @@ public class CoordinatorModule extends AbstractModule {
 
   @Provides
   @Singleton
-  ModelRegistry models(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer) {
-    return new ModelRegistry(workers, fleet, timer, config);
+  ModelRegistry models(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, ScheduleLockHooks hooks) {
+    return new ModelRegistry(workers, fleet, timer, config, hooks, System::nanoTime);
   }
 }

@@ -1,6 +1,5 @@
 package dev.shardopt.coordinator;
 
-import dev.shardopt.engine.UpdateDecision;
 import com.google.protobuf.Empty;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.ClusterStatus;
@@ -9,6 +8,7 @@ import dev.shardopt.v1.CreateModelRequest;
 import dev.shardopt.v1.DeleteModelRequest;
 import dev.shardopt.v1.GetMetricsRequest;
 import dev.shardopt.v1.GetModelRequest;
+import dev.shardopt.v1.GetPipelineScheduleRequest;
 import dev.shardopt.v1.GetShardMapRequest;
 import dev.shardopt.v1.GetStatusRequest;
 import dev.shardopt.v1.HeartbeatRequest;
@@ -17,6 +17,7 @@ import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.ListModelsResponse;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
+import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.RegisterWorkerRequest;
 import dev.shardopt.v1.RegisterWorkerResponse;
 import dev.shardopt.v1.ReportLoadedRequest;
@@ -90,27 +91,30 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   }
 
   @Override
+  public void getPipelineSchedule(GetPipelineScheduleRequest request, StreamObserver<PipelineSchedule> response) {
+    unary(response, () -> models.pipelineSchedule(request.getName(), request.getThroughStep()));
+  }
+
+  @Override
   public void reportStep(ReportStepRequest request, StreamObserver<StepDecision> response) {
     List<BlockStatistics> stats = request.getShardsList().stream()
         .map(s -> new BlockStatistics(s.getTensorIndex(), (int) s.getFirstBlock(),
             s.getBlockSumsList().stream().mapToDouble(Double::doubleValue).toArray(), s.getFirstNonFinite()))
         .toList();
-    try {
-      models.reportStep(request.getModel(), request.getWorker(), request.getStep(), stats, new StepBarrier.Reply() {
-        @Override
-        public void decided(UpdateDecision d) {
-          response.onNext(StepDecision.newBuilder()
-              .setAction(d.applies() ? StepDecision.Action.APPLY : StepDecision.Action.SKIP)
-              .setStep(request.getStep()).setUpdate(d.update()).setLearningRate(d.learningRate())
-              .setClipScale(d.clipScale()).setGradientNorm(d.gradientNorm()).build());
-          response.onCompleted();
-        }
+    StepBarrier.Reply reply = new StepBarrier.Reply() {
+      @Override
+      public void decided(DecidedStep d) {
+        response.onNext(d.toProto());
+        response.onCompleted();
+      }
 
-        @Override
-        public void failed(ApiException e) {
-          response.onError(e.toStatus());
-        }
-      });
+      @Override
+      public void failed(ApiException e) {
+        response.onError(e.toStatus());
+      }
+    };
+    try {
+      models.reportStep(request.getModel(), request.getWorker(), request.getStep(), request.getGeneration(), stats, reply);
     } catch (RuntimeException e) {
       response.onError(ApiException.toStatus(e));
     }

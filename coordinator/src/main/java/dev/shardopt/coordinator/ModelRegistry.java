@@ -1,8 +1,14 @@
 package dev.shardopt.coordinator;
 
-import dev.shardopt.v1.OptimizerPipeline;
+import dev.shardopt.coordinator.ScheduleLockHooks.Phase;
+import dev.shardopt.coordinator.ScheduleLockHooks.Section;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.InitialValues;
+import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
@@ -10,20 +16,15 @@ import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.OptimizerPipeline;
+import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.TrainingMode;
-import dev.shardopt.engine.ShardGroup;
-import dev.shardopt.engine.BlockStatistics;
-import dev.shardopt.engine.StepDecider;
-import dev.shardopt.engine.UpdateDecision;
-import dev.shardopt.engine.kernel.ReductionBlocks;
-import dev.shardopt.engine.InitialValues;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -31,14 +32,22 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
  * The models of the cluster: creation (validation, placement, shards on workers), the shard map,
- * pipeline changes, each model's step barrier and decisions, and per-step metrics.
+ * each model's pipeline schedule, its step barrier and decisions, and per-step metrics.
+ *
+ * <p>Locking: the models map is guarded by this registry's monitor, and everything that changes in
+ * one model (schedule, loaded workers, counters, metrics, failure) by that model's {@link Record}
+ * monitor; the two are never held together, a Record's is taken inside its barrier's (decisions,
+ * timeouts) and never the other way round, and no worker is called (RPC) under any of them.
  */
 public final class ModelRegistry {
   private static final Pattern MODEL_ID = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
@@ -49,36 +58,50 @@ public final class ModelRegistry {
     final Model spec;
     final List<Shard> shards;
     final List<String> tensorNames;
-    final TreeMap<Long, Pipeline> pipelines = new TreeMap<>();
-    final Set<String> participants;
-    final Set<String> loaded = new HashSet<>();
+    /** Address by worker name, for the workers holding shards. */
+    final Map<String, String> addresses = new LinkedHashMap<>();
+    /** The workers that hold shards of an upload tensor and must report loaded. */
+    final Set<String> uploadWorkers = new HashSet<>();
     final StepBarrier barrier;
+
+    // The fields above never change after construction; those below are guarded by this Record.
+    final GenerationSchedule schedule;
+    final Set<String> loaded = new HashSet<>();
     final Deque<StepMetrics> metrics = new ArrayDeque<>();
     long updates;
     long skipped;
     String failure;
-    long lastDecisionMillis;
 
     Record(Model spec, List<Shard> shards, Pipeline pipeline) {
       this.spec = spec;
-      this.shards = shards;
+      this.shards = List.copyOf(shards);
       this.tensorNames = spec.getTensorsList().stream().map(TensorSpec::getName).toList();
-      this.pipelines.put(0L, pipeline);
-      this.participants = new LinkedHashSet<>();
-      shards.forEach(s -> participants.add(s.getWorker()));
-      this.barrier = new StepBarrier(spec.getName(), participants, timer, config.barrierTimeoutMillis(),
-          this::decide, this::timedOut, ms -> lastDecisionMillis = ms);
+      this.schedule = new GenerationSchedule(spec.getName(), pipeline, tensorNames);
+      for (Shard s : shards) {
+        addresses.put(s.getWorker(), s.getAddress());
+        if (s.getLength() > 0 && spec.getTensors(s.getTensorIndex()).getInit().getKindCase() == Initializer.KindCase.UPLOAD) {
+          uploadWorkers.add(s.getWorker());
+        }
+      }
+      this.barrier = new StepBarrier(spec.getName(), addresses.keySet(), timer, config.barrierTimeoutMillis(),
+          this::decide, this::timedOut, nanoTime);
     }
 
-    /** Phase two: called once per step by the barrier (under its lock). */
-    UpdateDecision decide(long step, List<BlockStatistics> stats) {
-      Pipeline p;
-      synchronized (ModelRegistry.this) {
-        p = pipelines.floorEntry(step).getValue();
-      }
-      UpdateDecision d;
-      synchronized (this) {
-        d = StepDecider.decide(p, updates, stats, tensorNames);
+    String name() {
+      return spec.getName();
+    }
+
+    /**
+     * Phase two, once per step (under the barrier's lock): under the pipeline the schedule has in
+     * force at the step, and in the same critical section as a pipeline change, so that no change
+     * can come at the next step once this one is decided.
+     */
+    DecidedStep decide(StepBarrier.CompletedRound round) {
+      long step = round.step();
+      return locked(this, Section.DECISION, step, () -> {
+        GenerationSchedule.Generation g = schedule.at(step);
+        checkGenerations(round, g);
+        UpdateDecision d = StepDecider.decide(g.pipeline(), updates, round.statistics(), tensorNames);
         if (d.applies()) {
           updates++;
         } else {
@@ -88,12 +111,29 @@ public final class ModelRegistry {
             .setLearningRate(d.applies() ? d.learningRate() : Double.NaN)
             .setGradientNorm(d.gradientNorm())
             .setClippedNorm(d.applies() ? d.gradientNorm() * d.clipScale() : Double.NaN)
-            .setBarrierWaitMillis(lastDecisionMillis).build());
+            .setBarrierWaitMillis(round.barrierWaitMillis()).setGeneration(g.generation()).build());
         if (metrics.size() > METRICS_KEPT) {
           metrics.removeFirst();
         }
+        hooks.at(Section.DECISION, Phase.HOLDING, name(), step);
+        schedule.fixThrough(step + 1);
+        return new DecidedStep(step, d, g.generation(), schedule.fixedThrough(), schedule.latest().generation());
+      });
+    }
+
+    /** A worker that prepared the step under another generation than the schedule's has a bug: never guess. */
+    private void checkGenerations(StepBarrier.CompletedRound round, GenerationSchedule.Generation g) {
+      List<String> others = new ArrayList<>();
+      new TreeMap<>(round.generations()).forEach((worker, generation) -> {
+        if (generation != g.generation()) {
+          others.add(worker + " prepared it under generation " + generation);
+        }
+      });
+      if (!others.isEmpty()) {
+        throw ApiException.failedPrecondition("step " + round.step() + " of " + name() + ": the schedule has pipeline"
+            + " generation " + g.generation() + " in force at that step, but " + String.join(" and ", others)
+            + "; a worker must prepare a step under the schedule's generation (GetPipelineSchedule)");
       }
-      return d;
     }
 
     ApiException timedOut(long step, Set<String> missing) {
@@ -107,9 +147,9 @@ public final class ModelRegistry {
       String why = down.isEmpty()
           ? "the workers are alive, so a trainer's push is probably missing"
           : String.join(", ", down) + " stopped answering and " + (down.size() == 1 ? "is" : "are") + " marked unhealthy";
-      String msg = "step " + step + " of " + spec.getName() + " did not complete within " + config.barrierTimeoutMillis()
+      String msg = "step " + step + " of " + name() + " did not complete within " + config.barrierTimeoutMillis()
           + " ms: " + String.join(", ", missing) + " did not report (" + why + ")";
-      synchronized (ModelRegistry.this) {
+      synchronized (this) {
         failure = msg;
       }
       return ApiException.unavailable(msg);
@@ -121,12 +161,21 @@ public final class ModelRegistry {
   private final WorkerFleet fleet;
   private final ScheduledExecutorService timer;
   private final CoordinatorConfig config;
+  private final ScheduleLockHooks hooks;
+  private final LongSupplier nanoTime;
 
-  public ModelRegistry(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, CoordinatorConfig config) {
+  /**
+   * @param hooks called around each model's schedule lock ({@link ScheduleLockHooks#NONE} but in tests)
+   * @param nanoTime the clock of the barrier wait ({@code System::nanoTime} but in tests)
+   */
+  public ModelRegistry(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, CoordinatorConfig config,
+      ScheduleLockHooks hooks, LongSupplier nanoTime) {
     this.workers = workers;
     this.fleet = fleet;
     this.timer = timer;
     this.config = config;
+    this.hooks = hooks;
+    this.nanoTime = nanoTime;
   }
 
   // ---------------------------------------------------------------- create, get, list, delete
@@ -225,24 +274,23 @@ public final class ModelRegistry {
       }
       throw e instanceof ApiException a ? a : ApiException.unavailable("creating " + name + " failed: " + e.getMessage());
     }
+    Record record = new Record(spec, shards, pipeline);
     synchronized (this) {
-      models.put(name, new Record(spec, shards, pipeline));
+      models.put(name, record);
     }
-    return describe(name);
+    return describe(record);
   }
 
-  public synchronized Model get(String name) {
-    return describe(name);
+  public Model get(String name) {
+    return describe(record(name));
   }
 
-  public synchronized List<Model> list() {
-    List<Model> out = new ArrayList<>();
-    for (Map.Entry<String, Record> e : models.entrySet()) {
-      if (e.getValue() != null) {
-        out.add(describe(e.getKey()));
-      }
+  public List<Model> list() {
+    List<Record> all;
+    synchronized (this) {
+      all = models.values().stream().filter(Objects::nonNull).toList();
     }
-    return out;
+    return all.stream().map(this::describe).toList();
   }
 
   public void delete(String name) {
@@ -252,7 +300,7 @@ public final class ModelRegistry {
       models.remove(name);
     }
     r.barrier.close(ApiException.notFound(name + " was deleted"));
-    for (String address : addresses(r)) {
+    for (String address : new LinkedHashSet<>(r.addresses.values())) {
       try {
         fleet.dropModel(address, name);
       } catch (RuntimeException ignored) {
@@ -261,7 +309,7 @@ public final class ModelRegistry {
     }
   }
 
-  public synchronized ShardMap shardMap(String name) {
+  public ShardMap shardMap(String name) {
     Record r = record(name);
     return ShardMap.newBuilder().setModel(name).addAllShards(r.shards).setBlockSize(ReductionBlocks.BLOCK).build();
   }
@@ -277,66 +325,72 @@ public final class ModelRegistry {
     return out;
   }
 
-  // ---------------------------------------------------------------- pipeline changes
+  // ---------------------------------------------------------------- pipeline schedule
 
-  /** The new pipeline takes effect at {@code atStep} on every shard, or nowhere. */
+  /**
+   * Adds a generation to the model's schedule from {@code atStep} on, or refuses it and changes
+   * nothing (see {@link GenerationSchedule#append}). The workers follow the schedule; none is called.
+   */
   public Model updatePipeline(String name, OptimizerPipeline proto, long atStep) {
     Pipeline next = pipeline(proto, "pipeline");
-    Record r;
-    Pipeline current;
-    synchronized (this) {
-      r = record(name);
-      current = r.pipelines.lastEntry().getValue();
-      if (atStep < r.pipelines.lastKey()) {
-        throw ApiException.failedPrecondition("a pipeline change at step " + r.pipelines.lastKey()
-            + " is already scheduled; a new one must come at that step or later, got " + atStep);
-      }
-    }
+    checkStep("at_step", atStep);
+    Record r = record(name);
+    locked(r, Section.UPDATE, atStep, () -> {
+      r.schedule.append(next, atStep);
+      hooks.at(Section.UPDATE, Phase.HOLDING, name, atStep);
+      return null;
+    });
+    return describe(r);
+  }
+
+  /** The model's schedule, fixed through {@code throughStep} from now on (no change may come at or before it). */
+  public PipelineSchedule pipelineSchedule(String name, long throughStep) {
+    checkStep("through_step", throughStep);
+    Record r = record(name);
+    return locked(r, Section.FIX, throughStep, () -> {
+      r.schedule.fixThrough(throughStep);
+      hooks.at(Section.FIX, Phase.HOLDING, name, throughStep);
+      return r.schedule.toProto();
+    });
+  }
+
+  /** Runs {@code body} under the model's lock, with the hooks before and after it. */
+  private <T> T locked(Record r, Section section, long step, Supplier<T> body) {
+    hooks.at(section, Phase.LOCKING, r.name(), step);
     try {
-      ShardGroup.checkCompatible(current, next);
-    } catch (IllegalArgumentException e) {
-      throw ApiException.failedPrecondition(e.getMessage());
-    }
-    for (String tensor : r.tensorNames) {
-      try {
-        next.settingsFor(tensor);
-      } catch (InvalidPipelineException e) {
-        throw ApiException.invalidArgument("pipeline: " + e.getMessage());
+      synchronized (r) {
+        return body.get();
       }
-    }
-    // TODO(issue 7, section 2): the workers follow the schedule through GetPipelineSchedule.
-    synchronized (this) {
-      r.pipelines.put(atStep, next);
-      return describe(name);
+    } finally {
+      hooks.at(section, Phase.RELEASED, r.name(), step);
     }
   }
 
   // ---------------------------------------------------------------- steps
 
-  /** Phase one of a synchronous step; {@code reply} gets the decision once every worker reported. */
-  public void reportStep(String name, String worker, long step, List<BlockStatistics> stats, StepBarrier.Reply reply) {
-    Record r;
-    synchronized (this) {
-      r = record(name);
-      if (r.spec.getMode() == TrainingMode.ASYNC) {
-        throw ApiException.failedPrecondition(name + " is ASYNC: its steps need no barrier");
-      }
+  /**
+   * Phase one of a synchronous step, prepared by {@code worker} under pipeline {@code generation};
+   * {@code reply} gets the decision once every worker reported.
+   */
+  public void reportStep(String name, String worker, long step, long generation, List<BlockStatistics> stats,
+      StepBarrier.Reply reply) {
+    checkStep("step", step);
+    Record r = record(name);
+    if (r.spec.getMode() == TrainingMode.ASYNC) {
+      throw ApiException.failedPrecondition(name + " is ASYNC: its steps need no barrier");
     }
-    r.barrier.report(worker, step, stats, reply);
+    r.barrier.report(worker, step, generation, stats, reply);
   }
 
   public void reportLoaded(String name, String worker) {
-    synchronized (this) {
-      Record r = record(name);
+    Record r = record(name);
+    synchronized (r) {
       r.loaded.add(worker);
     }
   }
 
   public ModelMetrics metrics(String name, long fromStep) {
-    Record r;
-    synchronized (this) {
-      r = record(name);
-    }
+    Record r = record(name);
     synchronized (r) {
       ModelMetrics.Builder b = ModelMetrics.newBuilder().setModel(name).setStepsSkipped(r.skipped);
       for (StepMetrics m : r.metrics) {
@@ -350,7 +404,7 @@ public final class ModelRegistry {
 
   // ---------------------------------------------------------------- helpers
 
-  private Record record(String name) {
+  private synchronized Record record(String name) {
     Record r = models.get(name);
     if (r == null) {
       throw ApiException.notFound(name + " not found" + (name.startsWith("models/") ? "" : "; model names look like 'models/{id}'"));
@@ -358,17 +412,26 @@ public final class ModelRegistry {
     return r;
   }
 
-  private Model describe(String name) {
-    Record r = record(name);
+  private Model describe(Record r) {
     Model.Builder b = r.spec.toBuilder();
-    Pipeline latest = r.pipelines.lastEntry().getValue();
-    b.setPipeline(latest.toProto()).setPipelineText(latest.toString());
-    boolean loaded = r.loaded.containsAll(uploadWorkers(r));
-    b.setState(failure(r) != null ? ModelState.FAILED : loaded ? ModelState.READY : ModelState.LOADING);
-    if (failure(r) != null) {
-      b.setFailure(failure(r));
+    String failure;
+    boolean loaded;
+    long updates;
+    long skipped;
+    synchronized (r) {
+      Pipeline newest = r.schedule.latest().pipeline();
+      b.setPipeline(newest.toProto()).setPipelineText(newest.toString())
+          .clearPipelineSchedule().addAllPipelineSchedule(r.schedule.generationsProto());
+      failure = r.failure;
+      loaded = r.loaded.containsAll(r.uploadWorkers);
+      updates = r.updates;
+      skipped = r.skipped;
     }
-    List<ModelProgress> progress = workers.progress(name);
+    b.setState(failure != null ? ModelState.FAILED : loaded ? ModelState.READY : ModelState.LOADING);
+    if (failure != null) {
+      b.setFailure(failure);
+    }
+    List<ModelProgress> progress = progress(r);
     long step = progress.isEmpty() ? 0 : Long.MAX_VALUE;
     long pushes = 0;
     long duplicates = 0;
@@ -379,35 +442,38 @@ public final class ModelRegistry {
     }
     b.setStep(step).setPushes(pushes).setDuplicates(duplicates);
     if (r.spec.getMode() == TrainingMode.ASYNC) {
-      long updates = progress.stream().mapToLong(ModelProgress::getUpdatesApplied).min().orElse(0);
-      long skipped = progress.stream().mapToLong(ModelProgress::getStepsSkipped).min().orElse(0);
-      b.setUpdatesApplied(updates).setStepsSkipped(skipped);
-    } else {
-      synchronized (r) {
-        b.setUpdatesApplied(r.updates).setStepsSkipped(r.skipped);
-      }
+      updates = progress.stream().mapToLong(ModelProgress::getUpdatesApplied).min().orElse(0);
+      skipped = progress.stream().mapToLong(ModelProgress::getStepsSkipped).min().orElse(0);
     }
-    return b.build();
+    return b.setUpdatesApplied(updates).setStepsSkipped(skipped).build();
   }
 
-  private String failure(Record r) {
-    return r.failure;
-  }
-
-  private Set<String> uploadWorkers(Record r) {
-    Set<String> out = new HashSet<>();
-    for (Shard s : r.shards) {
-      if (s.getLength() > 0 && r.spec.getTensors(s.getTensorIndex()).getInit().getKindCase() == Initializer.KindCase.UPLOAD) {
-        out.add(s.getWorker());
+  /**
+   * Each worker's progress on the model, asked of it now; a worker that is not beating or does not
+   * answer counts with its last heartbeat's (zero if none), so that status works while one is down.
+   */
+  private List<ModelProgress> progress(Record r) {
+    List<ModelProgress> out = new ArrayList<>();
+    r.addresses.forEach((worker, address) -> {
+      ModelProgress p = null;
+      if (workers.beating(worker)) {
+        try {
+          p = fleet.progress(address, r.name());
+        } catch (RuntimeException e) {
+          // unreachable or restarted: its heartbeat still says how far it got
+        }
       }
-    }
+      out.add(p != null ? p : workers.lastProgress(worker, r.name()).orElse(ModelProgress.getDefaultInstance()));
+    });
     return out;
   }
 
-  private static Collection<String> addresses(Record r) {
-    Set<String> out = new LinkedHashSet<>();
-    r.shards.forEach(s -> out.add(s.getAddress()));
-    return out;
+  /** Steps are uint64 on the wire; one past Long.MAX_VALUE would read as negative here. */
+  private static void checkStep(String field, long value) {
+    if (value < 0) {
+      throw ApiException.invalidArgument(field + " " + Long.toUnsignedString(value) + " is out of range: at most "
+          + Long.MAX_VALUE);
+    }
   }
 
   private static Map<String, List<Shard>> byWorker(List<Shard> shards) {

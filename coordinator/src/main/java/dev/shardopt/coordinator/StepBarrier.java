@@ -2,7 +2,6 @@ package dev.shardopt.coordinator;
 
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.engine.BlockStatistics;
-import dev.shardopt.engine.UpdateDecision;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,7 +12,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
-import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
 
 /**
  * The synchronous step barrier of one model: each participating worker reports its shards'
@@ -25,20 +25,29 @@ public final class StepBarrier {
 
   /** How a report is answered: a decision, or an error. */
   public interface Reply {
-    void decided(UpdateDecision d);
+    void decided(DecidedStep d);
 
     void failed(ApiException e);
   }
 
-  private final class Round {
-    final long step;
+  /**
+   * Every participant's report of one step, as the decision gets them.
+   *
+   * @param generations the pipeline generation each worker prepared the step under, by worker
+   * @param barrierWaitMillis the time from the step's first report to its last
+   */
+  public record CompletedRound(
+      long step, Map<String, Long> generations, List<BlockStatistics> statistics, double barrierWaitMillis) {}
+
+  private static final class Round {
     final Map<String, List<BlockStatistics>> stats = new LinkedHashMap<>();
+    final Map<String, Long> generations = new LinkedHashMap<>();
     final List<Reply> replies = new ArrayList<>();
-    final long startedNanos = System.nanoTime();
+    final long startedNanos;
     ScheduledFuture<?> timeout;
 
-    Round(long step) {
-      this.step = step;
+    Round(long startedNanos) {
+      this.startedNanos = startedNanos;
     }
   }
 
@@ -46,38 +55,41 @@ public final class StepBarrier {
   private final Set<String> participants;
   private final ScheduledExecutorService timer;
   private final long timeoutMillis;
-  /** (step, statistics of every participant) -> decision; called once per step. */
-  private final BiFunction<Long, List<BlockStatistics>, UpdateDecision> decide;
+  /** Every participant's report -> decision; called once per step, under this barrier's lock. */
+  private final Function<CompletedRound, DecidedStep> decide;
   /** (step, missing workers) when a round times out. */
   private final BiFunction<Long, Set<String>, ApiException> onTimeout;
-  /** The time from a step's first report to its last, just before {@code decide} runs. */
-  private final Consumer<Long> onDecidedMillis;
+  private final LongSupplier nanoTime;
 
   private final Map<Long, Round> rounds = new LinkedHashMap<>();
-  private final Map<Long, UpdateDecision> recent = new LinkedHashMap<>() {
+  private final Map<Long, DecidedStep> recent = new LinkedHashMap<>() {
     @Override
-    protected boolean removeEldestEntry(Map.Entry<Long, UpdateDecision> eldest) {
+    protected boolean removeEldestEntry(Map.Entry<Long, DecidedStep> eldest) {
       return size() > 64;
     }
   };
   private ApiException failure;
 
+  /** @param nanoTime the clock of the barrier wait ({@code System::nanoTime}; tests step it by hand) */
   public StepBarrier(String model, Set<String> participants, ScheduledExecutorService timer, long timeoutMillis,
-      BiFunction<Long, List<BlockStatistics>, UpdateDecision> decide, BiFunction<Long, Set<String>, ApiException> onTimeout,
-      Consumer<Long> onDecidedMillis) {
+      Function<CompletedRound, DecidedStep> decide, BiFunction<Long, Set<String>, ApiException> onTimeout,
+      LongSupplier nanoTime) {
     this.model = model;
     this.participants = Set.copyOf(participants);
     this.timer = timer;
     this.timeoutMillis = timeoutMillis;
     this.decide = decide;
     this.onTimeout = onTimeout;
-    this.onDecidedMillis = onDecidedMillis;
+    this.nanoTime = nanoTime;
   }
 
-  /** Phase one from {@code worker}; {@code reply} is called once, maybe on another thread. */
-  public void report(String worker, long step, List<BlockStatistics> stats, Reply reply) {
+  /**
+   * Phase one from {@code worker}, which prepared the step under pipeline {@code generation};
+   * {@code reply} is called once, maybe on another thread.
+   */
+  public void report(String worker, long step, long generation, List<BlockStatistics> stats, Reply reply) {
     List<Reply> toAnswer = new ArrayList<>();
-    UpdateDecision decision = null;
+    DecidedStep decision = null;
     ApiException error = null;
     synchronized (this) {
       if (!participants.contains(worker)) {
@@ -88,8 +100,9 @@ public final class StepBarrier {
       } else if (recent.containsKey(step)) {
         decision = recent.get(step); // a retried report of a decided step
       } else {
-        Round r = rounds.computeIfAbsent(step, Round::new);
+        Round r = rounds.computeIfAbsent(step, s -> new Round(nanoTime.getAsLong()));
         r.stats.put(worker, stats);
+        r.generations.put(worker, generation);
         r.replies.add(reply); // a worker's retried report gets the answer too
         if (r.timeout == null) {
           r.timeout = timer.schedule(() -> expire(step), timeoutMillis, TimeUnit.MILLISECONDS);
@@ -99,9 +112,9 @@ public final class StepBarrier {
           r.timeout.cancel(false);
           List<BlockStatistics> all = new ArrayList<>();
           r.stats.values().forEach(all::addAll);
+          double waitMillis = (nanoTime.getAsLong() - r.startedNanos) / 1e6;
           try {
-            onDecidedMillis.accept(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - r.startedNanos));
-            decision = decide.apply(step, all);
+            decision = decide.apply(new CompletedRound(step, Map.copyOf(r.generations), all, waitMillis));
             recent.put(step, decision);
           } catch (ApiException e) {
             error = e;

@@ -9,6 +9,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.LongSupplier;
 
 /**
@@ -115,16 +116,10 @@ public final class WorkerRegistry {
     return out;
   }
 
-  /** Each worker's last reported progress on {@code model}. */
-  public synchronized List<ModelProgress> progress(String model) {
-    List<ModelProgress> out = new ArrayList<>();
-    for (Entry e : byName.values()) {
-      ModelProgress p = e.progress.get(model);
-      if (p != null) {
-        out.add(p);
-      }
-    }
-    return out;
+  /** The worker's progress on {@code model} as of its last heartbeat; empty when it reported none. */
+  public synchronized Optional<ModelProgress> lastProgress(String worker, String model) {
+    Entry e = byName.get(worker);
+    return e == null ? Optional.empty() : Optional.ofNullable(e.progress.get(model));
   }
 
   public synchronized List<WorkerStatus> statuses(Map<String, Integer> shardsByWorker) {

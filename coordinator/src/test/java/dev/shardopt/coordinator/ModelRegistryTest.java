@@ -11,8 +11,10 @@ import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
+import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.PipelineGeneration;
+import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.ModelState;
-import dev.shardopt.v1.SetPipelineRequest;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
@@ -26,6 +28,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -52,8 +55,11 @@ class ModelRegistryTest {
 
     final List<Call> calls = new CopyOnWriteArrayList<>();
     final Set<String> failCreateOn = new HashSet<>();
-    final Set<String> failSetPipelineOn = new HashSet<>();
     RuntimeException failure = ApiException.unavailable("worker unreachable");
+    /** What GetProgress answers, by address; an address without an entry fails with {@link #failure}. */
+    final Map<String, ModelProgress> progress = new ConcurrentHashMap<>();
+    /** The addresses GetProgress was asked of, in order (not in {@link #calls}: every describe asks). */
+    final List<String> progressAsked = new CopyOnWriteArrayList<>();
 
     @Override
     public void createShards(String address, CreateShardsRequest request) {
@@ -69,11 +75,13 @@ class ModelRegistryTest {
     }
 
     @Override
-    public void setPipeline(String address, SetPipelineRequest request) {
-      calls.add(new Call("setPipeline", address, request));
-      if (failSetPipelineOn.contains(address)) {
+    public ModelProgress progress(String address, String model) {
+      progressAsked.add(address);
+      ModelProgress p = progress.get(address);
+      if (p == null) {
         throw failure;
       }
+      return p;
     }
 
     List<String> summary() {
@@ -92,6 +100,7 @@ class ModelRegistryTest {
   private final AtomicLong now = new AtomicLong(1_000_000);
   private final WorkerRegistry workers = new WorkerRegistry(500, 6, now::get);
   private final FakeFleet fleet = new FakeFleet();
+  private final AtomicLong nanos = new AtomicLong(42_000_000_000L);
   private ScheduledExecutorService timer;
 
   @BeforeEach
@@ -111,10 +120,10 @@ class ModelRegistryTest {
 
   private ModelRegistry registry(long barrierTimeoutMillis) {
     return new ModelRegistry(workers, fleet, timer,
-        CoordinatorConfig.defaults().withBarrierTimeoutMillis(barrierTimeoutMillis));
+        CoordinatorConfig.defaults().withBarrierTimeoutMillis(barrierTimeoutMillis), ScheduleLockHooks.NONE, nanos::get);
   }
 
-  private static TensorSpec tensor(String name, long... shape) {
+  static TensorSpec tensor(String name, long... shape) {
     TensorSpec.Builder b = TensorSpec.newBuilder().setName(name)
         .setInit(Initializer.newBuilder().setZeros(Initializer.Zeros.getDefaultInstance()));
     for (long d : shape) {
@@ -123,7 +132,7 @@ class ModelRegistryTest {
     return b.build();
   }
 
-  private static Model model(String pipeline, TensorSpec... tensors) {
+  static Model model(String pipeline, TensorSpec... tensors) {
     return Model.newBuilder().setPipeline(Pipeline.parse(pipeline).toProto()).addAllTensors(List.of(tensors)).build();
   }
 
@@ -131,7 +140,7 @@ class ModelRegistryTest {
    * "a" [2, 8192] (2 blocks) and "b" [10, 10] (1 block): 3 blocks on 2 workers, cut after block 1:
    * w1 holds a[0, 8192), w2 holds a[8192, 16384) and b[0, 100).
    */
-  private static Model twoWorkerModel(String pipeline) {
+  static Model twoWorkerModel(String pipeline) {
     return model(pipeline, tensor("a", 2, B), tensor("b", 10, 10));
   }
 
@@ -145,7 +154,7 @@ class ModelRegistryTest {
     assertThat(workers.register(A2)).isEqualTo("workers/w2");
   }
 
-  private static AbstractThrowableAssert<?, ? extends Throwable> assertApiError(Executable call, Status.Code code) {
+  static AbstractThrowableAssert<?, ? extends Throwable> assertApiError(Executable call, Status.Code code) {
     try {
       call.execute();
     } catch (ApiException e) {
@@ -157,25 +166,45 @@ class ModelRegistryTest {
     throw new AssertionError("expected an ApiException " + code + ", got no exception");
   }
 
-  private static BlockStatistics stat(int tensor, int firstBlock, double... sums) {
+  static BlockStatistics stat(int tensor, int firstBlock, double... sums) {
     return new BlockStatistics(tensor, firstBlock, sums, -1);
   }
 
-  /** Both workers report a step; returns the (common) decision. */
-  private static UpdateDecision step(ModelRegistry r, String model, long step, List<BlockStatistics> w1,
+  /** Both workers report a step prepared under {@code generation}; returns the (common) decision. */
+  static DecidedStep step(ModelRegistry r, String model, long step, long generation, List<BlockStatistics> w1,
       List<BlockStatistics> w2) {
     RecordingReply r1 = new RecordingReply();
     RecordingReply r2 = new RecordingReply();
-    r.reportStep(model, "workers/w1", step, w1, r1);
+    r.reportStep(model, "workers/w1", step, generation, w1, r1);
     assertThat(r1.answered()).as("w1 waits for w2").isFalse();
-    r.reportStep(model, "workers/w2", step, w2, r2);
-    UpdateDecision d = r1.decision();
+    r.reportStep(model, "workers/w2", step, generation, w2, r2);
+    DecidedStep d = r1.decision();
     assertThat(r2.decision()).isSameAs(d);
     return d;
   }
 
+  private static UpdateDecision step(ModelRegistry r, String model, long step, List<BlockStatistics> w1,
+      List<BlockStatistics> w2) {
+    return step(r, model, step, 0, w1, w2).decision();
+  }
+
+  /** A step of norm 0.5 (block sums 0.0625 + 0.1875) under {@code generation}. */
+  static DecidedStep finiteStep(ModelRegistry r, String model, long step, long generation) {
+    return step(r, model, step, generation, List.of(stat(0, 0, 0.0625)), List.of(stat(0, 1, 0.1875), stat(1, 0, 0.0)));
+  }
+
   private static UpdateDecision finiteStep(ModelRegistry r, String model, long step) {
-    return step(r, model, step, List.of(stat(0, 0, 0.0625)), List.of(stat(0, 1, 0.1875), stat(1, 0, 0.0)));
+    return finiteStep(r, model, step, 0).decision();
+  }
+
+  static PipelineGeneration generation(long generation, long fromStep, String pipeline) {
+    return PipelineGeneration.newBuilder().setGeneration(generation).setFromStep(fromStep)
+        .setPipeline(Pipeline.parse(pipeline).toProto()).build();
+  }
+
+  /** The horizon, read without moving it (fixing through step 0 never does). */
+  static long fixedThrough(ModelRegistry r, String model) {
+    return r.pipelineSchedule(model, 0).getFixedThrough();
   }
 
   // ---------------------------------------------------------------- create
@@ -444,7 +473,7 @@ class ModelRegistryTest {
     assertApiError(() -> r.get("models/nope"), Status.Code.NOT_FOUND).hasMessageContaining("models/nope");
     assertApiError(() -> r.get("nope"), Status.Code.NOT_FOUND).hasMessageContaining("models/{id}");
     assertApiError(() -> r.metrics("models/nope", 0), Status.Code.NOT_FOUND);
-    assertApiError(() -> r.reportStep("models/nope", "workers/w1", 0, List.of(), new RecordingReply()),
+    assertApiError(() -> r.reportStep("models/nope", "workers/w1", 0, 0, List.of(), new RecordingReply()),
         Status.Code.NOT_FOUND);
     assertApiError(() -> r.delete("models/nope"), Status.Code.NOT_FOUND);
   }
@@ -455,7 +484,7 @@ class ModelRegistryTest {
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1)"));
     RecordingReply waiting = new RecordingReply();
-    r.reportStep("models/m", "workers/w1", 0, List.of(stat(0, 0, 1)), waiting);
+    r.reportStep("models/m", "workers/w1", 0, 0, List.of(stat(0, 0, 1)), waiting);
     fleet.calls.clear();
 
     r.delete("models/m");
@@ -466,10 +495,10 @@ class ModelRegistryTest {
     assertThat(r.shardsByWorker()).isEmpty();
   }
 
-  // ---------------------------------------------------------------- pipeline changes
+  // ---------------------------------------------------------------- pipeline schedule
 
   @Test
-  void updatePipelineReachesEveryWorker() {
+  void updatePipelineAddsAGenerationAndCallsNoWorker() {
     twoWorkers();
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1)"));
@@ -477,79 +506,239 @@ class ModelRegistryTest {
 
     Model m = r.updatePipeline("models/m", Pipeline.parse("sgd(0.05).clipNorm(2.0)").toProto(), 10);
     assertThat(Pipeline.fromProto(m.getPipeline())).isEqualTo(Pipeline.parse("sgd(0.05).clipNorm(2.0)"));
-    assertThat(fleet.summary()).containsExactly("setPipeline " + A1, "setPipeline " + A2);
-    for (FakeFleet.Call c : fleet.calls) {
-      SetPipelineRequest req = (SetPipelineRequest) c.request();
-      assertThat(req.getModel()).isEqualTo("models/m");
-      assertThat(req.getAtStep()).isEqualTo(10);
-      assertThat(Pipeline.fromProto(req.getPipeline())).isEqualTo(Pipeline.parse("sgd(0.05).clipNorm(2.0)"));
-    }
+    assertThat(m.getPipelineText()).isEqualTo("sgd(0.05).clipNorm(2.0)");
+    assertThat(m.getPipelineScheduleList())
+        .containsExactly(generation(0, 0, "sgd(0.1)"), generation(1, 10, "sgd(0.05).clipNorm(2.0)"));
+    assertThat(r.get("models/m")).isEqualTo(m);
+    assertThat(fleet.calls).as("no fan-out: the workers follow the schedule").isEmpty();
+  }
+
+  @Test
+  void aNewModelHasGenerationZeroInItsSchedule() {
+    twoWorkers();
+    Model m = registry().create("m", twoWorkerModel("sgd(0.1)"));
+    assertThat(m.getPipelineScheduleList()).containsExactly(generation(0, 0, "sgd(0.1)"));
   }
 
   @Test
   void updatePipelineRefusesChangingTheRule() {
     twoWorkers();
     ModelRegistry r = registry();
-    r.create("m", twoWorkerModel("sgd(0.1)"));
-    fleet.calls.clear();
+    Model before = r.create("m", twoWorkerModel("sgd(0.1)"));
     assertApiError(() -> r.updatePipeline("models/m", Pipeline.parse("adam(1e-3)").toProto(), 3),
         Status.Code.FAILED_PRECONDITION).hasMessageContaining("base rule");
-    assertThat(fleet.calls).isEmpty();
-    assertThat(Pipeline.fromProto(r.get("models/m").getPipeline())).isEqualTo(Pipeline.parse("sgd(0.1)"));
+    assertThat(r.get("models/m")).isEqualTo(before);
   }
 
   @Test
-  void updatePipelineRefusesAStepBeforeAScheduledChange() {
+  void updatePipelineRefusesAStepBeforeAScheduledChangeAndTheLaterOneAtAStepWins() {
     twoWorkers();
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1)"));
-    r.updatePipeline("models/m", Pipeline.parse("sgd(0.05)").toProto(), 10);
-    assertApiError(() -> r.updatePipeline("models/m", Pipeline.parse("sgd(0.01)").toProto(), 5),
-        Status.Code.FAILED_PRECONDITION).hasMessageContaining("10");
-    // at the same step it replaces the scheduled one
-    r.updatePipeline("models/m", Pipeline.parse("sgd(0.02)").toProto(), 10);
-    assertThat(Pipeline.fromProto(r.get("models/m").getPipeline())).isEqualTo(Pipeline.parse("sgd(0.02)"));
+    r.updatePipeline("models/m", Pipeline.parse("sgd(0.05)").toProto(), 2);
+    Model before = r.get("models/m");
+    assertApiError(() -> r.updatePipeline("models/m", Pipeline.parse("sgd(0.01)").toProto(), 1),
+        Status.Code.FAILED_PRECONDITION)
+        .hasMessageContaining("at_step 1").hasMessageContaining("generation 1, scheduled at step 2")
+        .hasMessageContaining("choose at_step 2 or later");
+    assertThat(r.get("models/m")).isEqualTo(before);
+
+    Model m = r.updatePipeline("models/m", Pipeline.parse("sgd(0.02)").toProto(), 2);
+    assertThat(m.getPipelineScheduleList()).containsExactly(generation(0, 0, "sgd(0.1)"),
+        generation(1, 2, "sgd(0.05)"), generation(2, 2, "sgd(0.02)"));
+    assertThat(Pipeline.fromProto(m.getPipeline())).isEqualTo(Pipeline.parse("sgd(0.02)"));
+    finiteStep(r, "models/m", 0);
+    finiteStep(r, "models/m", 1);
+    DecidedStep s2 = finiteStep(r, "models/m", 2, 2);
+    assertThat(s2.generation()).isEqualTo(2);
+    assertThat(s2.decision().learningRate()).isCloseTo(0.02, within(1e-15));
   }
 
   @Test
   void updatePipelineRefusesTwoLrScaleGlobsOnOneTensor() {
     twoWorkers();
     ModelRegistry r = registry();
-    r.create("m", model("sgd(0.1)", tensor("enc.weight", 2, B), tensor("b", 3)));
-    fleet.calls.clear();
+    Model before = r.create("m", model("sgd(0.1)", tensor("enc.weight", 2, B), tensor("b", 3)));
     assertApiError(() -> r.updatePipeline("models/m",
             Pipeline.parse("sgd(0.1).lrScale(\"enc.*\", 0.5).lrScale(\"*.weight\", 2)").toProto(), 1),
-        Status.Code.INVALID_ARGUMENT).hasMessageContaining("enc.weight");
-    assertThat(fleet.calls).isEmpty();
+        Status.Code.INVALID_ARGUMENT).hasMessageContaining("pipeline: ").hasMessageContaining("enc.weight");
+    assertThat(r.get("models/m")).isEqualTo(before);
   }
 
   @Test
-  void aWorkerRefusingThePipelineRollsBackThoseThatAccepted() {
-    workers.register(A1);
-    workers.register(A2);
-    workers.register(A3);
+  void updatePipelineRefusesAMissingPipelineAndAStepOutOfRange() {
+    twoWorkers();
     ModelRegistry r = registry();
-    r.create("m", model("sgd(0.1)", tensor("a", 3 * B))); // one block per worker
-    fleet.calls.clear();
-    fleet.failSetPipelineOn.add(A3);
+    Model before = r.create("m", twoWorkerModel("sgd(0.1)"));
+    assertApiError(() -> r.updatePipeline("models/m", null, 3), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("pipeline is missing");
+    assertApiError(() -> r.updatePipeline("models/m", Pipeline.parse("sgd(0.2)").toProto(), -1),
+        Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("at_step 18446744073709551615").hasMessageContaining("at most 9223372036854775807");
+    assertApiError(() -> r.pipelineSchedule("models/m", -2), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("through_step 18446744073709551614");
+    assertApiError(() -> r.reportStep("models/m", "workers/w1", -1, 0, List.of(), new RecordingReply()),
+        Status.Code.INVALID_ARGUMENT).hasMessageContaining("step 18446744073709551615");
+    assertThat(r.get("models/m")).isEqualTo(before);
+    assertThat(fixedThrough(r, "models/m")).isZero();
+  }
 
-    RuntimeException failure = fleet.failure;
-    assertThatThrownBy(() -> r.updatePipeline("models/m", Pipeline.parse("sgd(0.5)").toProto(), 7)).isSameAs(failure);
+  @Test
+  void aChangeAtAStepAWorkerMayHaveStartedIsRefusedAndChangesNothing() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    Model created = r.create("m", twoWorkerModel("sgd(0.1)"));
+    assertApiError(() -> r.updatePipeline("models/m", Pipeline.parse("sgd(0.5)").toProto(), 0),
+        Status.Code.FAILED_PRECONDITION)
+        .hasMessageContaining("at_step 0 of models/m").hasMessageContaining("fixed through step 0")
+        .hasMessageContaining("choose at_step 1 or later");
+    assertThat(r.get("models/m")).isEqualTo(created);
 
-    assertThat(fleet.summary()).containsExactly(
-        "setPipeline " + A1, "setPipeline " + A2, "setPipeline " + A3, "setPipeline " + A1, "setPipeline " + A2);
-    List<SetPipelineRequest> reqs = fleet.calls.stream().map(c -> (SetPipelineRequest) c.request()).toList();
-    for (int i = 0; i < 3; i++) {
-      assertThat(Pipeline.fromProto(reqs.get(i).getPipeline())).isEqualTo(Pipeline.parse("sgd(0.5)"));
-      assertThat(reqs.get(i).getAtStep()).isEqualTo(7);
+    finiteStep(r, "models/m", 0);
+    finiteStep(r, "models/m", 1); // fixed through step 2 now
+    Model before = r.get("models/m");
+    for (long atStep : new long[] {1, 2}) {
+      assertApiError(() -> r.updatePipeline("models/m", Pipeline.parse("sgd(0.5)").toProto(), atStep),
+          Status.Code.FAILED_PRECONDITION)
+          .hasMessageContaining("at_step " + atStep).hasMessageContaining("fixed through step 2")
+          .hasMessageContaining("choose at_step 3 or later");
     }
-    for (int i = 3; i < 5; i++) {
-      assertThat(Pipeline.fromProto(reqs.get(i).getPipeline())).as("rollback to the current pipeline")
-          .isEqualTo(Pipeline.parse("sgd(0.1)"));
-      assertThat(reqs.get(i).getAtStep()).isEqualTo(7);
-      assertThat(reqs.get(i).getModel()).isEqualTo("models/m");
+    assertThat(r.get("models/m")).isEqualTo(before);
+    assertThat(before.getPipelineScheduleList()).containsExactly(generation(0, 0, "sgd(0.1)"));
+    assertThat(fixedThrough(r, "models/m")).isEqualTo(2);
+    DecidedStep s2 = finiteStep(r, "models/m", 2, 0);
+    assertThat(s2.generation()).isZero();
+    assertThat(s2.latestGeneration()).isZero();
+    assertThat(s2.decision().learningRate()).isCloseTo(0.1, within(1e-15));
+  }
+
+  @Test
+  void getPipelineScheduleFixesTheScheduleThroughTheStep() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    r.create("m", twoWorkerModel("sgd(0.1)"));
+    assertThat(r.pipelineSchedule("models/m", 3)).isEqualTo(PipelineSchedule.newBuilder()
+        .addGenerations(generation(0, 0, "sgd(0.1)")).setFixedThrough(3).build());
+    assertApiError(() -> r.updatePipeline("models/m", Pipeline.parse("sgd(0.05)").toProto(), 3),
+        Status.Code.FAILED_PRECONDITION).hasMessageContaining("choose at_step 4 or later");
+    r.updatePipeline("models/m", Pipeline.parse("sgd(0.05)").toProto(), 4);
+
+    assertThat(r.pipelineSchedule("models/m", 1)).as("the horizon never moves back").isEqualTo(
+        PipelineSchedule.newBuilder().addGenerations(generation(0, 0, "sgd(0.1)"))
+            .addGenerations(generation(1, 4, "sgd(0.05)")).setFixedThrough(3).build());
+    assertThat(r.pipelineSchedule("models/m", 4).getFixedThrough()).isEqualTo(4);
+    assertApiError(() -> r.pipelineSchedule("models/nope", 1), Status.Code.NOT_FOUND).hasMessageContaining("models/nope");
+    assertApiError(() -> r.updatePipeline("models/nope", Pipeline.parse("sgd(0.05)").toProto(), 9),
+        Status.Code.NOT_FOUND).hasMessageContaining("models/nope");
+  }
+
+  @Test
+  void aDecisionNamesItsGenerationTheNewHorizonAndTheNewestGeneration() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    r.create("m", twoWorkerModel("sgd(0.1)"));
+    assertThat(finiteStep(r, "models/m", 0, 0)).extracting(DecidedStep::step, DecidedStep::generation,
+        DecidedStep::fixedThrough, DecidedStep::latestGeneration).containsExactly(0L, 0L, 1L, 0L);
+    r.updatePipeline("models/m", Pipeline.parse("sgd(0.05)").toProto(), 3);
+    assertThat(finiteStep(r, "models/m", 1, 0)).extracting(DecidedStep::step, DecidedStep::generation,
+        DecidedStep::fixedThrough, DecidedStep::latestGeneration).containsExactly(1L, 0L, 2L, 1L);
+    assertThat(r.pipelineSchedule("models/m", 5).getFixedThrough()).isEqualTo(5);
+    assertThat(finiteStep(r, "models/m", 2, 0).fixedThrough()).as("a decision never lowers the horizon").isEqualTo(5);
+    DecidedStep s3 = finiteStep(r, "models/m", 3, 1);
+    assertThat(s3).extracting(DecidedStep::generation, DecidedStep::fixedThrough).containsExactly(1L, 5L);
+    assertThat(s3.decision().learningRate()).isCloseTo(0.05, within(1e-15));
+    assertThat(r.metrics("models/m", 0).getStepsList()).extracting(StepMetrics::getGeneration)
+        .containsExactly(0L, 0L, 0L, 1L);
+  }
+
+  @Test
+  void aReportUnderAnotherGenerationThanTheSchedulesFailsTheStepAndDecidesNothing() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    r.create("m", twoWorkerModel("sgd(0.1)"));
+    r.updatePipeline("models/m", Pipeline.parse("sgd(0.05)").toProto(), 1);
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r2 = new RecordingReply();
+    r.reportStep("models/m", "workers/w1", 0, 0, List.of(stat(0, 0, 1)), r1);
+    r.reportStep("models/m", "workers/w2", 0, 1, List.of(stat(0, 1, 1)), r2);
+    for (RecordingReply reply : List.of(r1, r2)) {
+      ApiException e = reply.failure();
+      assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(e.getMessage()).contains("step 0 of models/m").contains("generation 0 in force")
+          .contains("workers/w2 prepared it under generation 1").doesNotContain("workers/w1");
     }
-    assertThat(Pipeline.fromProto(r.get("models/m").getPipeline())).isEqualTo(Pipeline.parse("sgd(0.1)"));
+    assertThat(r.metrics("models/m", 0).getStepsList()).isEmpty();
+    assertThat(r.get("models/m").getUpdatesApplied()).isZero();
+    assertThat(fixedThrough(r, "models/m")).isZero();
+
+    // the step can still be decided, under the schedule's generation
+    assertThat(finiteStep(r, "models/m", 0, 0).generation()).isZero();
+    assertThat(r.get("models/m").getState()).isEqualTo(ModelState.READY);
+  }
+
+  // ---------------------------------------------------------------- GetModel.step
+
+  @Test
+  void getModelStepIsTheLeastStepTheWorkersReportNow() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    r.create("m", twoWorkerModel("sgd(0.1)"));
+    workers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w1")
+        .addModels(ModelProgress.newBuilder().setModel("models/m").setStep(3).setPushes(3)).build());
+    fleet.progress.put(A1, ModelProgress.newBuilder().setModel("models/m").setStep(7).setPushes(14).setDuplicates(1).build());
+    fleet.progress.put(A2, ModelProgress.newBuilder().setModel("models/m").setStep(6).setPushes(12).build());
+    fleet.progressAsked.clear();
+
+    Model m = r.get("models/m");
+    assertThat(m.getStep()).isEqualTo(6);
+    assertThat(m.getPushes()).isEqualTo(26);
+    assertThat(m.getDuplicates()).isEqualTo(1);
+    assertThat(fleet.progressAsked).containsExactly(A1, A2);
+  }
+
+  @Test
+  void aWorkerThatDoesNotAnswerCountsWithItsLastHeartbeat() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    r.create("m", twoWorkerModel("sgd(0.1)"));
+    fleet.progress.put(A1, ModelProgress.newBuilder().setModel("models/m").setStep(7).setPushes(7).build());
+    workers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w2")
+        .addModels(ModelProgress.newBuilder().setModel("models/m").setStep(4).setPushes(5)).build());
+
+    Model m = r.get("models/m"); // A2 fails
+    assertThat(m.getStep()).isEqualTo(4);
+    assertThat(m.getPushes()).isEqualTo(12);
+    assertThat(m.getState()).isEqualTo(ModelState.READY);
+
+    // a worker that stopped beating is not asked
+    now.addAndGet(500 * 6 + 1);
+    workers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w1").build());
+    fleet.progress.put(A2, ModelProgress.newBuilder().setModel("models/m").setStep(9).build());
+    fleet.progressAsked.clear();
+    assertThat(r.get("models/m").getStep()).isEqualTo(4);
+    assertThat(fleet.progressAsked).containsExactly(A1);
+  }
+
+  @Test
+  void aWorkerWithNeitherAnAnswerNorAHeartbeatCountsAsStepZero() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    r.create("m", twoWorkerModel("sgd(0.1)"));
+    fleet.progress.put(A1, ModelProgress.newBuilder().setModel("models/m").setStep(7).build());
+    assertThat(r.get("models/m").getStep()).isZero();
+  }
+
+  @Test
+  void anAsyncModelsUpdatesAreTheLeastTheWorkersReport() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    r.create("m", twoWorkerModel("sgd(0.1)").toBuilder().setMode(TrainingMode.ASYNC).build());
+    fleet.progress.put(A1, ModelProgress.newBuilder().setStep(9).setUpdatesApplied(8).setStepsSkipped(1).build());
+    fleet.progress.put(A2, ModelProgress.newBuilder().setStep(8).setUpdatesApplied(6).setStepsSkipped(2).build());
+    Model m = r.get("models/m");
+    assertThat(m.getStep()).isEqualTo(8);
+    assertThat(m.getUpdatesApplied()).isEqualTo(6);
+    assertThat(m.getStepsSkipped()).isEqualTo(1);
   }
 
   // ---------------------------------------------------------------- steps and metrics
@@ -632,10 +821,15 @@ class ModelRegistryTest {
     UpdateDecision s1 = finiteStep(r, "models/m", 1);
     assertThat(s1.learningRate()).isCloseTo(0.1, within(1e-15));
     assertThat(s1.clipScale()).isEqualTo(1f);
-    UpdateDecision s2 = finiteStep(r, "models/m", 2);
-    assertThat(s2.learningRate()).isCloseTo(0.05, within(1e-15));
+    DecidedStep s2 = finiteStep(r, "models/m", 2, 1);
+    assertThat(s2.generation()).isEqualTo(1);
+    assertThat(s2.decision().learningRate()).isCloseTo(0.05, within(1e-15));
     // norm 0.5 against clipNorm(0.25): 0.25 / 0.500001
-    assertThat(s2.clipScale()).isEqualTo((float) (0.25 / 0.500001));
+    assertThat(s2.decision().clipScale()).isEqualTo((float) (0.25 / 0.500001));
+    assertThat(r.metrics("models/m", 2).getStepsList()).singleElement().satisfies(m -> {
+      assertThat(m.getGeneration()).isEqualTo(1);
+      assertThat(m.getClippedNorm()).isCloseTo(0.25, within(1e-6));
+    });
   }
 
   @Test
@@ -693,20 +887,19 @@ class ModelRegistryTest {
   }
 
   @Test
-  void updateMillisIsTheBarrierTimeOfThatStep() throws InterruptedException {
+  void barrierWaitMillisIsTheTimeFromTheFirstReportToTheLast() {
     twoWorkers();
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1)"));
     RecordingReply r1 = new RecordingReply();
     RecordingReply r2 = new RecordingReply();
-    r.reportStep("models/m", "workers/w1", 0, List.of(stat(0, 0, 1)), r1);
-    Thread.sleep(300);
-    r.reportStep("models/m", "workers/w2", 0, List.of(stat(0, 1, 1)), r2);
+    r.reportStep("models/m", "workers/w1", 0, 0, List.of(stat(0, 0, 1)), r1);
+    nanos.addAndGet(300_500_000);
+    r.reportStep("models/m", "workers/w2", 0, 0, List.of(stat(0, 1, 1)), r2);
     r1.decision();
-    finiteStep(r, "models/m", 1); // immediate
-    List<StepMetrics> steps = r.metrics("models/m", 0).getStepsList();
-    assertThat(steps.get(0).getUpdateMillis()).as("step 0 waited ~300 ms").isGreaterThanOrEqualTo(250);
-    assertThat(steps.get(1).getUpdateMillis()).as("step 1 did not wait").isLessThan(250);
+    finiteStep(r, "models/m", 1); // no time passes
+    assertThat(r.metrics("models/m", 0).getStepsList()).extracting(StepMetrics::getBarrierWaitMillis)
+        .containsExactly(300.5, 0.0);
   }
 
   @Test
@@ -716,7 +909,7 @@ class ModelRegistryTest {
     r.create("m", twoWorkerModel("sgd(0.1)"));
     workers.register("host9:7009"); // workers/w3, registered after placement
     RecordingReply reply = new RecordingReply();
-    r.reportStep("models/m", "workers/w3", 0, List.of(), reply);
+    r.reportStep("models/m", "workers/w3", 0, 0, List.of(), reply);
     assertThat(reply.failure().code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
   }
 
@@ -725,7 +918,7 @@ class ModelRegistryTest {
     twoWorkers();
     ModelRegistry r = registry();
     r.create("m", twoWorkerModel("sgd(0.1)").toBuilder().setMode(TrainingMode.ASYNC).build());
-    assertApiError(() -> r.reportStep("models/m", "workers/w1", 0, List.of(), new RecordingReply()),
+    assertApiError(() -> r.reportStep("models/m", "workers/w1", 0, 0, List.of(), new RecordingReply()),
         Status.Code.FAILED_PRECONDITION).hasMessageContaining("ASYNC");
   }
 
@@ -735,7 +928,7 @@ class ModelRegistryTest {
     ModelRegistry r = registry(100);
     r.create("m", twoWorkerModel("sgd(0.1)"));
     RecordingReply reply = new RecordingReply();
-    r.reportStep("models/m", "workers/w1", 0, List.of(stat(0, 0, 1)), reply);
+    r.reportStep("models/m", "workers/w1", 0, 0, List.of(stat(0, 0, 1)), reply);
     ApiException e = reply.failure();
     assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(e.getMessage()).contains("workers/w2").contains("step 0").contains("alive");
@@ -752,7 +945,7 @@ class ModelRegistryTest {
     r.create("m", twoWorkerModel("sgd(0.1)"));
     now.addAndGet(500 * 6 + 1); // w2 (and w1) have been silent for too long
     RecordingReply reply = new RecordingReply();
-    r.reportStep("models/m", "workers/w1", 0, List.of(stat(0, 0, 1)), reply);
+    r.reportStep("models/m", "workers/w1", 0, 0, List.of(stat(0, 0, 1)), reply);
     ApiException e = reply.failure();
     assertThat(e.getMessage()).contains("workers/w2").contains("marked unhealthy");
     workers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w1").build());

@@ -3,7 +3,6 @@ package dev.shardopt.coordinator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.shardopt.rpc.ApiException;
-import dev.shardopt.engine.UpdateDecision;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -14,11 +13,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class RecordingReply implements StepBarrier.Reply {
   static final long WAIT_SECONDS = 5;
 
-  private final CompletableFuture<UpdateDecision> result = new CompletableFuture<>();
+  private final CompletableFuture<DecidedStep> result = new CompletableFuture<>();
   private final AtomicInteger calls = new AtomicInteger();
 
   @Override
-  public void decided(UpdateDecision d) {
+  public void decided(DecidedStep d) {
     calls.incrementAndGet();
     result.complete(d);
   }
@@ -38,7 +37,7 @@ final class RecordingReply implements StepBarrier.Reply {
   }
 
   /** The decision, waiting at most {@link #WAIT_SECONDS}; fails the test on an error or no answer. */
-  UpdateDecision decision() {
+  DecidedStep decision() {
     try {
       return result.get(WAIT_SECONDS, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
@@ -54,7 +53,7 @@ final class RecordingReply implements StepBarrier.Reply {
   /** The error, waiting at most {@link #WAIT_SECONDS}; fails the test on a decision or no answer. */
   ApiException failure() {
     try {
-      UpdateDecision d = result.get(WAIT_SECONDS, TimeUnit.SECONDS);
+      DecidedStep d = result.get(WAIT_SECONDS, TimeUnit.SECONDS);
       throw new AssertionError("expected a failure, got " + d);
     } catch (ExecutionException e) {
       assertThat(e.getCause()).isInstanceOf(ApiException.class);

@@ -8,6 +8,7 @@ import dev.shardopt.engine.UpdateDecision;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -16,6 +17,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,9 +30,10 @@ class StepBarrierTest {
   private final AtomicInteger decideCalls = new AtomicInteger();
   private final List<Long> decidedSteps = new CopyOnWriteArrayList<>();
   private final List<List<BlockStatistics>> decidedStats = new CopyOnWriteArrayList<>();
+  private final List<StepBarrier.CompletedRound> decidedRounds = new CopyOnWriteArrayList<>();
   private final List<Long> timedOutSteps = new CopyOnWriteArrayList<>();
   private final List<Set<String>> missingSets = new CopyOnWriteArrayList<>();
-  private final List<Long> decidedMillis = new CopyOnWriteArrayList<>();
+  private final AtomicLong nanos = new AtomicLong(7_000_000_000L);
   private final AtomicReference<ApiException> timeoutError = new AtomicReference<>();
   private final CountDownLatch timedOut = new CountDownLatch(1);
 
@@ -45,17 +48,19 @@ class StepBarrierTest {
     assertThat(timer.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
   }
 
-  private static UpdateDecision decisionFor(long step) {
-    return new UpdateDecision(UpdateDecision.Action.APPLY, step, 0.1, 1f, step + 0.5, null);
+  private static DecidedStep decisionFor(long step) {
+    return new DecidedStep(step, new UpdateDecision(UpdateDecision.Action.APPLY, step, 0.1, 1f, step + 0.5, null),
+        1, step + 1, 2);
   }
 
   private StepBarrier barrier(Set<String> participants, long timeoutMillis) {
     return new StepBarrier("models/m", participants, timer, timeoutMillis,
-        (step, stats) -> {
+        round -> {
           decideCalls.incrementAndGet();
-          decidedSteps.add(step);
-          decidedStats.add(List.copyOf(stats));
-          return decisionFor(step);
+          decidedSteps.add(round.step());
+          decidedStats.add(List.copyOf(round.statistics()));
+          decidedRounds.add(round);
+          return decisionFor(round.step());
         },
         (step, missing) -> {
           timedOutSteps.add(step);
@@ -65,7 +70,7 @@ class StepBarrierTest {
           timedOut.countDown();
           return e;
         },
-        decidedMillis::add);
+        nanos::get);
   }
 
   private static List<BlockStatistics> stats(int tensor, int firstBlock, double... sums) {
@@ -79,21 +84,19 @@ class StepBarrierTest {
     RecordingReply r2 = new RecordingReply();
     RecordingReply r3 = new RecordingReply();
 
-    b.report("w1", 7, stats(0, 0, 1.0), r1);
-    b.report("w2", 7, stats(0, 1, 2.0), r2);
+    b.report("w1", 7, 1, stats(0, 0, 1.0), r1);
+    b.report("w2", 7, 1, stats(0, 1, 2.0), r2);
     assertThat(r1.answered()).isFalse();
     assertThat(r2.answered()).isFalse();
     assertThat(decideCalls).hasValue(0);
 
-    b.report("w3", 7, stats(1, 0, 3.0), r3);
-    UpdateDecision d = r1.decision();
+    b.report("w3", 7, 1, stats(1, 0, 3.0), r3);
+    DecidedStep d = r1.decision();
     assertThat(r2.decision()).isSameAs(d);
     assertThat(r3.decision()).isSameAs(d);
     assertThat(d).isEqualTo(decisionFor(7));
     assertThat(decideCalls).hasValue(1);
     assertThat(decidedSteps).containsExactly(7L);
-    assertThat(decidedMillis).hasSize(1);
-    assertThat(decidedMillis.get(0)).isGreaterThanOrEqualTo(0L);
     assertThat(List.of(r1.calls(), r2.calls(), r3.calls())).containsOnly(1);
   }
 
@@ -103,9 +106,9 @@ class StepBarrierTest {
     BlockStatistics a = new BlockStatistics(0, 0, new double[] {1, 2}, -1);
     BlockStatistics c = new BlockStatistics(1, 0, new double[] {3}, -1);
     BlockStatistics e = new BlockStatistics(0, 2, new double[] {4}, 17);
-    b.report("w1", 0, List.of(a, c), new RecordingReply());
+    b.report("w1", 0, 1, List.of(a, c), new RecordingReply());
     RecordingReply last = new RecordingReply();
-    b.report("w2", 0, List.of(e), last);
+    b.report("w2", 0, 1, List.of(e), last);
     last.decision();
     assertThat(decidedStats).hasSize(1);
     assertThat(decidedStats.get(0)).containsExactlyInAnyOrder(a, c, e);
@@ -118,13 +121,13 @@ class StepBarrierTest {
     RecordingReply s1w1 = new RecordingReply();
     RecordingReply s1w2 = new RecordingReply();
     RecordingReply s0w2 = new RecordingReply();
-    b.report("w1", 0, stats(0, 0, 1), s0w1);
-    b.report("w1", 1, stats(0, 0, 1), s1w1);
-    b.report("w2", 1, stats(0, 1, 1), s1w2);
+    b.report("w1", 0, 1, stats(0, 0, 1), s0w1);
+    b.report("w1", 1, 1, stats(0, 0, 1), s1w1);
+    b.report("w2", 1, 1, stats(0, 1, 1), s1w2);
     assertThat(s1w1.decision()).isEqualTo(decisionFor(1));
     assertThat(s1w2.decision()).isEqualTo(decisionFor(1));
     assertThat(s0w1.answered()).isFalse();
-    b.report("w2", 0, stats(0, 1, 1), s0w2);
+    b.report("w2", 0, 1, stats(0, 1, 1), s0w2);
     assertThat(s0w1.decision()).isEqualTo(decisionFor(0));
     assertThat(s0w2.decision()).isEqualTo(decisionFor(0));
     assertThat(decidedSteps).containsExactly(1L, 0L);
@@ -149,7 +152,7 @@ class StepBarrierTest {
           pool.execute(() -> {
             try {
               if (go.await(5, TimeUnit.SECONDS)) {
-                b.report(w, s, stats(0, 0, 1), r);
+                b.report(w, s, 1, stats(0, 0, 1), r);
               }
             } catch (InterruptedException e) {
               Thread.currentThread().interrupt();
@@ -157,7 +160,7 @@ class StepBarrierTest {
           });
         }
         go.countDown();
-        UpdateDecision first = replies.get(0).decision();
+        DecidedStep first = replies.get(0).decision();
         for (RecordingReply r : replies) {
           assertThat(r.decision()).isSameAs(first);
           assertThat(r.calls()).isEqualTo(1);
@@ -177,17 +180,17 @@ class StepBarrierTest {
   void reportFromANonParticipantFailsWithFailedPrecondition() {
     StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
     RecordingReply stranger = new RecordingReply();
-    b.report("w9", 0, stats(0, 0, 1), stranger);
+    b.report("w9", 0, 1, stats(0, 0, 1), stranger);
     ApiException e = stranger.failure();
     assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(e.getMessage()).contains("w9").contains("models/m");
 
     // it does not count towards the round
     RecordingReply r1 = new RecordingReply();
-    b.report("w1", 0, stats(0, 0, 1), r1);
+    b.report("w1", 0, 1, stats(0, 0, 1), r1);
     assertThat(r1.answered()).isFalse();
     RecordingReply r2 = new RecordingReply();
-    b.report("w2", 0, stats(0, 1, 1), r2);
+    b.report("w2", 0, 1, stats(0, 1, 1), r2);
     assertThat(r1.decision()).isEqualTo(decisionFor(0));
     assertThat(decideCalls).hasValue(1);
     assertThat(decidedStats.get(0)).hasSize(2);
@@ -198,16 +201,16 @@ class StepBarrierTest {
     StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
     RecordingReply r1 = new RecordingReply();
     RecordingReply r2 = new RecordingReply();
-    b.report("w1", 3, stats(0, 0, 1), r1);
-    b.report("w2", 3, stats(0, 1, 1), r2);
-    UpdateDecision d = r1.decision();
+    b.report("w1", 3, 1, stats(0, 0, 1), r1);
+    b.report("w2", 3, 1, stats(0, 1, 1), r2);
+    DecidedStep d = r1.decision();
 
     RecordingReply retry = new RecordingReply();
-    b.report("w2", 3, stats(0, 1, 1), retry);
+    b.report("w2", 3, 1, stats(0, 1, 1), retry);
     assertThat(retry.answered()).as("answered at once, without waiting for the others").isTrue();
     assertThat(retry.decision()).isSameAs(d);
     RecordingReply retry1 = new RecordingReply();
-    b.report("w1", 3, stats(0, 0, 1), retry1);
+    b.report("w1", 3, 1, stats(0, 0, 1), retry1);
     assertThat(retry1.decision()).isSameAs(d);
     assertThat(decideCalls).hasValue(1);
     assertThat(r1.calls()).isEqualTo(1);
@@ -219,8 +222,8 @@ class StepBarrierTest {
     StepBarrier b = barrier(Set.of("w1", "w2", "w3"), 100);
     RecordingReply r1 = new RecordingReply();
     RecordingReply r3 = new RecordingReply();
-    b.report("w1", 5, stats(0, 0, 1), r1);
-    b.report("w3", 5, stats(0, 2, 1), r3);
+    b.report("w1", 5, 1, stats(0, 0, 1), r1);
+    b.report("w3", 5, 1, stats(0, 2, 1), r3);
 
     assertThat(timedOut.await(5, TimeUnit.SECONDS)).as("onTimeout called").isTrue();
     ApiException e1 = r1.failure();
@@ -235,10 +238,10 @@ class StepBarrierTest {
 
     // afterwards every report fails with the same error: the late one, and a later step
     RecordingReply late = new RecordingReply();
-    b.report("w2", 5, stats(0, 1, 1), late);
+    b.report("w2", 5, 1, stats(0, 1, 1), late);
     assertThat(late.failure()).isSameAs(timeoutError.get());
     RecordingReply next = new RecordingReply();
-    b.report("w1", 6, stats(0, 0, 1), next);
+    b.report("w1", 6, 1, stats(0, 0, 1), next);
     assertThat(next.failure()).isSameAs(timeoutError.get());
     assertThat(decideCalls).hasValue(0);
   }
@@ -247,9 +250,9 @@ class StepBarrierTest {
   void timeoutAlsoFailsOtherWaitingSteps() throws InterruptedException {
     StepBarrier b = barrier(Set.of("w1", "w2"), 100);
     RecordingReply first = new RecordingReply();
-    b.report("w1", 0, stats(0, 0, 1), first);
+    b.report("w1", 0, 1, stats(0, 0, 1), first);
     RecordingReply second = new RecordingReply();
-    b.report("w1", 1, stats(0, 0, 1), second);
+    b.report("w1", 1, 1, stats(0, 0, 1), second);
     assertThat(timedOut.await(5, TimeUnit.SECONDS)).isTrue();
     assertThat(first.failure()).isSameAs(timeoutError.get());
     assertThat(second.failure()).isSameAs(timeoutError.get());
@@ -261,14 +264,14 @@ class StepBarrierTest {
     StepBarrier b = barrier(Set.of("w1", "w2"), 100);
     RecordingReply r1 = new RecordingReply();
     RecordingReply r2 = new RecordingReply();
-    b.report("w1", 0, stats(0, 0, 1), r1);
-    b.report("w2", 0, stats(0, 1, 1), r2);
+    b.report("w1", 0, 1, stats(0, 0, 1), r1);
+    b.report("w2", 0, 1, stats(0, 1, 1), r2);
     r1.decision();
     assertThat(timedOut.await(400, TimeUnit.MILLISECONDS)).as("onTimeout must not run").isFalse();
     RecordingReply a = new RecordingReply();
     RecordingReply c = new RecordingReply();
-    b.report("w1", 1, stats(0, 0, 1), a);
-    b.report("w2", 1, stats(0, 1, 1), c);
+    b.report("w1", 1, 1, stats(0, 0, 1), a);
+    b.report("w2", 1, 1, stats(0, 1, 1), c);
     assertThat(a.decision()).isEqualTo(decisionFor(1));
     assertThat(r1.calls()).isEqualTo(1);
   }
@@ -278,15 +281,15 @@ class StepBarrierTest {
     StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS);
     RecordingReply waiting = new RecordingReply();
     RecordingReply otherStep = new RecordingReply();
-    b.report("w1", 0, stats(0, 0, 1), waiting);
-    b.report("w2", 1, stats(0, 1, 1), otherStep);
+    b.report("w1", 0, 1, stats(0, 0, 1), waiting);
+    b.report("w2", 1, 1, stats(0, 1, 1), otherStep);
     ApiException reason = ApiException.notFound("models/m was deleted");
     b.close(reason);
     assertThat(waiting.failure()).isSameAs(reason);
     assertThat(otherStep.failure()).isSameAs(reason);
 
     RecordingReply later = new RecordingReply();
-    b.report("w2", 0, stats(0, 1, 1), later);
+    b.report("w2", 0, 1, stats(0, 1, 1), later);
     assertThat(later.failure()).isSameAs(reason);
     assertThat(decideCalls).hasValue(0);
     assertThat(waiting.calls()).isEqualTo(1);
@@ -296,14 +299,14 @@ class StepBarrierTest {
   void anApiExceptionFromDecideReachesEveryReply() {
     ApiException refused = ApiException.invalidArgument("bad gradient");
     StepBarrier b = new StepBarrier("models/m", Set.of("w1", "w2"), timer, LONG_TIMEOUT_MS,
-        (step, stats) -> {
+        round -> {
           throw refused;
         },
-        (step, missing) -> ApiException.unavailable("timeout"), ms -> {});
+        (step, missing) -> ApiException.unavailable("timeout"), nanos::get);
     RecordingReply r1 = new RecordingReply();
     RecordingReply r2 = new RecordingReply();
-    b.report("w1", 0, stats(0, 0, 1), r1);
-    b.report("w2", 0, stats(0, 1, 1), r2);
+    b.report("w1", 0, 1, stats(0, 0, 1), r1);
+    b.report("w2", 0, 1, stats(0, 1, 1), r2);
     assertThat(r1.failure()).isSameAs(refused);
     assertThat(r2.failure()).isSameAs(refused);
   }
@@ -311,14 +314,47 @@ class StepBarrierTest {
   @Test
   void anyOtherExceptionFromDecideBecomesUnavailable() {
     StepBarrier b = new StepBarrier("models/m", Set.of("w1"), timer, LONG_TIMEOUT_MS,
-        (step, stats) -> {
+        round -> {
           throw new IllegalStateException("boom");
         },
-        (step, missing) -> ApiException.unavailable("timeout"), ms -> {});
+        (step, missing) -> ApiException.unavailable("timeout"), nanos::get);
     RecordingReply r = new RecordingReply();
-    b.report("w1", 4, stats(0, 0, 1), r);
+    b.report("w1", 4, 1, stats(0, 0, 1), r);
     ApiException e = r.failure();
     assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(e.getMessage()).contains("step 4").contains("models/m").contains("boom");
+  }
+
+  @Test
+  void theBarrierWaitIsTheTimeFromTheFirstReportToTheLast() {
+    StepBarrier b = barrier(Set.of("w1", "w2", "w3"), LONG_TIMEOUT_MS);
+    nanos.set(5_000_000);
+    b.report("w2", 0, 1, stats(0, 1, 1), new RecordingReply());
+    nanos.set(105_000_000);
+    b.report("w1", 0, 1, stats(0, 0, 1), new RecordingReply());
+    nanos.set(305_250_000);
+    RecordingReply last = new RecordingReply();
+    b.report("w3", 0, 1, stats(0, 2, 1), last);
+    last.decision();
+
+    b.report("w1", 1, 1, stats(0, 0, 1), new RecordingReply());
+    b.report("w2", 1, 1, stats(0, 1, 1), new RecordingReply());
+    b.report("w3", 1, 1, stats(0, 2, 1), last = new RecordingReply());
+    last.decision();
+    assertThat(decidedRounds).extracting(StepBarrier.CompletedRound::barrierWaitMillis).containsExactly(300.25, 0.0);
+  }
+
+  @Test
+  void eachWorkersGenerationReachesDecide() {
+    StepBarrier b = barrier(Set.of("w1", "w2", "w3"), LONG_TIMEOUT_MS);
+    b.report("w1", 4, 2, stats(0, 0, 1), new RecordingReply());
+    b.report("w2", 4, 3, stats(0, 1, 1), new RecordingReply());
+    RecordingReply last = new RecordingReply();
+    b.report("w3", 4, 2, stats(0, 2, 1), last);
+    assertThat(last.decision()).isEqualTo(decisionFor(4));
+    assertThat(decidedRounds).singleElement().satisfies(round -> {
+      assertThat(round.step()).isEqualTo(4);
+      assertThat(round.generations()).isEqualTo(Map.of("w1", 2L, "w2", 3L, "w3", 2L));
+    });
   }
 }

@@ -201,13 +201,17 @@ class WorkerRegistryTest {
     ModelProgress a2 = ModelProgress.newBuilder().setModel("models/a").setStep(5).setPushes(10).build();
     registry.heartbeat(HeartbeatRequest.newBuilder().setWorker(w1).addModels(a1).addModels(b1).build());
     registry.heartbeat(HeartbeatRequest.newBuilder().setWorker(w2).addModels(a2).build());
-    assertThat(registry.progress("models/a")).containsExactly(a1, a2);
-    assertThat(registry.progress("models/b")).containsExactly(b1);
-    assertThat(registry.progress("models/c")).isEmpty();
+    assertThat(registry.lastProgress(w1, "models/a")).contains(a1);
+    assertThat(registry.lastProgress(w2, "models/a")).contains(a2);
+    assertThat(registry.lastProgress(w1, "models/b")).contains(b1);
+    assertThat(registry.lastProgress(w2, "models/b")).isEmpty();
+    assertThat(registry.lastProgress(w1, "models/c")).isEmpty();
+    assertThat(registry.lastProgress("workers/w9", "models/a")).as("unknown worker").isEmpty();
 
     // a later heartbeat replaces the worker's whole report
     registry.heartbeat(beat(w1));
-    assertThat(registry.progress("models/a")).containsExactly(a2);
-    assertThat(registry.progress("models/b")).isEmpty();
+    assertThat(registry.lastProgress(w1, "models/a")).isEmpty();
+    assertThat(registry.lastProgress(w2, "models/a")).contains(a2);
+    assertThat(registry.lastProgress(w1, "models/b")).isEmpty();
   }
 }

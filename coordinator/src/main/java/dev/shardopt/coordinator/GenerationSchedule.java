@@ -1,0 +1,104 @@
+package dev.shardopt.coordinator;
+
+import dev.shardopt.dsl.InvalidPipelineException;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.ShardGroup;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.PipelineGeneration;
+import dev.shardopt.v1.PipelineSchedule;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One model's pipeline schedule: its generations (0 = the creation pipeline, from step 0) and the
+ * horizon {@code fixedThrough}, the last step some worker may have started, so no change may come
+ * at or before it. Not thread-safe: {@link ModelRegistry} guards it with the model's lock.
+ */
+final class GenerationSchedule {
+
+  /** {@code pipeline} is in force from step {@code fromStep} on, until a higher generation starts. */
+  record Generation(long generation, long fromStep, Pipeline pipeline) {
+    PipelineGeneration toProto() {
+      return PipelineGeneration.newBuilder().setGeneration(generation).setFromStep(fromStep)
+          .setPipeline(pipeline.toProto()).build();
+    }
+  }
+
+  private final String model;
+  private final List<String> tensorNames;
+  /** By generation; fromStep never decreases, so the last entry is the newest and starts last. */
+  private final List<Generation> generations = new ArrayList<>();
+  private long fixedThrough;
+
+  GenerationSchedule(String model, Pipeline initial, List<String> tensorNames) {
+    this.model = model;
+    this.tensorNames = List.copyOf(tensorNames);
+    generations.add(new Generation(0, 0, initial));
+  }
+
+  /**
+   * Adds the next generation from {@code atStep} on, or refuses it and changes nothing.
+   *
+   * @throws ApiException FAILED_PRECONDITION when a worker may have started {@code atStep}, when
+   *     {@code atStep} is before the newest entry's step, or when {@code next} cannot follow the
+   *     pipeline in force at {@code atStep}; INVALID_ARGUMENT when it has no settings for a tensor
+   */
+  Generation append(Pipeline next, long atStep) {
+    Generation newest = latest();
+    long earliest = Math.max(fixedThrough + 1, newest.fromStep());
+    if (atStep <= fixedThrough) {
+      throw ApiException.failedPrecondition("at_step " + atStep + " of " + model + " is too early: the schedule is fixed"
+          + " through step " + fixedThrough + " (a worker may have started it); choose at_step " + earliest + " or later");
+    }
+    if (atStep < newest.fromStep()) {
+      throw ApiException.failedPrecondition("at_step " + atStep + " of " + model + " is before generation "
+          + newest.generation() + ", scheduled at step " + newest.fromStep() + "; choose at_step " + earliest + " or later");
+    }
+    try {
+      ShardGroup.checkCompatible(at(atStep).pipeline(), next);
+    } catch (IllegalArgumentException e) {
+      throw ApiException.failedPrecondition("pipeline: " + e.getMessage());
+    }
+    for (String tensor : tensorNames) {
+      try {
+        next.settingsFor(tensor);
+      } catch (InvalidPipelineException e) {
+        throw ApiException.invalidArgument("pipeline: " + e.getMessage());
+      }
+    }
+    Generation added = new Generation(newest.generation() + 1, atStep, next);
+    generations.add(added);
+    return added;
+  }
+
+  /** The generation in force at {@code step}: the highest among those starting at or before it. */
+  Generation at(long step) {
+    for (int i = generations.size() - 1; i >= 0; i--) {
+      if (generations.get(i).fromStep() <= step) {
+        return generations.get(i);
+      }
+    }
+    throw new IllegalArgumentException("step " + step + " is before step 0");
+  }
+
+  Generation latest() {
+    return generations.get(generations.size() - 1);
+  }
+
+  long fixedThrough() {
+    return fixedThrough;
+  }
+
+  /** From now on no change may come at or before {@code step}; the horizon never moves back. */
+  void fixThrough(long step) {
+    fixedThrough = Math.max(fixedThrough, step);
+  }
+
+  List<PipelineGeneration> generationsProto() {
+    return generations.stream().map(Generation::toProto).toList();
+  }
+
+  PipelineSchedule toProto() {
+    return PipelineSchedule.newBuilder().addAllGenerations(generationsProto()).setFixedThrough(fixedThrough).build();
+  }
+}
