@@ -18,6 +18,9 @@ import java.util.concurrent.TimeUnit;
 /** {@link WorkerFleet} over the Worker service, one channel per worker address. */
 public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  /** GetModel asks every worker for its progress: a hung worker must not stall it for long. */
+  static final long PROGRESS_DEADLINE_MILLIS = 2_000;
+
   private final long deadlineMillis;
 
   public GrpcWorkerFleet(long deadlineMillis) {
@@ -43,7 +46,8 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
   @Override
   public ModelProgress progress(String address, String model) {
     return call(address, "report the progress of " + model,
-        () -> stub(address).getProgress(GetProgressRequest.newBuilder().setModel(model).build()));
+        () -> stub(address).withDeadlineAfter(PROGRESS_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+            .getProgress(GetProgressRequest.newBuilder().setModel(model).build()));
   }
 
   private static <T> T call(String address, String what, Supplier<T> r) {
