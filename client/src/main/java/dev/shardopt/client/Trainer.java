@@ -105,30 +105,51 @@ public final class Trainer {
     try {
       return send(asyncHeader(step, known, gradient), gradient);
     } catch (ShardoptException refused) {
-      if (refused.code() != Status.Code.FAILED_PRECONDITION) {
-        throw refused;
-      }
-      TrainerSchedule.Generation inForce = model.schedule().refresh().at(step);
-      if (inForce.generation() == known.generation()) {
-        throw refused; // not about the generation: the schedule has not changed at this step
-      }
+      TrainerSchedule.Generation inForce = inForceAfter(refused, step, known);
       try {
         return send(asyncHeader(step, inForce, gradient), gradient);
       } catch (ShardoptException again) {
-        if (again.code() != Status.Code.FAILED_PRECONDITION) {
-          throw again;
-        }
-        ShardoptException e = new ShardoptException(Status.Code.FAILED_PRECONDITION, again.address(),
-            "push of step " + step + " (trainer " + rank + ", " + model.name()
-                + ") was refused under pipeline generation " + known.generation()
-                + ", then under generation " + inForce.generation() + ", the one in force at step "
-                + step + " in the coordinator's schedule (" + model.schedule().describe()
-                + "); worker " + again.address() + " says: " + again.serverMessage(),
-            again.serverMessage(), again);
-        e.addSuppressed(refused);
-        throw e;
+        throw again.code() == Status.Code.FAILED_PRECONDITION
+            ? refusedTwice(step, known, inForce, again, refused)
+            : again;
       }
     }
+  }
+
+  /**
+   * The generation in force at {@code step} in the schedule read again after {@code refused};
+   * throws {@code refused} when it cannot be about the generation (another code, or no other
+   * generation in force at the step).
+   */
+  private TrainerSchedule.Generation inForceAfter(ShardoptException refused, long step,
+      TrainerSchedule.Generation known) {
+    if (refused.code() != Status.Code.FAILED_PRECONDITION) {
+      throw refused;
+    }
+    TrainerSchedule.Generation inForce;
+    try {
+      inForce = model.schedule().refresh().at(step);
+    } catch (ShardoptException unread) {
+      unread.addSuppressed(refused);
+      throw unread;
+    }
+    if (inForce.generation() == known.generation()) {
+      throw refused;
+    }
+    return inForce;
+  }
+
+  private ShardoptException refusedTwice(long step, TrainerSchedule.Generation known,
+      TrainerSchedule.Generation inForce, ShardoptException again, ShardoptException refused) {
+    ShardoptException e = new ShardoptException(Status.Code.FAILED_PRECONDITION, again.address(),
+        "push of step " + step + " (trainer " + rank + ", " + model.name()
+            + ") was refused under pipeline generation " + known.generation()
+            + ", then under generation " + inForce.generation() + ", the one in force at step "
+            + step + " in the coordinator's schedule (" + model.schedule().describe()
+            + "); worker " + again.address() + " says: " + again.serverMessage(),
+        again.serverMessage(), again);
+    e.addSuppressed(refused);
+    return e;
   }
 
   private PushHeader.Builder header(long step) {
