@@ -1,6 +1,7 @@
 package dev.shardopt.client;
 
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -9,12 +10,6 @@ import java.util.Set;
 
 /** Client-side checks and statistics of a gradient before it is pushed. Plain functions. */
 final class Gradients {
-  /**
-   * Elements per reduction block: the same blocks as the worker's {@code ReductionBlocks.BLOCK},
-   * so that an ASYNC trainer's norm is bitwise the one a SYNC step would compute.
-   */
-  static final int BLOCK = 8192;
-
   private Gradients() {}
 
   /** The ASYNC push header's statistics. */
@@ -63,18 +58,17 @@ final class Gradients {
 
   /**
    * The ASYNC header's statistics: the sum of squares of {@code clamp(g, -clipValue, clipValue)}
-   * over the non-frozen tensors, and whether any of their elements is NaN or infinite.
+   * over the tensors {@code pipeline} does not freeze, and whether any of their elements is NaN or
+   * infinite.
    *
-   * <p>The sum is formed exactly as a SYNC step forms it on the workers: in double, each tensor's
-   * elements clamped in float32, summed sequentially inside fixed {@value #BLOCK}-element blocks,
-   * the block sums added in block order into the tensor's sum, and the tensors' sums added in model
-   * order. A NaN element makes it NaN (the server then acts on {@code non_finite} anyway).
+   * <p>The sum is the engine's own reduction ({@link ReductionBlocks}): per-block partial sums in
+   * double, added in block order into the tensor's sum, the tensors' sums added in model order, as
+   * {@code StepDecider} combines a SYNC step's statistics. So a trainer's norm is bitwise the one
+   * the workers would compute together. A NaN element makes it NaN (the server then acts on
+   * {@code non_finite} anyway).
    */
   static Stats stats(List<TensorInfo> tensors, Map<String, float[]> gradient, Pipeline pipeline) {
-    float clip = pipeline.clipValueLimit().isPresent()
-        ? (float) pipeline.clipValueLimit().getAsDouble()
-        : Float.POSITIVE_INFINITY;
-    float nclip = -clip;
+    float clipValue = (float) pipeline.clipValueLimit().orElse(Double.POSITIVE_INFINITY);
     double total = 0;
     boolean nonFinite = false;
     for (TensorInfo t : tensors) {
@@ -82,21 +76,8 @@ final class Gradients {
         continue;
       }
       float[] g = gradient.get(t.name());
-      double tensorSum = 0;
-      for (int from = 0; from < g.length; from += BLOCK) {
-        int to = Math.min(from + BLOCK, g.length);
-        double block = 0;
-        for (int i = from; i < to; i++) {
-          float x = g[i];
-          if (!(Math.abs(x) <= Float.MAX_VALUE)) {
-            nonFinite = true;
-          }
-          double c = Math.min(Math.max(x, nclip), clip);
-          block += c * c;
-        }
-        tensorSum += block;
-      }
-      total += tensorSum;
+      nonFinite |= ReductionBlocks.firstNonFinite(g, 0, g.length) >= 0;
+      total += ReductionBlocks.combine(ReductionBlocks.blockPartials(g, clipValue));
     }
     return new Stats(total, nonFinite);
   }

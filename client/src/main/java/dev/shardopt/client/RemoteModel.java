@@ -13,16 +13,17 @@ import dev.shardopt.v1.UpdatePipelineRequest;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * A model on a cluster. Its definition (tensors, trainers, mode) is fixed when it is created and
  * read once; {@link #step()} and {@link #describe()} ask the coordinator each time, the shard map
  * is fetched once and cached. Thread-safe.
  *
- * <p>The client knows the pipeline the model was created or attached with, and each change made
- * through this object by {@link #updatePipeline}; an ASYNC trainer computes its clipValue'd norm
- * with the pipeline in force at the step it pushes. A change made by another client is not seen.
+ * <p>The client keeps the model's pipeline schedule as the coordinator last sent it: when the
+ * model was created or attached, after each {@link #updatePipeline} through this object, and when
+ * a worker refuses an ASYNC push because another generation is in force at its step (a change made
+ * by another client). An ASYNC trainer computes its statistics under the pipeline in force at the
+ * step it pushes.
  */
 public final class RemoteModel {
   private final ShardoptCluster cluster;
@@ -33,8 +34,7 @@ public final class RemoteModel {
   private final int trainers;
   private final TrainingMode mode;
   private final int staleness;
-  /** at_step -> pipeline from that push on. */
-  private final ConcurrentSkipListMap<Long, Pipeline> pipelines = new ConcurrentSkipListMap<>();
+  private final TrainerSchedule schedule;
   private volatile ShardLayout layout;
 
   RemoteModel(ShardoptCluster cluster, Model model) {
@@ -46,7 +46,7 @@ public final class RemoteModel {
     this.trainers = Math.max(1, model.getTrainers());
     this.mode = model.getMode() == TrainingMode.ASYNC ? TrainingMode.ASYNC : TrainingMode.SYNC;
     this.staleness = model.getStaleness();
-    this.pipelines.put(0L, Pipeline.fromProto(model.getPipeline()));
+    this.schedule = new TrainerSchedule(model, this::describe);
   }
 
   /** The resource name, {@code models/{id}}. */
@@ -83,15 +83,18 @@ public final class RemoteModel {
     return staleness;
   }
 
-  /** The latest pipeline this client knows of (see the class comment). */
+  /** The newest pipeline of the schedule this client knows of (see the class comment). */
   public Pipeline pipeline() {
-    return pipelines.lastEntry().getValue();
+    return schedule.latest().pipeline();
   }
 
-  /** The pipeline this client knows to be in force at push {@code step}. */
+  /** The pipeline in force at step {@code step} in the schedule this client knows of. */
   public Pipeline pipelineAt(long step) {
-    Map.Entry<Long, Pipeline> e = pipelines.floorEntry(step);
-    return e == null ? pipelines.firstEntry().getValue() : e.getValue();
+    return schedule.at(step).pipeline();
+  }
+
+  TrainerSchedule schedule() {
+    return schedule;
   }
 
   /** The model as the coordinator has it now (state, step, failure, ...). */
@@ -154,8 +157,10 @@ public final class RemoteModel {
   }
 
   /**
-   * Changes hyperparameters, schedule or clipping from push {@code atStep} on, on every shard at
-   * once; {@code atStep} must not have started.
+   * Changes hyperparameters, schedule or clipping from step {@code atStep} on (SYNC: the model's
+   * step; ASYNC: each trainer's push index), on every shard at once: the coordinator adds a
+   * generation to the model's pipeline schedule. It refuses (FAILED_PRECONDITION) a step that some
+   * worker may have started, and a change that cannot carry the optimizer state over.
    *
    * @return this model
    */
@@ -164,11 +169,10 @@ public final class RemoteModel {
     if (atStep < 0) {
       throw new IllegalArgumentException("atStep must be >= 0, got " + atStep);
     }
-    cluster.call("UpdatePipeline of " + name + " at step " + atStep, () -> cluster.coordinator()
-        .updatePipeline(UpdatePipelineRequest.newBuilder()
+    Model updated = cluster.call("UpdatePipeline of " + name + " at step " + atStep,
+        () -> cluster.coordinator().updatePipeline(UpdatePipelineRequest.newBuilder()
             .setName(name).setPipeline(pipeline.toProto()).setAtStep(atStep).build()));
-    pipelines.tailMap(atStep, false).clear();
-    pipelines.put(atStep, pipeline);
+    schedule.update(updated);
     return this;
   }
 

@@ -1,6 +1,5 @@
 package dev.shardopt.client;
 
-import dev.shardopt.v1.TrainingMode;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.v1.ClusterStatus;
 import dev.shardopt.v1.CoordinatorGrpc;
@@ -84,27 +83,9 @@ public class ShardoptCluster implements AutoCloseable {
    * @throws ShardoptException when the coordinator or a worker refuses
    */
   public RemoteModel createModel(ModelOptions model) {
-    Model spec = model.toProto();
     Model created = call("CreateModel of '" + model.id() + "'", () -> coordinator().createModel(
-        CreateModelRequest.newBuilder().setModelId(model.id()).setModel(spec).build()));
-    // Fill in what a terse server leaves out of its answer.
-    Model.Builder full = created.toBuilder();
-    if (created.getName().isEmpty()) {
-      full.setName("models/" + model.id());
-    }
-    if (created.getTensorsCount() == 0) {
-      full.addAllTensors(spec.getTensorsList());
-    }
-    if (!created.hasPipeline()) {
-      full.setPipeline(spec.getPipeline());
-    }
-    if (created.getTrainers() == 0) {
-      full.setTrainers(spec.getTrainers());
-    }
-    if (created.getMode() == TrainingMode.TRAINING_MODE_UNSPECIFIED) {
-      full.setMode(spec.getMode()).setStaleness(spec.getStaleness());
-    }
-    RemoteModel remote = new RemoteModel(this, full.build());
+        CreateModelRequest.newBuilder().setModelId(model.id()).setModel(model.toProto()).build()));
+    RemoteModel remote = new RemoteModel(this, created);
     try {
       Map<String, float[]> uploads = new LinkedHashMap<>();
       for (TensorDef t : model.tensors()) {
@@ -163,9 +144,6 @@ public class ShardoptCluster implements AutoCloseable {
     ModelOptions.checkId(name.substring("models/".length()));
     Model m = call("GetModel of " + name,
         () -> coordinator().getModel(GetModelRequest.newBuilder().setName(name).build()));
-    if (m.getName().isEmpty()) {
-      m = m.toBuilder().setName(name).build();
-    }
     return new RemoteModel(this, m);
   }
 

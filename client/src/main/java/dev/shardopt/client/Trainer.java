@@ -2,6 +2,7 @@ package dev.shardopt.client;
 
 import dev.shardopt.v1.PushHeader;
 import dev.shardopt.v1.TrainingMode;
+import io.grpc.Status;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -72,9 +73,13 @@ public final class Trainer {
   /**
    * Pushes this trainer's gradient of {@code step}: every tensor of the model (frozen ones
    * included), each with the tensor's element count. Returns once every worker has acknowledged it.
-   * For an ASYNC model, the header also carries the gradient's squared norm after clipValue over
-   * the non-frozen tensors, and whether it has a NaN or infinity. Do not change the arrays until
-   * this returns.
+   * Do not change the arrays until this returns.
+   *
+   * <p>For an ASYNC model, the header also carries the gradient's squared norm after clipValue over
+   * the non-frozen tensors, whether it has a NaN or infinity, and the pipeline generation (in force
+   * at {@code step} in the schedule this client knows) they were computed under. When a worker
+   * refuses that generation because a change made elsewhere is in force at {@code step}, the model's
+   * schedule is read again and the push sent once more under the generation in force.
    *
    * <p>A worker that answers UNAVAILABLE is sent the push again (see
    * {@link ClientOptions#pushAttempts()}): pushes are idempotent per (model, trainer, step).
@@ -88,17 +93,79 @@ public final class Trainer {
       throw new IllegalArgumentException("step must be >= 0, got " + step);
     }
     Gradients.validate(model.id(), model.tensorInfos(), gradient);
-    PushHeader.Builder header = PushHeader.newBuilder()
-        .setModel(model.name())
-        .setTrainer(rank)
-        .setStep(step);
-    if (model.mode() == TrainingMode.ASYNC) {
-      Gradients.Stats stats = Gradients.stats(model.tensorInfos(), gradient, model.pipelineAt(step));
-      header.setGradientNormSquared(stats.normSquared()).setNonFinite(stats.nonFinite());
-    }
-    PushResult result = model.cluster().workerCalls().push(model.layout(), header.build(), gradient);
+    PushResult result = model.mode() == TrainingMode.ASYNC
+        ? pushAsync(step, gradient)
+        : send(header(step).build(), gradient);
     nextStep.accumulateAndGet(step + 1, Math::max);
     return result;
+  }
+
+  private PushResult pushAsync(long step, Map<String, float[]> gradient) {
+    TrainerSchedule.Generation known = model.schedule().at(step);
+    try {
+      return send(asyncHeader(step, known, gradient), gradient);
+    } catch (ShardoptException refused) {
+      TrainerSchedule.Generation inForce = inForceAfter(refused, step, known);
+      try {
+        return send(asyncHeader(step, inForce, gradient), gradient);
+      } catch (ShardoptException again) {
+        throw again.code() == Status.Code.FAILED_PRECONDITION
+            ? refusedTwice(step, known, inForce, again, refused)
+            : again;
+      }
+    }
+  }
+
+  /**
+   * The generation in force at {@code step} in the schedule read again after {@code refused};
+   * throws {@code refused} when it cannot be about the generation (another code, or no other
+   * generation in force at the step).
+   */
+  private TrainerSchedule.Generation inForceAfter(ShardoptException refused, long step,
+      TrainerSchedule.Generation known) {
+    if (refused.code() != Status.Code.FAILED_PRECONDITION) {
+      throw refused;
+    }
+    TrainerSchedule.Generation inForce;
+    try {
+      inForce = model.schedule().refresh().at(step);
+    } catch (ShardoptException unread) {
+      unread.addSuppressed(refused);
+      throw unread;
+    }
+    if (inForce.generation() == known.generation()) {
+      throw refused;
+    }
+    return inForce;
+  }
+
+  private ShardoptException refusedTwice(long step, TrainerSchedule.Generation known,
+      TrainerSchedule.Generation inForce, ShardoptException again, ShardoptException refused) {
+    ShardoptException e = new ShardoptException(Status.Code.FAILED_PRECONDITION, again.address(),
+        "push of step " + step + " (trainer " + rank + ", " + model.name()
+            + ") was refused under pipeline generation " + known.generation()
+            + ", then under generation " + inForce.generation() + ", the one in force at step "
+            + step + " in the coordinator's schedule (" + model.schedule().describe()
+            + "); worker " + again.address() + " says: " + again.serverMessage(),
+        again.serverMessage(), again);
+    e.addSuppressed(refused);
+    return e;
+  }
+
+  private PushHeader.Builder header(long step) {
+    return PushHeader.newBuilder().setModel(model.name()).setTrainer(rank).setStep(step);
+  }
+
+  /** The header with the statistics under {@code generation}'s pipeline, and its number. */
+  private PushHeader asyncHeader(long step, TrainerSchedule.Generation generation,
+      Map<String, float[]> gradient) {
+    Gradients.Stats stats = Gradients.stats(model.tensorInfos(), gradient, generation.pipeline());
+    return header(step).setGradientNormSquared(stats.normSquared()).setNonFinite(stats.nonFinite())
+        .setPipelineGeneration(generation.generation()).build();
+  }
+
+  private PushResult send(PushHeader header, Map<String, float[]> gradient) {
+    return model.cluster().workerCalls().push(model.layout(), header, gradient);
   }
 
   @Override

@@ -11,6 +11,7 @@ import dev.shardopt.v1.GetShardMapRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
 import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.PipelineGeneration;
 import dev.shardopt.v1.PullRequest;
 import dev.shardopt.v1.PullResponse;
 import dev.shardopt.v1.PushHeader;
@@ -41,11 +42,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.ToLongBiFunction;
 
 /**
  * A fake coordinator and two fake workers on loopback, holding one model with the shard layout of
  * {@link Fixtures} (w split across A and B at 8192, b and c on B). The workers record what they are
- * sent and serve pulls from their {@code params}.
+ * sent and serve pulls from their {@code params}. The coordinator keeps each model's pipeline
+ * schedule (generation 0 at creation, one more per UpdatePipeline), and the workers refuse an ASYNC
+ * push whose pipeline_generation is not the one in force at its step, as the real ones do.
  */
 final class FakeCluster implements AutoCloseable {
 
@@ -72,6 +76,8 @@ final class FakeCluster implements AutoCloseable {
     volatile long step;
     volatile List<Shard> shards = List.of();
     Runnable onWrite = () -> {};
+    /** The generation in force at (model, step), as this worker knows it. */
+    volatile ToLongBiFunction<String, Long> generationAt = (model, step) -> 0;
 
     @Override
     public StreamObserver<PushRequest> push(StreamObserver<PushResponse> response) {
@@ -94,7 +100,18 @@ final class FakeCluster implements AutoCloseable {
         @Override
         public void onCompleted() {
           pushes.add(new Push(header, List.copyOf(chunks)));
-          boolean duplicate = !seen.add(header.getTrainer() + "/" + header.getStep());
+          String key = header.getTrainer() + "/" + header.getStep();
+          boolean duplicate = seen.contains(key);
+          if (!duplicate && header.hasPipelineGeneration()) {
+            long inForce = generationAt.applyAsLong(header.getModel(), header.getStep());
+            if (header.getPipelineGeneration() != inForce) {
+              response.onError(Status.FAILED_PRECONDITION.withDescription("step " + header.getStep()
+                  + " of " + header.getModel() + " is under pipeline generation " + inForce
+                  + ", not " + header.getPipelineGeneration()).asRuntimeException());
+              return;
+            }
+          }
+          seen.add(key);
           if (failPushes.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             response.onError(failWith.get().asRuntimeException());
             return;
@@ -158,7 +175,10 @@ final class FakeCluster implements AutoCloseable {
       }
       boolean upload = request.getModel().getTensorsList().stream().anyMatch(t -> t.getInit().hasUpload());
       Model m = request.getModel().toBuilder().setName(name)
-          .setState(upload ? ModelState.LOADING : ModelState.READY).build();
+          .setState(upload ? ModelState.LOADING : ModelState.READY)
+          .addPipelineSchedule(PipelineGeneration.newBuilder()
+              .setGeneration(0).setFromStep(0).setPipeline(request.getModel().getPipeline()))
+          .build();
       models.put(name, m);
       response.onNext(m);
       response.onCompleted();
@@ -196,8 +216,21 @@ final class FakeCluster implements AutoCloseable {
     @Override
     public void updatePipeline(UpdatePipelineRequest request, StreamObserver<Model> response) {
       updates.add(request);
-      response.onNext(models.get(request.getName()));
+      Model updated = models.compute(request.getName(), (name, m) -> m.toBuilder()
+          .setPipeline(request.getPipeline())
+          .addPipelineSchedule(PipelineGeneration.newBuilder()
+              .setGeneration(m.getPipelineScheduleCount()).setFromStep(request.getAtStep())
+              .setPipeline(request.getPipeline()))
+          .build());
+      response.onNext(updated);
       response.onCompleted();
+    }
+
+    /** The highest generation among the entries starting at or before {@code step}. */
+    long generationAt(String model, long step) {
+      return models.get(model).getPipelineScheduleList().stream()
+          .filter(g -> g.getFromStep() <= step)
+          .mapToLong(PipelineGeneration::getGeneration).max().orElseThrow();
     }
 
     @Override
@@ -235,6 +268,8 @@ final class FakeCluster implements AutoCloseable {
     b.shards = byAddress.get(addressB());
     a.onWrite = () -> written(addressA());
     b.onWrite = () -> written(addressB());
+    a.generationAt = coordinator::generationAt;
+    b.generationAt = coordinator::generationAt;
   }
 
   private synchronized void written(String address) {

@@ -6,7 +6,9 @@ import static dev.shardopt.dsl.Optimizers.adam;
 import static dev.shardopt.dsl.Optimizers.sgd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
+import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.PushHeader;
 import dev.shardopt.v1.Shard;
@@ -19,6 +21,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -100,6 +103,7 @@ class FakeClusterTest {
     assertThat(h.getTrainer()).isZero();
     assertThat(h.getStep()).isZero();
     assertThat(h.getGradientNormSquared()).isZero(); // SYNC: no trainer statistics
+    assertThat(h.hasPipelineGeneration()).isFalse();
 
     List<TensorChunk> a = fake.a.pushes.get(0).chunks();
     assertThat(a).allSatisfy(c -> {
@@ -243,6 +247,104 @@ class FakeClusterTest {
     m.trainer(0, 2).push(10, g);
     assertThat(fake.a.pushes.get(2).header().getGradientNormSquared()).isEqualTo((12288 - 1 + 100) * 0.25);
     assertThat(fake.a.pushes.get(3).header().getGradientNormSquared()).isEqualTo((12288 - 1 + 100) * 0.0625);
+    assertThat(fake.a.pushes).extracting(p -> p.header().getPipelineGeneration())
+        .containsExactly(0L, 0L, 0L, 1L);
+  }
+
+  // ------------------------------------------------------------------ pipeline generations (ASYNC)
+
+  /** clipValue 0.5 on Fixtures.values(0): every element of w and b but w[0] = 0 clamps to 0.5. */
+  private static final double W_AND_B_AT_HALF = (12288 - 1 + 100) * 0.25;
+
+  private RemoteModel asyncModel(Pipeline pipeline) {
+    return cluster.createModel(ModelOptions.named("m").pipeline(pipeline).async(0)
+        .tensors(Tensors.of("w", 96, 128), Tensors.of("b", 100), Tensors.of("c", 7)));
+  }
+
+  /** A change made through another client of the cluster, which this one does not see. */
+  private void updateElsewhere(Pipeline pipeline, long atStep) {
+    try (ShardoptCluster other = new ShardoptCluster(fake.coordinatorAddress(), null)) {
+      other.model("m").updatePipeline(pipeline, atStep);
+    }
+  }
+
+  private static Tuple pushed(FakeCluster.Push p) {
+    return tuple(p.header().getStep(), p.header().getPipelineGeneration(),
+        p.header().getGradientNormSquared());
+  }
+
+  @Test
+  void aPushRefusedForAnotherGenerationIsSentAgainUnderTheScheduleReadAgain() {
+    RemoteModel m = asyncModel(sgd(0.1).clipValue(0.5).freeze("c"));
+    updateElsewhere(sgd(0.1).clipValue(0.25), 3); // from step 3: a tighter clip, and c unfrozen
+    Trainer trainer = m.trainer(0, 1);
+    Map<String, float[]> g = Fixtures.values(0);
+
+    trainer.push(2, g);
+    PushResult r = trainer.push(3, g);
+
+    assertThat(r).isEqualTo(new PushResult(3, false));
+    for (FakeCluster.FakeWorker w : List.of(fake.a, fake.b)) {
+      assertThat(w.pushes).extracting(FakeClusterTest::pushed).containsExactly(
+          tuple(2L, 0L, W_AND_B_AT_HALF),
+          tuple(3L, 0L, W_AND_B_AT_HALF), // refused: generation 1 is in force at step 3
+          tuple(3L, 1L, (12288 - 1 + 100 + 7) * 0.0625)); // c counts under generation 1
+    }
+    assertThat(m.pipelineAt(2).clipValueLimit()).hasValue(0.5);
+    assertThat(m.pipelineAt(3).clipValueLimit()).hasValue(0.25);
+    assertThat(trainer.nextStep()).isEqualTo(4);
+  }
+
+  @Test
+  void aSecondRefusalNamesTheStepAndBothGenerations() {
+    RemoteModel m = asyncModel(sgd(0.1).clipValue(0.5).freeze("c"));
+    updateElsewhere(sgd(0.1).clipValue(0.25).freeze("c"), 5);
+    fake.a.generationAt = (model, step) -> 2; // A is out of step with the coordinator
+
+    assertThatThrownBy(() -> m.trainer(0, 1).push(7, Fixtures.values(0)))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessage("push of step 7 (trainer 0, models/m) was refused under pipeline generation 0, "
+            + "then under generation 1, the one in force at step 7 in the coordinator's schedule "
+            + "(generation 0 from step 0, generation 1 from step 5); worker " + fake.addressA()
+            + " says: step 7 of models/m is under pipeline generation 2, not 1")
+        .satisfies(e -> {
+          ShardoptException se = (ShardoptException) e;
+          assertThat(se.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(se.address()).isEqualTo(fake.addressA());
+          assertThat(se.getSuppressed()).singleElement().extracting(Throwable::getMessage)
+              .isEqualTo("push of step 7 (trainer 0, models/m) to worker " + fake.addressA()
+                  + " failed: FAILED_PRECONDITION: step 7 of models/m is under pipeline generation 2, not 0");
+        });
+    assertThat(fake.a.pushes).extracting(p -> p.header().getPipelineGeneration()).containsExactly(0L, 1L);
+  }
+
+  @Test
+  void aRefusalThatIsNotAboutTheGenerationIsNotSentAgain() {
+    RemoteModel m = asyncModel(sgd(0.1).clipValue(0.5));
+    fake.b.failPushes.set(1);
+    fake.b.failWith.set(Status.FAILED_PRECONDITION.withDescription("trainer 0 pushed step 4 before step 3"));
+
+    assertThatThrownBy(() -> m.trainer(0, 1).push(4, Fixtures.values(0)))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessage("push of step 4 (trainer 0, models/m) to worker " + fake.addressB()
+            + " failed: FAILED_PRECONDITION: trainer 0 pushed step 4 before step 3");
+    assertThat(fake.a.pushes).hasSize(1);
+    assertThat(fake.b.pushes).hasSize(1);
+  }
+
+  @Test
+  void updatePipelineTakesTheScheduleTheCoordinatorAnswersWith() {
+    RemoteModel m = asyncModel(sgd(0.1).clipValue(0.5));
+    updateElsewhere(sgd(0.1).clipValue(0.25), 3);
+
+    m.updatePipeline(sgd(0.1).clipValue(0.125), 6);
+
+    assertThat(m.pipelineAt(2).clipValueLimit()).hasValue(0.5);
+    assertThat(m.pipelineAt(5).clipValueLimit()).hasValue(0.25); // the other client's change
+    assertThat(m.pipelineAt(6).clipValueLimit()).hasValue(0.125);
+    assertThat(m.pipeline().clipValueLimit()).hasValue(0.125);
+    m.trainer(0, 1).push(5, Fixtures.values(0));
+    assertThat(fake.a.pushes).extracting(p -> p.header().getPipelineGeneration()).containsExactly(1L);
   }
 
   @Test
