@@ -1,6 +1,8 @@
 package dev.shardopt.client;
 
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.StepDecider;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -69,16 +71,17 @@ final class Gradients {
    */
   static Stats stats(List<TensorInfo> tensors, Map<String, float[]> gradient, Pipeline pipeline) {
     float clipValue = (float) pipeline.clipValueLimit().orElse(Double.POSITIVE_INFINITY);
-    double total = 0;
+    List<BlockStatistics> blocks = new ArrayList<>();
     boolean nonFinite = false;
-    for (TensorInfo t : tensors) {
+    for (int i = 0; i < tensors.size(); i++) {
+      TensorInfo t = tensors.get(i);
       if (pipeline.settingsFor(t.name()).frozen()) {
         continue;
       }
       float[] g = gradient.get(t.name());
       nonFinite |= ReductionBlocks.firstNonFinite(g, 0, g.length) >= 0;
-      total += ReductionBlocks.combine(ReductionBlocks.blockPartials(g, clipValue));
+      blocks.add(new BlockStatistics(i, 0, ReductionBlocks.blockPartials(g, clipValue), -1));
     }
-    return new Stats(total, nonFinite);
+    return new Stats(StepDecider.sumOfSquares(blocks), nonFinite);
   }
 }

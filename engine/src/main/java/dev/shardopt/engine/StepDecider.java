@@ -19,23 +19,26 @@ public final class StepDecider {
    * @param tensorNames names by tensor index, for messages
    */
   public static UpdateDecision decide(Pipeline p, long t, List<BlockStatistics> stats, List<String> tensorNames) {
-    List<BlockStatistics> ordered =
-        stats.stream()
-            .sorted(Comparator.comparingInt(BlockStatistics::tensorIndex)
-                .thenComparingInt(BlockStatistics::firstBlock))
-            .toList();
-    for (BlockStatistics s : ordered) {
+    for (BlockStatistics s : inOrder(stats)) {
       if (s.firstNonFinite() >= 0) {
         String where = "the gradient of '" + tensorNames.get(s.tensorIndex()) + "' is not finite at index "
             + s.firstNonFinite();
         return new UpdateDecision(UpdateDecision.Action.SKIP, t, Double.NaN, 1f, Double.NaN, where);
       }
     }
-    double lr = p.learningRate(t);
+    return withNorm(p, t, p.learningRate(t), Math.sqrt(sumOfSquares(stats)));
+  }
+
+  /**
+   * The squared global norm: each tensor's block sums added in block order, then the tensors' sums
+   * in model order, whatever order the statistics come in. An ASYNC trainer's header uses this too,
+   * so that its norm is bitwise the one a SYNC step would compute.
+   */
+  public static double sumOfSquares(List<BlockStatistics> stats) {
     double total = 0;
     int tensor = -1;
     double tensorSum = 0;
-    for (BlockStatistics s : ordered) {
+    for (BlockStatistics s : inOrder(stats)) {
       if (s.tensorIndex() != tensor) {
         total += tensorSum;
         tensorSum = 0;
@@ -45,9 +48,15 @@ public final class StepDecider {
         tensorSum += b;
       }
     }
-    total += tensorSum;
-    return withNorm(p, t, lr, Math.sqrt(total));
+    return total + tensorSum;
   }
+
+  private static List<BlockStatistics> inOrder(List<BlockStatistics> stats) {
+    return stats.stream()
+        .sorted(Comparator.comparingInt(BlockStatistics::tensorIndex).thenComparingInt(BlockStatistics::firstBlock))
+        .toList();
+  }
+
 
   /** ASYNC: the decision from the trainer's own gradient statistics. */
   public static UpdateDecision decideAsync(Pipeline p, long t, double normSquared, boolean nonFinite) {
