@@ -39,6 +39,9 @@ final class FakeCoordinator implements StepCoordinator {
     if (atStep <= horizon) {
       throw ApiException.failedPrecondition("step " + atStep + " is fixed (through " + horizon + ")");
     }
+    if (atStep < generations.get(generations.size() - 1).getFromStep()) {
+      throw ApiException.failedPrecondition("step " + atStep + " is before the last change");
+    }
     generations.add(PipelineGeneration.newBuilder().setGeneration(generations.size()).setFromStep(atStep)
         .setPipeline(next.toProto()).build());
   }
