@@ -14,61 +14,47 @@ import java.util.concurrent.Executor;
  * may already be collected.
  */
 final class SyncSteps implements PushProtocol {
-  private final String model;
   private final int trainers;
-  private final ModelShards shards;
   private final PipelineTimeline timeline;
-  private final PushLedger ledger;
-  private final PushAdmission admission;
   private final StepCoordinator coordinator;
   private final Executor stepExecutor;
-  private final VersionWaiters completed;
-  private final ModelLifecycle lifecycle;
-  private final GradientPool pool;
 
+  private final ProtocolParts parts;
   private final Object lock = new Object();
   // ---- guarded by lock
   private long collecting;
   private final TreeMap<Long, float[][][]> pending = new TreeMap<>();
 
-  SyncSteps(String model, int trainers, ModelShards shards, PipelineTimeline timeline, PushLedger ledger,
-      PushAdmission admission, StepCoordinator coordinator, Executor stepExecutor, VersionWaiters completed,
-      ModelLifecycle lifecycle, GradientPool pool) {
-    this.model = model;
+  SyncSteps(ProtocolParts parts, int trainers, PipelineTimeline timeline, StepCoordinator coordinator,
+      Executor stepExecutor) {
+    this.parts = parts;
     this.trainers = trainers;
-    this.shards = shards;
     this.timeline = timeline;
-    this.ledger = ledger;
-    this.admission = admission;
     this.coordinator = coordinator;
     this.stepExecutor = stepExecutor;
-    this.completed = completed;
-    this.lifecycle = lifecycle;
-    this.pool = pool;
   }
 
   @Override
   public CompletableFuture<PushAck> push(GradientPush p, long waitMillis) {
     synchronized (lock) {
-      lifecycle.check();
-      ledger.countReceived();
+      parts.receive();
       PushAck known = duplicateOrRefused(p);
       if (known != null) {
         return CompletableFuture.completedFuture(known);
       }
     }
-    admission.admit(p); // outside the lock: it may ask the coordinator for the schedule
+    parts.admission().admit(p); // outside the lock: it may ask the coordinator for the schedule
     float[][][] ready = null;
     synchronized (lock) {
-      lifecycle.check();
+      parts.lifecycle().check();
       PushAck known = duplicateOrRefused(p); // the same push may have raced in on another stream
       if (known != null) {
         return CompletableFuture.completedFuture(known);
       }
-      ledger.record(p.trainer(), p.step(), p.checksum());
+      parts.ledger().record(p.trainer(), p.step(), p.checksum());
       float[][][] step = pending.computeIfAbsent(p.step(), s -> new float[trainers][][]);
       step[p.trainer()] = p.gradient();
-      if (ledger.slowest() > p.step()) {
+      if (parts.ledger().slowest() > p.step()) {
         ready = step;
         collecting++;
       }
@@ -77,18 +63,18 @@ final class SyncSteps implements PushProtocol {
       float[][][] run = ready;
       stepExecutor.execute(() -> run(p.step(), run));
     }
-    return CompletableFuture.completedFuture(new PushAck(p.step(), false, shards.version()));
+    return CompletableFuture.completedFuture(new PushAck(p.step(), false, parts.shards().version()));
   }
 
   /** A duplicate's ack, null for a new push of the collecting step; anything else is refused. */
   private PushAck duplicateOrRefused(GradientPush p) {
-    if (ledger.seen(p.trainer(), p.step(), p.checksum()) == PushLedger.Seen.DUPLICATE) {
-      ledger.countDuplicate();
-      return new PushAck(p.step(), true, shards.version());
+    PushAck duplicate = parts.duplicateAck(p);
+    if (duplicate != null) {
+      return duplicate;
     }
     if (p.step() != collecting) {
-      throw ApiException.failedPrecondition("trainer " + p.trainer() + " pushed step " + p.step() + ", but " + model
-          + " is collecting step " + collecting + " (completed " + shards.version() + "); pull, then push step " + collecting);
+      throw ApiException.failedPrecondition("trainer " + p.trainer() + " pushed step " + p.step() + ", but " + parts.model()
+          + " is collecting step " + collecting + " (completed " + parts.shards().version() + "); pull, then push step " + collecting);
     }
     return null;
   }
@@ -96,10 +82,10 @@ final class SyncSteps implements PushProtocol {
   private void run(long step, float[][][] gradients) {
     try {
       PipelineTimeline.Generation at = timeline.at(step);
-      ModelShards.Prepared prepared = shards.prepare(at, List.of(gradients));
+      ModelShards.Prepared prepared = parts.shards().prepare(at, List.of(gradients));
       UpdateDecision update = null;
       if (prepared.decides()) {
-        BarrierDecision d = coordinator.decide(model, step, at.generation(), prepared.statistics());
+        BarrierDecision d = coordinator.decide(parts.model(), step, at.generation(), prepared.statistics());
         if (d.generation() != at.generation()) {
           throw new IllegalStateException("the coordinator decided it under pipeline generation " + d.generation()
               + ", but this worker prepared it under generation " + at.generation());
@@ -107,23 +93,23 @@ final class SyncSteps implements PushProtocol {
         timeline.learn(d.fixedThrough(), d.latestGeneration());
         update = d.update();
       }
-      shards.finish(prepared, update);
+      parts.shards().finish(prepared, update);
       synchronized (lock) {
         pending.remove(step);
       }
       for (float[][] g : gradients) {
-        pool.release(g);
+        parts.pool().release(g);
       }
-      completed.advanceTo(shards.version());
+      parts.completed().advanceTo(parts.shards().version());
     } catch (RuntimeException e) {
-      lifecycle.fail("step " + step + " failed: " + e.getMessage());
+      parts.lifecycle().fail("step " + step + " failed: " + e.getMessage());
     }
   }
 
   @Override
   public String progress() {
     synchronized (lock) {
-      return "completed " + shards.version() + ", collecting " + collecting;
+      return "completed " + parts.shards().version() + ", collecting " + collecting;
     }
   }
 }

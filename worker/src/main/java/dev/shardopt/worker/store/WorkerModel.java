@@ -67,11 +67,11 @@ public final class WorkerModel {
     this.lifecycle = new ModelLifecycle(name);
     lifecycle.onEnd(completed::failAll);
     lifecycle.onEnd(slowest::failAll);
-    PushAdmission admission = new PushAdmission(name, trainers, timeline, this.shards);
+    ProtocolParts parts = new ProtocolParts(name, this.shards, ledger,
+        new PushAdmission(name, trainers, timeline, this.shards), completed, lifecycle, gradients);
     this.protocol = async
-        ? new AsyncSteps(name, spec.getStaleness(), this.shards, ledger, admission, completed, slowest, lifecycle, gradients)
-        : new SyncSteps(name, trainers, this.shards, timeline, ledger, admission, coordinator, stepExecutor, completed,
-            lifecycle, gradients);
+        ? new AsyncSteps(parts, spec.getStaleness(), slowest)
+        : new SyncSteps(parts, trainers, timeline, coordinator, stepExecutor);
   }
 
   public String name() {
