@@ -40,11 +40,6 @@ final class AsyncSteps implements PushProtocol {
         .thenApply(reached -> apply(p));
   }
 
-  /** Number of pushes waiting for slower trainers. */
-  int waiting() {
-    return slowest.waiting();
-  }
-
   private PushAck duplicateOrRefused(GradientPush p) {
     PushAck duplicate = parts.duplicateAck(p);
     if (duplicate != null) {
