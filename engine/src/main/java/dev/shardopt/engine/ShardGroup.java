@@ -16,7 +16,8 @@ import java.util.Objects;
  *
  * <ol>
  *   <li>{@link #prepare}: the trainer mean (sum in trainer order, then divide by K) and the
- *       accumulation window (sum of the window's pushes in order, then divide by k);
+ *       accumulation window (sum of the window's pushes in order, then divide by k; a tensor
+ *       frozen in some of the window's pushes sums only those where it was active, still over k);
  *   <li>{@link #statistics}: per-block sums of squares (after clipValue) and the non-finite test,
  *       which a {@link StepDecider} turns into the global decision;
  *   <li>{@link #apply} or {@link #skip}: the fused kernel pass with the decision's scalars.
@@ -33,6 +34,9 @@ public final class ShardGroup {
     final float[] param;
     float[][] state;
     float[] windowSum;
+    // The window windowSum belongs to: a sum left from an earlier window (the tensor was frozen
+    // since) must never be added to.
+    long sumWindow = -1;
     float[] scratch;
 
     Slot(ShardSpec spec, ParameterSettings settings, float[] param) {
@@ -68,6 +72,7 @@ public final class ShardGroup {
   private long updates;
   private long skipped;
   private int inWindow;
+  private long window; // windows completed (applied or skipped)
 
   /**
    * @param initial initial values per shard, in the order of {@code shards} (copied)
@@ -157,8 +162,9 @@ public final class ShardGroup {
   }
 
   /**
-   * Switches to {@code next} from the next step on. The rule and its optimizer state must stay the
-   * same kind, and accumulate must not change.
+   * Switches to {@code next} from the next push on, also in the middle of an accumulation window
+   * (freeze may change there: see {@link #prepare}). The rule and its optimizer state must stay
+   * the same kind, and accumulate must not change.
    *
    * @throws IllegalArgumentException naming what may not change
    */
@@ -207,6 +213,15 @@ public final class ShardGroup {
    * @throws InvalidGradientException naming the tensor and the index within it
    */
   public void validate(int trainer, float[][] gradient) {
+    validate(pipeline, trainer, gradient);
+  }
+
+  /**
+   * {@link #validate(int, float[][])} under {@code p} instead of the current pipeline (the one in
+   * force at the push's step). Reads only the shards' fixed layout, so it may run concurrently with
+   * a step.
+   */
+  public void validate(Pipeline p, int trainer, float[][] gradient) {
     if (gradient.length != slots.size()) {
       throw new InvalidGradientException(
           "a gradient needs one array per shard: expected " + slots.size() + ", got " + gradient.length);
@@ -214,8 +229,9 @@ public final class ShardGroup {
     for (int i = 0; i < slots.size(); i++) {
       Slot s = slots.get(i);
       float[] g = gradient[i];
+      boolean frozen = p.settingsFor(s.spec.name()).frozen();
       if (g == null) {
-        if (s.settings.frozen() || s.spec.length() == 0) {
+        if (frozen || s.spec.length() == 0) {
           continue;
         }
         throw new InvalidGradientException(who(trainer) + "no gradient for '" + s.spec.name() + "'");
@@ -227,7 +243,7 @@ public final class ShardGroup {
                     ? " for shape " + Arrays.toString(s.spec.tensor().shape())
                     : " for elements [" + s.spec.offset() + ", " + (s.spec.offset() + s.spec.length()) + ")"));
       }
-      if (!pipeline.skipsNonFinite() && s.active()) {
+      if (!p.skipsNonFinite() && !frozen && s.spec.length() > 0) {
         int at = parallel.firstNonFinite(g);
         if (at >= 0) {
           throw new InvalidGradientException(
@@ -325,14 +341,19 @@ public final class ShardGroup {
       parallel.apply(kernel, s.param, g, s.state, scalars);
     }
     updates++;
-    inWindow = 0;
+    endWindow();
   }
 
   /** skipNonFinite: the window is consumed, nothing else changes. */
   public void skip(PreparedStep step) {
     Objects.requireNonNull(step, "step");
     skipped++;
+    endWindow();
+  }
+
+  private void endWindow() {
     inWindow = 0;
+    window++;
   }
 
   // ---------------------------------------------------------------- buffers
@@ -361,8 +382,9 @@ public final class ShardGroup {
       s.windowSum = new float[s.spec.length()];
     }
     float[] sum = s.windowSum;
-    if (inWindow == 0) {
+    if (s.sumWindow != window) {
       System.arraycopy(pushed, 0, sum, 0, sum.length);
+      s.sumWindow = window;
     } else {
       for (int j = 0; j < sum.length; j++) {
         sum[j] += pushed[j];
@@ -370,11 +392,20 @@ public final class ShardGroup {
     }
   }
 
-  /** (window sum + this push) / k, into the scratch buffer; the window sum is left as it was. */
+  /**
+   * (window sum + this push) / k, into the scratch buffer; the window sum is left as it was. A
+   * tensor active in none of the window's earlier pushes has no sum: this push / k.
+   */
   private float[] windowMean(Slot s, float[] pushed, int k) {
     float[] out = scratch(s);
-    float[] sum = s.windowSum;
     float kf = k;
+    if (s.sumWindow != window) {
+      for (int j = 0; j < out.length; j++) {
+        out[j] = pushed[j] / kf;
+      }
+      return out;
+    }
+    float[] sum = s.windowSum;
     for (int j = 0; j < out.length; j++) {
       out[j] = (sum[j] + pushed[j]) / kf;
     }

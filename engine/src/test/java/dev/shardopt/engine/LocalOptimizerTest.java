@@ -192,6 +192,28 @@ class LocalOptimizerTest {
   }
 
   @Test
+  void setPipelineMidWindowCountsATensorOnlyInThePushesWhereItWasActive() {
+    Pipeline frozen = sgd(1.0).accumulate(2).freeze("b");
+    Pipeline all = sgd(1.0).accumulate(2);
+    LocalOptimizer m = model(frozen, 1, "a", f(0), "b", f(0));
+    m.push(List.of(grad("a", f(2))));
+    m.setPipeline(all); // b becomes active on the window's last push
+    assertThat(m.push(List.of(grad("a", f(4), "b", f(6)))).outcome()).isEqualTo(StepResult.Outcome.APPLIED);
+    // a: (2 + 4) / 2 = 3; b: 6 / 2 = 3
+    assertThat(m.parameter("a")).containsExactly(-3f);
+    assertThat(m.parameter("b")).containsExactly(-3f);
+    m.push(List.of(grad("a", f(0), "b", f(2))));
+    m.setPipeline(frozen); // b frozen on the window's last push: it keeps its value
+    m.push(List.of(grad("a", f(0))));
+    assertThat(m.parameter("b")).containsExactly(-3f);
+    m.push(List.of(grad("a", f(0)))); // the next window starts with b still frozen
+    m.setPipeline(all);
+    // b's 2 from the window before is not reused: 8 / 2 = 4
+    m.push(List.of(grad("a", f(0), "b", f(8))));
+    assertThat(m.parameter("b")).containsExactly(-7f);
+  }
+
+  @Test
   void resultsAreBitwiseIdenticalForAnyThreadCountAndChunking() {
     int n = 100_000;
     Random rnd = new Random(7);

@@ -1,13 +1,16 @@
 package dev.shardopt.worker.server;
 
-import dev.shardopt.v1.ShardStatistics;
-import dev.shardopt.v1.StepDecision;
-import dev.shardopt.rpc.ApiException;
-import dev.shardopt.v1.CoordinatorGrpc;
-import dev.shardopt.v1.ReportLoadedRequest;
-import dev.shardopt.v1.ReportStepRequest;
 import dev.shardopt.engine.BlockStatistics;
 import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.GetPipelineScheduleRequest;
+import dev.shardopt.v1.PipelineSchedule;
+import dev.shardopt.v1.ReportLoadedRequest;
+import dev.shardopt.v1.ReportStepRequest;
+import dev.shardopt.v1.ShardStatistics;
+import dev.shardopt.v1.StepDecision;
+import dev.shardopt.worker.store.BarrierDecision;
 import dev.shardopt.worker.store.StepCoordinator;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -28,9 +31,14 @@ final class GrpcStepCoordinator implements StepCoordinator {
     this.deadlineMillis = deadlineMillis;
   }
 
+  private CoordinatorGrpc.CoordinatorBlockingStub stub() {
+    return CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+  }
+
   @Override
-  public UpdateDecision decide(String model, long step, List<BlockStatistics> stats) {
-    ReportStepRequest.Builder req = ReportStepRequest.newBuilder().setModel(model).setWorker(workerName.get()).setStep(step);
+  public BarrierDecision decide(String model, long step, long generation, List<BlockStatistics> stats) {
+    ReportStepRequest.Builder req = ReportStepRequest.newBuilder()
+        .setModel(model).setWorker(workerName.get()).setStep(step).setGeneration(generation);
     for (BlockStatistics s : stats) {
       ShardStatistics.Builder b = ShardStatistics.newBuilder()
           .setTensorIndex(s.tensorIndex()).setFirstBlock(s.firstBlock()).setFirstNonFinite(s.firstNonFinite());
@@ -41,21 +49,33 @@ final class GrpcStepCoordinator implements StepCoordinator {
     }
     StepDecision d;
     try {
-      d = CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS).reportStep(req.build());
+      d = stub().reportStep(req.build());
     } catch (StatusRuntimeException e) {
       throw new ApiException(e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED ? Status.Code.UNAVAILABLE : e.getStatus().getCode(),
           "the coordinator did not decide step " + step + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
     }
-    return new UpdateDecision(
+    UpdateDecision update = new UpdateDecision(
         d.getAction() == StepDecision.Action.SKIP ? UpdateDecision.Action.SKIP : UpdateDecision.Action.APPLY,
         d.getUpdate(), d.getLearningRate(), d.getClipScale(), d.getGradientNorm(), null);
+    return new BarrierDecision(update, d.getGeneration(), d.getFixedThrough(), d.getLatestGeneration());
+  }
+
+  @Override
+  public PipelineSchedule schedule(String model, long throughStep) {
+    try {
+      return stub().getPipelineSchedule(
+          GetPipelineScheduleRequest.newBuilder().setName(model).setThroughStep(throughStep).build());
+    } catch (StatusRuntimeException e) {
+      throw new ApiException(Status.Code.UNAVAILABLE, "could not read the pipeline schedule of " + model
+          + " through step " + throughStep + " from the coordinator: " + e.getStatus().getCode() + " "
+          + e.getStatus().getDescription());
+    }
   }
 
   @Override
   public void loaded(String model) {
     try {
-      CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
-          .reportLoaded(ReportLoadedRequest.newBuilder().setModel(model).setWorker(workerName.get()).build());
+      stub().reportLoaded(ReportLoadedRequest.newBuilder().setModel(model).setWorker(workerName.get()).build());
     } catch (StatusRuntimeException e) {
       throw new ApiException(Status.Code.UNAVAILABLE, "could not report " + model + " loaded to the coordinator: "
           + e.getStatus().getCode() + " " + e.getStatus().getDescription());

@@ -12,6 +12,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import jakarta.inject.Named;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** Wires one worker process. Tests replace the StepCoordinator binding to inject faults. */
@@ -64,9 +65,17 @@ public class WorkerModule extends AbstractModule {
     return new GrpcStepCoordinator(channel, name::get, config.waitMillis() + 5_000);
   }
 
+  /** Times out waiting pulls and SSP pushes; a waiter holds no thread. */
   @Provides
   @Singleton
-  ShardStore shardStore(StepCoordinator coordinator, ParallelApply parallel) {
-    return new ShardStore(coordinator, parallel);
+  @Named("timeouts")
+  ScheduledExecutorService timeouts() {
+    return Executors.newSingleThreadScheduledExecutor(WorkerServer.daemon("timeouts"));
+  }
+
+  @Provides
+  @Singleton
+  ShardStore shardStore(StepCoordinator coordinator, ParallelApply parallel, @Named("timeouts") ScheduledExecutorService timeouts) {
+    return new ShardStore(coordinator, parallel, timeouts);
   }
 }

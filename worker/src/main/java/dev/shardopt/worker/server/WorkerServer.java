@@ -4,7 +4,6 @@ import dev.shardopt.rpc.GrpcServers;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.HeartbeatRequest;
-import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.RegisterWorkerRequest;
 import dev.shardopt.v1.RegisterWorkerResponse;
 import dev.shardopt.worker.store.ShardStore;
@@ -40,6 +39,7 @@ public final class WorkerServer implements AutoCloseable {
   private final ManagedChannel coordinator;
   private final AtomicReference<String> name;
   private final ExecutorService kernelPool;
+  private final ScheduledExecutorService timeouts;
   private final HealthStatusManager health = new HealthStatusManager();
   private ScheduledExecutorService heartbeats;
   private Server server;
@@ -47,13 +47,14 @@ public final class WorkerServer implements AutoCloseable {
   @Inject
   WorkerServer(WorkerConfig config, WorkerService service, ShardStore store,
       @Named("coordinator") ManagedChannel coordinator, @Named("workerName") AtomicReference<String> name,
-      @Named("kernels") ExecutorService kernelPool) {
+      @Named("kernels") ExecutorService kernelPool, @Named("timeouts") ScheduledExecutorService timeouts) {
     this.config = config;
     this.service = service;
     this.store = store;
     this.coordinator = coordinator;
     this.name = name;
     this.kernelPool = kernelPool;
+    this.timeouts = timeouts;
   }
 
   /** Starts serving and registers with the coordinator. */
@@ -82,9 +83,7 @@ public final class WorkerServer implements AutoCloseable {
       HeartbeatRequest.Builder beat = HeartbeatRequest.newBuilder()
           .setWorker(name.get()).setBytesIn(store.bytesIn()).setBytesOut(store.bytesOut());
       for (WorkerModel m : store.models()) {
-        beat.addModels(ModelProgress.newBuilder().setModel(m.name()).setStep(m.version())
-            .setUpdatesApplied(m.updatesApplied()).setStepsSkipped(m.stepsSkipped())
-            .setPushes(m.pushesReceived()).setDuplicates(m.duplicatesReceived()));
+        beat.addModels(WorkerService.progress(m));
       }
       CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(5, TimeUnit.SECONDS).heartbeat(beat.build());
     } catch (RuntimeException e) {
@@ -128,6 +127,7 @@ public final class WorkerServer implements AutoCloseable {
     store.close();
     coordinator.shutdownNow();
     kernelPool.shutdownNow();
+    timeouts.shutdownNow();
   }
 
   static java.util.concurrent.ThreadFactory daemon(String prefix) {

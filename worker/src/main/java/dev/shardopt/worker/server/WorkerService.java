@@ -17,7 +17,9 @@ import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WriteParametersResponse;
 import dev.shardopt.engine.ShardSpec;
-import dev.shardopt.worker.store.PushAck;
+import dev.shardopt.worker.store.GradientPush;
+import dev.shardopt.worker.store.ParameterSnapshot;
+import dev.shardopt.worker.store.PushChecksum;
 import dev.shardopt.worker.store.ShardStore;
 import dev.shardopt.worker.store.WorkerModel;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -28,9 +30,13 @@ import java.util.BitSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.OptionalLong;
 
 /** The Worker gRPC service: translates protobuf to {@link ShardStore} and {@link WorkerModel} calls. */
 public final class WorkerService extends WorkerGrpc.WorkerImplBase {
+  /** Largest data of one TensorChunk, in a push or WriteParameters (service.proto). */
+  static final int MAX_CHUNK_BYTES = 4 << 20;
+
   private final ShardStore store;
   private final WorkerConfig config;
 
@@ -58,12 +64,14 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   @Override
   public void getProgress(GetProgressRequest request, StreamObserver<ModelProgress> response) {
-    unary(response, () -> {
-      WorkerModel m = store.get(request.getModel());
-      return ModelProgress.newBuilder().setModel(m.name()).setStep(m.version())
-          .setUpdatesApplied(m.updatesApplied()).setStepsSkipped(m.stepsSkipped())
-          .setPushes(m.pushesReceived()).setDuplicates(m.duplicatesReceived()).build();
-    });
+    unary(response, () -> progress(store.get(request.getModel())).build());
+  }
+
+  /** A model's counters as published after its last step: reading them never waits for a running one. */
+  static ModelProgress.Builder progress(WorkerModel m) {
+    return ModelProgress.newBuilder().setModel(m.name()).setStep(m.version())
+        .setUpdatesApplied(m.updatesApplied()).setStepsSkipped(m.stepsSkipped())
+        .setPushes(m.pushesReceived()).setDuplicates(m.duplicatesReceived());
   }
 
   @Override
@@ -114,6 +122,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
       WorkerModel model;
       float[][] gradient;
       BitSet[] covered;
+      final PushChecksum checksum = new PushChecksum();
       boolean failed;
 
       @Override
@@ -138,6 +147,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             int n = floats(chunk);
             int i = model.shardFor(chunk.getTensor(), chunk.getOffset(), n);
             ShardSpec s = model.shards().get(i);
+            checksum.add(s.tensorIndex(), chunk.getOffset(), chunk.getData());
             int from = (int) (chunk.getOffset() - s.offset());
             if (covered[i] == null) {
               covered[i] = new BitSet(s.length());
@@ -183,8 +193,8 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             int have = covered[i] == null ? 0 : covered[i].cardinality();
             if (have != s.length()) {
               int missing = covered[i] == null ? 0 : covered[i].nextClearBit(0);
-              // A frozen tensor's gradient may be left out entirely.
-              if (have == 0 && model.frozen(i)) {
+              // Left out entirely: allowed when frozen at the push's step, which the model checks.
+              if (have == 0) {
                 gradient[i] = null;
                 continue;
               }
@@ -193,26 +203,26 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
                   + s.length() + " elements [" + s.offset() + ", " + (s.offset() + s.length()) + "))");
             }
           }
-          PushAck ack;
-          try {
-            ack = model.push((int) header.getTrainer(), header.getStep(), gradient,
-                header.getGradientNormSquared(), header.getNonFinite(), config.waitMillis());
-          } catch (RuntimeException | InterruptedException e) {
+        } catch (RuntimeException e) {
+          if (gradient != null) {
             model.release(gradient);
-            throw e;
           }
-          if (ack.duplicate()) {
-            model.release(gradient); // not stored
+          response.onError(ApiException.toStatus(e));
+          return;
+        }
+        GradientPush p = new GradientPush((int) header.getTrainer(), header.getStep(), gradient, checksum.value(),
+            header.getGradientNormSquared(), header.getNonFinite(),
+            header.hasPipelineGeneration() ? OptionalLong.of(header.getPipelineGeneration()) : OptionalLong.empty());
+        // The model takes the gradient over; the handler thread returns while an SSP push waits.
+        model.push(p, config.waitMillis()).whenComplete((ack, e) -> {
+          if (e != null) {
+            response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
+            return;
           }
           response.onNext(PushResponse.newBuilder()
               .setStep(ack.step()).setDuplicate(ack.duplicate()).setModelStep(ack.modelStep()).build());
           response.onCompleted();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          response.onError(ApiException.unavailable("the worker is shutting down").toStatus());
-        } catch (RuntimeException e) {
-          response.onError(ApiException.toStatus(e));
-        }
+        });
       }
     };
   }
@@ -221,20 +231,25 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   public void pull(PullRequest request, StreamObserver<PullResponse> response) {
     ServerCallStreamObserver<PullResponse> call = (ServerCallStreamObserver<PullResponse>) response;
     FlowControlledSender<PullResponse> sender = new FlowControlledSender<>(call);
+    WorkerModel model;
     try {
-      WorkerModel model = store.get(request.getModel());
-      WorkerModel.Snapshot snap = model.pull(request.getMinStep(), request.getTensorsList(), config.waitMillis(),
-          config.chunkBytes() / Float.BYTES);
-      sender.start(chunks(snap, config.chunkBytes() / Float.BYTES));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      response.onError(ApiException.unavailable("the worker is shutting down").toStatus());
+      model = store.get(request.getModel());
     } catch (RuntimeException e) {
       response.onError(ApiException.toStatus(e));
+      return;
     }
+    int perChunk = config.chunkBytes() / Float.BYTES;
+    // Returns at once; the step that completes min_step sends the snapshot.
+    model.pull(request.getMinStep(), request.getTensorsList(), config.waitMillis(), perChunk).whenComplete((snap, e) -> {
+      if (e != null) {
+        response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
+      } else {
+        sender.start(chunks(snap, perChunk));
+      }
+    });
   }
 
-  private Iterator<PullResponse> chunks(WorkerModel.Snapshot snap, int perChunk) {
+  private Iterator<PullResponse> chunks(ParameterSnapshot snap, int perChunk) {
     List<int[]> plan = new ArrayList<>(); // {shard, chunk}
     for (int i = 0; i < snap.shards().size(); i++) {
       for (int c = 0; c < snap.chunks().get(i).size(); c++) {
@@ -267,6 +282,10 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   }
 
   private static int floats(TensorChunk chunk) {
+    if (chunk.getData().size() > MAX_CHUNK_BYTES) {
+      throw ApiException.invalidArgument("chunk of '" + chunk.getTensor() + "' has " + chunk.getData().size()
+          + " bytes of data; the limit is " + MAX_CHUNK_BYTES + " bytes (4 MiB) per chunk: split it");
+    }
     int n = TensorBytes.floatCount(chunk.getData());
     if (n < 0) {
       throw ApiException.invalidArgument("chunk of '" + chunk.getTensor() + "' has " + chunk.getData().size()

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Every model's shards on this worker, by model name. */
@@ -24,12 +25,15 @@ public final class ShardStore {
   private final Map<String, ExecutorService> executors = new ConcurrentHashMap<>();
   private final StepCoordinator coordinator;
   private final ParallelApply parallel;
+  private final ScheduledExecutorService timeouts;
   private final AtomicLong bytesIn = new AtomicLong();
   private final AtomicLong bytesOut = new AtomicLong();
 
-  public ShardStore(StepCoordinator coordinator, ParallelApply parallel) {
+  /** @param timeouts runs the timeouts of every model's waiting pulls and pushes (not owned) */
+  public ShardStore(StepCoordinator coordinator, ParallelApply parallel, ScheduledExecutorService timeouts) {
     this.coordinator = coordinator;
     this.parallel = parallel;
+    this.timeouts = timeouts;
   }
 
   /**
@@ -45,7 +49,7 @@ public final class ShardStore {
     List<String> tensorNames = spec.getTensorsList().stream().map(TensorSpec::getName).toList();
     List<ShardSpec> shards = new ArrayList<>();
     List<float[]> initial = new ArrayList<>();
-    boolean upload = false;
+    List<Initializer.KindCase> initializers = new ArrayList<>();
     for (Shard s : request.getShardsList()) {
       int index = s.getTensorIndex();
       if (index < 0 || index >= spec.getTensorsCount() || !spec.getTensors(index).getName().equals(s.getTensor())) {
@@ -58,7 +62,7 @@ public final class ShardStore {
       ShardSpec shard = new ShardSpec(index, tensor, Math.toIntExact(s.getOffset()), Math.toIntExact(s.getLength()));
       float[] values = new float[shard.length()];
       InitialValues.fill(t.getInit(), shard.offset(), values);
-      upload |= t.getInit().getKindCase() == Initializer.KindCase.UPLOAD && shard.length() > 0;
+      initializers.add(t.getInit().getKindCase());
       shards.add(shard);
       initial.add(values);
     }
@@ -69,7 +73,7 @@ public final class ShardStore {
     });
     WorkerModel model;
     try {
-      model = new WorkerModel(spec, shards, initial, upload, tensorNames, coordinator, parallel, steps);
+      model = new WorkerModel(spec, shards, initial, initializers, coordinator, parallel, steps, timeouts);
     } catch (RuntimeException e) {
       steps.shutdownNow();
       throw e instanceof ApiException ? e : ApiException.invalidArgument(e.getMessage());

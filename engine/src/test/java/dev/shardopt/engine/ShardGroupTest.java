@@ -1,0 +1,135 @@
+package dev.shardopt.engine;
+
+import static dev.shardopt.dsl.Optimizers.sgd;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.kernel.ParallelApply;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Accumulation windows across freeze changes: a tensor's window mean is the sum of its trainer-mean
+ * gradients over the window's pushes in which it was active, divided by k. Expected values are
+ * worked out by hand in the comments.
+ */
+class ShardGroupTest {
+  private static ExecutorService pool;
+
+  @BeforeAll
+  static void start() {
+    pool = Executors.newFixedThreadPool(2);
+  }
+
+  @AfterAll
+  static void stop() {
+    pool.shutdownNow();
+  }
+
+  /** Tensors a[1] and b[1], both 0, with K trainers. */
+  private static ShardGroup group(Pipeline p, int trainers) {
+    List<ShardSpec> shards = List.of(
+        ShardSpec.whole(0, new TensorShape("a", new long[] {1})),
+        ShardSpec.whole(1, new TensorShape("b", new long[] {1})));
+    return new ShardGroup(p, shards, List.of(new float[] {0}, new float[] {0}), trainers, new ParallelApply(pool, 1));
+  }
+
+  /** One push of K trainers (b null = left out), decided locally when it completes a window. */
+  private static void push(ShardGroup g, float[] a, float[] b) {
+    List<float[][]> byTrainer = new java.util.ArrayList<>();
+    for (int r = 0; r < a.length; r++) {
+      float[][] grad = {new float[] {a[r]}, b == null ? null : new float[] {b[r]}};
+      g.validate(g.pipeline(), r, grad);
+      byTrainer.add(grad);
+    }
+    ShardGroup.PreparedStep s = g.prepare(byTrainer);
+    if (s != null) {
+      g.apply(s, StepDecider.decide(g.pipeline(), g.updatesApplied(), g.statistics(s), List.of("a", "b")));
+    }
+  }
+
+  private static float[] v(float... x) {
+    return x;
+  }
+
+  @Test
+  void aTensorUnfrozenOnTheLastPushOfItsFirstWindowGetsThatPushOverK() {
+    Pipeline frozen = sgd(1.0).accumulate(3).freeze("b");
+    ShardGroup g = group(frozen, 2);
+    push(g, v(1, 1), null);
+    push(g, v(2, 2), null);
+    g.setPipeline(sgd(1.0).accumulate(3));
+    // a: (1 + 2 + 3) / 3 = 2; b active only in the last push: trainer mean (5 + 7) / 2 = 6, 6 / 3 = 2
+    push(g, v(3, 3), v(5, 7));
+    assertThat(g.parametersView(0)).containsExactly(-2f);
+    assertThat(g.parametersView(1)).containsExactly(-2f);
+    assertThat(g.updatesApplied()).isEqualTo(1);
+  }
+
+  @Test
+  void aSumFromAnEarlierWindowIsNeverReused() {
+    Pipeline all = sgd(1.0).accumulate(3);
+    Pipeline frozen = all.freeze("b");
+    ShardGroup g = group(all, 1);
+    push(g, v(1), v(3));
+    push(g, v(2), v(3));
+    push(g, v(3), v(3)); // a -= 2, b -= 3
+    g.setPipeline(frozen);
+    push(g, v(3), null);
+    push(g, v(3), null);
+    g.setPipeline(all);
+    // b was active only in the window's last push: 9 / 3 = 3 (not (3 + 3 + 9) / 3 from the old window)
+    push(g, v(3), v(9));
+    assertThat(g.parametersView(0)).containsExactly(-5f);
+    assertThat(g.parametersView(1)).containsExactly(-6f);
+  }
+
+  @Test
+  void aTensorFrozenMidWindowKeepsItsValueAndItsPartialSumIsDropped() {
+    Pipeline all = sgd(1.0).accumulate(2);
+    Pipeline frozen = all.freeze("b");
+    ShardGroup g = group(all, 1);
+    push(g, v(1), v(100));
+    g.setPipeline(frozen);
+    push(g, v(3), null); // a: (1 + 3) / 2 = 2; b frozen at the window's end: not updated
+    assertThat(g.parametersView(0)).containsExactly(-2f);
+    assertThat(g.parametersView(1)).containsExactly(0f);
+    g.setPipeline(all);
+    push(g, v(0), v(2));
+    push(g, v(0), v(4)); // b: (2 + 4) / 2 = 3, nothing of the 100
+    assertThat(g.parametersView(1)).containsExactly(-3f);
+  }
+
+  @Test
+  void toggledWithinOneWindowSumsThePushesWhereItWasActive() {
+    Pipeline all = sgd(1.0).accumulate(4);
+    Pipeline frozen = all.freeze("b");
+    ShardGroup g = group(all, 1);
+    push(g, v(0), v(4));
+    g.setPipeline(frozen);
+    push(g, v(0), null);
+    g.setPipeline(all);
+    push(g, v(0), v(8));
+    push(g, v(0), v(12)); // b: (4 + 8 + 12) / 4 = 6
+    assertThat(g.parametersView(1)).containsExactly(-6f);
+  }
+
+  @Test
+  void validationFollowsTheGivenPipelineNotTheGroups() {
+    ShardGroup g = group(sgd(1.0), 1);
+    float[][] leftOut = {new float[] {1}, null};
+    g.validate(sgd(1.0).freeze("b"), 0, leftOut);
+    assertThatThrownBy(() -> g.validate(sgd(1.0), 0, leftOut))
+        .isInstanceOf(InvalidGradientException.class)
+        .hasMessage("no gradient for 'b'");
+    float[][] nan = {new float[] {Float.NaN}, new float[] {1}};
+    g.validate(sgd(1.0).skipNonFinite(), 0, nan);
+    assertThatThrownBy(() -> g.validate(sgd(1.0), 0, nan))
+        .hasMessage("the gradient of 'a' is NaN at index 0; nothing was applied (add .skipNonFinite() to skip such steps)");
+  }
+}

@@ -1,0 +1,16 @@
+package dev.shardopt.worker.store;
+
+import java.util.OptionalLong;
+
+/**
+ * One trainer's gradient for one step, as received.
+ *
+ * @param gradient one array per shard of this worker; null for a shard the push left out
+ * @param checksum the payload's {@link PushChecksum}, which tells a retry from other data
+ * @param normSquared ASYNC: the trainer's squared global gradient norm (after clipValue)
+ * @param nonFinite ASYNC: whether the trainer's gradient has a NaN or Inf
+ * @param generation ASYNC, optional: the pipeline generation the trainer computed its statistics under
+ */
+public record GradientPush(
+    int trainer, long step, float[][] gradient, long checksum, double normSquared, boolean nonFinite,
+    OptionalLong generation) {}

@@ -1,0 +1,171 @@
+package dev.shardopt.worker.store;
+
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.InvalidGradientException;
+import dev.shardopt.engine.ShardGroup;
+import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.rpc.ApiException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BiFunction;
+
+/**
+ * One model's shard data on this worker behind one monitor (this object): the {@link ShardGroup},
+ * the pipeline generation it runs under, and the count of completed steps. The counters a
+ * heartbeat reads are published after each step, so reading them never waits for a kernel pass.
+ *
+ * <p>Lock order: this monitor before a protocol's own lock, never the other way round.
+ */
+final class ModelShards {
+
+  /** A step's gradient ready for the decision, and its statistics; no gradient when it only filled the window. */
+  record Prepared(ShardGroup.PreparedStep step, List<BlockStatistics> statistics, long generation) {
+    boolean decides() {
+      return step != null;
+    }
+  }
+
+  private final String model;
+  private final List<String> tensorNames;
+  private final ShardGroup group; // guarded by this
+  private long generation; // guarded by this: the generation the group's pipeline is
+  private volatile long version;
+  private volatile long updatesApplied;
+  private volatile long stepsSkipped;
+
+  /** @param tensorNames every tensor of the model, by index (for messages) */
+  ModelShards(String model, List<String> tensorNames, ShardGroup group) {
+    this.model = model;
+    this.tensorNames = List.copyOf(tensorNames);
+    this.group = group;
+  }
+
+  /** This worker's shards; their layout never changes. */
+  List<ShardSpec> shards() {
+    return group.shards();
+  }
+
+  /** Completed steps (SYNC) or pushes applied (ASYNC). */
+  long version() {
+    return version;
+  }
+
+  long updatesApplied() {
+    return updatesApplied;
+  }
+
+  long stepsSkipped() {
+    return stepsSkipped;
+  }
+
+  /**
+   * Checks one trainer's gradient against the pipeline in force at its step. Reads only the
+   * shards' layout, so it needs no monitor.
+   *
+   * @throws ApiException INVALID_ARGUMENT naming the tensor (and the trainer, when there are several)
+   */
+  void validate(PipelineTimeline.Generation at, int trainer, int trainers, float[][] gradient) {
+    try {
+      group.validate(at.pipeline(), trainers == 1 ? 0 : trainer, gradient);
+    } catch (InvalidGradientException e) {
+      String msg = e.getMessage();
+      if (trainers > 1 && !msg.startsWith("trainer ")) {
+        msg = "trainer " + trainer + ": " + msg;
+      }
+      throw ApiException.invalidArgument(msg);
+    }
+  }
+
+  /** Stages one and two of a step under generation {@code at}. */
+  synchronized Prepared prepare(PipelineTimeline.Generation at, List<float[][]> gradients) {
+    switchTo(at);
+    ShardGroup.PreparedStep step = group.prepare(gradients);
+    return new Prepared(step, step == null ? List.of() : group.statistics(step), at.generation());
+  }
+
+  /** Stage three with the barrier's decision (none when the step only filled the window); the step is complete. */
+  synchronized void finish(Prepared p, UpdateDecision decision) {
+    if (p.decides()) {
+      if (generation != p.generation()) {
+        throw new IllegalStateException("the shards of " + model + " run generation " + generation
+            + ", not " + p.generation() + " that the step was prepared under");
+      }
+      group.apply(p.step(), decision);
+    }
+    completeStep();
+  }
+
+  /** An ASYNC push: all three stages, the decision from the trainer's own statistics. */
+  synchronized void applyAsync(PipelineTimeline.Generation at, float[][] gradient, double normSquared, boolean nonFinite) {
+    switchTo(at);
+    ShardGroup.PreparedStep step = group.prepare(List.<float[][]>of(gradient));
+    if (step != null) {
+      group.apply(step, StepDecider.decideAsync(at.pipeline(), group.updatesApplied(), normSquared, nonFinite));
+    }
+    completeStep();
+  }
+
+  /** Overwrites part of shard {@code i}'s parameters (initial upload). */
+  synchronized void writeParameters(int i, int from, float[] values) {
+    group.writeParameters(i, from, values);
+  }
+
+  /** {@code read(version, parameter views)} with no step running; the views are live, so copy what you keep. */
+  synchronized <T> T read(BiFunction<Long, List<float[]>, T> read) {
+    List<float[]> views = new ArrayList<>();
+    for (int i = 0; i < group.size(); i++) {
+      views.add(group.parametersView(i));
+    }
+    return read.apply(version, views);
+  }
+
+  /** The shard holding {@code [offset, offset + count)} of {@code tensor}. */
+  int shardFor(String tensor, long offset, int count) {
+    List<ShardSpec> all = group.shards();
+    for (int i = 0; i < all.size(); i++) {
+      ShardSpec s = all.get(i);
+      if (s.name().equals(tensor) && offset >= s.offset() && offset + count <= (long) s.offset() + s.length()) {
+        return i;
+      }
+    }
+    boolean known = all.stream().anyMatch(s -> s.name().equals(tensor));
+    if (!known) {
+      throw ApiException.notFound(
+          tensorNames.contains(tensor)
+              ? "tensor '" + tensor + "' of " + model + " has no shard on this worker; send it to the worker the shard map names"
+              : "tensor '" + tensor + "' not found in " + model + " (tensors: " + String.join(", ", tensorNames) + ")");
+    }
+    List<String> ranges = new ArrayList<>();
+    for (ShardSpec s : all) {
+      if (s.name().equals(tensor)) {
+        ranges.add("[" + s.offset() + ", " + (s.offset() + s.length()) + ")");
+      }
+    }
+    throw ApiException.outOfRange("elements [" + offset + ", " + (offset + count) + ") of '" + tensor
+        + "' are not inside one shard on this worker (shards: " + String.join(", ", ranges) + ")");
+  }
+
+  /** Refuses names that are no tensor of the model. */
+  void checkTensors(List<String> tensors) {
+    for (String t : tensors) {
+      if (!tensorNames.contains(t)) {
+        throw ApiException.notFound("tensor '" + t + "' not found in " + model + " (tensors: " + String.join(", ", tensorNames) + ")");
+      }
+    }
+  }
+
+  private void switchTo(PipelineTimeline.Generation at) {
+    if (at.generation() != generation) {
+      group.setPipeline(at.pipeline());
+      generation = at.generation();
+    }
+  }
+
+  private void completeStep() {
+    version++;
+    updatesApplied = group.updatesApplied();
+    stepsSkipped = group.stepsSkipped();
+  }
+}

@@ -1,0 +1,32 @@
+package dev.shardopt.worker.store;
+
+import com.google.protobuf.ByteString;
+import java.util.zip.CRC32C;
+
+/**
+ * A push payload's checksum, to tell a retry (the same data) from a different gradient under the
+ * same (trainer, step). Each chunk's CRC32C is mixed with its tensor and offset, and the chunks are
+ * summed, so the order they arrive in does not matter; the same gradient chunked differently gives
+ * another checksum, so a retry must chunk the same way (every Shardopt client does).
+ */
+public final class PushChecksum {
+  private long sum;
+
+  /** Adds one chunk: {@code data} holds elements from {@code offset} of tensor {@code tensorIndex}. */
+  public void add(int tensorIndex, long offset, ByteString data) {
+    CRC32C crc = new CRC32C();
+    crc.update(data.asReadOnlyByteBuffer());
+    sum += mix(crc.getValue() ^ mix(((long) tensorIndex << 40) ^ offset));
+  }
+
+  public long value() {
+    return sum;
+  }
+
+  /** SplitMix64's finalizer: every input bit affects every output bit. */
+  private static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+    z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+    return z ^ (z >>> 31);
+  }
+}
