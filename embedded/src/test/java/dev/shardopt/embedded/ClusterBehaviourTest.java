@@ -246,8 +246,9 @@ class ClusterBehaviourTest {
         assertThat(p.get("w")).containsExactly(-1f, -1f);
         assertThat(p.get("f")).containsExactly(0f, 0f);
         // a non-frozen tensor may not be left out
-        assertThat(push(ch, "models/frozen", "f", 0, dev.shardopt.rpc.TensorBytes.encode(ones, 0, 2)))
+        assertThat(push(ch, "models/frozen", 1, "f", 0, dev.shardopt.rpc.TensorBytes.encode(ones, 0, 2)))
             .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(lastDescription).isEqualTo("no gradient for 'w'");
       } finally {
         ch.shutdownNow();
       }
@@ -299,6 +300,11 @@ class ClusterBehaviourTest {
 
   /** A raw one-chunk push; returns the status code of the answer. */
   private Status.Code push(ManagedChannel ch, String model, String tensor, long offset, ByteString data) throws Exception {
+    return push(ch, model, 0, tensor, offset, data);
+  }
+
+  private Status.Code push(ManagedChannel ch, String model, long step, String tensor, long offset, ByteString data)
+      throws Exception {
     CompletableFuture<Status> done = new CompletableFuture<>();
     StreamObserver<PushRequest> req = WorkerGrpc.newStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
         .push(new StreamObserver<PushResponse>() {
@@ -315,7 +321,7 @@ class ClusterBehaviourTest {
             done.complete(Status.OK);
           }
         });
-    req.onNext(PushRequest.newBuilder().setHeader(PushHeader.newBuilder().setModel(model).setTrainer(0).setStep(0)).build());
+    req.onNext(PushRequest.newBuilder().setHeader(PushHeader.newBuilder().setModel(model).setTrainer(0).setStep(step)).build());
     req.onNext(PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor(tensor).setOffset(offset).setData(data)).build());
     req.onCompleted();
     Status s = done.get(10, TimeUnit.SECONDS);

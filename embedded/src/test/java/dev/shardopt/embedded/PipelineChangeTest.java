@@ -1,7 +1,6 @@
 package dev.shardopt.embedded;
 
 import static dev.shardopt.client.Initializers.normal;
-import static dev.shardopt.client.Initializers.upload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -97,12 +96,16 @@ class PipelineChangeTest {
       }
     }
     // The schedule really changed what happened: b moved only after it was unfrozen at step 3 (the
-    // update of window (2, 3)), a stopped at step 6, and the window (4, 5) with a NaN was skipped.
+    // update of window (2, 3)), the window (4, 5) with a NaN was skipped, a was frozen for the
+    // window (6, 7) only, and c from step 9 on (the last push of window (8, 9): no update of c).
     assertThat(expected.get(2).get("b.w")).isEqualTo(expected.get(0).get("b.w"));
     assertThat(expected.get(3).get("b.w")).isNotEqualTo(expected.get(2).get("b.w"));
     assertThat(expected.get(5).get("a.w")).isEqualTo(expected.get(3).get("a.w"));
-    assertThat(expected.get(11).get("a.w")).isEqualTo(expected.get(5).get("a.w"));
+    assertThat(expected.get(7).get("a.w")).isEqualTo(expected.get(5).get("a.w"));
     assertThat(expected.get(7).get("b.w")).isNotEqualTo(expected.get(5).get("b.w"));
+    assertThat(expected.get(9).get("a.w")).isNotEqualTo(expected.get(7).get("a.w"));
+    assertThat(expected.get(7).get("c")).isNotEqualTo(expected.get(5).get("c"));
+    assertThat(expected.get(11).get("c")).isEqualTo(expected.get(7).get("c"));
   }
 
   /** Gradients per step and trainer; one NaN at {@code nanStep} from trainer {@code nanTrainer}. */
@@ -304,12 +307,11 @@ class PipelineChangeTest {
   void writingParametersOfAGeneratedTensorIsRefused() throws Exception {
     try (ShardoptCluster c = local(1)) {
       RemoteModel m = c.createModel("gen", Pipeline.parse("sgd(1.0)"),
-          Tensors.of("w", 4).init(normal(0.1, 1)), Tensors.of("u", 2).init(upload()));
+          Tensors.of("w", 4).init(normal(0.1, 1)), Tensors.of("u", new float[] {5, 6}, 2));
       float[] before = m.pull(0).get("w");
       try (RawWorker w = new RawWorker(m)) {
         assertThat(w.write("w", new float[] {9, 9, 9, 9})).isEqualTo(Status.Code.FAILED_PRECONDITION);
         assertThat(w.lastDescription).contains("'w'", "normal");
-        assertThat(w.write("u", new float[] {5, 6})).isEqualTo(Status.Code.OK);
       }
       Model described = m.describe();
       assertThat(described.getState()).isEqualTo(ModelState.READY);
