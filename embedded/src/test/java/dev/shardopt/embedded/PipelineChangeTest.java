@@ -14,6 +14,7 @@ import dev.shardopt.client.TensorDef;
 import dev.shardopt.client.Tensors;
 import dev.shardopt.client.Trainer;
 import dev.shardopt.coordinator.CoordinatorConfig;
+import dev.shardopt.coordinator.ScheduleLockHooks;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.LocalOptimizer;
@@ -39,6 +40,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -371,6 +373,198 @@ class PipelineChangeTest {
       assertThat(m.pull(2).get("w")).containsOnly(-2f);
       m.updatePipeline(Pipeline.parse("sgd(0.5)"), 3);
       assertThat(m.describe().getPipelineScheduleList()).extracting(g -> g.getGeneration()).containsExactly(0L, 1L);
+    }
+  }
+
+  // ---------------------------------------------------------------- races and ASYNC
+
+  /**
+   * Pauses the coordinator at its schedule lock to force one order between UpdatePipeline(at s)
+   * and the decision of step s - 1 (which fixes the schedule through s).
+   */
+  private static final class RaceHooks implements ScheduleLockHooks {
+    private volatile long step = -1;
+    private volatile boolean updateFirst;
+    private volatile CountDownLatch updateReleased = new CountDownLatch(0);
+    private volatile CountDownLatch decisionReleased = new CountDownLatch(0);
+
+    void arm(long decidedStep, boolean updateGoesFirst) {
+      updateReleased = new CountDownLatch(1);
+      decisionReleased = new CountDownLatch(1);
+      updateFirst = updateGoesFirst;
+      step = decidedStep;
+    }
+
+    @Override
+    public void at(Section section, Phase phase, String model, long at) {
+      if (section == Section.DECISION && at == step) {
+        if (phase == Phase.LOCKING && updateFirst) {
+          await(updateReleased);
+        } else if (phase == Phase.RELEASED) {
+          decisionReleased.countDown();
+        }
+      } else if (section == Section.UPDATE && at == step + 1) {
+        if (phase == Phase.LOCKING && !updateFirst) {
+          await(decisionReleased);
+        } else if (phase == Phase.RELEASED) {
+          updateReleased.countDown();
+        }
+      }
+    }
+
+    private static void await(CountDownLatch latch) {
+      try {
+        if (!latch.await(30, TimeUnit.SECONDS)) {
+          throw new AssertionError("the other side of the race never came");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+  }
+
+  @Test
+  void anUpdateRacingTheDecisionOfTheStepBeforeItLandsWholeOrNotAtAll() throws Exception {
+    int steps = 40;
+    int n = 20_000;
+    RaceHooks hooks = new RaceHooks();
+    EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(2)
+        .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(1))
+        .worker((i, cfg) -> cfg.withThreads(1))
+        .overrideCoordinator(binder -> binder.bind(ScheduleLockHooks.class).toInstance(hooks));
+    Random rnd = new Random(3);
+    List<float[]> grads = new ArrayList<>();
+    for (int s = 0; s < steps + 1; s++) {
+      float[] g = new float[n];
+      for (int i = 0; i < n; i++) {
+        g[i] = (float) rnd.nextGaussian();
+      }
+      grads.add(g);
+    }
+    List<Change> accepted = new ArrayList<>();
+    ExecutorService pusher = Executors.newSingleThreadExecutor();
+    try (ShardoptCluster c = ShardoptLocal.start(b, ClientOptions.defaults())) {
+      RemoteModel m = c.createModel("race", Pipeline.parse("sgd(0.1).clipNorm(50.0)"),
+          Tensors.of("w", n).init(normal(0.1, 5)));
+      Trainer t = m.trainer(0, 1);
+      t.push(0, Map.of("w", grads.get(0)));
+      m.pull(1);
+      for (int s = 2; s <= steps; s++) {
+        // race UpdatePipeline(at s) against the decision of step s - 1, in the order the hooks force
+        boolean updateFirst = s % 2 == 0;
+        hooks.arm(s - 1, updateFirst);
+        long pushed = s - 1;
+        Future<?> push = pusher.submit(() -> t.push(pushed, Map.of("w", grads.get((int) pushed))));
+        Pipeline next = Pipeline.parse("sgd(" + (0.1 + 0.001 * s) + ").clipNorm(50.0)");
+        try {
+          m.updatePipeline(next, s);
+          assertThat(updateFirst).as("step %d: accepted after the decision fixed it", s).isTrue();
+          accepted.add(new Change(s, next));
+        } catch (ShardoptException e) {
+          assertThat(updateFirst).as("step %d: refused before the decision fixed it: %s", s, e).isFalse();
+          assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        }
+        push.get(60, TimeUnit.SECONDS);
+        m.pull(s);
+      }
+      t.push(steps, Map.of("w", grads.get(steps)));
+      float[] got = m.pull(steps + 1).get("w");
+      assertThat(accepted).hasSize(steps / 2); // every even s in [2, steps]
+      assertThat(m.describe().getPipelineScheduleCount()).isEqualTo(1 + accepted.size());
+      assertThat(m.metrics()).extracting(x -> x.learningRate()).containsExactlyElementsOf(learningRates(steps + 1, accepted));
+
+      // every shard equals the in-process optimizer given the schedule that was accepted
+      ExecutorService pool = Executors.newSingleThreadExecutor();
+      try {
+        float[] init = new float[n];
+        InitialValues.fill(normal(0.1, 5), 0, init);
+        LocalOptimizer local = new LocalOptimizer(Pipeline.parse("sgd(0.1).clipNorm(50.0)"),
+            Map.of(new TensorShape("w", new long[] {n}), init), 1, new ParallelApply(pool, 1, 1));
+        for (int s = 0; s <= steps; s++) {
+          for (Change ch : accepted) {
+            if (ch.atStep() == s) {
+              local.setPipeline(ch.pipeline());
+            }
+          }
+          local.push(List.of(Map.of("w", grads.get(s))));
+        }
+        assertThat(got).isEqualTo(local.parameter("w"));
+      } finally {
+        pool.shutdownNow();
+      }
+    } finally {
+      pusher.shutdownNow();
+    }
+  }
+
+  /** lr of each step under the accepted changes: 0.1 until the first, then 0.1 + 0.001 s. */
+  private static List<Double> learningRates(int steps, List<Change> accepted) {
+    List<Double> out = new ArrayList<>();
+    double lr = 0.1;
+    for (int s = 0; s < steps; s++) {
+      for (Change ch : accepted) {
+        if (ch.atStep() == s) {
+          lr = ch.pipeline().rule().lr();
+        }
+      }
+      out.add(lr);
+    }
+    return out;
+  }
+
+  @Test
+  void anAsyncChangeAppliesFromEachTrainersOwnPushIndexOnEveryWorker() throws Exception {
+    int trainers = 2;
+    int pushes = 6;
+    Pipeline start = Pipeline.parse("adam(0.01).clipNorm(2.0)");
+    List<Change> changes = List.of(
+        new Change(2, Pipeline.parse("adam(0.01).clipNorm(2.0).clipValue(0.5)")),
+        new Change(4, Pipeline.parse("adam(0.02).clipNorm(1.0).freeze(\"b.*\")")));
+    List<List<Map<String, float[]>>> grads = gradients(trainers, -1, 0);
+    List<Map<String, float[]>> got = new ArrayList<>();
+    try (ShardoptCluster c = ShardoptLocal.start(EmbeddedCluster.builder().workers(3)
+        .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(1)), ClientOptions.defaults())) {
+      RemoteModel m = c.createModel(ModelOptions.named("async-change").pipeline(start).trainers(trainers).async()
+          .tensors(tensorDefs()));
+      for (Change ch : changes) {
+        m.updatePipeline(ch.pipeline(), ch.atStep());
+      }
+      // one thread pushes in a fixed order, so that every worker applies the pushes in that order
+      for (int i = 0; i < pushes; i++) {
+        for (int r = 0; r < trainers; r++) {
+          m.trainer(r, trainers).push(i, grads.get(i).get(r));
+          got.add(m.pull((long) i * trainers + r + 1));
+        }
+      }
+    }
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Map<TensorShape, float[]> init = new LinkedHashMap<>();
+      for (int t = 0; t < NAMES.length; t++) {
+        float[] v = new float[size(t)];
+        InitialValues.fill(normal(0.1, 40 + t), 0, v);
+        init.put(new TensorShape(NAMES[t], SHAPES[t]), v);
+      }
+      LocalOptimizer local = new LocalOptimizer(start, init, 1, new ParallelApply(pool, 1, 1));
+      int k = 0;
+      for (int i = 0; i < pushes; i++) {
+        for (int r = 0; r < trainers; r++) {
+          for (Change ch : changes) {
+            if (ch.atStep() == i && r == 0) {
+              local.setPipeline(ch.pipeline()); // trainer r's push i runs under the pipeline at i
+            }
+          }
+          local.push(List.of(grads.get(i).get(r)));
+          for (String name : NAMES) {
+            assertThat(got.get(k).get(name)).as("push %d of trainer %d, %s", i, r, name).isEqualTo(local.parameter(name));
+          }
+          k++;
+        }
+      }
+      assertThat(local.updatesApplied()).isEqualTo((long) pushes * trainers);
+    } finally {
+      pool.shutdownNow();
     }
   }
 
