@@ -280,17 +280,11 @@ public final class CheckpointReader implements Closeable {
    */
   public FileRange readRange(String tensor, String slot, long elementOffset, float[] out, int outOffset, int length)
       throws CheckpointException {
-    if (outOffset < 0 || length < 0 || outOffset > out.length - length) {
-      throw new IndexOutOfBoundsException("destination range [" + outOffset + ", " + outOffset + " + " + length
-          + ") of an array of " + out.length);
-    }
+    java.util.Objects.checkFromIndexSize(outOffset, length, out.length);
     CheckpointManifest.File f = entry(tensor, slot);
     Path file = dir.resolve(f.getPath());
     long elements = (f.getSizeBytes() - f.getDataOffset()) / 4;
-    if (elementOffset < 0 || elementOffset > elements - length) {
-      throw new CheckpointException(CheckpointException.Kind.ARGUMENT, file, "elements [" + elementOffset + ", "
-          + (elementOffset + length) + ") are outside the tensor's " + elements + " elements");
-    }
+    Coverage.checkElements(file, elementOffset, length, elements);
     long start = f.getDataOffset() + 4 * elementOffset;
     FileChannel ch = channel(f);
     CRC32C crc = new CRC32C();
@@ -348,18 +342,7 @@ public final class CheckpointReader implements Closeable {
    *     problems of {@link #verify()}
    */
   public void checkRanges(Collection<FileRange> ranges) throws CheckpointException {
-    Map<String, List<FileRange>> byPath = new HashMap<>();
-    for (CheckpointManifest.File f : manifest.getFilesList()) {
-      byPath.put(f.getPath(), new ArrayList<>());
-    }
-    for (FileRange r : ranges) {
-      List<FileRange> list = byPath.get(r.path());
-      if (list == null) {
-        throw new CheckpointException(CheckpointException.Kind.ARGUMENT, dir.resolve(r.path()),
-            "a range " + r + " was reported for a file that is not part of the checkpoint");
-      }
-      list.add(r);
-    }
+    Map<String, List<FileRange>> byPath = Coverage.byPath(dir, entries.keySet(), ranges);
     for (CheckpointManifest.File f : manifest.getFilesList()) {
       Path file = dir.resolve(f.getPath());
       FileChannel ch = channel(f);

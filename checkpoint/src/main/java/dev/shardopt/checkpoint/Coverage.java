@@ -2,13 +2,45 @@ package dev.shardopt.checkpoint;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** Checks that ranges cover a file exactly, and combines their CRC32Cs into the file's. */
 final class Coverage {
 
   private Coverage() {}
+
+  /** Fails with ARGUMENT unless elements {@code [offset, offset + length)} lie in a tensor of {@code elements}. */
+  static void checkElements(Path file, long offset, int length, long elements) throws CheckpointException {
+    if (offset < 0 || offset > elements - length) {
+      throw new CheckpointException(CheckpointException.Kind.ARGUMENT, file, "elements [" + offset + ", "
+          + (offset + length) + ") are outside the tensor's " + elements + " elements");
+    }
+  }
+
+  /**
+   * {@code ranges} by file, with an entry (maybe empty) for each of {@code paths}; ARGUMENT for a range of
+   * another file.
+   */
+  static Map<String, List<FileRange>> byPath(Path dir, Iterable<String> paths, Collection<FileRange> ranges)
+      throws CheckpointException {
+    Map<String, List<FileRange>> out = new LinkedHashMap<>();
+    for (String p : paths) {
+      out.put(p, new ArrayList<>());
+    }
+    for (FileRange r : ranges) {
+      List<FileRange> list = out.get(r.path());
+      if (list == null) {
+        throw new CheckpointException(CheckpointException.Kind.ARGUMENT, dir.resolve(r.path()),
+            "a range " + r + " was reported for a file that is not part of the checkpoint");
+      }
+      list.add(r);
+    }
+    return out;
+  }
 
   /**
    * The CRC32C of the whole file from {@code ranges} (the header's included), which must cover

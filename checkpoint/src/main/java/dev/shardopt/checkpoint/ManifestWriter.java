@@ -14,7 +14,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
@@ -61,18 +60,8 @@ public final class ManifestWriter {
     }
     Path dir = pending.dir();
 
-    Map<String, List<FileRange>> byPath = new HashMap<>();
-    for (CheckpointFile f : plan.files()) {
-      byPath.put(f.path(), new java.util.ArrayList<>());
-    }
-    for (FileRange r : ranges) {
-      List<FileRange> list = byPath.get(r.path());
-      if (list == null) {
-        throw new CheckpointException(CheckpointException.Kind.ARGUMENT, dir.resolve(r.path()),
-            "a range " + r + " was reported for a file that is not part of the checkpoint");
-      }
-      list.add(r);
-    }
+    Map<String, List<FileRange>> byPath =
+        Coverage.byPath(dir, plan.files().stream().map(CheckpointFile::path).toList(), ranges);
 
     CheckpointManifest.Builder m = model.toBuilder()
         .setFormatVersion(Manifests.FORMAT_VERSION)

@@ -56,15 +56,9 @@ public final class ShardWriter implements Closeable {
    */
   public FileRange write(String tensor, String slot, long elementOffset, float[] src, int srcOffset, int length)
       throws CheckpointException {
-    if (srcOffset < 0 || length < 0 || srcOffset > src.length - length) {
-      throw new IndexOutOfBoundsException("source range [" + srcOffset + ", " + srcOffset + " + " + length
-          + ") of an array of " + src.length);
-    }
+    java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
     OpenFile f = file(FileNames.fileName(tensor, slot == null ? "" : slot));
-    if (elementOffset < 0 || elementOffset > f.elements - length) {
-      throw new CheckpointException(CheckpointException.Kind.ARGUMENT, f.file, "elements [" + elementOffset + ", "
-          + (elementOffset + length) + ") are outside the tensor's " + f.elements + " elements");
-    }
+    Coverage.checkElements(f.file, elementOffset, length, f.elements);
     long start = f.dataOffset + 4 * elementOffset;
     CRC32C crc = new CRC32C();
     ByteBuffer buf = borrow();
