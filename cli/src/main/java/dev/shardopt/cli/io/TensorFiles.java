@@ -1,5 +1,7 @@
 package dev.shardopt.cli.io;
 
+import dev.shardopt.checkpoint.NpyFormatException;
+import dev.shardopt.checkpoint.NpyHeader;
 import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -106,7 +108,7 @@ public final class TensorFiles {
       LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
       out.put(NPY_NAME, NpyCodec.read(in));
       return out;
-    } catch (NpyCodec.FormatException e) {
+    } catch (NpyFormatException e) {
       throw new TensorFileException(file, e.getMessage());
     } catch (IOException e) {
       throw ioError(file, "read", e);
@@ -136,7 +138,7 @@ public final class TensorFiles {
       while (entries.hasMoreElements()) {
         ZipEntry entry = entries.nextElement();
         String entryName = entry.getName();
-        String where = "entry '" + NpyCodec.printable(entryName) + "'";
+        String where = "entry '" + NpyHeader.printable(entryName) + "'";
         if (entry.isDirectory() || !entryName.endsWith(".npy") || entryName.length() == ".npy".length()) {
           throw new TensorFileException(file, where + " does not end in .npy; an .npz holds only NAME.npy entries");
         }
@@ -146,7 +148,7 @@ public final class TensorFiles {
         }
         try (InputStream in = zip.getInputStream(entry)) {
           out.put(key, NpyCodec.read(in));
-        } catch (NpyCodec.FormatException e) {
+        } catch (NpyFormatException e) {
           throw new TensorFileException(file, where + ": " + e.getMessage());
         } catch (ZipException | EOFException e) {
           throw new TensorFileException(file, where + ": corrupt zip data (" + e.getMessage() + ")", e);
@@ -177,11 +179,11 @@ public final class TensorFiles {
     for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
       String name = e.getKey();
       if (name == null || name.isEmpty() || name.indexOf('\0') >= 0) {
-        throw new TensorFileException(file, "invalid tensor name '" + (name == null ? "null" : NpyCodec.printable(name))
+        throw new TensorFileException(file, "invalid tensor name '" + (name == null ? "null" : NpyHeader.printable(name))
             + "'; names must be non-empty and contain no NUL character");
       }
       if (e.getValue() == null) {
-        throw new TensorFileException(file, "tensor '" + NpyCodec.printable(name) + "' is null");
+        throw new TensorFileException(file, "tensor '" + NpyHeader.printable(name) + "' is null");
       }
     }
     if (Files.isDirectory(file)) {

@@ -1,0 +1,170 @@
+package dev.shardopt.checkpoint;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.zip.CRC32C;
+
+/**
+ * Writes a worker's element ranges into the files of a checkpoint being written (the worker's side). The
+ * files must exist with their headers and full length ({@link CheckpointLayout#create}); the writer reads
+ * each file's npy header once and refuses a range outside the tensor.
+ *
+ * <p>Each {@link #write} converts the floats to little-endian bytes in a direct buffer, computes the CRC32C
+ * of exactly those bytes, writes them with positional writes (so any number of threads and processes can
+ * write different ranges of one file at once), forces them to disk, and returns the range to report to the
+ * coordinator. Thread-safe.
+ */
+public final class ShardWriter implements Closeable {
+
+  private final Path dir;
+  private final Map<String, OpenFile> files = new ConcurrentHashMap<>();
+  private final ConcurrentLinkedQueue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
+  private volatile boolean closed;
+
+  private record OpenFile(String name, Path file, FileChannel channel, long dataOffset, long elements) {}
+
+  private ShardWriter(Path dir) {
+    this.dir = dir;
+  }
+
+  /** A writer into the checkpoint directory {@code dir} (the pending checkpoint's attempt directory). */
+  public static ShardWriter open(Path dir) {
+    return new ShardWriter(dir);
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /**
+   * Writes {@code src[srcOffset, srcOffset + length)} as elements {@code [elementOffset, elementOffset +
+   * length)} of {@code tensor}'s {@code slot} ({@code ""} for the parameters), forces them to disk, and
+   * returns the byte range written with its CRC32C.
+   *
+   * @throws CheckpointException MISSING if the file is not there, MALFORMED if its header is not a '<f4'
+   *     npy header, ARGUMENT if the range does not fit the tensor, IO on a write failure
+   */
+  public FileRange write(String tensor, String slot, long elementOffset, float[] src, int srcOffset, int length)
+      throws CheckpointException {
+    java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
+    OpenFile f = file(FileNames.fileName(tensor, slot == null ? "" : slot));
+    Coverage.checkElements(f.file, elementOffset, length, f.elements);
+    long start = f.dataOffset + 4 * elementOffset;
+    CRC32C crc = new CRC32C();
+    ByteBuffer buf = borrow();
+    try {
+      long pos = start;
+      int done = 0;
+      while (done < length) {
+        int n = Math.min(buf.capacity() / 4, length - done);
+        buf.clear();
+        buf.asFloatBuffer().put(src, srcOffset + done, n);
+        buf.limit(4 * n);
+        crc.update(buf);
+        buf.flip();
+        Io.writeFully(f.channel, buf, pos);
+        pos += 4L * n;
+        done += n;
+      }
+      f.channel.force(false);
+    } catch (IOException e) {
+      throw CheckpointException.io(f.file, "write", e);
+    } finally {
+      buffers.add(buf);
+    }
+    return new FileRange(f.name, start, 4L * length, (int) crc.getValue());
+  }
+
+  /** {@link #write(String, String, long, float[], int, int)} of the whole array. */
+  public FileRange write(String tensor, String slot, long elementOffset, float[] src) throws CheckpointException {
+    return write(tensor, slot, elementOffset, src, 0, src.length);
+  }
+
+  private ByteBuffer borrow() {
+    ByteBuffer b = buffers.poll();
+    return b != null ? b : ByteBuffer.allocateDirect(Io.CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private OpenFile file(String name) throws CheckpointException {
+    if (closed) {
+      throw new IllegalStateException("the writer is closed");
+    }
+    OpenFile f = files.get(name);
+    if (f != null) {
+      return f;
+    }
+    synchronized (files) {
+      f = files.get(name);
+      if (f == null) {
+        f = openFile(name, dir.resolve(name));
+        files.put(name, f);
+      }
+      return f;
+    }
+  }
+
+  private static OpenFile openFile(String name, Path file) throws CheckpointException {
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    } catch (IOException e) {
+      throw CheckpointException.io(file, "open", e);
+    }
+    try {
+      NpyHeader h;
+      try {
+        h = NpyHeader.read(Io.positionalStream(ch, 0));
+      } catch (NpyFormatException e) {
+        throw new CheckpointException(CheckpointException.Kind.MALFORMED, file, e.getMessage()
+            + " (the checkpoint's files are made by CheckpointLayout.create)");
+      }
+      long elements = h.elements();
+      long expected = h.length() + 4 * elements;
+      long size = ch.size();
+      if (size != expected) {
+        throw new CheckpointException(CheckpointException.Kind.TRUNCATED, file, "size " + size + " expected "
+            + expected + " (header " + h.length() + " + 4 x " + elements + " elements)");
+      }
+      return new OpenFile(name, file, ch, h.length(), elements);
+    } catch (IOException e) {
+      try {
+        ch.close();
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e instanceof CheckpointException c ? c : CheckpointException.io(file, "read the header of", e);
+    }
+  }
+
+  /** Closes every file (the data is already on disk). */
+  @Override
+  public void close() throws IOException {
+    closed = true;
+    List<IOException> errors = new ArrayList<>();
+    synchronized (files) {
+      for (OpenFile f : files.values()) {
+        try {
+          f.channel.close();
+        } catch (IOException e) {
+          errors.add(e);
+        }
+      }
+      files.clear();
+    }
+    if (!errors.isEmpty()) {
+      IOException first = errors.get(0);
+      errors.subList(1, errors.size()).forEach(first::addSuppressed);
+      throw first;
+    }
+  }
+}
