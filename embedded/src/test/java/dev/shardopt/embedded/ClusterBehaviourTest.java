@@ -9,7 +9,6 @@ import com.google.protobuf.ByteString;
 import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.ModelOptions;
 import dev.shardopt.client.RemoteModel;
-import dev.shardopt.client.Shardopt;
 import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.ShardoptException;
 import dev.shardopt.client.Tensors;
@@ -21,13 +20,8 @@ import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.CreateModelRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.OptimizerPipeline;
-import dev.shardopt.v1.PushHeader;
-import dev.shardopt.v1.PushRequest;
-import dev.shardopt.v1.PushResponse;
 import dev.shardopt.v1.Shard;
-import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.TensorSpec;
-import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WorkerStatus;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -44,7 +38,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -186,24 +179,24 @@ class ClusterBehaviourTest {
     try (ShardoptCluster c = local(1, 10_000, 2_000)) {
       RemoteModel m = c.createModel("bad", sgd(1.0), Tensors.of("w", 8));
       String worker = m.shardMap().getShards(0).getAddress();
-      ManagedChannel ch = NettyChannelBuilder.forTarget(worker).usePlaintext().build();
+      RawWorker w = new RawWorker(worker);
       ManagedChannel coord = NettyChannelBuilder.forTarget(c.target()).usePlaintext().build();
       try {
         // unknown model
-        assertThat(push(ch, "models/nope", "w", 0, ByteString.copyFrom(new byte[32])))
+        assertThat(w.push("models/nope", 0, 0, RawWorker.chunk("w", 0, ByteString.copyFrom(new byte[32]))))
             .isEqualTo(Status.Code.NOT_FOUND);
         // a byte length that is not whole float32 values
-        assertThat(lastDescription).contains("models/nope not found");
-        assertThat(push(ch, "models/bad", "w", 0, ByteString.copyFrom(new byte[30]))).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(lastDescription).contains("30 bytes, which is not a whole number of little-endian float32 values");
+        assertThat(w.lastDescription).contains("models/nope not found");
+        assertThat(w.push("models/bad", 0, 0, RawWorker.chunk("w", 0, ByteString.copyFrom(new byte[30])))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(w.lastDescription).contains("30 bytes, which is not a whole number of little-endian float32 values");
         // a chunk out of range
-        assertThat(push(ch, "models/bad", "w", 4, ByteString.copyFrom(new byte[32]))).isEqualTo(Status.Code.OUT_OF_RANGE);
-        assertThat(lastDescription).contains("elements [4, 12) of 'w' are not inside one shard on this worker (shards: [0, 8))");
+        assertThat(w.push("models/bad", 0, 0, RawWorker.chunk("w", 4, ByteString.copyFrom(new byte[32])))).isEqualTo(Status.Code.OUT_OF_RANGE);
+        assertThat(w.lastDescription).contains("elements [4, 12) of 'w' are not inside one shard on this worker (shards: [0, 8))");
         // an unknown tensor
-        assertThat(push(ch, "models/bad", "v", 0, ByteString.copyFrom(new byte[32]))).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(w.push("models/bad", 0, 0, RawWorker.chunk("v", 0, ByteString.copyFrom(new byte[32])))).isEqualTo(Status.Code.NOT_FOUND);
         // a partial gradient
-        assertThat(push(ch, "models/bad", "w", 0, ByteString.copyFrom(new byte[16]))).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(lastDescription).contains("misses elements of 'w' from 4");
+        assertThat(w.push("models/bad", 0, 0, RawWorker.chunk("w", 0, ByteString.copyFrom(new byte[16])))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(w.lastDescription).contains("misses elements of 'w' from 4");
         // a pipeline that does not validate
         OptimizerPipeline bad = OptimizerPipeline.newBuilder().setAdam(Adam.newBuilder().setBeta2(1.5)).build();
         assertThatThrownBy(() -> CoordinatorGrpc.newBlockingStub(coord).createModel(CreateModelRequest.newBuilder()
@@ -223,11 +216,11 @@ class ClusterBehaviourTest {
         assertThat(m.pull(1).get("w")).containsOnly(-1f);
         // a push after the model is deleted
         m.delete();
-        assertThat(push(ch, "models/bad", "w", 0, ByteString.copyFrom(new byte[32]))).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(w.push("models/bad", 0, 0, RawWorker.chunk("w", 0, ByteString.copyFrom(new byte[32])))).isEqualTo(Status.Code.NOT_FOUND);
         assertThatThrownBy(() -> c.model("bad").describe())
             .isInstanceOfSatisfying(ShardoptException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.NOT_FOUND));
       } finally {
-        ch.shutdownNow();
+        w.close();
         coord.shutdownNow();
       }
     }
@@ -237,20 +230,20 @@ class ClusterBehaviourTest {
   void aFrozenTensorsGradientMayBeLeftOutOfAPush() throws Exception {
     try (ShardoptCluster c = local(1, 10_000, 2_000)) {
       RemoteModel m = c.createModel("frozen", sgd(1.0).freeze("f"), Tensors.of("w", 2), Tensors.of("f", 2));
-      ManagedChannel ch = NettyChannelBuilder.forTarget(m.shardMap().getShards(0).getAddress()).usePlaintext().build();
+      RawWorker w = new RawWorker(m.shardMap().getShards(0).getAddress());
       try {
         float[] ones = {1f, 1f};
-        assertThat(push(ch, "models/frozen", "w", 0, dev.shardopt.rpc.TensorBytes.encode(ones, 0, 2)))
+        assertThat(w.push("models/frozen", 0, 0, RawWorker.chunk("w", 0, dev.shardopt.rpc.TensorBytes.encode(ones, 0, 2))))
             .isEqualTo(Status.Code.OK);
         Map<String, float[]> p = m.pull(1);
         assertThat(p.get("w")).containsExactly(-1f, -1f);
         assertThat(p.get("f")).containsExactly(0f, 0f);
         // a non-frozen tensor may not be left out
-        assertThat(push(ch, "models/frozen", 1, "f", 0, dev.shardopt.rpc.TensorBytes.encode(ones, 0, 2)))
+        assertThat(w.push("models/frozen", 0, 1, RawWorker.chunk("f", 0, dev.shardopt.rpc.TensorBytes.encode(ones, 0, 2))))
             .isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(lastDescription).isEqualTo("no gradient for 'w'");
+        assertThat(w.lastDescription).isEqualTo("no gradient for 'w'");
       } finally {
-        ch.shutdownNow();
+        w.close();
       }
     }
   }
@@ -295,39 +288,6 @@ class ClusterBehaviourTest {
   }
 
   // ---------------------------------------------------------------- helpers
-
-  private volatile String lastDescription;
-
-  /** A raw one-chunk push; returns the status code of the answer. */
-  private Status.Code push(ManagedChannel ch, String model, String tensor, long offset, ByteString data) throws Exception {
-    return push(ch, model, 0, tensor, offset, data);
-  }
-
-  private Status.Code push(ManagedChannel ch, String model, long step, String tensor, long offset, ByteString data)
-      throws Exception {
-    CompletableFuture<Status> done = new CompletableFuture<>();
-    StreamObserver<PushRequest> req = WorkerGrpc.newStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .push(new StreamObserver<PushResponse>() {
-          @Override
-          public void onNext(PushResponse value) {}
-
-          @Override
-          public void onError(Throwable t) {
-            done.complete(Status.fromThrowable(t));
-          }
-
-          @Override
-          public void onCompleted() {
-            done.complete(Status.OK);
-          }
-        });
-    req.onNext(PushRequest.newBuilder().setHeader(PushHeader.newBuilder().setModel(model).setTrainer(0).setStep(step)).build());
-    req.onNext(PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor(tensor).setOffset(offset).setData(data)).build());
-    req.onCompleted();
-    Status s = done.get(10, TimeUnit.SECONDS);
-    lastDescription = s.getDescription();
-    return s.getCode();
-  }
 
   private static List<String> listServices(ManagedChannel ch) throws Exception {
     List<String> out = new ArrayList<>();

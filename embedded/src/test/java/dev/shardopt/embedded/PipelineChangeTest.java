@@ -4,7 +4,6 @@ import static dev.shardopt.client.Initializers.normal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.google.protobuf.ByteString;
 import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.ModelOptions;
 import dev.shardopt.client.RemoteModel;
@@ -20,26 +19,15 @@ import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.LocalOptimizer;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.kernel.ParallelApply;
-import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
-import dev.shardopt.v1.PushHeader;
-import dev.shardopt.v1.PushRequest;
-import dev.shardopt.v1.PushResponse;
-import dev.shardopt.v1.TensorChunk;
-import dev.shardopt.v1.WorkerGrpc;
-import dev.shardopt.v1.WriteParametersResponse;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -229,16 +217,16 @@ class PipelineChangeTest {
             .pipeline(Pipeline.parse("sgd(1.0).freeze(\"f\")")).trainers(trainers)
             .tensors(Tensors.of("w", 2), Tensors.of("f", 2)));
         m.updatePipeline(Pipeline.parse("sgd(1.0)"), 1);
-        try (RawWorker w = new RawWorker(m)) {
+        try (RawWorker w = rawWorker(m)) {
           for (int r = 0; r < trainers; r++) {
-            assertThat(w.push(r, 0, Map.of("w", new float[] {1, 1}))).isEqualTo(Status.Code.OK); // f frozen: may be left out
+            assertThat(w.push(m.name(), r, 0, Map.of("w", new float[] {1, 1}))).isEqualTo(Status.Code.OK); // f frozen: may be left out
           }
           m.pull(1);
           // at step 1, f is no longer frozen: leaving it out is an error, not a silently skipped update
-          assertThat(w.push(0, 1, Map.of("w", new float[] {1, 1}))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+          assertThat(w.push(m.name(), 0, 1, Map.of("w", new float[] {1, 1}))).isEqualTo(Status.Code.INVALID_ARGUMENT);
           assertThat(w.lastDescription).contains("'f'");
           for (int r = 0; r < trainers; r++) {
-            assertThat(w.push(r, 1, Map.of("w", new float[] {1, 1}, "f", new float[] {2, 4}))).isEqualTo(Status.Code.OK);
+            assertThat(w.push(m.name(), r, 1, Map.of("w", new float[] {1, 1}, "f", new float[] {2, 4}))).isEqualTo(Status.Code.OK);
           }
           Map<String, float[]> p = m.pull(2);
           assertThat(p.get("w")).containsExactly(-2f, -2f);
@@ -254,15 +242,15 @@ class PipelineChangeTest {
     try (ShardoptCluster c = local(1)) {
       RemoteModel m = c.createModel("retry", Pipeline.parse("sgd(1.0).skipNonFinite()"), Tensors.of("w", 2));
       m.updatePipeline(Pipeline.parse("sgd(1.0)"), 1);
-      try (RawWorker w = new RawWorker(m)) {
+      try (RawWorker w = rawWorker(m)) {
         Map<String, float[]> nan = Map.of("w", new float[] {Float.NaN, 1});
-        assertThat(w.push(0, 0, nan)).isEqualTo(Status.Code.OK); // skipped under skipNonFinite
+        assertThat(w.push(m.name(), 0, 0, nan)).isEqualTo(Status.Code.OK); // skipped under skipNonFinite
         m.pull(1);
         // the retry is checked against step 0's pipeline, after the exactly-once check: a duplicate
-        assertThat(w.push(0, 0, nan)).isEqualTo(Status.Code.OK);
+        assertThat(w.push(m.name(), 0, 0, nan)).isEqualTo(Status.Code.OK);
         assertThat(w.lastResponse.getDuplicate()).isTrue();
         // step 1 runs under the new pipeline, which refuses a NaN
-        assertThat(w.push(0, 1, nan)).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(w.push(m.name(), 0, 1, nan)).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(m.pull(1).get("w")).containsExactly(0f, 0f);
         assertThat(m.describe().getStepsSkipped()).isEqualTo(1);
       }
@@ -273,11 +261,11 @@ class PipelineChangeTest {
   void aDuplicatePushWithOtherDataIsRefusedWithAlreadyExists() throws Exception {
     try (ShardoptCluster c = local(1)) {
       RemoteModel m = c.createModel("crc", Pipeline.parse("sgd(1.0)"), Tensors.of("w", 3));
-      try (RawWorker w = new RawWorker(m)) {
-        assertThat(w.push(0, 0, Map.of("w", new float[] {1, 2, 3}))).isEqualTo(Status.Code.OK);
-        assertThat(w.push(0, 0, Map.of("w", new float[] {1, 2, 3}))).isEqualTo(Status.Code.OK);
+      try (RawWorker w = rawWorker(m)) {
+        assertThat(w.push(m.name(), 0, 0, Map.of("w", new float[] {1, 2, 3}))).isEqualTo(Status.Code.OK);
+        assertThat(w.push(m.name(), 0, 0, Map.of("w", new float[] {1, 2, 3}))).isEqualTo(Status.Code.OK);
         assertThat(w.lastResponse.getDuplicate()).isTrue();
-        assertThat(w.push(0, 0, Map.of("w", new float[] {1, 2, 4}))).isEqualTo(Status.Code.ALREADY_EXISTS);
+        assertThat(w.push(m.name(), 0, 0, Map.of("w", new float[] {1, 2, 4}))).isEqualTo(Status.Code.ALREADY_EXISTS);
         assertThat(w.lastDescription).contains("models/crc", "trainer 0", "step 0");
         assertThat(m.pull(1).get("w")).containsExactly(-1f, -2f, -3f);
       }
@@ -311,8 +299,8 @@ class PipelineChangeTest {
       RemoteModel m = c.createModel("gen", Pipeline.parse("sgd(1.0)"),
           Tensors.of("w", 4).init(normal(0.1, 1)), Tensors.of("u", new float[] {5, 6}, 2));
       float[] before = m.pull(0).get("w");
-      try (RawWorker w = new RawWorker(m)) {
-        assertThat(w.write("w", new float[] {9, 9, 9, 9})).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      try (RawWorker w = rawWorker(m)) {
+        assertThat(w.write(m.name(), "w", new float[] {9, 9, 9, 9})).isEqualTo(Status.Code.FAILED_PRECONDITION);
         assertThat(w.lastDescription).contains("'w'", "normal");
       }
       Model described = m.describe();
@@ -327,8 +315,8 @@ class PipelineChangeTest {
     int n = (4 << 20) / Float.BYTES + 1;
     try (ShardoptCluster c = local(1)) {
       RemoteModel m = c.createModel("big", Pipeline.parse("sgd(1.0)"), Tensors.of("w", n));
-      try (RawWorker w = new RawWorker(m)) {
-        assertThat(w.push(0, 0, Map.of("w", new float[n]))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      try (RawWorker w = rawWorker(m)) {
+        assertThat(w.push(m.name(), 0, 0, Map.of("w", new float[n]))).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(w.lastDescription).contains("4194308", "4194304");
       }
     }
@@ -360,9 +348,9 @@ class PipelineChangeTest {
       t1.push(0, Map.of("w", ones));
       m.pull(1);
       // trainer 0 pushes step 1 to the first worker only: that worker has started step 1
-      try (RawWorker first = new RawWorker(m)) {
+      try (RawWorker first = rawWorker(m)) {
         float[] slice = java.util.Arrays.copyOf(ones, (int) m.shardMap().getShards(0).getLength());
-        assertThat(first.push(0, 1, Map.of("w", slice))).isEqualTo(Status.Code.OK);
+        assertThat(first.push(m.name(), 0, 1, Map.of("w", slice))).isEqualTo(Status.Code.OK);
       }
       assertThatThrownBy(() -> m.updatePipeline(Pipeline.parse("sgd(0.5)"), 1))
           .isInstanceOfSatisfying(ShardoptException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION));
@@ -577,86 +565,8 @@ class PipelineChangeTest {
     return ShardoptLocal.start(b, ClientOptions.defaults().rpcDeadline(Duration.ofSeconds(20)));
   }
 
-  /** Raw calls to the worker that holds a model's first shard, as a client in another language makes them. */
-  private static final class RawWorker implements AutoCloseable {
-    final ManagedChannel channel;
-    final String model;
-    volatile String lastDescription;
-    volatile PushResponse lastResponse;
-
-    RawWorker(RemoteModel m) {
-      this.channel = NettyChannelBuilder.forTarget(m.shardMap().getShards(0).getAddress()).usePlaintext()
-          .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES * 2).build();
-      this.model = m.name();
-    }
-
-    /** One push of whole tensors, one chunk each; the status code of the answer. */
-    Status.Code push(int trainer, long step, Map<String, float[]> tensors) throws Exception {
-      CompletableFuture<Status> done = new CompletableFuture<>();
-      StreamObserver<PushRequest> req = WorkerGrpc.newStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS)
-          .push(new StreamObserver<PushResponse>() {
-            @Override
-            public void onNext(PushResponse value) {
-              lastResponse = value;
-            }
-
-            @Override
-            public void onError(Throwable t) {
-              done.complete(Status.fromThrowable(t));
-            }
-
-            @Override
-            public void onCompleted() {
-              done.complete(Status.OK);
-            }
-          });
-      req.onNext(PushRequest.newBuilder()
-          .setHeader(PushHeader.newBuilder().setModel(model).setTrainer(trainer).setStep(step)).build());
-      for (Map.Entry<String, float[]> e : tensors.entrySet()) {
-        req.onNext(PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor(e.getKey())
-            .setData(raw(e.getValue()))).build());
-      }
-      req.onCompleted();
-      Status s = done.get(20, TimeUnit.SECONDS);
-      lastDescription = s.getDescription();
-      return s.getCode();
-    }
-
-    /** WriteParameters of one whole tensor. */
-    Status.Code write(String tensor, float[] values) throws Exception {
-      CompletableFuture<Status> done = new CompletableFuture<>();
-      StreamObserver<TensorChunk> req = WorkerGrpc.newStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS)
-          .writeParameters(new StreamObserver<WriteParametersResponse>() {
-            @Override
-            public void onNext(WriteParametersResponse value) {}
-
-            @Override
-            public void onError(Throwable t) {
-              done.complete(Status.fromThrowable(t));
-            }
-
-            @Override
-            public void onCompleted() {
-              done.complete(Status.OK);
-            }
-          });
-      req.onNext(TensorChunk.newBuilder().setModel(model).setTensor(tensor).setData(raw(values)).build());
-      req.onCompleted();
-      Status s = done.get(20, TimeUnit.SECONDS);
-      lastDescription = s.getDescription();
-      return s.getCode();
-    }
-
-    /** Little-endian float32 without TensorBytes' chunk limit, to build oversized chunks too. */
-    private static ByteString raw(float[] v) {
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(v.length * Float.BYTES).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-      b.asFloatBuffer().put(v);
-      return ByteString.copyFrom(b.array());
-    }
-
-    @Override
-    public void close() {
-      channel.shutdownNow();
-    }
+  /** Raw calls to the worker that holds a model's first shard. */
+  private static RawWorker rawWorker(RemoteModel m) {
+    return new RawWorker(m.shardMap().getShards(0).getAddress());
   }
 }
