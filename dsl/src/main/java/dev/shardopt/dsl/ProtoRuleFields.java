@@ -1,7 +1,7 @@
 package dev.shardopt.dsl;
 
-import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor.JavaType;
+import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
 import dev.shardopt.v1.OptimizerPipeline;
 import java.util.LinkedHashMap;

@@ -1,19 +1,18 @@
 package dev.shardopt.embedded;
 
-import dev.shardopt.engine.InitialValues;
 import static dev.shardopt.client.Initializers.normal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.ModelOptions;
 import dev.shardopt.client.RemoteModel;
-import dev.shardopt.client.Shardopt;
 import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.Tensors;
 import dev.shardopt.client.Trainer;
-import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.LocalOptimizer;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.kernel.ParallelApply;

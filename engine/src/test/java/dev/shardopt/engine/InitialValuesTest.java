@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.shardopt.v1.Initializer;
 import java.util.Arrays;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 class InitialValuesTest {

@@ -1,14 +1,13 @@
 package dev.shardopt.train;
 
-import dev.shardopt.embedded.ShardoptLocal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.client.ClientOptions;
-import dev.shardopt.client.Shardopt;
 import dev.shardopt.client.ShardoptCluster;
-import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.embedded.ShardoptLocal;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;

@@ -1,6 +1,5 @@
 package dev.shardopt.bench.cluster;
 
-import dev.shardopt.embedded.ShardoptLocal;
 import static dev.shardopt.dsl.Optimizers.adam;
 import static dev.shardopt.dsl.Optimizers.sgd;
 
@@ -13,6 +12,7 @@ import dev.shardopt.client.TensorDef;
 import dev.shardopt.client.Tensors;
 import dev.shardopt.client.Trainer;
 import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.embedded.ShardoptLocal;
 import dev.shardopt.engine.kernel.AdamKernel;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.kernel.StepScalars;

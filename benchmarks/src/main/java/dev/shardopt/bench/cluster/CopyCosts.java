@@ -1,10 +1,10 @@
 package dev.shardopt.bench.cluster;
 
+import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.PushRequest;
 import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
-import dev.shardopt.engine.kernel.ParallelApply;
 import java.io.ByteArrayInputStream;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,8 +1,8 @@
 package dev.shardopt.cli.train;
 
-import dev.shardopt.cli.ShardoptCli;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.shardopt.cli.ShardoptCli;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
