@@ -10,6 +10,7 @@ C=$!
 sleep 3
 run() {
   local cp=$1 port=$2 log="${TMPDIR:-/tmp}/ab-w.log"
+  : > "$log"
   local s=$(date +%s%N)
   java -cp "$cp" dev.shardopt.cli.ShardoptCli worker --port $port --coordinator localhost:17170 > $log 2>&1 &
   local W=$!
