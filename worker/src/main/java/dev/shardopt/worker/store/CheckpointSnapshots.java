@@ -13,6 +13,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * One SYNC model's checkpoints on this worker, in two phases: {@link #snapshot} copies the shards
@@ -134,7 +135,7 @@ final class CheckpointSnapshots {
   }
 
   /** {@code f}, or a failure with {@code onTimeout}'s exception after {@code millis}; {@code f} itself is left alone. */
-  private <T> CompletableFuture<T> within(CompletableFuture<T> f, long millis, java.util.function.Supplier<RuntimeException> onTimeout) {
+  private <T> CompletableFuture<T> within(CompletableFuture<T> f, long millis, Supplier<RuntimeException> onTimeout) {
     if (f.isDone()) {
       return f;
     }

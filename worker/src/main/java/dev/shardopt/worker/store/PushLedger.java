@@ -1,6 +1,7 @@
 package dev.shardopt.worker.store;
 
 import dev.shardopt.rpc.ApiException;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -32,7 +33,7 @@ final class PushLedger {
     this.model = model;
     this.start = start;
     this.next = new long[trainers];
-    java.util.Arrays.fill(next, start);
+    Arrays.fill(next, start);
     this.checksums = new long[trainers][retained];
   }
 
