@@ -161,6 +161,66 @@ public final class ShardGroup {
     return out;
   }
 
+  /** The optimizer state slots' names, in index order (e.g. exp_avg, exp_avg_sq). */
+  public List<String> stateSlots() {
+    return kernel.stateSlots();
+  }
+
+  /**
+   * Shard {@code i}'s optimizer state, every slot copied, in {@link #stateSlots()} order. A tensor
+   * whose state was never created (frozen from the start) gets the kernel's initial state: what
+   * unfreezing it would create, so a checkpoint holds it whatever the tensor's freeze history.
+   */
+  public float[][] stateOrInitial(int i) {
+    Slot s = slots.get(i);
+    if (s.state == null) {
+      return kernel.newState(s.spec.length());
+    }
+    float[][] out = new float[s.state.length][];
+    for (int j = 0; j < out.length; j++) {
+      out[j] = s.state[j].clone();
+    }
+    return out;
+  }
+
+  /**
+   * Continues from a checkpoint taken at an update boundary: the counters, and each shard's state
+   * in {@link #stateSlots()} order (taken over, for frozen tensors too, so that unfreezing later
+   * keeps what was checkpointed).
+   *
+   * @throws IllegalStateException inside an accumulation window (a checkpoint is never taken there)
+   * @throws IllegalArgumentException when the state does not fit the shards
+   */
+  public void restore(long updatesApplied, long stepsSkipped, List<float[][]> state) {
+    if (inWindow != 0) {
+      throw new IllegalStateException("cannot restore inside an accumulation window (" + inWindow + " pushes in)");
+    }
+    if (state.size() != slots.size()) {
+      throw new IllegalArgumentException(state.size() + " shards of state for " + slots.size() + " shards");
+    }
+    int n = kernel.stateSlots().size();
+    for (int i = 0; i < slots.size(); i++) {
+      float[][] st = state.get(i);
+      if (st.length != n) {
+        throw new IllegalArgumentException("shard " + i + " of '" + slots.get(i).spec.name() + "' has " + st.length
+            + " state slots, the rule needs " + kernel.stateSlots());
+      }
+      for (float[] slot : st) {
+        if (slot.length != slots.get(i).spec.length()) {
+          throw new IllegalArgumentException("a state slot of '" + slots.get(i).spec.name() + "' has " + slot.length
+              + " values, the shard " + slots.get(i).spec.length());
+        }
+      }
+    }
+    for (int i = 0; i < slots.size(); i++) {
+      slots.get(i).state = state.get(i);
+      slots.get(i).sumWindow = -1;
+    }
+    updates = updatesApplied;
+    skipped = stepsSkipped;
+    window = updatesApplied + stepsSkipped; // a window ends with each update or skip
+  }
+
   /**
    * Switches to {@code next} from the next push on, also in the middle of an accumulation window
    * (freeze may change there: see {@link #prepare}). The rule and its optimizer state must stay

@@ -7,6 +7,7 @@ import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.worker.store.ShardStore;
 import dev.shardopt.worker.store.StepCoordinator;
+import dev.shardopt.worker.store.WorkerCheckpoints;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import jakarta.inject.Named;
@@ -73,9 +74,18 @@ public class WorkerModule extends AbstractModule {
     return Executors.newSingleThreadScheduledExecutor(WorkerServer.daemon("timeouts"));
   }
 
+  /** Writes checkpoint snapshots to disk, one at a time, off the gRPC threads. */
   @Provides
   @Singleton
-  ShardStore shardStore(StepCoordinator coordinator, ParallelApply parallel, @Named("timeouts") ScheduledExecutorService timeouts) {
-    return new ShardStore(coordinator, parallel, timeouts);
+  @Named("checkpoints")
+  ExecutorService checkpointWriter() {
+    return Executors.newSingleThreadExecutor(WorkerServer.daemon("checkpoints"));
+  }
+
+  @Provides
+  @Singleton
+  ShardStore shardStore(StepCoordinator coordinator, ParallelApply parallel, @Named("timeouts") ScheduledExecutorService timeouts,
+      @Named("checkpoints") ExecutorService checkpoints, @Named("workerName") AtomicReference<String> name) {
+    return new ShardStore(coordinator, parallel, timeouts, new WorkerCheckpoints(checkpoints, () -> "worker " + name.get()));
   }
 }

@@ -40,6 +40,7 @@ public final class WorkerServer implements AutoCloseable {
   private final AtomicReference<String> name;
   private final ExecutorService kernelPool;
   private final ScheduledExecutorService timeouts;
+  private final ExecutorService checkpoints;
   private final HealthStatusManager health = new HealthStatusManager();
   private ScheduledExecutorService heartbeats;
   private Server server;
@@ -47,7 +48,8 @@ public final class WorkerServer implements AutoCloseable {
   @Inject
   WorkerServer(WorkerConfig config, WorkerService service, ShardStore store,
       @Named("coordinator") ManagedChannel coordinator, @Named("workerName") AtomicReference<String> name,
-      @Named("kernels") ExecutorService kernelPool, @Named("timeouts") ScheduledExecutorService timeouts) {
+      @Named("kernels") ExecutorService kernelPool, @Named("timeouts") ScheduledExecutorService timeouts,
+      @Named("checkpoints") ExecutorService checkpoints) {
     this.config = config;
     this.service = service;
     this.store = store;
@@ -55,6 +57,7 @@ public final class WorkerServer implements AutoCloseable {
     this.name = name;
     this.kernelPool = kernelPool;
     this.timeouts = timeouts;
+    this.checkpoints = checkpoints;
   }
 
   /** Starts serving and registers with the coordinator. */
@@ -128,6 +131,7 @@ public final class WorkerServer implements AutoCloseable {
     coordinator.shutdownNow();
     kernelPool.shutdownNow();
     timeouts.shutdownNow();
+    checkpoints.shutdownNow();
   }
 
   static java.util.concurrent.ThreadFactory daemon(String prefix) {

@@ -6,6 +6,11 @@ import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.DropModelRequest;
+import dev.shardopt.v1.PersistShardsRequest;
+import dev.shardopt.v1.PersistShardsResponse;
+import dev.shardopt.v1.SnapshotShardsRequest;
+import dev.shardopt.v1.SnapshotShardsResponse;
+import dev.shardopt.checkpoint.FileRange;
 import dev.shardopt.v1.PullRequest;
 import dev.shardopt.v1.PullResponse;
 import dev.shardopt.v1.PushHeader;
@@ -25,12 +30,15 @@ import dev.shardopt.worker.store.WorkerModel;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
 
 /** The Worker gRPC service: translates protobuf to {@link ShardStore} and {@link WorkerModel} calls. */
 public final class WorkerService extends WorkerGrpc.WorkerImplBase {
@@ -65,6 +73,32 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   @Override
   public void getProgress(GetProgressRequest request, StreamObserver<ModelProgress> response) {
     unary(response, () -> progress(store.get(request.getModel())).build());
+  }
+
+  @Override
+  public void snapshotShards(SnapshotShardsRequest request, StreamObserver<SnapshotShardsResponse> response) {
+    // Returns at once; the step that completes request.step (or the timeout) answers.
+    async(response, () -> store.get(request.getModel()).snapshotShards(request.getStep(), config.waitMillis())
+        .thenApply(bytes -> SnapshotShardsResponse.newBuilder().setBytes(bytes).build()));
+  }
+
+  @Override
+  public void persistShards(PersistShardsRequest request, StreamObserver<PersistShardsResponse> response) {
+    // Returns at once; the checkpoint executor answers once the files are written.
+    async(response, () -> store.get(request.getModel()).persistShards(request.getStep(), directory(request.getPath()))
+        .thenApply(ranges -> PersistShardsResponse.newBuilder()
+            .addAllRanges(ranges.stream().map(FileRange::toProto).toList()).build()));
+  }
+
+  private static Path directory(String path) {
+    if (path.isEmpty()) {
+      throw ApiException.invalidArgument("path is required: the checkpoint attempt's directory");
+    }
+    try {
+      return Path.of(path);
+    } catch (InvalidPathException e) {
+      throw ApiException.invalidArgument("path '" + path + "' is not a path: " + e.getMessage());
+    }
   }
 
   /** A model's counters as published after its last step: reading them never waits for a running one. */
@@ -302,6 +336,25 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   private interface Call<T> {
     T run();
+  }
+
+  /** Answers with what {@code call}'s future completes with, from whichever thread completes it. */
+  private static <T> void async(StreamObserver<T> response, Call<CompletableFuture<T>> call) {
+    CompletableFuture<T> result;
+    try {
+      result = call.run();
+    } catch (RuntimeException e) {
+      response.onError(ApiException.toStatus(e));
+      return;
+    }
+    result.whenComplete((r, e) -> {
+      if (e != null) {
+        response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
+      } else {
+        response.onNext(r);
+        response.onCompleted();
+      }
+    });
   }
 
   private static <T> void unary(StreamObserver<T> response, Call<T> call) {

@@ -37,9 +37,60 @@ final class ModelShards {
 
   /** @param tensorNames every tensor of the model, by index (for messages) */
   ModelShards(String model, List<String> tensorNames, ShardGroup group) {
+    this(model, tensorNames, group, 0, 0);
+  }
+
+  /**
+   * Shards that continue from a checkpoint: {@code version} steps complete, the group running
+   * pipeline {@code generation}, its counters already restored.
+   */
+  ModelShards(String model, List<String> tensorNames, ShardGroup group, long version, long generation) {
     this.model = model;
     this.tensorNames = List.copyOf(tensorNames);
     this.group = group;
+    this.version = version;
+    this.generation = generation;
+    this.updatesApplied = group.updatesApplied();
+    this.stepsSkipped = group.stepsSkipped();
+  }
+
+  /** The pipeline's accumulate k, which no generation may change. */
+  synchronized int accumulate() {
+    return group.pipeline().accumulateSteps();
+  }
+
+  /**
+   * Refuses a checkpoint at boundary {@code step} once the decision of its window's last step
+   * {@code step + k - 1} was applied: the parameters have moved past the boundary.
+   *
+   * @throws ApiException FAILED_PRECONDITION naming the earliest step still possible
+   */
+  void checkNotPassed(long step, int k) {
+    long v = version;
+    if (v >= step + k) {
+      throw ApiException.failedPrecondition(model + " has passed step " + step + " on this worker (completed " + v
+          + " steps, so the update of the window " + step + ".." + (step + k - 1) + " is applied); choose a step >= "
+          + (v / k) * k);
+    }
+  }
+
+  /**
+   * A copy of the parameters and every state slot (a never-created state as the kernel's initial
+   * one) at update boundary {@code step}, which the model must have reached and not passed.
+   */
+  synchronized ShardCheckpoint snapshot(long step, int k) {
+    if (version < step) {
+      throw new IllegalStateException(model + " snapshot of step " + step + " taken at version " + version);
+    }
+    checkNotPassed(step, k);
+    float[][] params = new float[group.size()][];
+    float[][][] state = new float[group.size()][][];
+    for (int i = 0; i < group.size(); i++) {
+      params[i] = group.parametersView(i).clone();
+      state[i] = group.stateOrInitial(i);
+    }
+    return new ShardCheckpoint(step, group.updatesApplied(), group.stepsSkipped(), group.shards(), group.stateSlots(),
+        params, state);
   }
 
   /** This worker's shards; their layout never changes. */

@@ -36,6 +36,21 @@ public final class PipelineTimeline {
     this.generations = List.of(new Generation(0, 0, initial));
   }
 
+  /**
+   * A restored model's schedule: every generation it had, fixed through {@code fixedThrough} (the
+   * checkpoint's step, which the coordinator's record also starts from).
+   *
+   * @throws IllegalStateException when a generation's pipeline does not validate or there is none
+   */
+  public static PipelineTimeline restored(String model, List<PipelineGeneration> generations, long fixedThrough,
+      StepCoordinator coordinator) {
+    PipelineTimeline t = new PipelineTimeline(model, null, coordinator);
+    synchronized (t.lock) {
+      t.merge(PipelineSchedule.newBuilder().addAllGenerations(generations).setFixedThrough(fixedThrough).build());
+    }
+    return t;
+  }
+
   public long fixedThrough() {
     synchronized (lock) {
       return fixedThrough;

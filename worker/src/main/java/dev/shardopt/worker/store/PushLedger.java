@@ -1,13 +1,15 @@
 package dev.shardopt.worker.store;
 
 import dev.shardopt.rpc.ApiException;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Exactly-once pushes: which (trainer, step) pairs were received, with their checksums, and the
  * push counters. A trainer's pushes are received in order, so what it has sent is the range
  * [0, next). Checksums are kept for its last {@code retained} steps; a retry of an older one is
- * acknowledged as a duplicate without the comparison.
+ * acknowledged as a duplicate without the comparison, as is one of a step before {@code start}
+ * (received before the checkpoint this model was restored from).
  */
 final class PushLedger {
   enum Seen {
@@ -16,14 +18,22 @@ final class PushLedger {
   }
 
   private final String model;
+  private final long start;
   private final long[] next;
   private final long[][] checksums;
   private final AtomicLong received = new AtomicLong();
   private final AtomicLong duplicates = new AtomicLong();
 
   PushLedger(String model, int trainers, int retained) {
+    this(model, trainers, retained, 0);
+  }
+
+  /** @param start every trainer's steps before it count as received (a restored model's next step) */
+  PushLedger(String model, int trainers, int retained, long start) {
     this.model = model;
+    this.start = start;
     this.next = new long[trainers];
+    Arrays.fill(next, start);
     this.checksums = new long[trainers][retained];
   }
 
@@ -37,7 +47,7 @@ final class PushLedger {
       return Seen.NEW;
     }
     long[] ring = checksums[trainer];
-    if (next[trainer] - step <= ring.length && ring[(int) (step % ring.length)] != checksum) {
+    if (step >= start && next[trainer] - step <= ring.length && ring[(int) (step % ring.length)] != checksum) {
       throw ApiException.alreadyExists("trainer " + trainer + "'s push of step " + step + " of " + model
           + " was already received with other data; a retry must resend the same gradient, chunked the same way");
     }

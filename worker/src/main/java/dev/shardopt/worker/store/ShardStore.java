@@ -4,11 +4,14 @@ import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
+import dev.shardopt.v1.RestoreSpec;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.UpdateKernels;
+import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,19 +29,27 @@ public final class ShardStore {
   private final StepCoordinator coordinator;
   private final ParallelApply parallel;
   private final ScheduledExecutorService timeouts;
+  private final WorkerCheckpoints checkpoints;
   private final AtomicLong bytesIn = new AtomicLong();
   private final AtomicLong bytesOut = new AtomicLong();
 
-  /** @param timeouts runs the timeouts of every model's waiting pulls and pushes (not owned) */
-  public ShardStore(StepCoordinator coordinator, ParallelApply parallel, ScheduledExecutorService timeouts) {
+  /**
+   * @param timeouts runs the timeouts of every model's waiting pulls, pushes and snapshots (not owned)
+   * @param checkpoints what models write their checkpoints with (not owned)
+   */
+  public ShardStore(StepCoordinator coordinator, ParallelApply parallel, ScheduledExecutorService timeouts,
+      WorkerCheckpoints checkpoints) {
     this.coordinator = coordinator;
     this.parallel = parallel;
     this.timeouts = timeouts;
+    this.checkpoints = checkpoints;
   }
 
   /**
    * Creates this worker's shards of a model, filled from the tensors' initializers. Upload tensors
-   * wait for {@link WorkerModel#writeParameters}; the worker then reports them loaded.
+   * wait for {@link WorkerModel#writeParameters}; the worker then reports them loaded. With
+   * {@code request.restore}, the shards and their optimizer state are read from the checkpoint
+   * instead, and the model continues from its step at once. Nothing is kept when this fails.
    */
   public WorkerModel create(CreateShardsRequest request) {
     Model spec = request.getModel();
@@ -61,11 +72,14 @@ public final class ShardStore {
           new TensorShape(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
       ShardSpec shard = new ShardSpec(index, tensor, Math.toIntExact(s.getOffset()), Math.toIntExact(s.getLength()));
       float[] values = new float[shard.length()];
-      InitialValues.fill(t.getInit(), shard.offset(), values);
+      if (!request.hasRestore()) {
+        InitialValues.fill(t.getInit(), shard.offset(), values);
+      }
       initializers.add(t.getInit().getKindCase());
       shards.add(shard);
       initial.add(values);
     }
+    RestoredShards restored = request.hasRestore() ? restore(request.getRestore(), spec, shards) : null;
     ExecutorService steps = Executors.newSingleThreadExecutor(r -> {
       Thread th = new Thread(r, "step-" + name);
       th.setDaemon(true);
@@ -73,7 +87,8 @@ public final class ShardStore {
     });
     WorkerModel model;
     try {
-      model = new WorkerModel(spec, shards, initial, initializers, coordinator, parallel, steps, timeouts);
+      model = new WorkerModel(spec, shards, initial, initializers, restored, coordinator, parallel, steps, timeouts,
+          checkpoints);
     } catch (RuntimeException e) {
       steps.shutdownNow();
       throw e instanceof ApiException ? e : ApiException.invalidArgument(e.getMessage());
@@ -81,6 +96,16 @@ public final class ShardStore {
     models.put(name, model);
     executors.put(name, steps);
     return model;
+  }
+
+  private RestoredShards restore(RestoreSpec restore, Model spec, List<ShardSpec> shards) {
+    List<String> slots;
+    try {
+      slots = UpdateKernels.forRule(Pipeline.fromProto(spec.getPipeline()).rule()).stateSlots();
+    } catch (IllegalArgumentException e) {
+      throw ApiException.invalidArgument("pipeline: " + e.getMessage());
+    }
+    return ShardRestore.read(restore, spec.getName(), shards, slots, checkpoints.workerName().get());
   }
 
   /** The model, or NOT_FOUND. */

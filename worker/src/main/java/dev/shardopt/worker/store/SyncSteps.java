@@ -25,9 +25,11 @@ final class SyncSteps implements PushProtocol {
   private long collecting;
   private final TreeMap<Long, float[][][]> pending = new TreeMap<>();
 
+  /** @param firstStep the first step to collect (0, or a restored model's checkpoint step) */
   SyncSteps(ProtocolParts parts, int trainers, PipelineTimeline timeline, StepCoordinator coordinator,
-      Executor stepExecutor) {
+      Executor stepExecutor, long firstStep) {
     this.parts = parts;
+    this.collecting = firstStep;
     this.trainers = trainers;
     this.timeline = timeline;
     this.coordinator = coordinator;

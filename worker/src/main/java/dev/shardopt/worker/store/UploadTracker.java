@@ -19,14 +19,17 @@ final class UploadTracker {
   private final BitSet[] written; // null for a shard that needs no upload
   private volatile boolean loaded;
 
-  /** @param kinds each shard's tensor's initializer */
-  UploadTracker(String model, List<ShardSpec> shards, List<Initializer.KindCase> kinds) {
+  /**
+   * @param kinds each shard's tensor's initializer
+   * @param restored whether the shards were read from a checkpoint: then nothing is uploaded
+   */
+  UploadTracker(String model, List<ShardSpec> shards, List<Initializer.KindCase> kinds, boolean restored) {
     this.model = model;
     this.shards = List.copyOf(shards);
     this.kinds = List.copyOf(kinds);
     this.written = new BitSet[shards.size()];
     for (int i = 0; i < written.length; i++) {
-      if (kinds.get(i) == Initializer.KindCase.UPLOAD && shards.get(i).length() > 0) {
+      if (!restored && kinds.get(i) == Initializer.KindCase.UPLOAD && shards.get(i).length() > 0) {
         written[i] = new BitSet(shards.get(i).length());
       }
     }

@@ -1,5 +1,6 @@
 package dev.shardopt.worker.store;
 
+import dev.shardopt.checkpoint.FileRange;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.ShardGroup;
@@ -8,7 +9,9 @@ import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
+import dev.shardopt.v1.PipelineGeneration;
 import dev.shardopt.v1.TrainingMode;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -33,20 +36,25 @@ public final class WorkerModel {
   private final VersionWaiters slowest;
   private final ModelLifecycle lifecycle;
   private final StepCoordinator coordinator;
+  private final CheckpointSnapshots checkpoints; // null for ASYNC models
 
   /**
    * @param shards this worker's shards of the model, each with its initial values
    * @param initializers each shard's tensor's initializer kind
-   * @param timeouts runs the timeouts of waiting pulls and pushes
+   * @param restored the shards as a checkpoint holds them (then {@code initial} is unused), or null
+   * @param timeouts runs the timeouts of waiting pulls, pushes and snapshots
    */
   public WorkerModel(
       Model spec, List<ShardSpec> shards, List<float[]> initial, List<Initializer.KindCase> initializers,
-      StepCoordinator coordinator, ParallelApply parallel, ExecutorService stepExecutor,
-      ScheduledExecutorService timeouts) {
+      RestoredShards restored, StepCoordinator coordinator, ParallelApply parallel, ExecutorService stepExecutor,
+      ScheduledExecutorService timeouts, WorkerCheckpoints checkpoints) {
     this.spec = spec;
     String name = spec.getName();
     boolean async = spec.getMode() == TrainingMode.ASYNC;
     int trainers = Math.max(1, spec.getTrainers());
+    if (async && restored != null) {
+      throw ApiException.failedPrecondition("restoring ASYNC models from a checkpoint is not supported yet: " + name);
+    }
     Pipeline pipeline;
     try {
       pipeline = Pipeline.fromProto(spec.getPipeline());
@@ -55,15 +63,26 @@ public final class WorkerModel {
     }
     List<String> tensorNames = spec.getTensorsList().stream().map(t -> t.getName()).toList();
     this.coordinator = coordinator;
-    this.shards = new ModelShards(name, tensorNames,
-        new ShardGroup(pipeline, shards, initial, async ? 1 : trainers, parallel));
-    this.timeline = new PipelineTimeline(name, pipeline, coordinator);
-    this.ledger = new PushLedger(name, trainers, 4096);
-    this.uploads = new UploadTracker(name, shards, initializers);
+    long firstStep = restored == null ? 0 : restored.step();
+    if (restored == null) {
+      this.timeline = new PipelineTimeline(name, pipeline, coordinator);
+      this.shards = new ModelShards(name, tensorNames,
+          new ShardGroup(pipeline, shards, initial, async ? 1 : trainers, parallel));
+    } else {
+      this.timeline = PipelineTimeline.restored(name, spec.getPipelineScheduleCount() > 0 ? spec.getPipelineScheduleList()
+          : List.of(PipelineGeneration.newBuilder().setPipeline(spec.getPipeline()).build()), firstStep, coordinator);
+      PipelineTimeline.Generation at = timeline.at(firstStep);
+      ShardGroup group = new ShardGroup(at.pipeline(), shards, restored.parameters(), trainers, parallel);
+      group.restore(restored.updatesApplied(), restored.stepsSkipped(), restored.state());
+      this.shards = new ModelShards(name, tensorNames, group, firstStep, at.generation());
+    }
+    this.ledger = new PushLedger(name, trainers, 4096, firstStep);
+    this.uploads = new UploadTracker(name, shards, initializers, restored != null);
     this.gradients = new GradientPool(shards, trainers + 1);
     this.snapshots = new SnapshotCache(this.shards);
     this.completed = new VersionWaiters(timeouts);
     this.slowest = new VersionWaiters(timeouts);
+    completed.advanceTo(firstStep);
     this.lifecycle = new ModelLifecycle(name);
     lifecycle.onEnd(completed::failAll);
     lifecycle.onEnd(slowest::failAll);
@@ -71,7 +90,8 @@ public final class WorkerModel {
         new PushAdmission(name, trainers, timeline, this.shards), completed, lifecycle, gradients);
     this.protocol = async
         ? new AsyncSteps(parts, spec.getStaleness(), slowest)
-        : new SyncSteps(parts, trainers, timeline, coordinator, stepExecutor);
+        : new SyncSteps(parts, trainers, timeline, coordinator, stepExecutor, firstStep);
+    this.checkpoints = async ? null : new CheckpointSnapshots(name, this.shards, completed, lifecycle, checkpoints, timeouts);
   }
 
   public String name() {
@@ -208,6 +228,32 @@ public final class WorkerModel {
           lifecycle.check();
           return snapshots.snapshot(tensors, chunkFloats);
         });
+  }
+
+  /**
+   * Phase one of a checkpoint: once {@code step} (an update boundary) is complete, copies the shards'
+   * parameters and optimizer state in memory; the future holds the bytes copied. Waits first for this
+   * model's earlier checkpoint to be written.
+   *
+   * @param waitMillis bounds each wait (DEADLINE_EXCEEDED naming the step and the steps completed)
+   */
+  public CompletableFuture<Long> snapshotShards(long step, long waitMillis) {
+    return syncCheckpoints().thenCompose(c -> c.snapshot(step, waitMillis));
+  }
+
+  /**
+   * Phase two: writes the snapshot of {@code step} into the checkpoint attempt directory {@code dir}
+   * off the caller's thread, then drops it; the future holds the ranges written with their CRC32Cs.
+   * A failure leaves training alone.
+   */
+  public CompletableFuture<List<FileRange>> persistShards(long step, Path dir) {
+    return syncCheckpoints().thenCompose(c -> c.persist(step, dir));
+  }
+
+  private CompletableFuture<CheckpointSnapshots> syncCheckpoints() {
+    return checkpoints != null ? CompletableFuture.completedFuture(checkpoints)
+        : CompletableFuture.failedFuture(ApiException.failedPrecondition(
+            "checkpoints of ASYNC models are not supported yet: " + name() + " is ASYNC"));
   }
 
   /** Marks the model failed: waiting pulls and pushes, and later calls, get UNAVAILABLE with the reason. */

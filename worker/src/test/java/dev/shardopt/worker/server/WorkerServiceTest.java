@@ -26,6 +26,7 @@ import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.WriteParametersResponse;
 import dev.shardopt.worker.store.BarrierDecision;
 import dev.shardopt.worker.store.ShardStore;
+import dev.shardopt.worker.store.WorkerCheckpoints;
 import dev.shardopt.worker.store.StepCoordinator;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -64,7 +65,8 @@ class WorkerServiceTest {
     @Override
     public void loaded(String model) {}
   };
-  private final ShardStore store = new ShardStore(coordinator, new ParallelApply(pool, 1), timeouts);
+  private final ShardStore store = new ShardStore(coordinator, new ParallelApply(pool, 1), timeouts,
+      new WorkerCheckpoints(Runnable::run, () -> "worker workers/w1"));
   private final WorkerService service = new WorkerService(store, WorkerConfig.defaults("unused:1"));
 
   @AfterEach

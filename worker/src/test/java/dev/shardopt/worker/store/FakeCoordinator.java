@@ -34,6 +34,12 @@ final class FakeCoordinator implements StepCoordinator {
     generations.add(PipelineGeneration.newBuilder().setGeneration(0).setFromStep(0).setPipeline(initial.toProto()).build());
   }
 
+  /** As the coordinator's record of a model restored at {@code step} with {@code updates} applied. */
+  synchronized void continueFrom(long step, long updates) {
+    horizon = step;
+    t = updates;
+  }
+
   /** UpdatePipeline: a new generation from {@code atStep}, refused at or before the horizon. */
   synchronized void change(Pipeline next, long atStep) {
     if (atStep <= horizon) {

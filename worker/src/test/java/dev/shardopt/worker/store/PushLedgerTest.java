@@ -35,4 +35,18 @@ class PushLedgerTest {
     assertThatThrownBy(() -> l.seen(0, 2, 0)).isInstanceOf(ApiException.class);
     assertThat(l.seen(0, 2, 102)).isEqualTo(PushLedger.Seen.DUPLICATE);
   }
+
+  @Test
+  void aLedgerStartingAtARestoredStepTakesEarlierStepsAsReceived() {
+    PushLedger l = new PushLedger("models/m", 2, 4, 10);
+    assertThat(l.next(1)).isEqualTo(10);
+    assertThat(l.slowest()).isEqualTo(10);
+    // no checksum is known from before the checkpoint, so none is compared, even inside the ring's reach
+    assertThat(l.seen(0, 9, 123)).isEqualTo(PushLedger.Seen.DUPLICATE);
+    assertThat(l.seen(1, 0, 0)).isEqualTo(PushLedger.Seen.DUPLICATE);
+    assertThat(l.seen(0, 10, 5)).isEqualTo(PushLedger.Seen.NEW);
+    l.record(0, 10, 5);
+    assertThatThrownBy(() -> l.seen(0, 10, 6)).isInstanceOf(ApiException.class);
+    assertThatThrownBy(() -> l.record(1, 0, 1)).isInstanceOf(IllegalStateException.class);
+  }
 }

@@ -23,6 +23,8 @@ final class TestModels implements AutoCloseable {
   final ExecutorService pool = Executors.newCachedThreadPool();
   final ScheduledExecutorService timeouts = Executors.newSingleThreadScheduledExecutor();
   private final List<ExecutorService> stepExecutors = new ArrayList<>();
+  final ExecutorService checkpointWriter = Executors.newSingleThreadExecutor();
+  final WorkerCheckpoints checkpoints = new WorkerCheckpoints(checkpointWriter, () -> "worker workers/w1");
 
   /** Tensors by name and initial values, zeros initializer; {@code coordinator} decides. */
   WorkerModel model(Pipeline p, int trainers, TrainingMode mode, int staleness, StepCoordinator coordinator,
@@ -38,8 +40,8 @@ final class TestModels implements AutoCloseable {
     }
     ExecutorService steps = Executors.newSingleThreadExecutor();
     stepExecutors.add(steps);
-    return new WorkerModel(spec.build(), shards, List.of(init), kinds, coordinator, new ParallelApply(pool, 1), steps,
-        timeouts);
+    return new WorkerModel(spec.build(), shards, List.of(init), kinds, null, coordinator, new ParallelApply(pool, 1), steps,
+        timeouts, checkpoints);
   }
 
   /** The checksum the service computes for a gradient sent as one chunk per shard. */
@@ -104,5 +106,6 @@ final class TestModels implements AutoCloseable {
     stepExecutors.forEach(ExecutorService::shutdownNow);
     pool.shutdownNow();
     timeouts.shutdownNow();
+    checkpointWriter.shutdownNow();
   }
 }

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 class UploadTrackerTest {
   private final TestModels models = new TestModels();
   private final FakeCoordinator coordinator = new FakeCoordinator(Pipeline.parse("sgd(1.0)"), List.of("W", "b"));
-  private final ShardStore store = new ShardStore(coordinator, new ParallelApply(models.pool, 1), models.timeouts);
+  private final ShardStore store = new ShardStore(coordinator, new ParallelApply(models.pool, 1), models.timeouts,
+      new WorkerCheckpoints(Runnable::run, () -> "worker workers/w1"));
 
   @AfterEach
   void stop() {
