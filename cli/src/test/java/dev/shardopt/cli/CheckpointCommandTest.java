@@ -2,6 +2,7 @@ package dev.shardopt.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.Checkpoint;
 import dev.shardopt.v1.CheckpointModelRequest;
@@ -9,6 +10,7 @@ import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.GetModelRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.PipelineGeneration;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -35,7 +37,9 @@ class CheckpointCommandTest {
         response.onError(Status.NOT_FOUND.withDescription("no model " + request.getName()).asRuntimeException());
         return;
       }
-      response.onNext(Model.newBuilder().setName("models/m").setTrainers(1).setState(ModelState.READY).build());
+      response.onNext(Model.newBuilder().setName("models/m").setTrainers(1).setState(ModelState.READY)
+          .addPipelineSchedule(PipelineGeneration.newBuilder().setPipeline(Pipeline.parse("sgd(0.1)").toProto()))
+          .build());
       response.onCompleted();
     }
 
