@@ -20,6 +20,8 @@ import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,60 +65,57 @@ class CheckpointCommandTest {
     return ShardoptCliTest.run(ShardoptCli.commandLine(), args);
   }
 
-  private static Server serve(FakeCoordinator fake) throws Exception {
-    return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+  private final FakeCoordinator fake = new FakeCoordinator();
+  private Server server;
+  private String target;
+
+  @BeforeEach
+  void serve() throws Exception {
+    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES).addService(fake).build().start();
+    target = "127.0.0.1:" + server.getPort();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    server.shutdownNow().awaitTermination();
   }
 
   @Test
-  void printsOneLineWithTheStepPathBytesAndTime() throws Exception {
-    FakeCoordinator fake = new FakeCoordinator();
-    Server server = serve(fake);
-    try {
-      String target = "127.0.0.1:" + server.getPort();
-      ShardoptCliTest.Result next = run("checkpoint", "--coordinator", target, "--model", "m", "--dir", dir.toString());
-      ShardoptCliTest.Result at = run("checkpoint", "--coordinator", target, "--model", "m", "--dir",
-          dir.resolve("sub/..").toString(), "--at-step", "8");
+  void printsOneLineWithTheStepPathBytesAndTime() {
+    ShardoptCliTest.Result next = run("checkpoint", "--coordinator", target, "--model", "m", "--dir", dir.toString());
+    ShardoptCliTest.Result at = run("checkpoint", "--coordinator", target, "--model", "m", "--dir",
+        dir.resolve("sub/..").toString(), "--at-step", "8");
 
-      assertThat(next.err()).isEmpty();
-      assertThat(next.status()).isZero();
-      assertThat(next.out()).isEqualTo("checkpoint of models/m at step 12: " + dir + "/step-0000000012, 3145728 bytes, "
-          + "187.0 ms (snapshot 2.5 ms)" + System.lineSeparator());
-      assertThat(at.status()).isZero();
-      assertThat(at.out()).startsWith("checkpoint of models/m at step 8: " + dir + "/step-0000000008, ");
-      assertThat(fake.requests).hasSize(2);
-      assertThat(fake.requests.get(0).hasAtStep()).isFalse();
-      assertThat(fake.requests.get(1).getAtStep()).isEqualTo(8);
-      assertThat(fake.requests).extracting(CheckpointModelRequest::getDirectory)
-          .containsOnly(dir.toAbsolutePath().normalize().toString());
-      assertThat(fake.requests).extracting(CheckpointModelRequest::getName).containsOnly("models/m");
-    } finally {
-      server.shutdownNow().awaitTermination();
-    }
+    assertThat(next.err()).isEmpty();
+    assertThat(next.status()).isZero();
+    assertThat(next.out()).isEqualTo("checkpoint of models/m at step 12: " + dir + "/step-0000000012, 3145728 bytes, "
+        + "187.0 ms (snapshot 2.5 ms)" + System.lineSeparator());
+    assertThat(at.status()).isZero();
+    assertThat(at.out()).startsWith("checkpoint of models/m at step 8: " + dir + "/step-0000000008, ");
+    assertThat(fake.requests).hasSize(2);
+    assertThat(fake.requests.get(0).hasAtStep()).isFalse();
+    assertThat(fake.requests.get(1).getAtStep()).isEqualTo(8);
+    assertThat(fake.requests).extracting(CheckpointModelRequest::getDirectory)
+        .containsOnly(dir.toAbsolutePath().normalize().toString());
+    assertThat(fake.requests).extracting(CheckpointModelRequest::getName).containsOnly("models/m");
   }
 
   @Test
-  void refusalsAreOneLineAndExit2() throws Exception {
-    FakeCoordinator fake = new FakeCoordinator();
-    Server server = serve(fake);
-    try {
-      String target = "127.0.0.1:" + server.getPort();
-      ShardoptCliTest.Result refused = run("checkpoint", "--coordinator", target, "--model", "m", "--dir", "/d",
-          "--at-step", "5");
-      ShardoptCliTest.Result unknown = run("checkpoint", "--coordinator", target, "--model", "other", "--dir", "/d");
+  void refusalsAreOneLineAndExit2() {
+    ShardoptCliTest.Result refused = run("checkpoint", "--coordinator", target, "--model", "m", "--dir", "/d",
+        "--at-step", "5");
+    ShardoptCliTest.Result unknown = run("checkpoint", "--coordinator", target, "--model", "other", "--dir", "/d");
 
-      assertThat(refused.status()).isEqualTo(2);
-      assertThat(refused.out()).isEmpty();
-      assertThat(refused.err()).isEqualTo("shardopt: CheckpointModel of models/m into /d at step 5 at coordinator "
-          + target + " failed: INVALID_ARGUMENT: at_step 5 is not a multiple of the pipeline's accumulate 4; choose 4 or 8"
-          + System.lineSeparator());
-      assertThat(unknown.status()).isEqualTo(2);
-      assertThat(unknown.err()).isEqualTo("shardopt: GetModel of models/other at coordinator " + target
-          + " failed: NOT_FOUND: no model models/other" + System.lineSeparator());
-      assertThat(fake.requests).hasSize(1);
-    } finally {
-      server.shutdownNow().awaitTermination();
-    }
+    assertThat(refused.status()).isEqualTo(2);
+    assertThat(refused.out()).isEmpty();
+    assertThat(refused.err()).isEqualTo("shardopt: CheckpointModel of models/m into /d at step 5 at coordinator "
+        + target + " failed: INVALID_ARGUMENT: at_step 5 is not a multiple of the pipeline's accumulate 4; choose 4 or 8"
+        + System.lineSeparator());
+    assertThat(unknown.status()).isEqualTo(2);
+    assertThat(unknown.err()).isEqualTo("shardopt: GetModel of models/other at coordinator " + target
+        + " failed: NOT_FOUND: no model models/other" + System.lineSeparator());
+    assertThat(fake.requests).hasSize(1);
   }
 
   @Test

@@ -11,12 +11,9 @@ import dev.shardopt.client.RemoteModel;
 import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.Trainer;
 import dev.shardopt.client.Tensors;
-import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.Pipeline;
-import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.embedded.ShardoptLocal;
 import dev.shardopt.engine.kernel.ParallelApply;
-import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,18 +67,13 @@ class ReplayResumeTest {
     List<Path> cases = ReferenceConformanceTest.cases().toList();
     assertThat(cases).hasSize(32);
     ExecutorService pool = Executors.newFixedThreadPool(1);
-    EmbeddedCluster.Builder one = EmbeddedCluster.builder().workers(1).worker((i, c) -> c.withThreads(1));
-    EmbeddedCluster.Builder three = EmbeddedCluster.builder().workers(3).worker((i, c) -> c.withThreads(1))
-        .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(1));
-    try (ShardoptCluster c1 = ShardoptLocal.start(one, ClientOptions.defaults());
-        ShardoptCluster c3 = ShardoptLocal.start(three, ClientOptions.defaults())) {
+    try (ShardoptCluster c1 = ShardoptLocal.start(ReplayThroughClusterTest.oneWorker(), ClientOptions.defaults());
+        ShardoptCluster c3 = ShardoptLocal.start(ReplayThroughClusterTest.threeWorkersOneBlockShards(),
+            ClientOptions.defaults())) {
       List<String> compared = new ArrayList<>();
       for (Path c : cases) {
         String name = c.getFileName().toString();
-        Properties props = new Properties();
-        try (Reader r = Files.newBufferedReader(c.resolve("case.properties"))) {
-          props.load(r);
-        }
+        Properties props = ReplayThroughClusterTest.properties(c);
         Pipeline p = Pipeline.parse(Files.readString(c.resolve("pipeline.txt")).strip());
         int k = Integer.parseInt(props.getProperty("trainers"));
         long steps = Long.parseLong(props.getProperty("steps"));
