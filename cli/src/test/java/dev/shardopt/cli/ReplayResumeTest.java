@@ -218,7 +218,7 @@ class ReplayResumeTest {
   }
 
   @Test
-  void aResumeWithAnotherPipelineOrTrainerCountIsRefusedWithOneLine() throws Exception {
+  void aResumeWithAnotherPipelineIsRefusedWithOneLineBeforeAnyPush() throws Exception {
     Path[] files = writeCase();
     Path checkpoints = dir.resolve("checkpoints");
     assertThat(replay("adam(0.01)", files, dir.resolve("a.npz"), "--workers", "1", "--checkpoint-dir",
