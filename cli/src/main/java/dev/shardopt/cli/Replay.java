@@ -1,6 +1,7 @@
 package dev.shardopt.cli;
 
 import dev.shardopt.cli.io.Tensor;
+import dev.shardopt.client.CheckpointInfo;
 import dev.shardopt.client.ModelOptions;
 import dev.shardopt.client.RemoteModel;
 import dev.shardopt.client.ShardoptCluster;
@@ -14,6 +15,8 @@ import dev.shardopt.engine.InvalidGradientException;
 import dev.shardopt.engine.LocalOptimizer;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.v1.Model;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -80,6 +83,22 @@ public final class Replay {
   public static Result runOnCluster(
       ShardoptCluster cluster, String modelId, Pipeline pipeline, Map<String, Tensor> init,
       Map<String, Tensor> grads, int trainers) {
+    return runOnCluster(cluster, modelId, pipeline, init, grads, trainers, null).result();
+  }
+
+  /** Where and at which step boundary (after {@code step} pushes) a cluster replay writes a checkpoint. */
+  public record CheckpointAt(Path directory, long step) {}
+
+  /**
+   * A replay through a cluster from push {@code firstPush} on: {@code result.trajectory()} holds
+   * the rows of pushes {@code firstPush..T-1}; {@code checkpoint} is the one written, or null.
+   */
+  public record ClusterReplay(Result result, long firstPush, CheckpointInfo checkpoint) {}
+
+  /** As {@link #runOnCluster(ShardoptCluster, String, Pipeline, Map, Map, int)}, writing a checkpoint at {@code checkpointAt} if not null. */
+  public static ClusterReplay runOnCluster(
+      ShardoptCluster cluster, String modelId, Pipeline pipeline, Map<String, Tensor> init,
+      Map<String, Tensor> grads, int trainers, CheckpointAt checkpointAt) {
     long pushes = checkShapes(init, grads, trainers);
     List<TensorDef> defs = new ArrayList<>();
     init.forEach((name, t) -> defs.add(Tensors.of(name, t.data(), t.shape())));
@@ -90,36 +109,130 @@ public final class Replay {
       throw new UserErrorException("creating the model failed: " + e.getMessage(), e);
     }
     try {
-      List<Trainer> ranks = new ArrayList<>();
-      for (int r = 0; r < trainers; r++) {
-        ranks.add(model.trainer(r, trainers));
-      }
-      Map<String, float[]> out = new LinkedHashMap<>();
-      init.forEach((name, t) -> out.put(name, new float[Math.toIntExact(pushes * t.data().length)]));
-      for (int step = 0; step < pushes; step++) {
-        for (int r = 0; r < trainers; r++) {
-          try {
-            ranks.get(r).push(step, slice(init, grads, trainers, step, r));
-          } catch (ShardoptException e) {
-            throw new UserErrorException("push " + step + ": " + (e.serverMessage() == null ? e.getMessage() : e.serverMessage()), e);
-          }
-        }
-        Map<String, float[]> params = model.pull(step + 1);
-        for (String name : init.keySet()) {
-          float[] p = params.get(name);
-          System.arraycopy(p, 0, out.get(name), step * p.length, p.length);
-        }
-      }
-      Map<String, Tensor> trajectory = new LinkedHashMap<>();
-      init.forEach((name, t) -> trajectory.put(name, new Tensor(prepend(pushes, t.shape()), out.get(name))));
-      List<StepMetric> metrics = model.metrics();
-      long skipped = metrics.stream().filter(StepMetric::skipped).count();
-      return new Result(trajectory, metrics.size() - skipped, skipped);
+      return replay(model, init, grads, trainers, pushes, checkpointAt);
     } finally {
       model.delete();
     }
   }
 
+  /**
+   * Restores the model from {@code checkpoint} (a checkpoint, or a directory whose latest complete
+   * checkpoint is used) and replays pushes S..T-1 of {@code grads}, S being the checkpoint's step.
+   * {@code pipeline}, {@code init}'s names and shapes, and {@code trainers} must be the
+   * checkpoint's. The counts are the model's, those before S included.
+   */
+  public static ClusterReplay resumeOnCluster(
+      ShardoptCluster cluster, String modelId, Path checkpoint, Pipeline pipeline,
+      Map<String, Tensor> init, Map<String, Tensor> grads, int trainers, CheckpointAt checkpointAt) {
+    long pushes = checkShapes(init, grads, trainers);
+    RemoteModel model;
+    try {
+      model = cluster.restoreModel(modelId, checkpoint);
+    } catch (ShardoptException e) {
+      throw new UserErrorException("restoring from " + checkpoint + " failed: " + e.getMessage(), e);
+    }
+    try {
+      checkRestored(model, checkpoint, pipeline, init, trainers, pushes);
+      return replay(model, init, grads, trainers, pushes, checkpointAt);
+    } finally {
+      model.delete();
+    }
+  }
+
+  /** The restored model must be the one these files and options describe. */
+  private static void checkRestored(RemoteModel model, Path checkpoint, Pipeline pipeline,
+      Map<String, Tensor> init, int trainers, long pushes) {
+    String at = "the checkpoint at " + checkpoint + " (step " + model.startStep() + ")";
+    if (model.trainers() != trainers) {
+      throw new UserErrorException(at + " has " + model.trainers() + " trainers, but --trainers is " + trainers);
+    }
+    List<String> want = new ArrayList<>();
+    init.forEach((name, t) -> want.add(name + Arrays.toString(t.shape())));
+    List<String> got = model.tensors().stream()
+        .map(t -> t.getName() + Arrays.toString(t.getShapeList().stream().mapToLong(Long::longValue).toArray()))
+        .toList();
+    if (!got.equals(want)) {
+      throw new UserErrorException(at + " has tensors " + got + ", but --params has " + want);
+    }
+    String inForce = model.pipelineAt(model.startStep()).toString();
+    if (!inForce.equals(pipeline.toString())) {
+      throw new UserErrorException(at + " has pipeline " + inForce + ", but --pipeline is " + pipeline);
+    }
+    if (model.startStep() > pushes) {
+      throw new UserErrorException(at + " is past the end of --grads, which has " + pushes + " pushes");
+    }
+  }
+
+  /** Pushes and pulls from the model's start step to {@code pushes}, with the checkpoint if any. */
+  private static ClusterReplay replay(RemoteModel model, Map<String, Tensor> init,
+      Map<String, Tensor> grads, int trainers, long pushes, CheckpointAt checkpointAt) {
+    long first = model.startStep();
+    if (checkpointAt != null) {
+      checkCheckpointStep(model, checkpointAt.step(), first, pushes);
+    }
+    List<Trainer> ranks = new ArrayList<>();
+    for (int r = 0; r < trainers; r++) {
+      ranks.add(model.trainer(r, trainers));
+    }
+    long rows = pushes - first;
+    Map<String, float[]> out = new LinkedHashMap<>();
+    init.forEach((name, t) -> out.put(name, new float[Math.toIntExact(rows * t.data().length)]));
+    CheckpointInfo written = null;
+    for (long step = first; step <= pushes; step++) {
+      if (checkpointAt != null && step == checkpointAt.step()) {
+        written = checkpoint(model, checkpointAt);
+      }
+      if (step == pushes) {
+        break;
+      }
+      for (int r = 0; r < trainers; r++) {
+        try {
+          ranks.get(r).push(step, slice(init, grads, trainers, Math.toIntExact(step), r));
+        } catch (ShardoptException e) {
+          throw new UserErrorException("push " + step + ": " + (e.serverMessage() == null ? e.getMessage() : e.serverMessage()), e);
+        }
+      }
+      Map<String, float[]> params = model.pull(step + 1);
+      for (String name : init.keySet()) {
+        float[] p = params.get(name);
+        System.arraycopy(p, 0, out.get(name), Math.toIntExact((step - first) * p.length), p.length);
+      }
+    }
+    Map<String, Tensor> trajectory = new LinkedHashMap<>();
+    init.forEach((name, t) -> trajectory.put(name, new Tensor(prepend(rows, t.shape()), out.get(name))));
+    long updates;
+    long skipped;
+    if (first == 0) {
+      List<StepMetric> metrics = model.metrics();
+      skipped = metrics.stream().filter(StepMetric::skipped).count();
+      updates = metrics.size() - skipped;
+    } else {
+      Model m = model.describe(); // the restored counters include the steps before the checkpoint
+      updates = m.getUpdatesApplied();
+      skipped = m.getStepsSkipped();
+    }
+    return new ClusterReplay(new Result(trajectory, updates, skipped), first, written);
+  }
+
+  private static void checkCheckpointStep(RemoteModel model, long step, long first, long pushes) {
+    if (step < first || step > pushes) {
+      throw new UserErrorException("--checkpoint-at must be in [" + first + ", " + pushes + "] (the step boundaries "
+          + (first == 0 ? "" : "from the resumed step ") + "through the last push), got " + step);
+    }
+    int k = model.pipelineAt(step).accumulateSteps();
+    if (step % k != 0) {
+      throw new UserErrorException("--checkpoint-at " + step + " is not a step boundary of accumulate(" + k
+          + "): choose a multiple of " + k + ", e.g. " + (step / k * k) + " or " + (step / k * k + k));
+    }
+  }
+
+  private static CheckpointInfo checkpoint(RemoteModel model, CheckpointAt at) {
+    try {
+      return model.checkpoint(at.directory(), at.step());
+    } catch (ShardoptException e) {
+      throw new UserErrorException("checkpoint at push " + at.step() + " into " + at.directory() + ": " + e.getMessage(), e);
+    }
+  }
 
   /** Checks names and shapes; returns T, the number of pushes. */
   static long checkShapes(Map<String, Tensor> init, Map<String, Tensor> grads, int trainers) {

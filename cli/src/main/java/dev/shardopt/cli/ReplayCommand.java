@@ -27,7 +27,13 @@ import picocli.CommandLine.Spec;
     description = {
       "Runs a gradient sequence through a pipeline and writes the parameters after every push.",
       "grads has shape [T, *shape], or [T, K, *shape] with --trainers K (the step's gradient is the trainer mean);",
-      "out gets [T, *shape]. .npy files hold one tensor named 'param'; .npz files hold named tensors."
+      "out gets [T, *shape]. .npy files hold one tensor named 'param'; .npz files hold named tensors.",
+      "",
+      "Checkpoint and resume (with --workers): --checkpoint-dir DIR --checkpoint-at S writes a checkpoint of the",
+      "state after S pushes into DIR/step-<S> and replays on to the end (out is as without it). --resume PATH",
+      "restores that state on the embedded cluster (any --workers) and replays pushes S..T-1 of the same grads:",
+      "out then gets those T-S rows, [T-S, *shape]. Rows 0..S-1 of the first run's out followed by them are,",
+      "byte for byte, the trajectory of a replay that never stopped."
     },
     mixinStandardHelpOptions = true)
 public final class ReplayCommand implements Callable<Integer> {
@@ -59,8 +65,31 @@ public final class ReplayCommand implements Callable<Integer> {
       description = "With --workers: the largest shard in 8192-element blocks (default: no limit).")
   long shardBlocks;
 
+  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+      description = "With --workers and --checkpoint-at: the directory to write the checkpoint into, as DIR/step-<S>.")
+  Path checkpointDir;
+
+  @Option(names = "--checkpoint-at", paramLabel = "S",
+      description = "With --checkpoint-dir: the step boundary to capture, the state after S pushes (0..T, a multiple of the "
+          + "pipeline's accumulate).")
+  Long checkpointAt;
+
+  @Option(names = "--resume", paramLabel = "PATH",
+      description = "With --workers: restore from PATH (a checkpoint, or a directory whose latest complete checkpoint is "
+          + "used) and replay from its step S on; out gets rows S..T-1. --pipeline, --params and --trainers must be "
+          + "the checkpoint's.")
+  Path resume;
+
   @Override
   public Integer call() throws Exception {
+    if ((checkpointDir == null) != (checkpointAt == null)) {
+      throw new UserErrorException("--checkpoint-dir and --checkpoint-at go together; got only "
+          + (checkpointDir == null ? "--checkpoint-at" : "--checkpoint-dir"));
+    }
+    if (workers == null && (checkpointDir != null || resume != null)) {
+      throw new UserErrorException((resume != null ? "--resume" : "--checkpoint-dir") + " needs --workers N: "
+          + "checkpoints are taken and restored by a cluster");
+    }
     Pipeline pipeline;
     try {
       pipeline = Pipeline.parse(pipelineText);
@@ -88,8 +117,20 @@ public final class ReplayCommand implements Callable<Integer> {
         EmbeddedCluster.Builder cluster = EmbeddedCluster.builder().workers(workers)
             .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(shardBlocks))
             .worker((i, c) -> c.withThreads(Math.max(1, n / workers)));
+        Replay.CheckpointAt at = checkpointDir == null ? null : new Replay.CheckpointAt(checkpointDir, checkpointAt);
+        Replay.ClusterReplay run;
         try (ShardoptCluster c = ShardoptLocal.start(cluster, ClientOptions.defaults())) {
-          result = Replay.runOnCluster(c, "replay", pipeline, init, gradients, trainers);
+          run = resume == null
+              ? Replay.runOnCluster(c, "replay", pipeline, init, gradients, trainers, at)
+              : Replay.resumeOnCluster(c, "replay", resume, pipeline, init, gradients, trainers, at);
+        }
+        result = run.result();
+        if (run.checkpoint() != null) {
+          spec.commandLine().getOut().printf("checkpoint at push %d: %s, %d bytes%n", run.checkpoint().step(),
+              run.checkpoint().path(), run.checkpoint().bytes());
+        }
+        if (resume != null) {
+          spec.commandLine().getOut().printf("resumed from %s at push %d%n", resume, run.firstPush());
         }
       } else {
         result = Replay.run(pipeline, init, gradients, trainers, new ParallelApply(pool, n));

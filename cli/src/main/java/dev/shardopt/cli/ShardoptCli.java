@@ -44,6 +44,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       CoordinatorCommand.class,
       WorkerCommand.class,
       StatusCommand.class,
+      CheckpointCommand.class,
     })
 public final class ShardoptCli implements Callable<Integer> {
 

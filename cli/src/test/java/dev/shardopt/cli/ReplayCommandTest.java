@@ -117,6 +117,65 @@ class ReplayCommandTest {
   }
 
   @Test
+  void checkpointOptionsGoTogetherAndNeedWorkers() throws Exception {
+    Path c = reference("p26_momentum_accumulate4");
+    Path out = dir.resolve("out.npy");
+    String[] base = {"replay", "--pipeline", "momentum(0.01).accumulate(4)", "--params", c.resolve("init.npy").toString(),
+        "--grads", c.resolve("grads.npy").toString(), "--out", out.toString()};
+
+    Run onlyDir = run(concat(base, "--workers", "1", "--checkpoint-dir", dir.resolve("ckpt").toString()));
+    Run onlyAt = run(concat(base, "--workers", "1", "--checkpoint-at", "8"));
+    Run noWorkers = run(concat(base, "--checkpoint-dir", dir.resolve("ckpt").toString(), "--checkpoint-at", "8"));
+    Run resumeNoWorkers = run(concat(base, "--resume", dir.resolve("ckpt").toString()));
+
+    assertThat(onlyDir.status()).isEqualTo(2);
+    assertThat(onlyDir.err()).isEqualTo("shardopt: --checkpoint-dir and --checkpoint-at go together; got only --checkpoint-dir\n");
+    assertThat(onlyAt.err()).isEqualTo("shardopt: --checkpoint-dir and --checkpoint-at go together; got only --checkpoint-at\n");
+    assertThat(noWorkers.status()).isEqualTo(2);
+    assertThat(noWorkers.err()).isEqualTo(
+        "shardopt: --checkpoint-dir needs --workers N: checkpoints are taken and restored by a cluster\n");
+    assertThat(resumeNoWorkers.err()).isEqualTo(
+        "shardopt: --resume needs --workers N: checkpoints are taken and restored by a cluster\n");
+    assertThat(out).doesNotExist();
+    assertThat(dir.resolve("ckpt")).doesNotExist();
+  }
+
+  @Test
+  void aCheckpointStepOffTheAccumulateBoundaryOrPastTheEndIsRefusedBeforeAnyPush() throws Exception {
+    Path c = reference("p26_momentum_accumulate4");
+    Path out = dir.resolve("out.npy");
+    String[] base = {"replay", "--pipeline", "momentum(0.01).accumulate(4)", "--params", c.resolve("init.npy").toString(),
+        "--grads", c.resolve("grads.npy").toString(), "--out", out.toString(), "--workers", "1",
+        "--checkpoint-dir", dir.resolve("ckpt").toString()};
+
+    Run off = run(concat(base, "--checkpoint-at", "6"));
+    Run past = run(concat(base, "--checkpoint-at", "44"));
+
+    assertThat(off.status()).isEqualTo(2);
+    assertThat(off.err()).isEqualTo(
+        "shardopt: --checkpoint-at 6 is not a step boundary of accumulate(4): choose a multiple of 4, e.g. 4 or 8\n");
+    assertThat(past.status()).isEqualTo(2);
+    assertThat(past.err()).isEqualTo(
+        "shardopt: --checkpoint-at must be in [0, 40] (the step boundaries through the last push), got 44\n");
+    assertThat(out).doesNotExist();
+    assertThat(dir.resolve("ckpt")).doesNotExist();
+  }
+
+  @Test
+  void helpExplainsCheckpointAndResume() {
+    Run help = run("replay", "--help");
+    assertThat(help.status()).isZero();
+    assertThat(help.out()).contains("--checkpoint-dir=DIR", "--checkpoint-at=S", "--resume=PATH",
+        "out then gets those T-S rows, [T-S, *shape]", "byte for byte");
+  }
+
+  private static String[] concat(String[] base, String... more) {
+    String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+    System.arraycopy(more, 0, all, base.length, more.length);
+    return all;
+  }
+
+  @Test
   void describePrintsCanonicalTextJsonAndLearningRates() throws Exception {
     Path png = dir.resolve("lr.png");
     Run r = run("describe", "adam(1e-3).warmup(100).cosine(1000)", "--plot", png.toString());

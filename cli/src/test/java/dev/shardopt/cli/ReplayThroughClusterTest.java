@@ -32,22 +32,35 @@ import org.junit.jupiter.api.io.TempDir;
 class ReplayThroughClusterTest {
   @TempDir Path dir;
 
+  /** Embedded clusters of 1 worker, and of 3 workers with 1-block shards, one kernel thread each. */
+  static EmbeddedCluster.Builder oneWorker() {
+    return EmbeddedCluster.builder().workers(1).worker((i, c) -> c.withThreads(1));
+  }
+
+  static EmbeddedCluster.Builder threeWorkersOneBlockShards() {
+    return EmbeddedCluster.builder().workers(3).worker((i, c) -> c.withThreads(1))
+        .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(1));
+  }
+
+  /** A reference case's case.properties. */
+  static Properties properties(Path c) throws java.io.IOException {
+    Properties props = new Properties();
+    try (Reader r = Files.newBufferedReader(c.resolve("case.properties"))) {
+      props.load(r);
+    }
+    return props;
+  }
+
   @Test
   void oneAndThreeWorkersWriteTheSameBytesAsTheLocalReplay() throws Exception {
     List<Path> cases = ReferenceConformanceTest.cases().toList();
     assertThat(cases).hasSize(32);
     ExecutorService pool = Executors.newFixedThreadPool(1);
-    EmbeddedCluster.Builder one = EmbeddedCluster.builder().workers(1).worker((i, c) -> c.withThreads(1));
-    EmbeddedCluster.Builder three = EmbeddedCluster.builder().workers(3).worker((i, c) -> c.withThreads(1))
-        .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(1));
-    try (ShardoptCluster c1 = ShardoptLocal.start(one, ClientOptions.defaults());
-        ShardoptCluster c3 = ShardoptLocal.start(three, ClientOptions.defaults())) {
+    try (ShardoptCluster c1 = ShardoptLocal.start(oneWorker(), ClientOptions.defaults());
+        ShardoptCluster c3 = ShardoptLocal.start(threeWorkersOneBlockShards(), ClientOptions.defaults())) {
       List<String> compared = new ArrayList<>();
       for (Path c : cases) {
-        Properties props = new Properties();
-        try (Reader r = Files.newBufferedReader(c.resolve("case.properties"))) {
-          props.load(r);
-        }
+        Properties props = properties(c);
         Pipeline p = Pipeline.parse(Files.readString(c.resolve("pipeline.txt")).strip());
         int k = Integer.parseInt(props.getProperty("trainers"));
         Map<String, Tensor> init = TensorFiles.read(ReferenceConformanceTest.file(c, "init"));

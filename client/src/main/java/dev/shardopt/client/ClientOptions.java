@@ -16,6 +16,8 @@ import java.util.Objects;
  *       the worker's own message rather than a bare client deadline). A sync pull waits for the
  *       other trainers within it.
  *   <li>{@code readyTimeout}: how long createModel waits for the model to become READY (default 60 s).
+ *   <li>{@code checkpointDeadline}: deadline of a {@link RemoteModel#checkpoint} call, which returns
+ *       only once every worker has written its shards (default 10 min).
  *   <li>{@code pushAttempts}, {@code retryBackoff}: a push a worker answers with UNAVAILABLE is sent
  *       again to that worker, up to {@code pushAttempts} attempts in all (default 3), after
  *       {@code retryBackoff} (default 200 ms), doubling each time.
@@ -24,21 +26,23 @@ import java.util.Objects;
 public final class ClientOptions {
   private static final ClientOptions DEFAULTS = new ClientOptions(
       TensorBytes.DEFAULT_CHUNK_BYTES, Duration.ofSeconds(120), Duration.ofSeconds(60), 3,
-      Duration.ofMillis(200));
+      Duration.ofMillis(200), Duration.ofMinutes(10));
 
   private final int chunkBytes;
   private final Duration rpcDeadline;
   private final Duration readyTimeout;
   private final int pushAttempts;
   private final Duration retryBackoff;
+  private final Duration checkpointDeadline;
 
   private ClientOptions(int chunkBytes, Duration rpcDeadline, Duration readyTimeout,
-      int pushAttempts, Duration retryBackoff) {
+      int pushAttempts, Duration retryBackoff, Duration checkpointDeadline) {
     this.chunkBytes = chunkBytes;
     this.rpcDeadline = rpcDeadline;
     this.readyTimeout = readyTimeout;
     this.pushAttempts = pushAttempts;
     this.retryBackoff = retryBackoff;
+    this.checkpointDeadline = checkpointDeadline;
   }
 
   public static ClientOptions defaults() {
@@ -51,17 +55,18 @@ public final class ClientOptions {
           "chunkBytes must be a multiple of 4 in [4, " + TensorBytes.DEFAULT_CHUNK_BYTES + "], got "
               + bytes);
     }
-    return new ClientOptions(bytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff);
+    return new ClientOptions(bytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff,
+        checkpointDeadline);
   }
 
   public ClientOptions rpcDeadline(Duration d) {
     return new ClientOptions(chunkBytes, positive("rpcDeadline", d), readyTimeout, pushAttempts,
-        retryBackoff);
+        retryBackoff, checkpointDeadline);
   }
 
   public ClientOptions readyTimeout(Duration d) {
     return new ClientOptions(chunkBytes, rpcDeadline, positive("readyTimeout", d), pushAttempts,
-        retryBackoff);
+        retryBackoff, checkpointDeadline);
   }
 
   /** Attempts in all for a push answered with UNAVAILABLE; 1: no retry. */
@@ -69,7 +74,8 @@ public final class ClientOptions {
     if (attempts < 1 || attempts > 10) {
       throw new IllegalArgumentException("pushAttempts must be in [1, 10], got " + attempts);
     }
-    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, attempts, retryBackoff);
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, attempts, retryBackoff,
+        checkpointDeadline);
   }
 
   public ClientOptions retryBackoff(Duration d) {
@@ -77,7 +83,14 @@ public final class ClientOptions {
     if (d.isNegative()) {
       throw new IllegalArgumentException("retryBackoff must not be negative, got " + d);
     }
-    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, d);
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, d,
+        checkpointDeadline);
+  }
+
+  /** Deadline of a checkpoint call (snapshot and the workers' writes). */
+  public ClientOptions checkpointDeadline(Duration d) {
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff,
+        positive("checkpointDeadline", d));
   }
 
   public int chunkBytes() {
@@ -105,6 +118,10 @@ public final class ClientOptions {
     return retryBackoff;
   }
 
+  public Duration checkpointDeadline() {
+    return checkpointDeadline;
+  }
+
   private static Duration positive(String what, Duration d) {
     Objects.requireNonNull(d, what);
     if (d.isNegative() || d.isZero()) {
@@ -117,6 +134,6 @@ public final class ClientOptions {
   public String toString() {
     return "ClientOptions{chunkBytes=" + chunkBytes + ", rpcDeadline=" + rpcDeadline
         + ", readyTimeout=" + readyTimeout + ", pushAttempts=" + pushAttempts + ", retryBackoff="
-        + retryBackoff + "}";
+        + retryBackoff + ", checkpointDeadline=" + checkpointDeadline + "}";
   }
 }

@@ -1,6 +1,7 @@
 package dev.shardopt.client;
 
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.v1.CheckpointModelRequest;
 import dev.shardopt.v1.DeleteModelRequest;
 import dev.shardopt.v1.GetMetricsRequest;
 import dev.shardopt.v1.GetModelRequest;
@@ -10,6 +11,7 @@ import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.TrainingMode;
 import dev.shardopt.v1.UpdatePipelineRequest;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -24,6 +26,9 @@ import java.util.Objects;
  * a worker refuses an ASYNC push because another generation is in force at its step (a change made
  * by another client). An ASYNC trainer computes its statistics under the pipeline in force at the
  * step it pushes.
+ *
+ * <p>A model restored from a checkpoint ({@link ShardoptCluster#restoreModel}) continues at the
+ * checkpoint's step: {@link #startStep()} is that step, and {@link #trainer} starts there.
  */
 public final class RemoteModel {
   private final ShardoptCluster cluster;
@@ -35,10 +40,16 @@ public final class RemoteModel {
   private final TrainingMode mode;
   private final int staleness;
   private final TrainerSchedule schedule;
+  private final long startStep;
   private volatile ShardLayout layout;
 
   RemoteModel(ShardoptCluster cluster, Model model) {
+    this(cluster, model, 0);
+  }
+
+  RemoteModel(ShardoptCluster cluster, Model model, long startStep) {
     this.cluster = cluster;
+    this.startStep = startStep;
     this.name = model.getName();
     this.id = name.startsWith("models/") ? name.substring("models/".length()) : name;
     this.tensorSpecs = List.copyOf(model.getTensorsList());
@@ -103,6 +114,16 @@ public final class RemoteModel {
         () -> cluster.coordinator().getModel(GetModelRequest.newBuilder().setName(name).build()));
   }
 
+  /**
+   * The step this client's trainers start at: the checkpoint's step for a model restored by
+   * {@link ShardoptCluster#restoreModel}, else 0. (A trainer in another process that attaches to a
+   * restored model with {@link ShardoptCluster#model} starts at 0; give it
+   * {@code trainer(rank, k).startingAt(model.step())}.)
+   */
+  public long startStep() {
+    return startStep;
+  }
+
   /** Steps completed: the version a pull at {@code min_step = step()} returns. */
   public long step() {
     return describe().getStep();
@@ -138,7 +159,8 @@ public final class RemoteModel {
   }
 
   /**
-   * The trainer of {@code rank} among {@code trainers}, which must be the model's K.
+   * The trainer of {@code rank} among {@code trainers}, which must be the model's K. Its first step
+   * ({@link Trainer#nextStep()}) is {@link #startStep()}: 0, or a restored model's checkpoint step.
    *
    * @throws IllegalArgumentException when {@code trainers} is not K or the rank is out of range
    */
@@ -153,7 +175,45 @@ public final class RemoteModel {
       throw new IllegalArgumentException(
           "trainer rank must be in [0, " + trainers + ") for model " + name + ", got " + rank);
     }
-    return new Trainer(this, rank, 0);
+    return new Trainer(this, rank, startStep);
+  }
+
+  /**
+   * A consistent checkpoint of this SYNC model at the next step boundary (the next multiple of the
+   * pipeline's accumulate that the cluster has not passed), written into {@code directory} as
+   * {@code directory/step-<s>}. Returns once the checkpoint is complete; training waits only for
+   * the workers' in-memory snapshots. The directory is resolved to an absolute path here, and the
+   * coordinator and every worker must reach it under that path (a shared filesystem when they run
+   * on other machines). The call has its own deadline, {@link ClientOptions#checkpointDeadline()}.
+   *
+   * @throws ShardoptException FAILED_PRECONDITION for an ASYNC model or while another checkpoint
+   *     of the model runs; a worker's status (UNAVAILABLE, RESOURCE_EXHAUSTED, ...) when its write
+   *     fails, which fails the checkpoint only, not the model
+   */
+  public CheckpointInfo checkpoint(Path directory) {
+    return checkpoint(CheckpointModelRequest.newBuilder().setName(name)
+        .setDirectory(ShardoptCluster.absolute(directory)).build());
+  }
+
+  /**
+   * As {@link #checkpoint(Path)}, at step boundary {@code atStep}: the state after {@code atStep}
+   * steps. It must be a multiple of the pipeline's accumulate (else INVALID_ARGUMENT), and the
+   * cluster must not have passed it (else FAILED_PRECONDITION naming the steps still possible).
+   * The call waits until the model reaches {@code atStep}.
+   */
+  public CheckpointInfo checkpoint(Path directory, long atStep) {
+    if (atStep < 0) {
+      throw new IllegalArgumentException("atStep must be >= 0, got " + atStep);
+    }
+    return checkpoint(CheckpointModelRequest.newBuilder().setName(name)
+        .setDirectory(ShardoptCluster.absolute(directory)).setAtStep(atStep).build());
+  }
+
+  private CheckpointInfo checkpoint(CheckpointModelRequest request) {
+    String what = "CheckpointModel of " + name + " into " + request.getDirectory()
+        + (request.hasAtStep() ? " at step " + request.getAtStep() : "");
+    return CheckpointInfo.of(cluster.call(what, () -> cluster
+        .coordinator(cluster.options().checkpointDeadline()).checkpointModel(request)));
   }
 
   /**

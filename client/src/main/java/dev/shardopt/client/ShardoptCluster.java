@@ -13,6 +13,7 @@ import dev.shardopt.v1.ModelState;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -86,7 +87,7 @@ public class ShardoptCluster implements AutoCloseable {
     Model created = call("CreateModel of '" + model.id() + "'", () -> coordinator().createModel(
         CreateModelRequest.newBuilder().setModelId(model.id()).setModel(model.toProto()).build()));
     RemoteModel remote = new RemoteModel(this, created);
-    try {
+    return deletedOnFailure(remote, () -> {
       Map<String, float[]> uploads = new LinkedHashMap<>();
       for (TensorDef t : model.tensors()) {
         if (t.isUpload()) {
@@ -98,6 +99,39 @@ public class ShardoptCluster implements AutoCloseable {
       }
       awaitReady(remote, !uploads.isEmpty());
       return remote;
+    });
+  }
+
+  /**
+   * Creates model {@code id} from a checkpoint and waits until it is READY: the coordinator
+   * verifies every file, then places the tensors on the cluster's current workers, whatever their
+   * number. The model continues at the checkpoint's step with its pipeline schedule, trainers and
+   * mode; its {@link RemoteModel#trainer trainers} start at that step.
+   *
+   * @param checkpointOrDirectory a checkpoint ({@code DIR/step-<s>}) or a directory of checkpoints,
+   *     whose latest complete one is used. It is resolved to an absolute path here and read by the
+   *     coordinator and the workers under that path: on a multi-node cluster it must be on a
+   *     filesystem they all mount at the same place.
+   * @throws ShardoptException FAILED_PRECONDITION (a missing, truncated or corrupt file) or
+   *     INVALID_ARGUMENT (not a checkpoint, a newer format), naming the file; nothing is created
+   */
+  public RemoteModel restoreModel(String id, Path checkpointOrDirectory) {
+    ModelOptions.checkId(id);
+    String from = absolute(checkpointOrDirectory);
+    Model created = call("CreateModel of '" + id + "' from checkpoint " + from,
+        () -> coordinator().createModel(
+            CreateModelRequest.newBuilder().setModelId(id).setRestoreFrom(from).build()));
+    RemoteModel remote = new RemoteModel(this, created);
+    return deletedOnFailure(remote, () -> {
+      Model ready = awaitReady(remote, false);
+      return new RemoteModel(this, ready, ready.getStep());
+    });
+  }
+
+  /** Runs {@code rest} of a model's creation; when it fails, deletes the model (best effort). */
+  private RemoteModel deletedOnFailure(RemoteModel remote, Supplier<RemoteModel> rest) {
+    try {
+      return rest.get();
     } catch (RuntimeException e) {
       try {
         coordinator().deleteModel(DeleteModelRequest.newBuilder().setName(remote.name()).build());
@@ -108,14 +142,21 @@ public class ShardoptCluster implements AutoCloseable {
     }
   }
 
-  private void awaitReady(RemoteModel remote, boolean uploaded) {
+  /** {@code path} as the absolute, normalized string the coordinator and workers are sent. */
+  static String absolute(Path path) {
+    Objects.requireNonNull(path, "path");
+    return path.toAbsolutePath().normalize().toString();
+  }
+
+  /** Waits until the model is READY and returns it as GetModel answered then. */
+  private Model awaitReady(RemoteModel remote, boolean uploaded) {
     Duration timeout = options.readyTimeout();
     long deadline = System.nanoTime() + timeout.toNanos();
     long sleepMillis = 5;
     while (true) {
       Model m = remote.describe();
       if (m.getState() == ModelState.READY) {
-        return;
+        return m;
       }
       if (m.getState() == ModelState.FAILED) {
         throw new ShardoptException(Status.Code.FAILED_PRECONDITION, target,
@@ -164,11 +205,16 @@ public class ShardoptCluster implements AutoCloseable {
 
   /** A blocking coordinator stub with the call deadline. */
   CoordinatorGrpc.CoordinatorBlockingStub coordinator() {
+    return coordinator(options.rpcDeadline());
+  }
+
+  /** A blocking coordinator stub with {@code deadline}. */
+  CoordinatorGrpc.CoordinatorBlockingStub coordinator(Duration deadline) {
     if (closed.get()) {
       throw new IllegalStateException("the cluster client is closed");
     }
     return CoordinatorGrpc.newBlockingStub(coordinatorChannel)
-        .withDeadlineAfter(options.rpcDeadline().toMillis(), TimeUnit.MILLISECONDS);
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   WorkerCalls workerCalls() {

@@ -2,6 +2,8 @@ package dev.shardopt.client;
 
 import com.google.protobuf.Empty;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.v1.Checkpoint;
+import dev.shardopt.v1.CheckpointModelRequest;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.CreateModelRequest;
 import dev.shardopt.v1.DeleteModelRequest;
@@ -22,6 +24,7 @@ import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
 import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.TensorSpec;
+import dev.shardopt.v1.TrainingMode;
 import dev.shardopt.v1.UpdatePipelineRequest;
 import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WriteParametersResponse;
@@ -39,6 +42,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -50,6 +54,9 @@ import java.util.function.ToLongBiFunction;
  * sent and serve pulls from their {@code params}. The coordinator keeps each model's pipeline
  * schedule (generation 0 at creation, one more per UpdatePipeline), and the workers refuse an ASYNC
  * push whose pipeline_generation is not the one in force at its step, as the real ones do.
+ * CheckpointModel records the model at the step it names (nothing is written to disk), and
+ * CreateModel with restore_from creates the model recorded at that path, or at the latest step
+ * under it, with both workers at the checkpoint's step.
  */
 final class FakeCluster implements AutoCloseable {
 
@@ -165,12 +172,24 @@ final class FakeCluster implements AutoCloseable {
     final Map<String, Model> models = new ConcurrentHashMap<>();
     final List<UpdatePipelineRequest> updates = new CopyOnWriteArrayList<>();
     final AtomicInteger deletes = new AtomicInteger();
+    final List<CheckpointModelRequest> checkpointRequests = new CopyOnWriteArrayList<>();
+    final List<CreateModelRequest> restoreRequests = new CopyOnWriteArrayList<>();
+    /** The checkpoints taken, by path: the model at the checkpoint's step. */
+    final Map<String, Model> checkpoints = new ConcurrentHashMap<>();
+    /** A CheckpointModel call waits for this before it answers. */
+    volatile CountDownLatch checkpointGate = new CountDownLatch(0);
+    /** A model restored while this is set fails after its creation, with this message. */
+    volatile String restoreFailure;
 
     @Override
     public void createModel(CreateModelRequest request, StreamObserver<Model> response) {
       String name = "models/" + request.getModelId();
       if (models.containsKey(name)) {
         response.onError(Status.ALREADY_EXISTS.withDescription("model " + name + " exists").asRuntimeException());
+        return;
+      }
+      if (!request.getRestoreFrom().isEmpty()) {
+        restore(name, request, response);
         return;
       }
       boolean upload = request.getModel().getTensorsList().stream().anyMatch(t -> t.getInit().hasUpload());
@@ -181,6 +200,54 @@ final class FakeCluster implements AutoCloseable {
           .build();
       models.put(name, m);
       response.onNext(m);
+      response.onCompleted();
+    }
+
+    private void restore(String name, CreateModelRequest request, StreamObserver<Model> response) {
+      restoreRequests.add(request);
+      String from = request.getRestoreFrom();
+      Model saved = checkpoints.containsKey(from) ? checkpoints.get(from)
+          : checkpoints.entrySet().stream().filter(e -> e.getKey().startsWith(from + "/step-"))
+              .max(Map.Entry.comparingByKey()).map(Map.Entry::getValue).orElse(null);
+      if (saved == null) {
+        response.onError(Status.FAILED_PRECONDITION.withDescription(
+            from + "/manifest.json: no such file").asRuntimeException());
+        return;
+      }
+      String failure = restoreFailure;
+      Model m = saved.toBuilder().setName(name)
+          .setState(failure == null ? ModelState.READY : ModelState.FAILED)
+          .setFailure(failure == null ? "" : failure).build();
+      a.step = saved.getStep();
+      b.step = saved.getStep();
+      models.put(name, m);
+      response.onNext(m.toBuilder().clearStep().build());
+      response.onCompleted();
+    }
+
+    @Override
+    public void checkpointModel(CheckpointModelRequest request, StreamObserver<Checkpoint> response) {
+      checkpointRequests.add(request);
+      try {
+        checkpointGate.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        response.onError(Status.CANCELLED.asRuntimeException());
+        return;
+      }
+      Model m = models.get(request.getName());
+      if (m.getMode() == TrainingMode.ASYNC) {
+        response.onError(Status.FAILED_PRECONDITION.withDescription(
+            "checkpoints of ASYNC models are not supported yet: " + m.getName()).asRuntimeException());
+        return;
+      }
+      long step = request.hasAtStep() ? request.getAtStep() : Math.min(a.step, b.step);
+      String path = request.getDirectory() + "/step-" + String.format("%010d", step);
+      checkpoints.put(path, m.toBuilder().setStep(step).build());
+      long elements = m.getTensorsList().stream()
+          .mapToLong(t -> t.getShapeList().stream().reduce(1L, (x, y) -> x * y)).sum();
+      response.onNext(Checkpoint.newBuilder().setModel(m.getName()).setStep(step).setPath(path)
+          .setBytes(elements * Float.BYTES).setSnapshotMillis(1.25).setTotalMillis(40.5).build());
       response.onCompleted();
     }
 

@@ -17,9 +17,11 @@ import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.TrainingMode;
 import io.grpc.Server;
 import io.grpc.Status;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.AfterEach;
@@ -387,6 +389,124 @@ class FakeClusterTest {
     m.delete();
     assertThatThrownBy(() -> cluster.model("m"))
         .hasMessageContaining("NOT_FOUND");
+  }
+
+  @Test
+  void checkpointSendsTheAbsoluteDirectoryAndReturnsWhatTheCoordinatorReports() {
+    RemoteModel m = model();
+    fake.a.step = 6;
+    fake.b.step = 6;
+
+    CheckpointInfo c = m.checkpoint(Path.of("ckpt", "..", "runs"));
+
+    String dir = Path.of("runs").toAbsolutePath().toString();
+    assertThat(fake.coordinator.checkpointRequests).singleElement().satisfies(r -> {
+      assertThat(r.getName()).isEqualTo("models/m");
+      assertThat(r.getDirectory()).isEqualTo(dir);
+      assertThat(r.hasAtStep()).isFalse();
+    });
+    // w 96x128, b 100, c 7: 12395 floats
+    assertThat(c).isEqualTo(new CheckpointInfo(6, dir + "/step-0000000006", 49_580, 1.25, 40.5));
+  }
+
+  @Test
+  void checkpointAtAStepSendsTheStep() {
+    RemoteModel m = model();
+    CheckpointInfo c = m.checkpoint(Path.of("/data/ckpt"), 8);
+    assertThat(fake.coordinator.checkpointRequests).singleElement()
+        .satisfies(r -> assertThat(r.getAtStep()).isEqualTo(8));
+    assertThat(c.step()).isEqualTo(8);
+    assertThat(c.path()).isEqualTo("/data/ckpt/step-0000000008");
+    assertThatThrownBy(() -> m.checkpoint(Path.of("/data/ckpt"), -1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("atStep must be >= 0, got -1");
+    assertThat(fake.coordinator.checkpointRequests).hasSize(1);
+  }
+
+  @Test
+  void aRefusedCheckpointIsAShardoptExceptionNamingTheCallAndTheServersReason() {
+    RemoteModel m = asyncModel(sgd(0.1));
+    assertThatThrownBy(() -> m.checkpoint(Path.of("/data/ckpt")))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessage("CheckpointModel of models/m into /data/ckpt at coordinator "
+            + fake.coordinatorAddress() + " failed: FAILED_PRECONDITION: checkpoints of ASYNC models"
+            + " are not supported yet: models/m")
+        .satisfies(e -> assertThat(((ShardoptException) e).code())
+            .isEqualTo(Status.Code.FAILED_PRECONDITION));
+  }
+
+  @Test
+  void aCheckpointHasItsOwnDeadline() throws Exception {
+    assertThat(ClientOptions.defaults().checkpointDeadline()).isEqualTo(Duration.ofMinutes(10));
+    assertThatThrownBy(() -> ClientOptions.defaults().checkpointDeadline(Duration.ZERO))
+        .hasMessage("checkpointDeadline must be positive, got PT0S");
+    RemoteModel m = model();
+    fake.coordinator.checkpointGate = new CountDownLatch(1); // the coordinator never answers
+    try (ShardoptCluster impatient = new ShardoptCluster(fake.coordinatorAddress(),
+        ClientOptions.defaults().checkpointDeadline(Duration.ofMillis(300)), null)) {
+      RemoteModel same = impatient.model("m");
+      assertThatThrownBy(() -> same.checkpoint(Path.of("/data/ckpt"), 4))
+          .isInstanceOf(ShardoptException.class)
+          .satisfies(e -> assertThat(((ShardoptException) e).code())
+              .isEqualTo(Status.Code.DEADLINE_EXCEEDED));
+      assertThat(same.step()).isZero(); // other calls keep the ordinary deadline
+    } finally {
+      fake.coordinator.checkpointGate.countDown();
+    }
+    assertThat(m.checkpoint(Path.of("/data/ckpt"), 4).step()).isEqualTo(4);
+  }
+
+  @Test
+  void restoreModelSendsOnlyTheAbsolutePathAndItsTrainersStartAtTheCheckpointsStep() {
+    RemoteModel m = cluster.createModel(ModelOptions.named("m").pipeline(adam(0.02)).trainers(2)
+        .tensors(Tensors.of("w", 96, 128), Tensors.of("b", 100), Tensors.of("c", 7)));
+    fake.a.step = 12;
+    fake.b.step = 12;
+    CheckpointInfo c = m.checkpoint(Path.of("ckpt"));
+    m.delete();
+    fake.a.step = 0;
+    fake.b.step = 0;
+
+    RemoteModel r = cluster.restoreModel("r", Path.of("ckpt")); // the parent: its latest checkpoint
+
+    assertThat(fake.coordinator.restoreRequests).singleElement().satisfies(q -> {
+      assertThat(q.getModelId()).isEqualTo("r");
+      assertThat(q.getRestoreFrom()).isEqualTo(Path.of("ckpt").toAbsolutePath().toString());
+      assertThat(q.hasModel()).isFalse();
+    });
+    assertThat(c.step()).isEqualTo(12);
+    assertThat(r.name()).isEqualTo("models/r");
+    assertThat(r.trainers()).isEqualTo(2);
+    assertThat(r.tensorNames()).containsExactly("w", "b", "c");
+    assertThat(r.pipeline().toString()).isEqualTo("adam(0.02)");
+    assertThat(r.startStep()).isEqualTo(12);
+    assertThat(r.trainer(1, 2).nextStep()).isEqualTo(12);
+    assertThat(m.trainer(1, 2).nextStep()).isZero();
+    assertThat(cluster.model("r").startStep()).isZero(); // attached, not restored
+  }
+
+  @Test
+  void aRefusedRestoreCreatesNothing() {
+    assertThatThrownBy(() -> cluster.restoreModel("r", Path.of("/nowhere/step-0000000004")))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessage("CreateModel of 'r' from checkpoint /nowhere/step-0000000004 at coordinator "
+            + fake.coordinatorAddress() + " failed: FAILED_PRECONDITION: "
+            + "/nowhere/step-0000000004/manifest.json: no such file");
+    assertThat(fake.coordinator.models).isEmpty();
+    assertThat(fake.coordinator.deletes).hasValue(0);
+    assertThatThrownBy(() -> cluster.restoreModel("Bad Id", Path.of("/x")))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(fake.coordinator.restoreRequests).hasSize(1);
+  }
+
+  @Test
+  void aRestoredModelThatFailsIsDeletedAgain() {
+    model().checkpoint(Path.of("/data/ckpt"), 4);
+    fake.coordinator.restoreFailure = "worker 127.0.0.1:1 could not read w.npy";
+    assertThatThrownBy(() -> cluster.restoreModel("r", Path.of("/data/ckpt/step-0000000004")))
+        .isInstanceOf(ShardoptException.class)
+        .hasMessage("model models/r failed while loading: worker 127.0.0.1:1 could not read w.npy");
+    assertThat(fake.coordinator.deletes).hasValue(1);
+    assertThat(fake.coordinator.models).containsOnlyKeys("models/m");
   }
 
   @Test
