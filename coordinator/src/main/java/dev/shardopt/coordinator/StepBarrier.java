@@ -48,7 +48,8 @@ public final class StepBarrier {
     final Map<String, Long> generations = new LinkedHashMap<>();
     final List<Reply> replies = new ArrayList<>();
     final long startedNanos;
-    /** When the last participant reported; 0 while some have not. */
+    /** Whether every participant reported, and when the last one did. */
+    boolean complete;
     long completedNanos;
     ScheduledFuture<?> timeout;
 
@@ -116,7 +117,8 @@ public final class StepBarrier {
         if (!r.stats.keySet().containsAll(participants)) {
           return;
         }
-        if (r.completedNanos == 0) {
+        if (!r.complete) {
+          r.complete = true;
           r.completedNanos = nanoTime.getAsLong();
           r.timeout.cancel(false); // complete: a hold may delay its decision, the timeout must not fail it
         }
@@ -149,7 +151,7 @@ public final class StepBarrier {
     synchronized (this) {
       held.remove(step);
       Round r = rounds.get(step);
-      if (r == null || r.completedNanos == 0) {
+      if (r == null || !r.complete) {
         return;
       }
       outcome = decide(step, r);
@@ -194,7 +196,7 @@ public final class StepBarrier {
     ApiException e;
     synchronized (this) {
       r = rounds.get(step);
-      if (r == null || r.completedNanos != 0) {
+      if (r == null || r.complete) {
         return; // decided, or complete and held: a hold never times a round out
       }
       rounds.remove(step);
