@@ -22,11 +22,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -40,25 +35,14 @@ class CheckpointRestorerTest {
   @TempDir
   Path dir;
 
-  private final AtomicLong now = new AtomicLong(1_000_000);
-  private final WorkerRegistry workers = new WorkerRegistry(500, 6, now::get);
-  private final ModelRegistryTest.FakeFleet fleet = new ModelRegistryTest.FakeFleet();
-  private ScheduledExecutorService timer;
-  private ExecutorService calls;
-  private ModelRegistry registry;
-  private CheckpointRestorer restorer;
+  private final CheckpointCluster cluster = new CheckpointCluster();
+  private final ModelRegistry registry = cluster.registry;
+  private final CheckpointRestorer restorer = new CheckpointRestorer(registry);
   /** The committed checkpoint of "src": step 4, generation 1 from step 2, 3 updates and 1 skipped step. */
   private Path checkpoint;
 
   @BeforeEach
   void start() throws Exception {
-    timer = Executors.newSingleThreadScheduledExecutor();
-    calls = Executors.newCachedThreadPool();
-    registry = new ModelRegistry(workers, fleet, timer, CoordinatorConfig.defaults(), ScheduleLockHooks.NONE,
-        new AtomicLong()::get);
-    restorer = new CheckpointRestorer(registry);
-    workers.register("host1:7001");
-    workers.register("host2:7002");
     // "a" [2, 8192], "b" [10, 10], "c" [3, 8192]: 6 blocks
     registry.create("src", Model.newBuilder().setPipeline(Pipeline.parse("adam(0.1)").toProto())
         .addTensors(tensor("a", 2, B)).addTensors(tensor("b", 10, 10)).addTensors(tensor("c", 3, B)).setTrainers(2)
@@ -68,16 +52,13 @@ class CheckpointRestorerTest {
       long generation = s < 2 ? 0 : 1;
       twoWorkerStep("models/src", s, generation, s == 1); // step 1 is skipped (not finite)
     }
-    checkpoint = Path.of(new Checkpointer(registry, fleet, calls).checkpoint("models/src", dir.toString(), null).getPath());
-    fleet.calls.clear();
+    checkpoint = Path.of(cluster.checkpointer.checkpoint("models/src", dir.toString(), null).getPath());
+    cluster.fleet.calls.clear();
   }
 
   @AfterEach
   void stop() throws InterruptedException {
-    timer.shutdownNow();
-    calls.shutdownNow();
-    assertThat(timer.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
-    assertThat(calls.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+    cluster.close();
   }
 
   private void twoWorkerStep(String model, long step, long generation, boolean nonFinite) {
@@ -100,15 +81,15 @@ class CheckpointRestorerTest {
     for (int i = 3; i < 3 + count; i++) {
       addresses.add("host" + i + ":7000");
     }
-    now.addAndGet(10_000); // w1 and w2 have stopped beating: only the new workers are healthy
-    addresses.forEach(workers::register);
-    addresses.forEach(a -> fleet.progress.put(a, ModelProgress.newBuilder().setModel("models/r").setStep(4).build()));
+    cluster.now.addAndGet(10_000); // w1 and w2 have stopped beating: only the new workers are healthy
+    addresses.forEach(cluster.workers::register);
+    addresses.forEach(a -> cluster.fleet.progress.put(a, ModelProgress.newBuilder().setModel("models/r").setStep(4).build()));
 
     Model m = restore("r", dir.toString()); // the root: its latest complete checkpoint
 
-    List<CreateShardsRequest> created = fleet.of("create").stream().map(c -> (CreateShardsRequest) c.request()).toList();
+    List<CreateShardsRequest> created = cluster.fleet.of("create").stream().map(c -> (CreateShardsRequest) c.request()).toList();
     assertThat(created).hasSize(count);
-    assertThat(fleet.of("create")).extracting(ModelRegistryTest.FakeFleet.Call::address)
+    assertThat(cluster.fleet.of("create")).extracting(ModelRegistryTest.FakeFleet.Call::address)
         .containsExactlyInAnyOrderElementsOf(addresses);
     RestoreSpec expected = RestoreSpec.newBuilder().setPath(checkpoint.toString()).setStep(4).setUpdatesApplied(3)
         .setStepsSkipped(1).build();
@@ -168,7 +149,7 @@ class CheckpointRestorerTest {
     assertApiError(() -> restore("r", "ckpt"), Status.Code.INVALID_ARGUMENT).hasMessageContaining("is relative");
     assertApiError(() -> restore("R!", dir.toString()), Status.Code.INVALID_ARGUMENT).hasMessageContaining("model_id");
     assertApiError(() -> restore("src", dir.toString()), Status.Code.ALREADY_EXISTS).hasMessageContaining("models/src");
-    assertThat(fleet.of("create")).isEmpty();
+    assertThat(cluster.fleet.of("create")).isEmpty();
   }
 
   @Test
@@ -211,7 +192,7 @@ class CheckpointRestorerTest {
   private void assertRefused(Status.Code code, String file, String what) {
     assertApiError(() -> restore("r", checkpoint.toString()), code).hasMessageStartingWith(file)
         .hasMessageContaining(what);
-    assertThat(fleet.of("create")).isEmpty();
+    assertThat(cluster.fleet.of("create")).isEmpty();
     assertApiError(() -> registry.get("models/r"), Status.Code.NOT_FOUND);
   }
 }

@@ -20,51 +20,29 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointerTest {
   private static final String M = "models/m";
-  private static final String A1 = "host1:7001";
-  private static final String A2 = "host2:7002";
+  private static final String A1 = CheckpointCluster.A1;
+  private static final String A2 = CheckpointCluster.A2;
   private static final int B = 8192;
 
   @TempDir
   Path dir;
 
-  private final AtomicLong now = new AtomicLong(1_000_000);
-  private final WorkerRegistry workers = new WorkerRegistry(500, 6, now::get);
-  private final ModelRegistryTest.FakeFleet fleet = new ModelRegistryTest.FakeFleet();
-  private ScheduledExecutorService timer;
-  private ExecutorService calls;
-  private ModelRegistry registry;
-  private Checkpointer checkpointer;
-
-  @BeforeEach
-  void start() {
-    timer = Executors.newSingleThreadScheduledExecutor();
-    calls = Executors.newCachedThreadPool();
-    registry = new ModelRegistry(workers, fleet, timer, CoordinatorConfig.defaults(), ScheduleLockHooks.NONE,
-        new AtomicLong()::get);
-    checkpointer = new Checkpointer(registry, fleet, calls);
-    workers.register(A1);
-    workers.register(A2);
-  }
+  private final CheckpointCluster cluster = new CheckpointCluster();
+  private final ModelRegistryTest.FakeFleet fleet = cluster.fleet;
+  private final ModelRegistry registry = cluster.registry;
+  private final Checkpointer checkpointer = cluster.checkpointer;
 
   @AfterEach
   void stop() throws InterruptedException {
-    timer.shutdownNow();
-    calls.shutdownNow();
-    assertThat(timer.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
-    assertThat(calls.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+    cluster.close();
   }
 
   private void create(String pipeline) {
