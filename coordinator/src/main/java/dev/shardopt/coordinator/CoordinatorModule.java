@@ -38,13 +38,30 @@ public class CoordinatorModule extends AbstractModule {
   @Provides
   @Singleton
   GrpcWorkerFleet grpcFleet() {
-    return new GrpcWorkerFleet(30_000);
+    return new GrpcWorkerFleet(30_000, config.barrierTimeoutMillis());
   }
 
   @Provides
   @Singleton
   WorkerFleet fleet(GrpcWorkerFleet grpc) {
     return grpc;
+  }
+
+  /** The checkpoint's calls to the workers, all of a phase at once (each blocks for its answer). */
+  @Provides
+  @Singleton
+  Checkpointer checkpointer(ModelRegistry models, WorkerFleet fleet) {
+    return new Checkpointer(models, fleet, Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "coordinator-checkpoint");
+      t.setDaemon(true);
+      return t;
+    }));
+  }
+
+  @Provides
+  @Singleton
+  CheckpointRestorer restorer(ModelRegistry models) {
+    return new CheckpointRestorer(models);
   }
 
   @Provides

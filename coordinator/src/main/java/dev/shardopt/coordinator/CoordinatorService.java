@@ -2,6 +2,8 @@ package dev.shardopt.coordinator;
 
 import com.google.protobuf.Empty;
 import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.Checkpoint;
+import dev.shardopt.v1.CheckpointModelRequest;
 import dev.shardopt.v1.ClusterStatus;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.CreateModelRequest;
@@ -35,11 +37,16 @@ import java.util.function.Supplier;
 public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
   private final ModelRegistry models;
   private final WorkerRegistry workers;
+  private final Checkpointer checkpointer;
+  private final CheckpointRestorer restorer;
 
   @Inject
-  public CoordinatorService(ModelRegistry models, WorkerRegistry workers) {
+  public CoordinatorService(ModelRegistry models, WorkerRegistry workers, Checkpointer checkpointer,
+      CheckpointRestorer restorer) {
     this.models = models;
     this.workers = workers;
+    this.checkpointer = checkpointer;
+    this.restorer = restorer;
   }
 
   @Override
@@ -58,7 +65,8 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void createModel(CreateModelRequest request, StreamObserver<Model> response) {
-    unary(response, () -> models.create(request.getModelId(), request.getModel()));
+    unary(response, () -> request.getRestoreFrom().isEmpty() ? models.create(request.getModelId(), request.getModel())
+        : restorer.restore(request));
   }
 
   @Override
@@ -126,6 +134,12 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
       models.reportLoaded(request.getModel(), request.getWorker());
       return Empty.getDefaultInstance();
     });
+  }
+
+  @Override
+  public void checkpointModel(CheckpointModelRequest request, StreamObserver<Checkpoint> response) {
+    unary(response, () -> checkpointer.checkpoint(request.getName(), request.getDirectory(),
+        request.hasAtStep() ? request.getAtStep() : null));
   }
 
   @Override

@@ -37,6 +37,38 @@ final class GenerationSchedule {
   }
 
   /**
+   * The schedule of a model restored at {@code step}: {@code generations} as a checkpoint recorded
+   * them (generation 0, the model's {@code initial} pipeline, from step 0, then each in order, each
+   * checked as {@link #append} checks a change), fixed through {@code step}, which the workers
+   * continue from.
+   *
+   * @throws ApiException INVALID_ARGUMENT naming the generation that does not fit
+   */
+  static GenerationSchedule restored(String model, Pipeline initial, List<PipelineGeneration> generations,
+      List<String> tensorNames, long step) {
+    GenerationSchedule s = new GenerationSchedule(model, initial, tensorNames);
+    if (generations.isEmpty() || generations.get(0).getGeneration() != 0 || generations.get(0).getFromStep() != 0) {
+      throw ApiException.invalidArgument("the checkpoint's pipeline_schedule of " + model
+          + " must start with generation 0 from step 0");
+    }
+    for (int i = 1; i < generations.size(); i++) {
+      PipelineGeneration g = generations.get(i);
+      try {
+        if (g.getGeneration() != i) {
+          throw ApiException.invalidArgument("generation " + g.getGeneration() + " is listed where generation " + i
+              + " belongs");
+        }
+        s.append(Pipeline.fromProto(g.getPipeline()), g.getFromStep());
+      } catch (ApiException | InvalidPipelineException e) {
+        throw ApiException.invalidArgument("the checkpoint's pipeline_schedule of " + model + ", generation "
+            + g.getGeneration() + " from step " + g.getFromStep() + ": " + e.getMessage());
+      }
+    }
+    s.fixThrough(step);
+    return s;
+  }
+
+  /**
    * Adds the next generation from {@code atStep} on, or refuses it and changes nothing.
    *
    * @throws ApiException FAILED_PRECONDITION when a worker may have started {@code atStep}, when

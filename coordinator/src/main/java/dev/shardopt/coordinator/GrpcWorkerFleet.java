@@ -6,6 +6,10 @@ import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.DropModelRequest;
 import dev.shardopt.v1.GetProgressRequest;
 import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.PersistShardsRequest;
+import dev.shardopt.v1.PersistShardsResponse;
+import dev.shardopt.v1.SnapshotShardsRequest;
+import dev.shardopt.v1.SnapshotShardsResponse;
 import dev.shardopt.v1.WorkerGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -20,11 +24,19 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   /** GetModel asks every worker for its progress: a hung worker must not stall it for long. */
   static final long PROGRESS_DEADLINE_MILLIS = 2_000;
+  /** A worker writes its part of a checkpoint (gigabytes, fsynced) before it answers PersistShards. */
+  static final long PERSIST_DEADLINE_MILLIS = 10 * 60_000;
 
   private final long deadlineMillis;
+  private final long snapshotDeadlineMillis;
 
-  public GrpcWorkerFleet(long deadlineMillis) {
+  /**
+   * @param snapshotDeadlineMillis how long SnapshotShards may take: the worker waits for the step
+   *     boundary first, so the barrier timeout
+   */
+  public GrpcWorkerFleet(long deadlineMillis, long snapshotDeadlineMillis) {
     this.deadlineMillis = deadlineMillis;
+    this.snapshotDeadlineMillis = snapshotDeadlineMillis;
   }
 
   private WorkerGrpc.WorkerBlockingStub stub(String address) {
@@ -48,6 +60,20 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
     return call(address, "report the progress of " + model,
         () -> stub(address).withDeadlineAfter(PROGRESS_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
             .getProgress(GetProgressRequest.newBuilder().setModel(model).build()));
+  }
+
+  @Override
+  public SnapshotShardsResponse snapshotShards(String address, String model, long step) {
+    return call(address, "snapshot the shards of " + model + " at step " + step,
+        () -> stub(address).withDeadlineAfter(snapshotDeadlineMillis, TimeUnit.MILLISECONDS)
+            .snapshotShards(SnapshotShardsRequest.newBuilder().setModel(model).setStep(step).build()));
+  }
+
+  @Override
+  public PersistShardsResponse persistShards(String address, String model, long step, String path) {
+    return call(address, "write its shards of " + model + " at step " + step + " into " + path,
+        () -> stub(address).withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+            .persistShards(PersistShardsRequest.newBuilder().setModel(model).setStep(step).setPath(path).build()));
   }
 
   private static <T> T call(String address, String what, Supplier<T> r) {

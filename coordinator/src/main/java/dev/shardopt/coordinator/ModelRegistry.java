@@ -7,9 +7,11 @@ import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.BlockStatistics;
 import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.UpdateKernels;
 import dev.shardopt.engine.UpdateDecision;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.CheckpointManifest;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
@@ -17,7 +19,9 @@ import dev.shardopt.v1.ModelMetrics;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.ModelState;
 import dev.shardopt.v1.OptimizerPipeline;
+import dev.shardopt.v1.PipelineGeneration;
 import dev.shardopt.v1.PipelineSchedule;
+import dev.shardopt.v1.RestoreSpec;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
@@ -70,16 +74,25 @@ public final class ModelRegistry {
     final Deque<StepMetrics> metrics = new ArrayDeque<>();
     long updates;
     long skipped;
+    /** The first step not decided yet (steps are decided in order: a worker reports one at a time). */
+    long nextStep;
     String failure;
 
-    Record(Model spec, List<Shard> shards, Pipeline pipeline) {
+    /** @param restore where a restored model continues from, or null for a new one */
+    Record(Model spec, List<Shard> shards, GenerationSchedule schedule, RestoreSpec restore) {
       this.spec = spec;
       this.shards = List.copyOf(shards);
       this.tensorNames = spec.getTensorsList().stream().map(TensorSpec::getName).toList();
-      this.schedule = new GenerationSchedule(spec.getName(), pipeline, tensorNames);
+      this.schedule = schedule;
+      if (restore != null) {
+        updates = restore.getUpdatesApplied();
+        skipped = restore.getStepsSkipped();
+        nextStep = restore.getStep();
+      }
       for (Shard s : shards) {
         addresses.put(s.getWorker(), s.getAddress());
-        if (s.getLength() > 0 && spec.getTensors(s.getTensorIndex()).getInit().getKindCase() == Initializer.KindCase.UPLOAD) {
+        if (restore == null && s.getLength() > 0
+            && spec.getTensors(s.getTensorIndex()).getInit().getKindCase() == Initializer.KindCase.UPLOAD) {
           uploadWorkers.add(s.getWorker());
         }
       }
@@ -107,6 +120,7 @@ public final class ModelRegistry {
         } else {
           skipped++;
         }
+        nextStep = Math.max(nextStep, step + 1);
         metrics.addLast(StepMetrics.newBuilder().setStep(step).setUpdate(d.update()).setSkipped(!d.applies())
             .setLearningRate(d.applies() ? d.learningRate() : Double.NaN)
             .setGradientNorm(d.gradientNorm())
@@ -182,10 +196,32 @@ public final class ModelRegistry {
 
   /** Validates, places and creates a model; on any failure nothing is left behind. */
   public Model create(String modelId, Model requested) {
+    return create(modelId, requested, null);
+  }
+
+  /**
+   * Creates a model that continues from a checkpoint: {@code requested} is the spec the checkpoint
+   * recorded with generation 0's pipeline, {@code generations} its whole schedule, and the workers
+   * read their shards from {@code restore}. READY at once (nothing to upload); the schedule is fixed
+   * through the checkpoint's step and its next decision is that step's.
+   */
+  public Model restore(String modelId, Model requested, List<PipelineGeneration> generations, RestoreSpec restore) {
+    return create(modelId, requested, new Restoring(generations, restore));
+  }
+
+  /** A restore's schedule and where the workers read their shards. */
+  private record Restoring(List<PipelineGeneration> generations, RestoreSpec spec) {}
+
+  /** The model's name ({@code models/<id>}), or INVALID_ARGUMENT for an id that cannot be one. */
+  static String nameOf(String modelId) {
     if (modelId == null || !MODEL_ID.matcher(modelId).matches()) {
       throw ApiException.invalidArgument("model_id must match " + MODEL_ID.pattern() + ", got '" + modelId + "'");
     }
-    String name = "models/" + modelId;
+    return "models/" + modelId;
+  }
+
+  private Model create(String modelId, Model requested, Restoring restoring) {
+    String name = nameOf(modelId);
     Pipeline pipeline = pipeline(requested.hasPipeline() ? requested.getPipeline() : null, "model.pipeline");
     List<String> names = new ArrayList<>();
     List<Long> sizes = new ArrayList<>();
@@ -239,6 +275,9 @@ public final class ModelRegistry {
           + requested.getStaleness());
     }
 
+    GenerationSchedule schedule = restoring == null ? new GenerationSchedule(name, pipeline, names)
+        : GenerationSchedule.restored(name, pipeline, restoring.generations(), names, restoring.spec().getStep());
+    upload &= restoring == null;
     List<ShardPlanner.WorkerSlot> healthy = workers.healthyWorkers();
     if (healthy.isEmpty()) {
       throw ApiException.unavailable("no healthy workers to hold " + name + "; start a worker with --coordinator");
@@ -258,7 +297,11 @@ public final class ModelRegistry {
     try {
       for (Map.Entry<String, List<Shard>> e : byWorker.entrySet()) {
         String address = e.getValue().get(0).getAddress();
-        fleet.createShards(address, CreateShardsRequest.newBuilder().setModel(spec).addAllShards(e.getValue()).build());
+        CreateShardsRequest.Builder request = CreateShardsRequest.newBuilder().setModel(spec).addAllShards(e.getValue());
+        if (restoring != null) {
+          request.setRestore(restoring.spec());
+        }
+        fleet.createShards(address, request.build());
         created.add(address);
       }
     } catch (RuntimeException e) {
@@ -274,7 +317,7 @@ public final class ModelRegistry {
       }
       throw e instanceof ApiException a ? a : ApiException.unavailable("creating " + name + " failed: " + e.getMessage());
     }
-    Record record = new Record(spec, shards, pipeline);
+    Record record = new Record(spec, shards, schedule, restoring == null ? null : restoring.spec());
     synchronized (this) {
       models.put(name, record);
     }
@@ -364,6 +407,121 @@ public final class ModelRegistry {
     } finally {
       hooks.at(section, Phase.RELEASED, r.name(), step);
     }
+  }
+
+  // ---------------------------------------------------------------- checkpoints
+
+  /**
+   * A SYNC model's step boundary held for a checkpoint: the barrier does not decide the step that
+   * ends the window after it until {@link #release}, so every worker's state at the boundary stays
+   * as it is until each has copied it. What the checkpoint's plan and manifest need of the model.
+   */
+  public static final class CheckpointHold {
+    private final Record record;
+    private final long step;
+    private final long heldStep;
+    private final List<String> slots;
+    private boolean released;
+
+    private CheckpointHold(Record record, long step, long heldStep, List<String> slots) {
+      this.record = record;
+      this.step = step;
+      this.heldStep = heldStep;
+      this.slots = List.copyOf(slots);
+    }
+
+    public String model() {
+      return record.name();
+    }
+
+    /** The boundary captured: the state after this many steps. */
+    public long step() {
+      return step;
+    }
+
+    /** The step whose decision waits for the release: the last of the window starting at {@link #step}. */
+    public long heldStep() {
+      return heldStep;
+    }
+
+    /** The model's tensors, in order, with their full shapes. */
+    public List<TensorSpec> tensors() {
+      return record.spec.getTensorsList();
+    }
+
+    /** The optimizer state slots of every tensor under the pipeline in force at the boundary. */
+    public List<String> slots() {
+      return slots;
+    }
+
+    /** The addresses of the workers holding shards of the model. */
+    public List<String> workers() {
+      return List.copyOf(new LinkedHashSet<>(record.addresses.values()));
+    }
+
+    /**
+     * Ends the hold (the decision of {@link #heldStep} may be made) and returns the manifest's model
+     * fields as of the boundary. The counters are the boundary's once every worker has reached it (its
+     * snapshot answered): no step of the window is decided before the held one. Idempotent.
+     */
+    public CheckpointManifest release() {
+      CheckpointManifest fields;
+      synchronized (record) {
+        Pipeline atStep = record.schedule.at(step).pipeline();
+        fields = CheckpointManifest.newBuilder().setModelId(record.name().substring("models/".length()))
+            .setStep(step).setPipelineText(atStep.toString()).setPipelineSchedule(record.schedule.toProto())
+            .setTrainers(record.spec.getTrainers()).setMode(record.spec.getMode())
+            .setStaleness(record.spec.getStaleness()).addAllTensors(record.spec.getTensorsList())
+            .setUpdatesApplied(record.updates).setStepsSkipped(record.skipped).setNextStep(step).build();
+        if (released) {
+          return fields;
+        }
+        released = true;
+      }
+      record.barrier.release(heldStep);
+      return fields;
+    }
+  }
+
+  /**
+   * Chooses the step of a checkpoint of a SYNC model and holds it ({@link CheckpointHold}): {@code
+   * atStep}, or when null the next update boundary whose window is not decided yet.
+   *
+   * @throws ApiException NOT_FOUND; FAILED_PRECONDITION for an ASYNC model or a boundary the cluster
+   *     has passed (naming the earliest step allowed); INVALID_ARGUMENT for a step that is not a
+   *     multiple of the pipeline's accumulate
+   */
+  public CheckpointHold holdCheckpoint(String name, Long atStep) {
+    Record r = record(name);
+    if (r.spec.getMode() == TrainingMode.ASYNC) {
+      throw ApiException.failedPrecondition("checkpoints of ASYNC models are not supported yet: " + name
+          + " is ASYNC; checkpoint a SYNC model");
+    }
+    if (atStep != null) {
+      checkStep("at_step", atStep);
+    }
+    CheckpointHold[] hold = new CheckpointHold[1];
+    // The barrier's lock, then the model's: a decision's order, so that no decision comes between the
+    // choice of the step and the hold.
+    r.barrier.hold(() -> locked(r, Section.CHECKPOINT, atStep == null ? -1 : atStep, () -> {
+      int k = r.schedule.latest().pipeline().accumulateSteps(); // accumulate never changes (checkCompatible)
+      long earliest = r.nextStep / k * k;
+      long step = atStep == null ? earliest : atStep;
+      if (step % k != 0) {
+        throw ApiException.invalidArgument("at_step " + step + " of " + name + " is not a multiple of the pipeline's"
+            + " accumulate " + k + ": a checkpoint captures an update boundary; choose " + (step / k * k) + " or "
+            + (step / k * k + k));
+      }
+      if (step < earliest) {
+        throw ApiException.failedPrecondition("the cluster has passed step " + step + " of " + name + " (step "
+            + (step + k - 1) + ", the last of its window, is decided); choose at_step " + earliest + " or later");
+      }
+      hold[0] = new CheckpointHold(r, step, step + k - 1,
+          UpdateKernels.forRule(r.schedule.at(step).pipeline().rule()).stateSlots());
+      hooks.at(Section.CHECKPOINT, Phase.HOLDING, name, step);
+      return step + k - 1;
+    }));
+    return hold[0];
   }
 
   // ---------------------------------------------------------------- steps

@@ -1,8 +1,8 @@
 package dev.shardopt.coordinator;
 
 /**
- * Where {@link ModelRegistry} takes and releases a model's lock around the three operations that
- * read or change its pipeline schedule, so that a test can pause a thread there and force each
+ * Where {@link ModelRegistry} takes and releases a model's lock around the operations that read or
+ * change its pipeline schedule or decided steps, so that a test can pause a thread there and force each
  * interleaving of a pipeline change with a step decision or a schedule read. The process binds
  * {@link #NONE} in {@link CoordinatorModule}; a test overrides the binding (Guice
  * {@code Modules.override}) or passes its own to the {@link ModelRegistry} constructor.
@@ -16,7 +16,12 @@ public interface ScheduleLockHooks {
     /** UpdatePipeline ({@code step}: its at_step). */
     UPDATE,
     /** GetPipelineSchedule ({@code step}: its through_step). */
-    FIX
+    FIX,
+    /**
+     * CheckpointModel choosing its step and holding the decision that ends its window ({@code step}:
+     * the at_step asked, -1 when none; at HOLDING the step chosen). Under the barrier's lock, like a decision.
+     */
+    CHECKPOINT
   }
 
   /** Where the thread is. */
@@ -25,8 +30,8 @@ public interface ScheduleLockHooks {
     LOCKING,
     /**
      * Holding the lock, which no other thread can see past yet: a decision is made but the horizon
-     * not yet raised to the next step; an update is appended; a fix has raised the horizon. A
-     * refused operation does not get here.
+     * not yet raised to the next step; an update is appended; a fix has raised the horizon; a
+     * checkpoint's step is chosen, its hold not yet registered. A refused operation does not get here.
      */
     HOLDING,
     /** The lock is released (also after a refusal). */

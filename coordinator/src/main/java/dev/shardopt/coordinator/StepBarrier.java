@@ -3,6 +3,7 @@ package dev.shardopt.coordinator;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.engine.BlockStatistics;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,9 @@ import java.util.function.LongSupplier;
  * statistics for a step (phase one) and waits; once every participant has reported, the decision is
  * computed once and sent to all of them (phase two). A step that is not complete within the timeout
  * fails for everyone waiting on it, rather than hanging.
+ *
+ * <p>A step can be held ({@link #hold}, for a checkpoint's snapshot): a round of it that completes
+ * is kept, with no thread waiting and no timeout running, and decided when the hold is released.
  */
 public final class StepBarrier {
 
@@ -44,6 +48,9 @@ public final class StepBarrier {
     final Map<String, Long> generations = new LinkedHashMap<>();
     final List<Reply> replies = new ArrayList<>();
     final long startedNanos;
+    /** Whether every participant reported, and when the last one did. */
+    boolean complete;
+    long completedNanos;
     ScheduledFuture<?> timeout;
 
     Round(long startedNanos) {
@@ -68,6 +75,8 @@ public final class StepBarrier {
       return size() > 64;
     }
   };
+  /** Steps whose decision waits for {@link #release} (a checkpoint's snapshot). */
+  private final Set<Long> held = new HashSet<>();
   private ApiException failure;
 
   /** @param nanoTime the clock of the barrier wait ({@code System::nanoTime}; tests step it by hand) */
@@ -88,17 +97,15 @@ public final class StepBarrier {
    * {@code reply} is called once, maybe on another thread.
    */
   public void report(String worker, long step, long generation, List<BlockStatistics> stats, Reply reply) {
-    List<Reply> toAnswer = new ArrayList<>();
-    DecidedStep decision = null;
-    ApiException error = null;
+    Outcome outcome;
     synchronized (this) {
       if (!participants.contains(worker)) {
-        error = ApiException.failedPrecondition(worker + " holds no shards of " + model + " (participants: "
-            + new TreeSet<>(participants) + ")");
+        outcome = new Outcome(List.of(reply), null, ApiException.failedPrecondition(worker + " holds no shards of "
+            + model + " (participants: " + new TreeSet<>(participants) + ")"));
       } else if (failure != null) {
-        error = failure;
+        outcome = new Outcome(List.of(reply), null, failure);
       } else if (recent.containsKey(step)) {
-        decision = recent.get(step); // a retried report of a decided step
+        outcome = new Outcome(List.of(reply), recent.get(step), null); // a retried report of a decided step
       } else {
         Round r = rounds.computeIfAbsent(step, s -> new Round(nanoTime.getAsLong()));
         r.stats.put(worker, stats);
@@ -107,34 +114,79 @@ public final class StepBarrier {
         if (r.timeout == null) {
           r.timeout = timer.schedule(() -> expire(step), timeoutMillis, TimeUnit.MILLISECONDS);
         }
-        if (r.stats.keySet().containsAll(participants)) {
-          rounds.remove(step);
-          r.timeout.cancel(false);
-          List<BlockStatistics> all = new ArrayList<>();
-          r.stats.values().forEach(all::addAll);
-          double waitMillis = (nanoTime.getAsLong() - r.startedNanos) / 1e6;
-          try {
-            decision = decide.apply(new CompletedRound(step, Map.copyOf(r.generations), all, waitMillis));
-            recent.put(step, decision);
-          } catch (ApiException e) {
-            error = e;
-          } catch (RuntimeException e) {
-            error = ApiException.unavailable("step " + step + " of " + model + " could not be decided: " + e);
-          }
-          toAnswer.addAll(r.replies);
-        } else {
+        if (!r.stats.keySet().containsAll(participants)) {
           return;
         }
+        if (!r.complete) {
+          r.complete = true;
+          r.completedNanos = nanoTime.getAsLong();
+          r.timeout.cancel(false); // complete: a hold may delay its decision, the timeout must not fail it
+        }
+        if (held.contains(step)) {
+          return; // decided by release(step)
+        }
+        outcome = decide(step, r);
       }
     }
-    if (toAnswer.isEmpty()) {
-      toAnswer.add(reply);
+    outcome.answer();
+  }
+
+  /**
+   * Holds {@code step}: from now on a round of it that completes is kept, not decided, until
+   * {@link #release}. {@code choose} runs under this barrier's lock, where no decision can be in
+   * progress, so that what it reads of the decided steps stays true until the hold is in place; it
+   * returns the step to hold or throws to refuse.
+   */
+  public long hold(LongSupplier choose) {
+    synchronized (this) {
+      long step = choose.getAsLong();
+      held.add(step);
+      return step;
     }
-    for (Reply r : toAnswer) {
-      if (error != null) {
-        r.failed(error);
-      } else {
-        r.decided(decision);
+  }
+
+  /** Ends a hold; a round of the step that completed meanwhile is decided now, and its reports answered. */
+  public void release(long step) {
+    Outcome outcome;
+    synchronized (this) {
+      held.remove(step);
+      Round r = rounds.get(step);
+      if (r == null || !r.complete) {
+        return;
+      }
+      outcome = decide(step, r);
+    }
+    outcome.answer();
+  }
+
+  /** A complete round's decision (or error), under this barrier's lock; the replies are answered outside it. */
+  private Outcome decide(long step, Round r) {
+    rounds.remove(step);
+    List<BlockStatistics> all = new ArrayList<>();
+    r.stats.values().forEach(all::addAll);
+    // The wait for the workers, not the hold: the hold is the snapshot's, reported with it.
+    double waitMillis = (r.completedNanos - r.startedNanos) / 1e6;
+    try {
+      DecidedStep decision = decide.apply(new CompletedRound(step, Map.copyOf(r.generations), all, waitMillis));
+      recent.put(step, decision);
+      return new Outcome(r.replies, decision, null);
+    } catch (ApiException e) {
+      return new Outcome(r.replies, null, e);
+    } catch (RuntimeException e) {
+      return new Outcome(r.replies, null,
+          ApiException.unavailable("step " + step + " of " + model + " could not be decided: " + e));
+    }
+  }
+
+  /** How the reports of a round are answered: a decision or an error, once outside the lock. */
+  private record Outcome(List<Reply> replies, DecidedStep decision, ApiException error) {
+    void answer() {
+      for (Reply r : replies) {
+        if (error != null) {
+          r.failed(error);
+        } else {
+          r.decided(decision);
+        }
       }
     }
   }
@@ -143,10 +195,11 @@ public final class StepBarrier {
     Round r;
     ApiException e;
     synchronized (this) {
-      r = rounds.remove(step);
-      if (r == null) {
-        return;
+      r = rounds.get(step);
+      if (r == null || r.complete) {
+        return; // decided, or complete and held: a hold never times a round out
       }
+      rounds.remove(step);
       Set<String> missing = new TreeSet<>(participants);
       missing.removeAll(r.stats.keySet());
       e = onTimeout.apply(step, missing);

@@ -2,6 +2,8 @@ package dev.shardopt.coordinator;
 
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.PersistShardsResponse;
+import dev.shardopt.v1.SnapshotShardsResponse;
 
 /** The coordinator's calls to workers. The gRPC form is {@link GrpcWorkerFleet}; tests fake it. */
 public interface WorkerFleet {
@@ -11,4 +13,10 @@ public interface WorkerFleet {
 
   /** The model's progress on that worker now. */
   ModelProgress progress(String address, String model);
+
+  /** Copies the worker's shards of {@code model} in memory once it has completed {@code step} steps. */
+  SnapshotShardsResponse snapshotShards(String address, String model, long step);
+
+  /** Writes that snapshot into the checkpoint attempt directory {@code path}; returns the ranges written. */
+  PersistShardsResponse persistShards(String address, String model, long step, String path);
 }

@@ -10,6 +10,8 @@ import com.google.inject.util.Modules;
 import dev.shardopt.coordinator.ScheduleLockHooks.Phase;
 import dev.shardopt.coordinator.ScheduleLockHooks.Section;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.v1.Checkpoint;
+import dev.shardopt.v1.CheckpointModelRequest;
 import dev.shardopt.v1.CreateModelRequest;
 import dev.shardopt.v1.GetPipelineScheduleRequest;
 import dev.shardopt.v1.Model;
@@ -20,6 +22,7 @@ import dev.shardopt.v1.StepDecision;
 import dev.shardopt.v1.UpdatePipelineRequest;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -29,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The service as the process wires it (CoordinatorModule), with a fake fleet and recording hooks. */
 class CoordinatorServiceTest {
@@ -154,5 +158,26 @@ class CoordinatorServiceTest {
       assertThat(status.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
       assertThat(status.getDescription()).contains("generation 0 in force").contains("workers/w1 prepared it under generation 1");
     }
+  }
+
+  @Test
+  void checkpointModelAndCreateModelFromItGoThroughTheService(@TempDir Path dir) throws Exception {
+    create();
+    Answer<Checkpoint> checkpoint = new Answer<>();
+    service.checkpointModel(CheckpointModelRequest.newBuilder().setName("models/m").setDirectory(dir.toString())
+        .setAtStep(0).build(), checkpoint);
+    assertThat(checkpoint.value().getPath()).isEqualTo(dir.resolve("step-0000000000").toString());
+
+    Answer<Model> restored = new Answer<>();
+    service.createModel(CreateModelRequest.newBuilder().setModelId("r").setRestoreFrom(dir.toString()).build(), restored);
+    assertThat(restored.value().getName()).isEqualTo("models/r");
+    assertThat(restored.value().getTensorsList()).isEqualTo(twoWorkerModel("sgd(0.1)").getTensorsList());
+
+    Answer<Model> both = new Answer<>();
+    service.createModel(CreateModelRequest.newBuilder().setModelId("x").setRestoreFrom(dir.toString())
+        .setModel(twoWorkerModel("sgd(0.1)")).build(), both);
+    Status refused = both.error();
+    assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(refused.getDescription()).contains("model and restore_from are both set");
   }
 }

@@ -7,7 +7,13 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.rpc.ApiException;
+import dev.shardopt.checkpoint.ShardWriter;
+import dev.shardopt.engine.UpdateKernels;
 import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.PersistShardsResponse;
+import dev.shardopt.v1.SnapshotShardsResponse;
+import java.io.IOException;
+import java.nio.file.Path;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
@@ -82,6 +88,60 @@ class ModelRegistryTest {
         throw failure;
       }
       return p;
+    }
+
+    /** Addresses whose SnapshotShards or PersistShards fail, with what. */
+    final Map<String, RuntimeException> failSnapshotOn = new ConcurrentHashMap<>();
+    final Map<String, RuntimeException> failPersistOn = new ConcurrentHashMap<>();
+    /** Runs in each SnapshotShards call before it answers (a test's latch), with the address. */
+    volatile java.util.function.Consumer<String> beforeSnapshotAnswer = a -> {};
+
+    @Override
+    public SnapshotShardsResponse snapshotShards(String address, String model, long step) {
+      calls.add(new Call("snapshot", address, step));
+      beforeSnapshotAnswer.accept(address);
+      if (failSnapshotOn.containsKey(address)) {
+        throw failSnapshotOn.get(address);
+      }
+      calls.add(new Call("snapshotted", address, step));
+      return SnapshotShardsResponse.getDefaultInstance();
+    }
+
+    /**
+     * Writes {@link #value} into every element of the parameters and state slots of the shards that
+     * the address was last asked to create of the model, as a worker writes its snapshot.
+     */
+    @Override
+    public PersistShardsResponse persistShards(String address, String model, long step, String path) {
+      calls.add(new Call("persist", address, path));
+      if (failPersistOn.containsKey(address)) {
+        throw failPersistOn.get(address);
+      }
+      CreateShardsRequest created = of("create").stream().filter(c -> c.address().equals(address))
+          .map(c -> (CreateShardsRequest) c.request()).filter(r -> r.getModel().getName().equals(model))
+          .reduce((first, last) -> last).orElseThrow();
+      List<String> slots = new ArrayList<>(List.of(""));
+      slots.addAll(UpdateKernels.forRule(Pipeline.fromProto(created.getModel().getPipeline()).rule()).stateSlots());
+      PersistShardsResponse.Builder out = PersistShardsResponse.newBuilder();
+      try (ShardWriter w = ShardWriter.open(Path.of(path))) {
+        for (Shard s : created.getShardsList()) {
+          for (int slot = 0; slot < slots.size(); slot++) {
+            float[] v = new float[(int) s.getLength()];
+            for (int i = 0; i < v.length; i++) {
+              v[i] = value(s.getTensorIndex(), slot, s.getOffset() + i);
+            }
+            out.addRanges(w.write(s.getTensor(), slots.get(slot), s.getOffset(), v).toProto());
+          }
+        }
+      } catch (IOException e) {
+        throw new ApiException(Status.Code.INTERNAL, "worker " + address + ": " + e.getMessage());
+      }
+      return out.build();
+    }
+
+    /** What the fake writes at an element of a tensor's parameters (slot 0) or state slot (1, 2...). */
+    static float value(int tensor, int slot, long element) {
+      return tensor * 1000 + slot * 100 + element % 89;
     }
 
     List<String> summary() {

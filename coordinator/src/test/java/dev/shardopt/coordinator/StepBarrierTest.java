@@ -1,6 +1,7 @@
 package dev.shardopt.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.engine.BlockStatistics;
@@ -15,6 +16,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -54,6 +57,10 @@ class StepBarrierTest {
   }
 
   private StepBarrier barrier(Set<String> participants, long timeoutMillis) {
+    return barrier(participants, timeoutMillis, timer);
+  }
+
+  private StepBarrier barrier(Set<String> participants, long timeoutMillis, ScheduledExecutorService timer) {
     return new StepBarrier("models/m", participants, timer, timeoutMillis,
         round -> {
           decideCalls.incrementAndGet();
@@ -356,5 +363,84 @@ class StepBarrierTest {
       assertThat(round.step()).isEqualTo(4);
       assertThat(round.generations()).isEqualTo(Map.of("w1", 2L, "w2", 3L, "w3", 2L));
     });
+  }
+
+  /** A timer whose tasks run only when the test fires them, even cancelled ones (as a timeout that had begun). */
+  static final class ManualTimer extends ScheduledThreadPoolExecutor {
+    final List<Runnable> scheduled = new CopyOnWriteArrayList<>();
+
+    ManualTimer() {
+      super(1);
+    }
+
+    @Override
+    public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+      scheduled.add(command);
+      return super.schedule(() -> {}, 1, TimeUnit.DAYS);
+    }
+
+    void fireAll() {
+      scheduled.forEach(Runnable::run);
+    }
+  }
+
+  @Test
+  void aHeldStepsCompletedRoundIsDecidedOnlyWhenReleasedAndNeverTimesOut() {
+    ManualTimer manual = new ManualTimer();
+    try {
+      StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS, manual);
+      assertThat(b.hold(() -> 3)).isEqualTo(3);
+      RecordingReply r1 = new RecordingReply();
+      RecordingReply r2 = new RecordingReply();
+      RecordingReply retry = new RecordingReply();
+      b.report("w1", 3, 1, stats(0, 0, 1), r1);
+      b.report("w2", 3, 1, stats(0, 1, 1), r2);
+      manual.fireAll(); // the round's timeout, had it begun before the round completed
+      b.report("w1", 3, 1, stats(0, 0, 1), retry);
+      assertThat(decideCalls.get()).isZero();
+      assertThat(timedOutSteps).isEmpty();
+      assertThat(List.of(r1.answered(), r2.answered(), retry.answered())).containsOnly(false);
+
+      b.release(3);
+      assertThat(r1.decision().step()).isEqualTo(3);
+      assertThat(r2.decision()).isSameAs(r1.decision());
+      assertThat(retry.decision()).isSameAs(r1.decision());
+      assertThat(decidedSteps).containsExactly(3L);
+      // the hold is gone: the next step decides as soon as it completes
+      RecordingReply next = new RecordingReply();
+      b.report("w1", 4, 1, stats(0, 0, 1), new RecordingReply());
+      b.report("w2", 4, 1, stats(0, 1, 1), next);
+      assertThat(next.decision().step()).isEqualTo(4);
+    } finally {
+      manual.shutdownNow();
+    }
+  }
+
+  @Test
+  void aHeldStepStillTimesOutWhileAWorkerHasNotReported() {
+    ManualTimer manual = new ManualTimer();
+    try {
+      StepBarrier b = barrier(Set.of("w1", "w2"), LONG_TIMEOUT_MS, manual);
+      b.hold(() -> 5);
+      RecordingReply r1 = new RecordingReply();
+      b.report("w1", 5, 1, stats(0, 0, 1), r1);
+      manual.fireAll();
+      assertThat(r1.failure()).isSameAs(timeoutError.get());
+      assertThat(missingSets).containsExactly(Set.of("w2"));
+    } finally {
+      manual.shutdownNow();
+    }
+  }
+
+  @Test
+  void aRefusedHoldHoldsNothing() {
+    StepBarrier b = barrier(Set.of("w1"), LONG_TIMEOUT_MS);
+    ApiException refused = ApiException.failedPrecondition("passed");
+    assertThatThrownBy(() -> b.hold(() -> {
+      throw refused;
+    })).isSameAs(refused);
+    RecordingReply r = new RecordingReply();
+    b.report("w1", 0, 1, stats(0, 0, 1), r);
+    assertThat(r.decision().step()).isZero();
   }
 }

@@ -1,0 +1,59 @@
+package dev.shardopt.coordinator;
+
+import dev.shardopt.checkpoint.CheckpointException;
+import dev.shardopt.checkpoint.CheckpointReader;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.CheckpointManifest;
+import dev.shardopt.v1.CreateModelRequest;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.PipelineGeneration;
+import dev.shardopt.v1.RestoreSpec;
+import dev.shardopt.v1.TrainingMode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * CreateModel with restore_from: opens the checkpoint, verifies every file before anything is
+ * created, and creates the model it describes on the current workers, continuing from its step.
+ */
+public final class CheckpointRestorer {
+  private final ModelRegistry models;
+
+  public CheckpointRestorer(ModelRegistry models) {
+    this.models = models;
+  }
+
+  public Model restore(CreateModelRequest request) {
+    if (request.hasModel()) {
+      throw ApiException.invalidArgument("model and restore_from are both set; a restored model's spec comes from"
+          + " its checkpoint, so leave model unset");
+    }
+    ModelRegistry.nameOf(request.getModelId());
+    Path path = Checkpointer.directory("restore_from", request.getRestoreFrom());
+    CheckpointManifest m;
+    Path dir;
+    try (CheckpointReader reader = CheckpointReader.open(path)) {
+      reader.verify();
+      m = reader.manifest();
+      dir = reader.dir().toAbsolutePath();
+    } catch (CheckpointException e) {
+      throw Checkpointer.toApi(e);
+    } catch (IOException e) {
+      throw ApiException.failedPrecondition(path + ": cannot read the checkpoint: " + e.getMessage());
+    }
+    if (m.getMode() == TrainingMode.ASYNC) {
+      throw ApiException.failedPrecondition(dir + ": a checkpoint of an ASYNC model; restoring ASYNC models is not"
+          + " supported yet");
+    }
+    List<PipelineGeneration> generations = m.getPipelineSchedule().getGenerationsList();
+    if (generations.isEmpty()) {
+      throw ApiException.invalidArgument(dir + ": the manifest's pipeline_schedule has no generation");
+    }
+    Model spec = Model.newBuilder().addAllTensors(m.getTensorsList()).setTrainers(m.getTrainers()).setMode(m.getMode())
+        .setStaleness(m.getStaleness()).setPipeline(generations.get(0).getPipeline()).build();
+    RestoreSpec restore = RestoreSpec.newBuilder().setPath(dir.toString()).setStep(m.getStep())
+        .setUpdatesApplied(m.getUpdatesApplied()).setStepsSkipped(m.getStepsSkipped()).build();
+    return models.restore(request.getModelId(), spec, generations, restore);
+  }
+}

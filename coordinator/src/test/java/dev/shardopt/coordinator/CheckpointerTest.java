@@ -1,0 +1,250 @@
+package dev.shardopt.coordinator;
+
+import static dev.shardopt.coordinator.ModelRegistryTest.assertApiError;
+import static dev.shardopt.coordinator.ModelRegistryTest.finiteStep;
+import static dev.shardopt.coordinator.ModelRegistryTest.stat;
+import static dev.shardopt.coordinator.ModelRegistryTest.twoWorkerModel;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.shardopt.checkpoint.CheckpointReader;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.Checkpoint;
+import dev.shardopt.v1.CheckpointManifest;
+import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.TrainingMode;
+import io.grpc.Status;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointerTest {
+  private static final String M = "models/m";
+  private static final String A1 = CheckpointCluster.A1;
+  private static final String A2 = CheckpointCluster.A2;
+  private static final int B = 8192;
+
+  @TempDir
+  Path dir;
+
+  private final CheckpointCluster cluster = new CheckpointCluster();
+  private final ModelRegistryTest.FakeFleet fleet = cluster.fleet;
+  private final ModelRegistry registry = cluster.registry;
+  private final Checkpointer checkpointer = cluster.checkpointer;
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    cluster.close();
+  }
+
+  private void create(String pipeline) {
+    registry.create("m", twoWorkerModel(pipeline));
+  }
+
+  private List<String> entries() throws Exception {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  @Test
+  void withoutAtStepTheNextBoundaryIsWrittenWithEveryFileAndTheBoundarysCounters() throws Exception {
+    create("adam(0.1)");
+    for (long s = 0; s < 3; s++) {
+      finiteStep(registry, M, s, 0);
+    }
+    Checkpoint c = checkpointer.checkpoint(M, dir.toString(), null);
+
+    assertThat(c.getStep()).isEqualTo(3);
+    assertThat(c.getModel()).isEqualTo(M);
+    assertThat(c.getPath()).isEqualTo(dir.resolve("step-0000000003").toString());
+    // a [2, 8192] and b [10, 10], parameters and two Adam slots each, 4 bytes per element
+    assertThat(c.getBytes()).isEqualTo(3L * 4 * (2 * B + 100));
+    assertThat(fleet.of("snapshot")).extracting(ModelRegistryTest.FakeFleet.Call::address).containsExactlyInAnyOrder(A1, A2);
+    assertThat(fleet.of("snapshot")).extracting(ModelRegistryTest.FakeFleet.Call::request).containsOnly(3L);
+    assertThat(fleet.of("persist")).extracting(call -> Path.of((String) call.request()).getFileName().toString())
+        .allMatch(n -> n.matches("step-0000000003\\.partial-[0-9a-f]{8}"));
+    assertThat(entries()).containsExactly("step-0000000003");
+
+    try (CheckpointReader reader = CheckpointReader.open(Path.of(c.getPath()))) {
+      reader.verify();
+      CheckpointManifest m = reader.manifest();
+      assertThat(m.getModelId()).isEqualTo("m");
+      assertThat(m.getStep()).isEqualTo(3);
+      assertThat(m.getNextStep()).isEqualTo(3);
+      assertThat(m.getUpdatesApplied()).isEqualTo(3);
+      assertThat(m.getStepsSkipped()).isZero();
+      assertThat(m.getTrainers()).isEqualTo(1);
+      assertThat(m.getMode()).isEqualTo(TrainingMode.SYNC);
+      assertThat(m.getPipelineText()).isEqualTo(Pipeline.parse("adam(0.1)").toString());
+      assertThat(m.getPipelineSchedule().getGenerationsCount()).isEqualTo(1);
+      assertThat(m.getFilesList()).extracting(f -> f.getTensor() + "/" + f.getSlot())
+          .containsExactly("a/", "a/exp_avg", "a/exp_avg_sq", "b/", "b/exp_avg", "b/exp_avg_sq");
+      float[] v = reader.readAll("a", "exp_avg_sq");
+      assertThat(v[B + 5]).isEqualTo(ModelRegistryTest.FakeFleet.value(0, 2, B + 5)); // w2's half
+      assertThat(v[5]).isEqualTo(ModelRegistryTest.FakeFleet.value(0, 2, 5)); // w1's
+    }
+    // the hold is released: training goes on
+    assertThat(finiteStep(registry, M, 3, 0).step()).isEqualTo(3);
+    assertThat(registry.get(M).getState()).isEqualTo(ModelState.READY);
+  }
+
+  @Test
+  void anAccumulatingModelIsCheckpointedAtTheStartOfItsFirstUndecidedWindowAndOnlyAtMultiplesOfAccumulate() {
+    create("sgd(0.1).accumulate(2)");
+    finiteStep(registry, M, 1, 0); // the window of steps 0 and 1
+
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 3L), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("at_step 3").hasMessageContaining("accumulate 2").hasMessageContaining("choose 2 or 4");
+    Checkpoint c = checkpointer.checkpoint(M, dir.toString(), null);
+    assertThat(c.getStep()).isEqualTo(2);
+    // the held step was 3, the last of the window: it decides now
+    assertThat(finiteStep(registry, M, 3, 0).step()).isEqualTo(3);
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 2L), Status.Code.FAILED_PRECONDITION)
+        .hasMessageContaining("the cluster has passed step 2").hasMessageContaining("choose at_step 4 or later");
+  }
+
+  @Test
+  void refusalsNameWhatIsWrongAndCallNoWorker() throws Exception {
+    create("sgd(0.1)");
+    registry.create("async", twoWorkerModel("sgd(0.1)").toBuilder().setMode(TrainingMode.ASYNC).build());
+    for (long s = 0; s < 3; s++) {
+      finiteStep(registry, M, s, 0);
+    }
+    assertApiError(() -> checkpointer.checkpoint("models/nope", dir.toString(), null), Status.Code.NOT_FOUND)
+        .hasMessageContaining("models/nope not found");
+    assertApiError(() -> checkpointer.checkpoint(M, " ", null), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("directory is empty");
+    assertApiError(() -> checkpointer.checkpoint(M, "ckpt/run1", null), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("directory 'ckpt/run1' is relative");
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 10_000_000_000L), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("at_step 10000000000 is out of range");
+    assertApiError(() -> checkpointer.checkpoint("models/async", dir.toString(), null), Status.Code.FAILED_PRECONDITION)
+        .hasMessageContaining("checkpoints of ASYNC models are not supported yet");
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 1L), Status.Code.FAILED_PRECONDITION)
+        .hasMessageContaining("the cluster has passed step 1").hasMessageContaining("choose at_step 3 or later");
+
+    assertThat(fleet.of("snapshot")).isEmpty();
+    assertThat(entries()).isEmpty();
+    // no refusal left a hold: step 3 decides
+    assertThat(finiteStep(registry, M, 3, 0).step()).isEqualTo(3);
+  }
+
+  @Test
+  void theHeldStepIsDecidedOnlyOnceEverySnapshotAnsweredAndBeforeAnyWorkerWrites() throws Exception {
+    create("sgd(0.1)");
+    finiteStep(registry, M, 0, 0);
+    finiteStep(registry, M, 1, 0);
+    List<String> events = new CopyOnWriteArrayList<>();
+    CountDownLatch bothSnapshotting = new CountDownLatch(2);
+    CountDownLatch answer = new CountDownLatch(1);
+    fleet.beforeSnapshotAnswer = address -> {
+      bothSnapshotting.countDown();
+      await(answer);
+      events.add("snapshotted " + address);
+    };
+    CompletableFuture<Checkpoint> running = CompletableFuture.supplyAsync(() -> checkpointer.checkpoint(M,
+        dir.toString(), null));
+    assertThat(bothSnapshotting.await(5, TimeUnit.SECONDS)).isTrue();
+
+    // Both workers report the held step 2 while the snapshots have not answered: the round is kept.
+    RecordingReply w1 = new RecordingReply();
+    RecordingReply w2 = new RecordingReply();
+    StepBarrier.Reply logged = new StepBarrier.Reply() {
+      @Override
+      public void decided(DecidedStep d) {
+        events.add("decided " + d.step() + " after " + fleet.of("persist").size() + " persist calls");
+        w2.decided(d);
+      }
+
+      @Override
+      public void failed(ApiException e) {
+        w2.failed(e);
+      }
+    };
+    registry.reportStep(M, "workers/w1", 2, 0, List.of(stat(0, 0, 0.0625)), w1);
+    registry.reportStep(M, "workers/w2", 2, 0, List.of(stat(0, 1, 0.1875), stat(1, 0, 0.0)), logged);
+    assertThat(w1.answered()).isFalse(); // the hold cannot end before `answer` opens
+    assertThat(w2.answered()).isFalse();
+
+    answer.countDown();
+    assertThat(w2.decision().step()).isEqualTo(2);
+    assertThat(w1.decision()).isSameAs(w2.decision());
+    assertThat(running.get(5, TimeUnit.SECONDS).getStep()).isEqualTo(2);
+    assertThat(events.subList(0, 2)).containsExactlyInAnyOrder("snapshotted " + A1, "snapshotted " + A2);
+    // and right after: before the workers were asked to write
+    assertThat(events.get(2)).isEqualTo("decided 2 after 0 persist calls");
+    assertThat(registry.metrics(M, 2).getSteps(0).getStep()).isEqualTo(2);
+  }
+
+  @Test
+  void aSecondCheckpointOfTheModelWhileOneRunsIsRefused() throws Exception {
+    create("sgd(0.1)");
+    CountDownLatch snapshotting = new CountDownLatch(1);
+    CountDownLatch answer = new CountDownLatch(1);
+    fleet.beforeSnapshotAnswer = address -> {
+      snapshotting.countDown();
+      await(answer);
+    };
+    CompletableFuture<Checkpoint> first = CompletableFuture.supplyAsync(() -> checkpointer.checkpoint(M,
+        dir.toString(), null));
+    assertThat(snapshotting.await(5, TimeUnit.SECONDS)).isTrue();
+    assertApiError(() -> checkpointer.checkpoint(M, dir.resolve("other").toString(), 5L), Status.Code.FAILED_PRECONDITION)
+        .hasMessageContaining("a checkpoint of models/m is already running");
+    answer.countDown();
+    assertThat(first.get(5, TimeUnit.SECONDS).getStep()).isZero();
+    // the same step again: the complete checkpoint is kept, and the refusal leaves no hold
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.ALREADY_EXISTS)
+        .hasMessageContaining("a checkpoint of step 0 already exists");
+    assertThat(finiteStep(registry, M, 0, 0).step()).isZero();
+  }
+
+  @Test
+  void aWorkerFailingItsSnapshotFailsTheCheckpointWithItsCodeAndTrainingGoesOn() throws Exception {
+    create("sgd(0.1)");
+    finiteStep(registry, M, 0, 0);
+    fleet.failSnapshotOn.put(A2, ApiException.unavailable("worker " + A2 + " could not snapshot: connection refused"));
+
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.UNAVAILABLE)
+        .hasMessageContaining("checkpoint of models/m at step 1 failed")
+        .hasMessageContaining("worker host2:7002 could not snapshot: connection refused");
+    assertThat(fleet.of("persist")).isEmpty();
+    assertThat(entries()).isEmpty(); // the attempt is deleted
+    assertThat(registry.get(M).getState()).isEqualTo(ModelState.READY);
+    assertThat(finiteStep(registry, M, 1, 0).step()).isEqualTo(1);
+  }
+
+  @Test
+  void aWorkerFailingToWriteFailsTheCheckpointWithItsCodeAndLeavesNoCheckpoint() throws Exception {
+    create("sgd(0.1)");
+    fleet.failPersistOn.put(A1, new ApiException(Status.Code.RESOURCE_EXHAUSTED,
+        "worker " + A1 + " could not write a.npy: No space left on device"));
+
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.RESOURCE_EXHAUSTED)
+        .hasMessageContaining("checkpoint of models/m at step 0 failed")
+        .hasMessageContaining("worker host1:7001 could not write a.npy: No space left on device");
+    assertThat(entries()).isEmpty();
+    assertThat(registry.get(M).getState()).isEqualTo(ModelState.READY);
+    assertThat(finiteStep(registry, M, 0, 0).step()).isZero();
+    // a retry at the same step succeeds once the disk has room
+    fleet.failPersistOn.clear();
+    assertThat(checkpointer.checkpoint(M, dir.toString(), null).getStep()).isEqualTo(1);
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      assertThat(latch.await(5, TimeUnit.SECONDS)).isTrue();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+}
