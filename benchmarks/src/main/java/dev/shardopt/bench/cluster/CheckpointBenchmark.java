@@ -1,0 +1,238 @@
+package dev.shardopt.bench.cluster;
+
+import static dev.shardopt.bench.cluster.ClusterBenchmark.log;
+import static dev.shardopt.client.Initializers.normal;
+
+import dev.shardopt.client.CheckpointInfo;
+import dev.shardopt.client.ClientOptions;
+import dev.shardopt.client.ModelOptions;
+import dev.shardopt.client.RemoteModel;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.TensorDef;
+import dev.shardopt.client.Tensors;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.embedded.ShardoptLocal;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Checkpoint write and restore throughput of a 100M-parameter Adam model (4 tensors of 25M, 2
+ * trainers, SYNC) on an embedded cluster of 2 workers, against a plain sequential file copy of
+ * the same number of bytes (parameters + both Adam moments) measured in the same run, before and
+ * after the checkpoint (the baseline is their mean). Issue 8's target: both ratios >= 0.8x.
+ *
+ * <ul>
+ *   <li><b>checkpoint write</b>: bytes / {@code total_millis} of {@code CheckpointModel} (holding the
+ *       boundary, creating the files, the workers' snapshots and parallel positional writes with
+ *       fsync, the manifest);
+ *   <li><b>snapshot</b>: {@code snapshot_millis}, the only part training waits for;
+ *   <li><b>restore</b>: {@code restoreModel} until READY (verification of every file's CRC32C, then
+ *       the workers' reads), bytes / wall time;
+ *   <li><b>file copy</b>: {@code FileChannel.transferTo} of a file of that size into a new file,
+ *       then fsync of the copy; the source was just written (and fsynced), as the checkpoint's files
+ *       are when they are restored: both read from the page cache where it holds them.
+ * </ul>
+ *
+ * <p>One run, no repetitions: on a shared machine read the load average printed with the table.
+ * Options ({@code --name=value}): {@code params} (100000000), {@code tensors} (4), {@code dir} (a
+ * new directory under /tmp, deleted afterwards), {@code timeout-min} (15). Needs about 6 GB of heap
+ * ({@code -Xmx8g}). Progress goes to stderr, the markdown table to stdout.
+ */
+public final class CheckpointBenchmark {
+  private CheckpointBenchmark() {}
+
+  /** One measured figure. */
+  record Row(String what, long bytes, double millis, double baselineMbps, String target, boolean ratioRow) {
+    double mbps() {
+      return bytes / 1e6 / (millis / 1e3);
+    }
+
+    double ratio() {
+      return mbps() / baselineMbps;
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> o = new LinkedHashMap<>();
+    for (String a : args) {
+      if (!a.startsWith("--") || !a.contains("=")) {
+        throw new IllegalArgumentException("options are --name=value, got " + a);
+      }
+      o.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+    }
+    long params = Long.parseLong(o.getOrDefault("params", "100000000"));
+    int tensors = Integer.parseInt(o.getOrDefault("tensors", "4"));
+    int timeoutMin = Integer.parseInt(o.getOrDefault("timeout-min", "15"));
+    Path dir = o.containsKey("dir") ? Files.createDirectories(Path.of(o.get("dir")))
+        : Files.createTempDirectory(Path.of("/tmp"), "shardopt-ckpt-bench");
+    Thread watchdog = new Thread(() -> {
+      try {
+        Thread.sleep(TimeUnit.MINUTES.toMillis(timeoutMin));
+        log("the run took over " + timeoutMin + " min: halting");
+        deleteTree(dir);
+        Runtime.getRuntime().halt(2);
+      } catch (InterruptedException e) {
+        // the run ended
+      }
+    }, "watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
+    try {
+      System.out.println(run(params, tensors, dir));
+    } finally {
+      deleteTree(dir);
+      watchdog.interrupt();
+    }
+  }
+
+  static String run(long params, int tensors, Path dir) throws Exception {
+    String loadBefore = ClusterBenchmark.Environment.load();
+    int n = Math.toIntExact(params / tensors);
+    long bytes = 3L * Float.BYTES * n * tensors; // parameters, exp_avg, exp_avg_sq
+
+    double copyBefore = copyMillis(dir, bytes);
+    log(String.format(Locale.ROOT, "file copy (before): %.0f ms", copyBefore));
+    CheckpointInfo info;
+    double restoreMillis;
+    EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(2);
+    ClientOptions options = ClientOptions.defaults().rpcDeadline(Duration.ofMinutes(2))
+        .checkpointDeadline(Duration.ofMinutes(10)).readyTimeout(Duration.ofMinutes(5));
+    try (ShardoptCluster cluster = ShardoptLocal.start(b, options)) {
+      TensorDef[] defs = new TensorDef[tensors];
+      for (int t = 0; t < tensors; t++) {
+        defs[t] = Tensors.of("layer" + t + ".weight", n).init(normal(0.02, t + 1));
+      }
+      RemoteModel model = cluster.createModel(ModelOptions.named("bench").pipeline(Pipeline.parse("adam(0.001)"))
+          .trainers(2).tensors(defs));
+      trainOneStep(model, n, tensors);
+      log("one step trained; checkpointing");
+      info = model.checkpoint(dir.resolve("checkpoints"), 1);
+      if (info.bytes() != bytes) {
+        throw new IllegalStateException("the checkpoint wrote " + info.bytes() + " bytes, expected " + bytes);
+      }
+      log(String.format(Locale.ROOT, "checkpoint: %.0f ms (snapshot %.0f ms)", info.totalMillis(), info.snapshotMillis()));
+      model.delete(); // the workers' memory, before the restore allocates it again
+      System.gc();
+      long t0 = System.nanoTime();
+      RemoteModel restored = cluster.restoreModel("restored", Path.of(info.path()));
+      restoreMillis = (System.nanoTime() - t0) / 1e6;
+      if (restored.step() != 1) {
+        throw new IllegalStateException("restored at step " + restored.step());
+      }
+      log(String.format(Locale.ROOT, "restore: %.0f ms", restoreMillis));
+      restored.delete();
+    }
+    deleteTree(dir.resolve("checkpoints"));
+    double copyAfter = copyMillis(dir, bytes);
+    log(String.format(Locale.ROOT, "file copy (after): %.0f ms", copyAfter));
+    String loadAfter = ClusterBenchmark.Environment.load();
+
+    double baseline = bytes / 1e6 / ((copyBefore + copyAfter) / 2 / 1e3);
+    List<Row> rows = List.of(
+        new Row("file copy, before (baseline)", bytes, copyBefore, baseline, "", false),
+        new Row("file copy, after (baseline)", bytes, copyAfter, baseline, "", false),
+        new Row("checkpoint write (total_millis)", bytes, info.totalMillis(), baseline, ">= 0.8x", true),
+        new Row("restore (restoreModel until READY)", bytes, restoreMillis, baseline, ">= 0.8x", true));
+    StringBuilder out = new StringBuilder();
+    out.append(String.format(Locale.ROOT, "Checkpoint of a %,d-parameter adam(0.001) model (%d tensors of %,d, 2 trainers),"
+        + " 2 embedded workers, %,d bytes (parameters + exp_avg + exp_avg_sq), into %s%n%n", (long) n * tensors, tensors, n,
+        bytes, dir));
+    out.append("| Measure | Time (ms) | MB/s | vs file copy | Target | Met |\n| --- | ---: | ---: | ---: | --- | --- |\n");
+    for (Row r : rows) {
+      out.append(String.format(Locale.ROOT, "| %s | %.0f | %.0f | %s | %s | %s |%n", r.what(), r.millis(), r.mbps(),
+          r.ratioRow() ? String.format(Locale.ROOT, "%.2fx", r.ratio()) : "", r.target(),
+          r.ratioRow() ? (r.ratio() >= 0.8 ? "yes" : "**no**") : ""));
+    }
+    out.append(String.format(Locale.ROOT, "| snapshot (training stall, snapshot_millis) | %.0f | | %.1f%% of the checkpoint |"
+        + " | |%n", info.snapshotMillis(), 100 * info.snapshotMillis() / info.totalMillis()));
+    out.append(String.format(Locale.ROOT, "%nBaseline: %.0f MB/s (mean time of the two copies). Load average before: %s;"
+        + " after: %s.%n%s%n", baseline, loadBefore, loadAfter, ClusterBenchmark.Environment.describe()));
+    return out.toString();
+  }
+
+  /** One SYNC step: both trainers push the same gradient at once. */
+  private static void trainOneStep(RemoteModel model, int n, int tensors) throws Exception {
+    Map<String, float[]> g = new LinkedHashMap<>();
+    for (int t = 0; t < tensors; t++) {
+      g.put("layer" + t + ".weight", ClusterBenchmark.gradient(n, t));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(2, ClusterBenchmark.daemon("trainer"));
+    try {
+      List<Future<?>> pushes = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        int rank = r;
+        pushes.add(pool.submit(() -> model.trainer(rank, 2).push(0, g)));
+      }
+      for (Future<?> f : pushes) {
+        f.get(5, TimeUnit.MINUTES);
+      }
+      model.pull(1);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /**
+   * Writes a file of {@code bytes} (fsynced, not timed), then times its copy: transferTo into a
+   * new file and fsync of the copy. Deletes both.
+   */
+  static double copyMillis(Path dir, long bytes) throws IOException {
+    Path src = dir.resolve("copy-source.bin");
+    Path dst = dir.resolve("copy-target.bin");
+    try {
+      ByteBuffer block = ByteBuffer.allocateDirect(4 << 20);
+      for (int i = 0; i < block.capacity(); i++) {
+        block.put(i, (byte) (i * 31 + (i >>> 12)));
+      }
+      try (FileChannel out = FileChannel.open(src, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        for (long done = 0; done < bytes; ) {
+          block.clear().limit((int) Math.min(block.capacity(), bytes - done));
+          done += out.write(block);
+        }
+        out.force(true);
+      }
+      long t0 = System.nanoTime();
+      try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ);
+          FileChannel out = FileChannel.open(dst, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        for (long done = 0; done < bytes; ) {
+          done += in.transferTo(done, bytes - done, out);
+        }
+        out.force(true);
+      }
+      return (System.nanoTime() - t0) / 1e6;
+    } finally {
+      Files.deleteIfExists(src);
+      Files.deleteIfExists(dst);
+    }
+  }
+
+  static void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(root)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      log("could not delete " + root + ": " + e);
+    }
+  }
+}
