@@ -1,0 +1,187 @@
+package dev.shardopt.cli;
+
+import static dev.shardopt.client.Initializers.uniform;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.shardopt.client.ModelOptions;
+import dev.shardopt.client.RemoteModel;
+import dev.shardopt.client.Shardopt;
+import dev.shardopt.client.ShardoptCluster;
+import dev.shardopt.client.Tensors;
+import dev.shardopt.client.Trainer;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.InitialValues;
+import dev.shardopt.engine.LocalOptimizer;
+import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.kernel.ParallelApply;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A coordinator with --state-dir and two worker processes; two SYNC trainers (threads here, through
+ * the Java client) train 30 steps of adam + clipNorm while the coordinator is killed (kill -9) after
+ * step 10 and restarted on the same port and dir: training finishes without the trainers doing
+ * anything, bitwise where the in-process optimizer ends (no push lost or applied twice).
+ */
+class CoordinatorRestartTest {
+  private static final Pattern SERVING = Pattern.compile("serving on (127\\.0\\.0\\.1:(\\d+))");
+  private static final int STEPS = 30;
+  private static final int KILL_AFTER = 10;
+  private static final int TRAINERS = 2;
+  private final List<Process> processes = new ArrayList<>();
+  private final List<String> log = new ArrayList<>();
+
+  @TempDir
+  Path state;
+
+  @AfterEach
+  void killAll() throws InterruptedException {
+    for (Process p : processes) {
+      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Starts {@code shardopt ARGS} in a new JVM; its process and the address it serves on, once it logs it. */
+  private Map.Entry<Process, String> start(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-XX:+UseSerialGC",
+        "-cp", System.getProperty("java.class.path"), "dev.shardopt.cli.ShardoptCli"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    processes.add(p);
+    CompletableFuture<String> address = new CompletableFuture<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = r.readLine()) != null) {
+          synchronized (log) {
+            log.add(line);
+          }
+          Matcher m = SERVING.matcher(line);
+          if (m.find()) {
+            address.complete(m.group(1));
+          }
+        }
+      } catch (Exception e) {
+        address.completeExceptionally(e);
+      }
+      address.completeExceptionally(new IllegalStateException("process ended: " + String.join("\n", log)));
+    });
+    reader.setDaemon(true);
+    reader.start();
+    return Map.entry(p, address.get(60, TimeUnit.SECONDS));
+  }
+
+  private Map.Entry<Process, String> coordinator(String port) throws Exception {
+    return start("coordinator", "--port", port, "--heartbeat-ms", "100", "--state-dir", state.toString());
+  }
+
+  @Test
+  void trainingContinuesBitwiseAcrossAKilledAndRestartedCoordinator() throws Exception {
+    Map.Entry<Process, String> first = coordinator("0");
+    String address = first.getValue();
+    String port = address.substring(address.lastIndexOf(':') + 1);
+    synchronized (log) {
+      assertThat(log).anyMatch(l -> l.contains("shardopt coordinator serving on " + address + "; state in " + state));
+    }
+    start("worker", "--port", "0", "--coordinator", address, "--threads", "1");
+    start("worker", "--port", "0", "--coordinator", address, "--threads", "1");
+
+    Pipeline pipeline = Pipeline.parse("adam(1e-2).clipNorm(1.0)");
+    int n = 2 * 8192 + 5;
+    Random rnd = new Random(11);
+    float[][][] grads = new float[STEPS][TRAINERS][n];
+    for (float[][] push : grads) {
+      for (float[] g : push) {
+        for (int i = 0; i < n; i++) {
+          g[i] = (float) rnd.nextGaussian();
+        }
+      }
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(TRAINERS);
+    try (ShardoptCluster cluster = Shardopt.connect(address)) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (cluster.status().getWorkersCount() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      RemoteModel model = cluster.createModel(ModelOptions.named("restart").pipeline(pipeline).trainers(TRAINERS)
+          .tensors(Tensors.of("w", n).init(uniform(-1, 1, 3))));
+      assertThat(model.shardMap().getShardsList()).extracting(s -> s.getWorker()).containsExactly("workers/w1", "workers/w2");
+
+      CountDownLatch pastKillStep = new CountDownLatch(1);
+      List<Future<?>> trainers = new ArrayList<>();
+      for (int r = 0; r < TRAINERS; r++) {
+        Trainer t = model.trainer(r, TRAINERS);
+        int rank = r;
+        trainers.add(pool.submit(() -> {
+          for (int s = 0; s < STEPS; s++) {
+            t.push(s, Map.of("w", grads[s][rank]));
+            if (s == KILL_AFTER) {
+              pastKillStep.countDown();
+            }
+            t.pull(s + 1);
+          }
+          return null;
+        }));
+      }
+      assertThat(pastKillStep.await(60, TimeUnit.SECONDS)).as("step %d pushed", KILL_AFTER).isTrue();
+      first.getKey().destroyForcibly();
+      assertThat(first.getKey().waitFor(10, TimeUnit.SECONDS)).isTrue();
+      coordinator(port);
+      for (Future<?> f : trainers) {
+        f.get(120, TimeUnit.SECONDS);
+      }
+      float[] remote = model.pull(STEPS).get("w");
+      assertThat(model.describe().getUpdatesApplied()).isEqualTo(STEPS);
+
+      float[] init = new float[n];
+      InitialValues.fill(uniform(-1, 1, 3), 0, init);
+      Map<TensorShape, float[]> local = new LinkedHashMap<>();
+      local.put(new TensorShape("w", new long[] {n}), init);
+      LocalOptimizer opt = new LocalOptimizer(pipeline, local, TRAINERS, new ParallelApply(pool, 1));
+      for (float[][] push : grads) {
+        opt.push(List.of(Map.of("w", push[0]), Map.of("w", push[1])));
+      }
+      assertThat(remote).isEqualTo(opt.parameter("w"));
+      assertThat(remote).isNotEqualTo(init);
+    } finally {
+      pool.shutdownNow();
+    }
+    synchronized (log) {
+      assertThat(String.join("\n", log)).doesNotContain("registered again as").doesNotContain("Exception in thread");
+    }
+  }
+
+  @Test
+  void aCorruptStateDirStopsTheStartWithOneLineNamingTheFile() throws Exception {
+    Path file = state.resolve("workers.state");
+    Files.write(file, "garbage".getBytes(StandardCharsets.UTF_8));
+    StringWriter err = new StringWriter();
+    int status = ShardoptCli.run(new PrintWriter(new StringWriter()), new PrintWriter(err),
+        "coordinator", "--port", "0", "--state-dir", state.toString());
+    assertThat(status).isEqualTo(ShardoptCli.EXIT_USER_ERROR);
+    assertThat(err.toString().strip()).isEqualTo("shardopt: coordinator state file " + file + " is corrupt: it is not a"
+        + " Shardopt coordinator state file (bad header); restore it, or start with an empty --state-dir (every model is lost)");
+  }
+}
