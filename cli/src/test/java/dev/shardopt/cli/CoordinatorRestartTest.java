@@ -14,8 +14,6 @@ import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.LocalOptimizer;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.kernel.ParallelApply;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -26,14 +24,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,11 +40,10 @@ import org.junit.jupiter.api.io.TempDir;
  * anything, bitwise where the in-process optimizer ends (no push lost or applied twice).
  */
 class CoordinatorRestartTest {
-  private static final Pattern SERVING = Pattern.compile("serving on (127\\.0\\.0\\.1:(\\d+))");
   private static final int STEPS = 30;
   private static final int KILL_AFTER = 10;
   private static final int TRAINERS = 2;
-  private final List<Process> processes = new ArrayList<>();
+  private final ShardoptProcesses processes = new ShardoptProcesses();
   private final List<String> log = new ArrayList<>();
 
   @TempDir
@@ -57,56 +51,23 @@ class CoordinatorRestartTest {
 
   @AfterEach
   void killAll() throws InterruptedException {
-    for (Process p : processes) {
-      p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    }
+    processes.killAll();
   }
 
-  /** Starts {@code shardopt ARGS} in a new JVM; its process and the address it serves on, once it logs it. */
-  private Map.Entry<Process, String> start(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-XX:+UseSerialGC",
-        "-cp", System.getProperty("java.class.path"), "dev.shardopt.cli.ShardoptCli"));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    processes.add(p);
-    CompletableFuture<String> address = new CompletableFuture<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null) {
-          synchronized (log) {
-            log.add(line);
-          }
-          Matcher m = SERVING.matcher(line);
-          if (m.find()) {
-            address.complete(m.group(1));
-          }
-        }
-      } catch (Exception e) {
-        address.completeExceptionally(e);
-      }
-      address.completeExceptionally(new IllegalStateException("process ended: " + String.join("\n", log)));
-    });
-    reader.setDaemon(true);
-    reader.start();
-    return Map.entry(p, address.get(60, TimeUnit.SECONDS));
-  }
-
-  private Map.Entry<Process, String> coordinator(String port) throws Exception {
-    return start("coordinator", "--port", port, "--heartbeat-ms", "100", "--state-dir", state.toString());
+  private ShardoptProcesses.Started coordinator(String port) throws Exception {
+    return processes.start(log, "coordinator", "--port", port, "--heartbeat-ms", "100", "--state-dir", state.toString());
   }
 
   @Test
   void trainingContinuesBitwiseAcrossAKilledAndRestartedCoordinator() throws Exception {
-    Map.Entry<Process, String> first = coordinator("0");
-    String address = first.getValue();
+    ShardoptProcesses.Started first = coordinator("0");
+    String address = first.address();
     String port = address.substring(address.lastIndexOf(':') + 1);
     synchronized (log) {
       assertThat(log).anyMatch(l -> l.contains("shardopt coordinator serving on " + address + "; state in " + state));
     }
-    start("worker", "--port", "0", "--coordinator", address, "--threads", "1");
-    start("worker", "--port", "0", "--coordinator", address, "--threads", "1");
+    processes.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
+    processes.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
 
     Pipeline pipeline = Pipeline.parse("adam(1e-2).clipNorm(1.0)");
     int n = 2 * 8192 + 5;
@@ -146,8 +107,8 @@ class CoordinatorRestartTest {
         }));
       }
       assertThat(pastKillStep.await(60, TimeUnit.SECONDS)).as("step %d pushed", KILL_AFTER).isTrue();
-      first.getKey().destroyForcibly();
-      assertThat(first.getKey().waitFor(10, TimeUnit.SECONDS)).isTrue();
+      first.process().destroyForcibly();
+      assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
       coordinator(port);
       for (Future<?> f : trainers) {
         f.get(120, TimeUnit.SECONDS);

@@ -17,24 +17,17 @@ import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.InitialValues;
 import io.grpc.Status;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -44,43 +37,17 @@ import org.junit.jupiter.api.Test;
  * status shows the cluster; SIGTERM stops every process; a killed worker fails pushes with UNAVAILABLE.
  */
 class MultiProcessClusterTest {
-  private static final Pattern SERVING = Pattern.compile("serving on (127\\.0\\.0\\.1:\\d+)");
-  private final List<Process> processes = new ArrayList<>();
+  private final ShardoptProcesses launched = new ShardoptProcesses();
+  private final List<Process> processes = launched.processes;
 
   @AfterEach
-  void killAll() {
-    processes.forEach(Process::destroyForcibly);
+  void killAll() throws InterruptedException {
+    launched.killAll();
   }
 
   /** Starts {@code shardopt ARGS} in a new JVM and returns its address once it logs it. */
   private String start(List<String> output, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-XX:+UseSerialGC",
-        "-cp", System.getProperty("java.class.path"), "dev.shardopt.cli.ShardoptCli"));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    processes.add(p);
-    CompletableFuture<String> address = new CompletableFuture<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null) {
-          synchronized (output) {
-            output.add(line);
-          }
-          Matcher m = SERVING.matcher(line);
-          if (m.find()) {
-            address.complete(m.group(1));
-          }
-        }
-      } catch (Exception e) {
-        address.completeExceptionally(e);
-      }
-      address.completeExceptionally(new IllegalStateException("process ended: " + output));
-    });
-    reader.setDaemon(true);
-    reader.start();
-    return address.get(60, TimeUnit.SECONDS);
+    return launched.start(output, args).address();
   }
 
   @Test
