@@ -1,9 +1,13 @@
 package dev.shardopt.cli;
 
+import com.google.inject.CreationException;
 import com.google.inject.Guice;
+import com.google.inject.ProvisionException;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.coordinator.CoordinatorModule;
 import dev.shardopt.coordinator.CoordinatorServer;
+import dev.shardopt.coordinator.CoordinatorStateStore;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,14 +29,31 @@ public final class CoordinatorCommand implements Callable<Integer> {
   @Option(names = "--heartbeat-ms", defaultValue = "500", description = "Worker heartbeat interval (default: ${DEFAULT-VALUE}).")
   long heartbeatMillis;
 
+  @Option(names = "--state-dir", description = "Directory where the coordinator keeps workers, models, schedules and"
+      + " decided steps, durable before it answers, so that it continues after a crash or kill -9 (default: none,"
+      + " a restart loses every model).")
+  Path stateDir;
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
       throw new UserErrorException("--port must be in [0, 65535], got " + port);
     }
     CoordinatorConfig config = CoordinatorConfig.defaults().withHost(host).withPort(port)
-        .withBarrierTimeoutMillis(barrierTimeoutMillis).withHeartbeatMillis(heartbeatMillis);
-    CoordinatorServer server = Guice.createInjector(new CoordinatorModule(config)).getInstance(CoordinatorServer.class);
+        .withBarrierTimeoutMillis(barrierTimeoutMillis).withHeartbeatMillis(heartbeatMillis).withStateDir(stateDir);
+    CoordinatorServer server;
+    try {
+      server = Guice.createInjector(new CoordinatorModule(config)).getInstance(CoordinatorServer.class);
+    } catch (ProvisionException | CreationException e) {
+      Throwable cause = e;
+      while (cause != null && !(cause instanceof CoordinatorStateStore.UnreadableStateException)) {
+        cause = cause.getCause();
+      }
+      if (cause != null) {
+        throw new UserErrorException(cause.getMessage(), cause); // never start empty over a state dir it cannot read
+      }
+      throw e;
+    }
     try {
       server.start();
     } catch (java.io.IOException e) {

@@ -30,6 +30,11 @@ final class ClusterProcesses implements AutoCloseable {
     return processes.get(i);
   }
 
+  /** The process started last. */
+  Process last() {
+    return processes.get(processes.size() - 1);
+  }
+
   /**
    * Starts {@code shardopt ARGS} in a new JVM and returns its address once it logs it; its
    * output lines are added to {@code output}, under that list's lock.

@@ -110,7 +110,7 @@ public final class RemoteModel {
 
   /** The model as the coordinator has it now (state, step, failure, ...). */
   public Model describe() {
-    return cluster.call("GetModel of " + name,
+    return cluster.read("GetModel of " + name,
         () -> cluster.coordinator().getModel(GetModelRequest.newBuilder().setName(name).build()));
   }
 
@@ -140,7 +140,7 @@ public final class RemoteModel {
       synchronized (this) {
         l = layout;
         if (l == null) {
-          ShardMap map = cluster.call("GetShardMap of " + name, () -> cluster.coordinator()
+          ShardMap map = cluster.read("GetShardMap of " + name, () -> cluster.coordinator()
               .getShardMap(GetShardMapRequest.newBuilder().setName(name).build()));
           l = ShardLayout.of(map, tensors);
           layout = l;
@@ -243,7 +243,7 @@ public final class RemoteModel {
 
   /** Per-step statistics of the steps from {@code fromStep} on. */
   public List<StepMetric> metrics(long fromStep) {
-    return cluster.call("GetMetrics of " + name, () -> cluster.coordinator()
+    return cluster.read("GetMetrics of " + name, () -> cluster.coordinator()
             .getMetrics(GetMetricsRequest.newBuilder().setName(name).setFromStep(fromStep).build()))
         .getStepsList().stream().map(StepMetric::of).toList();
   }

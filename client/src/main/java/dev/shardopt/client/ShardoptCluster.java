@@ -11,6 +11,7 @@ import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -29,6 +30,8 @@ import java.util.function.Supplier;
  * down, then closes the resources the cluster owns (an embedded cluster's servers).
  */
 public class ShardoptCluster implements AutoCloseable {
+  /** The trailer on every answer of the coordinator: an UNAVAILABLE without it means no coordinator answered. */
+  private static final Metadata.Key<String> ANSWERED = Metadata.Key.of("shardopt-answered-by", Metadata.ASCII_STRING_MARSHALLER);
 
   private final String target;
   private final ClientOptions options;
@@ -183,14 +186,14 @@ public class ShardoptCluster implements AutoCloseable {
   public RemoteModel model(String id) {
     String name = id.startsWith("models/") ? id : "models/" + id;
     ModelOptions.checkId(name.substring("models/".length()));
-    Model m = call("GetModel of " + name,
+    Model m = read("GetModel of " + name,
         () -> coordinator().getModel(GetModelRequest.newBuilder().setName(name).build()));
     return new RemoteModel(this, m);
   }
 
   /** The ids of the cluster's models. */
   public List<String> listModels() {
-    return call("ListModels", () -> coordinator().listModels(ListModelsRequest.getDefaultInstance()))
+    return read("ListModels", () -> coordinator().listModels(ListModelsRequest.getDefaultInstance()))
         .getModelsList().stream()
         .map(m -> m.getName().startsWith("models/") ? m.getName().substring(7) : m.getName())
         .toList();
@@ -198,7 +201,7 @@ public class ShardoptCluster implements AutoCloseable {
 
   /** Workers, their health and traffic, and the models, from the coordinator. */
   public ClusterStatus status() {
-    return call("GetStatus", () -> coordinator().getStatus(GetStatusRequest.getDefaultInstance()));
+    return read("GetStatus", () -> coordinator().getStatus(GetStatusRequest.getDefaultInstance()));
   }
 
   // ------------------------------------------------------------------------------------ plumbing
@@ -230,6 +233,35 @@ public class ShardoptCluster implements AutoCloseable {
       return rpc.get();
     } catch (StatusRuntimeException e) {
       throw ShardoptException.of(e, what + " at coordinator " + target, target);
+    }
+  }
+
+  /**
+   * Runs a coordinator call that reads (so may be sent twice), again with backoff while the
+   * coordinator does not answer (down or restarting: UNAVAILABLE without its answer trailer), within
+   * {@link ClientOptions#rpcDeadline()} in all; then as {@link #call}.
+   */
+  <T> T read(String what, Supplier<T> rpc) {
+    long deadline = System.nanoTime() + options.rpcDeadline().toNanos();
+    long backoffMillis = Math.max(10, options.retryBackoff().toMillis());
+    while (true) {
+      try {
+        return rpc.get();
+      } catch (StatusRuntimeException e) {
+        boolean unanswered = e.getStatus().getCode() == Status.Code.UNAVAILABLE
+            && (e.getTrailers() == null || !e.getTrailers().containsKey(ANSWERED));
+        if (!unanswered || deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(backoffMillis)) {
+          throw ShardoptException.of(e, what + " at coordinator " + target, target);
+        }
+        try {
+          Thread.sleep(backoffMillis);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw ShardoptException.of(e, what + " at coordinator " + target, target);
+        }
+        coordinatorChannel.resetConnectBackoff();
+        backoffMillis = Math.min(backoffMillis * 2, 2_000);
+      }
     }
   }
 

@@ -1,5 +1,7 @@
 package dev.shardopt.coordinator;
 
+import java.nio.file.Path;
+
 /**
  * A coordinator's settings.
  *
@@ -9,31 +11,36 @@ package dev.shardopt.coordinator;
  * @param missedBeats heartbeats a worker may miss before it is unhealthy
  * @param barrierTimeoutMillis how long a synchronous step waits for every worker's report
  * @param maxShardBlocks largest shard in reduction blocks, 0 for no limit
+ * @param stateDir where the coordinator keeps its durable state ({@code --state-dir}); null: nowhere
  */
-public record CoordinatorConfig(
-    String host, int port, long heartbeatMillis, int missedBeats, long barrierTimeoutMillis, long maxShardBlocks) {
+public record CoordinatorConfig(String host, int port, long heartbeatMillis, int missedBeats, long barrierTimeoutMillis,
+    long maxShardBlocks, Path stateDir) {
 
   public static CoordinatorConfig defaults() {
-    return new CoordinatorConfig("127.0.0.1", 0, 500, 6, 30_000, 0);
+    return new CoordinatorConfig("127.0.0.1", 0, 500, 6, 30_000, 0, null);
+  }
+
+  public CoordinatorConfig withStateDir(Path dir) {
+    return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, maxShardBlocks, dir);
   }
 
   public CoordinatorConfig withPort(int p) {
-    return new CoordinatorConfig(host, p, heartbeatMillis, missedBeats, barrierTimeoutMillis, maxShardBlocks);
+    return new CoordinatorConfig(host, p, heartbeatMillis, missedBeats, barrierTimeoutMillis, maxShardBlocks, stateDir);
   }
 
   public CoordinatorConfig withHost(String h) {
-    return new CoordinatorConfig(h, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, maxShardBlocks);
+    return new CoordinatorConfig(h, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, maxShardBlocks, stateDir);
   }
 
   public CoordinatorConfig withBarrierTimeoutMillis(long t) {
-    return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, t, maxShardBlocks);
+    return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, t, maxShardBlocks, stateDir);
   }
 
   public CoordinatorConfig withHeartbeatMillis(long h) {
-    return new CoordinatorConfig(host, port, h, missedBeats, barrierTimeoutMillis, maxShardBlocks);
+    return new CoordinatorConfig(host, port, h, missedBeats, barrierTimeoutMillis, maxShardBlocks, stateDir);
   }
 
   public CoordinatorConfig withMaxShardBlocks(long b) {
-    return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, b);
+    return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, b, stateDir);
   }
 }

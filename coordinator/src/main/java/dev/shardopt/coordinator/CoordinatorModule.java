@@ -64,15 +64,23 @@ public class CoordinatorModule extends AbstractModule {
     return new CheckpointRestorer(models);
   }
 
+  /** The state dir, read whole here: an unreadable one stops the start (UnreadableStateException). */
   @Provides
   @Singleton
-  WorkerRegistry workers() {
-    return new WorkerRegistry(config.heartbeatMillis(), config.missedBeats(), System::currentTimeMillis);
+  CoordinatorStateStore stateStore() {
+    return config.stateDir() == null ? CoordinatorStateStore.none() : CoordinatorStateStore.open(config.stateDir());
   }
 
   @Provides
   @Singleton
-  ModelRegistry models(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, ScheduleLockHooks hooks) {
-    return new ModelRegistry(workers, fleet, timer, config, hooks, System::nanoTime);
+  WorkerRegistry workers(CoordinatorStateStore store) {
+    return new WorkerRegistry(config.heartbeatMillis(), config.missedBeats(), System::currentTimeMillis, store);
+  }
+
+  @Provides
+  @Singleton
+  ModelRegistry models(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, ScheduleLockHooks hooks,
+      CoordinatorStateStore store) {
+    return new ModelRegistry(workers, fleet, timer, config, hooks, System::nanoTime, store);
   }
 }

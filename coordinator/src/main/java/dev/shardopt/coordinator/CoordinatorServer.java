@@ -3,6 +3,7 @@ package dev.shardopt.coordinator;
 import dev.shardopt.rpc.GrpcServers;
 import dev.shardopt.rpc.TensorBytes;
 import io.grpc.Server;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -23,20 +24,23 @@ public final class CoordinatorServer implements AutoCloseable {
   private final CoordinatorService service;
   private final GrpcWorkerFleet fleet;
   private final ScheduledExecutorService timer;
+  private final CoordinatorStateStore state;
   private final HealthStatusManager health = new HealthStatusManager();
   private Server server;
 
   @Inject
-  CoordinatorServer(CoordinatorConfig config, CoordinatorService service, GrpcWorkerFleet fleet, ScheduledExecutorService timer) {
+  CoordinatorServer(CoordinatorConfig config, CoordinatorService service, GrpcWorkerFleet fleet, ScheduledExecutorService timer,
+      CoordinatorStateStore state) {
     this.config = config;
     this.service = service;
     this.fleet = fleet;
     this.timer = timer;
+    this.state = state;
   }
 
   public CoordinatorServer start() throws IOException {
     server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
-        .addService(service)
+        .addService(ServerInterceptors.intercept(service, new AnsweredByCoordinator()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
@@ -44,7 +48,9 @@ public final class CoordinatorServer implements AutoCloseable {
         .build()
         .start();
     health.setStatus("", ServingStatus.SERVING);
-    log.info("shardopt coordinator serving on {}", address());
+    log.info("shardopt coordinator serving on {}; {}", address(), state.durable()
+        ? "state in " + config.stateDir().toAbsolutePath()
+        : "state is not durable (no --state-dir): a restart loses every model");
     return this;
   }
 

@@ -19,4 +19,12 @@ public record DecidedStep(long step, UpdateDecision decision, long generation, l
         .setClipScale(decision.clipScale()).setGradientNorm(decision.gradientNorm())
         .setGeneration(generation).setFixedThrough(fixedThrough).setLatestGeneration(latestGeneration).build();
   }
+
+  /** The decision a state dir recorded ({@link #toProto}): the same answer to a retried report. */
+  static DecidedStep fromProto(StepDecision d) {
+    UpdateDecision decision = new UpdateDecision(
+        d.getAction() == StepDecision.Action.SKIP ? UpdateDecision.Action.SKIP : UpdateDecision.Action.APPLY,
+        d.getUpdate(), d.getLearningRate(), d.getClipScale(), d.getGradientNorm(), null);
+    return new DecidedStep(d.getStep(), decision, d.getGeneration(), d.getFixedThrough(), d.getLatestGeneration());
+  }
 }

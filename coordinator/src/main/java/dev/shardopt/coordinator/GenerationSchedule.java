@@ -103,6 +103,13 @@ final class GenerationSchedule {
     return added;
   }
 
+  /** Undoes the last {@link #append} (its change could not be made durable). */
+  void dropLatest() {
+    if (generations.size() > 1) {
+      generations.remove(generations.size() - 1);
+    }
+  }
+
   /** The generation in force at {@code step}: the highest among those starting at or before it. */
   Generation at(long step) {
     for (int i = generations.size() - 1; i >= 0; i--) {

@@ -17,6 +17,7 @@ import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
 import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.ModelRecordState;
 import dev.shardopt.v1.ModelState;
 import dev.shardopt.v1.OptimizerPipeline;
 import dev.shardopt.v1.PipelineGeneration;
@@ -39,10 +40,13 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The models of the cluster: creation (validation, placement, shards on workers), the shard map,
@@ -54,8 +58,14 @@ import java.util.regex.Pattern;
  * timeouts) and never the other way round, and no worker is called (RPC) under any of them.
  */
 public final class ModelRegistry {
+  private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
   private static final Pattern MODEL_ID = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
   static final int METRICS_KEPT = 100_000;
+  /**
+   * Decisions a state dir keeps per model: a retried report is of a step at most one behind the
+   * newest decided (each worker reports one step at a time), so a few are plenty.
+   */
+  static final int DECISIONS_KEPT = 8;
 
   /** One model, as the coordinator knows it. */
   private final class Record {
@@ -77,6 +87,8 @@ public final class ModelRegistry {
     /** The first step not decided yet (steps are decided in order: a worker reports one at a time). */
     long nextStep;
     String failure;
+    /** The last {@link #DECISIONS_KEPT} decisions, oldest first, for the state dir. */
+    final Deque<DecidedStep> decided = new ArrayDeque<>();
 
     /** @param restore where a restored model continues from, or null for a new one */
     Record(Model spec, List<Shard> shards, GenerationSchedule schedule, RestoreSpec restore) {
@@ -100,8 +112,42 @@ public final class ModelRegistry {
           this::decide, this::timedOut, nanoTime);
     }
 
+    /** A model as the state dir recorded it: it continues where it was, its in-flight step rebuilt from retried reports. */
+    Record(ModelRecordState saved) {
+      this(saved.getSpec(), saved.getShardsList(), savedSchedule(saved), null);
+      uploadWorkers.clear();
+      uploadWorkers.addAll(saved.getUploadWorkersList());
+      loaded.addAll(saved.getLoadedList());
+      updates = saved.getUpdatesApplied();
+      skipped = saved.getStepsSkipped();
+      nextStep = saved.getNextStep();
+      for (var d : saved.getRecentDecisionsList()) {
+        DecidedStep step = DecidedStep.fromProto(d);
+        decided.addLast(step);
+        barrier.remember(step);
+      }
+      if (!saved.getFailure().isEmpty()) {
+        failure = saved.getFailure();
+        barrier.close(ApiException.unavailable(failure));
+      }
+    }
+
     String name() {
       return spec.getName();
+    }
+
+    /** What the state dir keeps of this model; under its lock. */
+    ModelRecordState state() {
+      return ModelRecordState.newBuilder().setSpec(spec).addAllShards(shards).setSchedule(schedule.toProto())
+          .setUpdatesApplied(updates).setStepsSkipped(skipped).setNextStep(nextStep)
+          .addAllRecentDecisions(decided.stream().map(DecidedStep::toProto).toList())
+          .addAllUploadWorkers(new TreeSet<>(uploadWorkers)).addAllLoaded(new TreeSet<>(loaded))
+          .setFailure(failure == null ? "" : failure).build();
+    }
+
+    /** Makes the model's state durable (with a state dir) before the caller answers anyone; under its lock. */
+    void persist() {
+      store.saveModel(state());
     }
 
     /**
@@ -115,12 +161,31 @@ public final class ModelRegistry {
         GenerationSchedule.Generation g = schedule.at(step);
         checkGenerations(round, g);
         UpdateDecision d = StepDecider.decide(g.pipeline(), updates, round.statistics(), tensorNames);
+        long updatesBefore = updates;
+        long skippedBefore = skipped;
+        long nextBefore = nextStep;
         if (d.applies()) {
           updates++;
         } else {
           skipped++;
         }
         nextStep = Math.max(nextStep, step + 1);
+        hooks.at(Section.DECISION, Phase.HOLDING, name(), step);
+        schedule.fixThrough(step + 1);
+        DecidedStep decision = new DecidedStep(step, d, g.generation(), schedule.fixedThrough(), schedule.latest().generation());
+        decided.addLast(decision);
+        if (decided.size() > DECISIONS_KEPT) {
+          decided.removeFirst();
+        }
+        try {
+          persist(); // durable before any worker is answered; a raised horizon stays raised (only stricter)
+        } catch (RuntimeException e) {
+          updates = updatesBefore;
+          skipped = skippedBefore;
+          nextStep = nextBefore;
+          decided.removeLast();
+          throw e; // the reports fail with UNAVAILABLE; the workers' retries decide the step again
+        }
         metrics.addLast(StepMetrics.newBuilder().setStep(step).setUpdate(d.update()).setSkipped(!d.applies())
             .setLearningRate(d.applies() ? d.learningRate() : Double.NaN)
             .setGradientNorm(d.gradientNorm())
@@ -129,9 +194,7 @@ public final class ModelRegistry {
         if (metrics.size() > METRICS_KEPT) {
           metrics.removeFirst();
         }
-        hooks.at(Section.DECISION, Phase.HOLDING, name(), step);
-        schedule.fixThrough(step + 1);
-        return new DecidedStep(step, d, g.generation(), schedule.fixedThrough(), schedule.latest().generation());
+        return decision;
       });
     }
 
@@ -165,6 +228,11 @@ public final class ModelRegistry {
           + " ms: " + String.join(", ", missing) + " did not report (" + why + ")";
       synchronized (this) {
         failure = msg;
+        try {
+          persist();
+        } catch (RuntimeException e) {
+          log.warn("{} failed, and its failure could not be made durable: {}", name(), e.getMessage());
+        }
       }
       return ApiException.unavailable(msg);
     }
@@ -177,6 +245,7 @@ public final class ModelRegistry {
   private final CoordinatorConfig config;
   private final ScheduleLockHooks hooks;
   private final LongSupplier nanoTime;
+  private final CoordinatorStateStore store;
 
   /**
    * @param hooks called around each model's schedule lock ({@link ScheduleLockHooks#NONE} but in tests)
@@ -184,12 +253,40 @@ public final class ModelRegistry {
    */
   public ModelRegistry(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, CoordinatorConfig config,
       ScheduleLockHooks hooks, LongSupplier nanoTime) {
+    this(workers, fleet, timer, config, hooks, nanoTime, CoordinatorStateStore.none());
+  }
+
+  /**
+   * A registry that makes every change durable in {@code store} before it answers, and starts with
+   * the models {@code store} holds.
+   *
+   * @throws CoordinatorStateStore.UnreadableStateException when a model's state does not hold together
+   */
+  public ModelRegistry(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, CoordinatorConfig config,
+      ScheduleLockHooks hooks, LongSupplier nanoTime, CoordinatorStateStore store) {
     this.workers = workers;
     this.fleet = fleet;
     this.timer = timer;
     this.config = config;
     this.hooks = hooks;
     this.nanoTime = nanoTime;
+    this.store = store;
+    for (ModelRecordState saved : store.models()) {
+      try {
+        models.put(saved.getSpec().getName(), new Record(saved));
+      } catch (RuntimeException e) {
+        throw new CoordinatorStateStore.UnreadableStateException("coordinator state file "
+            + store.modelFile(saved.getSpec().getName()) + " does not hold together: " + e.getMessage());
+      }
+    }
+  }
+
+  private static GenerationSchedule savedSchedule(ModelRecordState saved) {
+    Model spec = saved.getSpec();
+    GenerationSchedule s = GenerationSchedule.restored(spec.getName(), Pipeline.fromProto(spec.getPipeline()),
+        saved.getSchedule().getGenerationsList(), spec.getTensorsList().stream().map(TensorSpec::getName).toList(), 0);
+    s.fixThrough(saved.getSchedule().getFixedThrough());
+    return s;
   }
 
   // ---------------------------------------------------------------- create, get, list, delete
@@ -294,6 +391,7 @@ public final class ModelRegistry {
     }
     Map<String, List<Shard>> byWorker = byWorker(shards);
     List<String> created = new ArrayList<>();
+    Record record = new Record(spec, shards, schedule, restoring == null ? null : restoring.spec());
     try {
       for (Map.Entry<String, List<Shard>> e : byWorker.entrySet()) {
         String address = e.getValue().get(0).getAddress();
@@ -303,6 +401,9 @@ public final class ModelRegistry {
         }
         fleet.createShards(address, request.build());
         created.add(address);
+      }
+      synchronized (record) {
+        record.persist();
       }
     } catch (RuntimeException e) {
       for (String address : created) {
@@ -317,7 +418,6 @@ public final class ModelRegistry {
       }
       throw e instanceof ApiException a ? a : ApiException.unavailable("creating " + name + " failed: " + e.getMessage());
     }
-    Record record = new Record(spec, shards, schedule, restoring == null ? null : restoring.spec());
     synchronized (this) {
       models.put(name, record);
     }
@@ -342,6 +442,7 @@ public final class ModelRegistry {
       r = record(name);
       models.remove(name);
     }
+    store.deleteModel(name);
     r.barrier.close(ApiException.notFound(name + " was deleted"));
     for (String address : new LinkedHashSet<>(r.addresses.values())) {
       try {
@@ -380,6 +481,12 @@ public final class ModelRegistry {
     Record r = record(name);
     locked(r, Section.UPDATE, atStep, () -> {
       r.schedule.append(next, atStep);
+      try {
+        r.persist();
+      } catch (RuntimeException e) {
+        r.schedule.dropLatest();
+        throw e;
+      }
       hooks.at(Section.UPDATE, Phase.HOLDING, name, atStep);
       return null;
     });
@@ -391,7 +498,10 @@ public final class ModelRegistry {
     checkStep("through_step", throughStep);
     Record r = record(name);
     return locked(r, Section.FIX, throughStep, () -> {
-      r.schedule.fixThrough(throughStep);
+      if (throughStep > r.schedule.fixedThrough()) {
+        r.schedule.fixThrough(throughStep);
+        r.persist(); // durable before the worker is told: it may start the step at once
+      }
       hooks.at(Section.FIX, Phase.HOLDING, name, throughStep);
       return r.schedule.toProto();
     });
@@ -543,7 +653,14 @@ public final class ModelRegistry {
   public void reportLoaded(String name, String worker) {
     Record r = record(name);
     synchronized (r) {
-      r.loaded.add(worker);
+      if (r.loaded.add(worker)) {
+        try {
+          r.persist();
+        } catch (RuntimeException e) {
+          r.loaded.remove(worker); // not durable: the worker's retry adds it again
+          throw e;
+        }
+      }
     }
   }
 

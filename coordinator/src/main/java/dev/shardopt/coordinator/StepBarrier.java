@@ -145,6 +145,11 @@ public final class StepBarrier {
     }
   }
 
+  /** Answers retried reports of {@code d}'s step with it: a decision a restarted coordinator had sent. */
+  public synchronized void remember(DecidedStep d) {
+    recent.put(d.step(), d);
+  }
+
   /** Ends a hold; a round of the step that completed meanwhile is decided now, and its reports answered. */
   public void release(long step) {
     Outcome outcome;

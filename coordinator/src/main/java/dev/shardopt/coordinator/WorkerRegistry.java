@@ -3,6 +3,8 @@ package dev.shardopt.coordinator;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.HeartbeatRequest;
 import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.WorkerIdentity;
+import dev.shardopt.v1.WorkerRegistryState;
 import dev.shardopt.v1.WorkerStatus;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -37,19 +39,38 @@ public final class WorkerRegistry {
   private final long heartbeatMillis;
   private final int missedBeats;
   private final LongSupplier clock;
-  private int next = 1;
+  private final CoordinatorStateStore store;
+  private long next = 1;
 
   public WorkerRegistry(long heartbeatMillis, int missedBeats, LongSupplier clockMillis) {
+    this(heartbeatMillis, missedBeats, clockMillis, CoordinatorStateStore.none());
+  }
+
+  /**
+   * A registry that keeps its workers' names in {@code store} and starts with those it holds, each
+   * as if it had just beaten: a restarted coordinator gives its workers their heartbeat interval to
+   * show up again before it counts them unhealthy.
+   */
+  public WorkerRegistry(long heartbeatMillis, int missedBeats, LongSupplier clockMillis, CoordinatorStateStore store) {
     this.heartbeatMillis = heartbeatMillis;
     this.missedBeats = missedBeats;
     this.clock = clockMillis;
+    this.store = store;
+    WorkerRegistryState saved = store.workers();
+    for (WorkerIdentity w : saved.getWorkersList()) {
+      byName.put(w.getName(), new Entry(w.getName(), w.getAddress(), clockMillis.getAsLong()));
+    }
+    next = Math.max(next, saved.getNextNumber());
   }
 
   public long heartbeatMillis() {
     return heartbeatMillis;
   }
 
-  /** Registers a worker; the same address registering again keeps its name (a restart). */
+  /**
+   * Registers a worker; the same address registering again keeps its name (a restart of the worker,
+   * or of the coordinator when the state dir knows the address). Durable before it returns.
+   */
   public synchronized String register(String address) {
     if (address == null || !address.matches("(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):\\d{1,5}")
         || Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)) > 65535) {
@@ -63,9 +84,22 @@ public final class WorkerRegistry {
         return e.name;
       }
     }
-    String name = "workers/w" + next++;
+    String name = "workers/w" + next;
     byName.put(name, new Entry(name, address, clock.getAsLong()));
+    try {
+      store.saveWorkers(state(next + 1));
+    } catch (RuntimeException e) {
+      byName.remove(name);
+      throw e;
+    }
+    next++;
     return name;
+  }
+
+  private WorkerRegistryState state(long nextNumber) {
+    WorkerRegistryState.Builder b = WorkerRegistryState.newBuilder().setNextNumber(nextNumber);
+    byName.values().forEach(e -> b.addWorkers(WorkerIdentity.newBuilder().setName(e.name).setAddress(e.address)));
+    return b.build();
   }
 
   public synchronized void heartbeat(HeartbeatRequest beat) {

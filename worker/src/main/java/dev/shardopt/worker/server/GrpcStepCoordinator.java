@@ -13,14 +13,24 @@ import dev.shardopt.v1.StepDecision;
 import dev.shardopt.worker.store.BarrierDecision;
 import dev.shardopt.worker.store.StepCoordinator;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
-/** {@link StepCoordinator} over the Coordinator service. */
+/**
+ * {@link StepCoordinator} over the Coordinator service. A call the coordinator does not answer
+ * (UNAVAILABLE without its answer trailer: it is down or restarting) is sent again with backoff
+ * until the deadline; the coordinator rebuilds an in-flight step's barrier from these retried reports.
+ */
 final class GrpcStepCoordinator implements StepCoordinator {
+  /** The trailer on every answer of the coordinator (its AnsweredByCoordinator). */
+  private static final Metadata.Key<String> ANSWERED = Metadata.Key.of("shardopt-answered-by", Metadata.ASCII_STRING_MARSHALLER);
+  private static final long MAX_BACKOFF_MILLIS = 1_000;
+
   private final ManagedChannel channel;
   private final Supplier<String> workerName;
   private final long deadlineMillis;
@@ -31,8 +41,30 @@ final class GrpcStepCoordinator implements StepCoordinator {
     this.deadlineMillis = deadlineMillis;
   }
 
-  private CoordinatorGrpc.CoordinatorBlockingStub stub() {
-    return CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+  /** Runs {@code call}, again while the coordinator does not answer, within {@code deadlineMillis} in all. */
+  private <T> T retrying(Function<CoordinatorGrpc.CoordinatorBlockingStub, T> call) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMillis);
+    long backoffMillis = 50;
+    while (true) {
+      long left = deadline - System.nanoTime();
+      try {
+        return call.apply(CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(Math.max(1, left), TimeUnit.NANOSECONDS));
+      } catch (StatusRuntimeException e) {
+        boolean unanswered = e.getStatus().getCode() == Status.Code.UNAVAILABLE
+            && (e.getTrailers() == null || !e.getTrailers().containsKey(ANSWERED));
+        if (!unanswered || deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(backoffMillis)) {
+          throw e;
+        }
+        try {
+          Thread.sleep(backoffMillis);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+        channel.resetConnectBackoff(); // reconnect now, not after gRPC's own (growing) backoff
+        backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF_MILLIS);
+      }
+    }
   }
 
   @Override
@@ -49,7 +81,7 @@ final class GrpcStepCoordinator implements StepCoordinator {
     }
     StepDecision d;
     try {
-      d = stub().reportStep(req.build());
+      d = retrying(s -> s.reportStep(req.build()));
     } catch (StatusRuntimeException e) {
       throw new ApiException(e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED ? Status.Code.UNAVAILABLE : e.getStatus().getCode(),
           "the coordinator did not decide step " + step + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
@@ -63,8 +95,8 @@ final class GrpcStepCoordinator implements StepCoordinator {
   @Override
   public PipelineSchedule schedule(String model, long throughStep) {
     try {
-      return stub().getPipelineSchedule(
-          GetPipelineScheduleRequest.newBuilder().setName(model).setThroughStep(throughStep).build());
+      return retrying(s -> s.getPipelineSchedule(
+          GetPipelineScheduleRequest.newBuilder().setName(model).setThroughStep(throughStep).build()));
     } catch (StatusRuntimeException e) {
       throw new ApiException(Status.Code.UNAVAILABLE, "could not read the pipeline schedule of " + model
           + " through step " + throughStep + " from the coordinator: " + e.getStatus().getCode() + " "
@@ -75,7 +107,7 @@ final class GrpcStepCoordinator implements StepCoordinator {
   @Override
   public void loaded(String model) {
     try {
-      stub().reportLoaded(ReportLoadedRequest.newBuilder().setModel(model).setWorker(workerName.get()).build());
+      retrying(s -> s.reportLoaded(ReportLoadedRequest.newBuilder().setModel(model).setWorker(workerName.get()).build()));
     } catch (StatusRuntimeException e) {
       throw new ApiException(Status.Code.UNAVAILABLE, "could not report " + model + " loaded to the coordinator: "
           + e.getStatus().getCode() + " " + e.getStatus().getDescription());

@@ -10,6 +10,8 @@ import dev.shardopt.worker.store.ShardStore;
 import dev.shardopt.worker.store.WorkerModel;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -70,9 +72,7 @@ public final class WorkerServer implements AutoCloseable {
         .executor(Executors.newCachedThreadPool(daemon("worker-rpc")))
         .build()
         .start();
-    RegisterWorkerResponse r = CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(30, TimeUnit.SECONDS)
-        .registerWorker(RegisterWorkerRequest.newBuilder().setAddress(address()).build());
-    name.set(r.getName());
+    RegisterWorkerResponse r = register();
     health.setStatus("", ServingStatus.SERVING);
     heartbeats = Executors.newSingleThreadScheduledExecutor(daemon("heartbeat"));
     long every = Math.max(50, r.getHeartbeatIntervalMs());
@@ -89,8 +89,33 @@ public final class WorkerServer implements AutoCloseable {
         beat.addModels(WorkerService.progress(m));
       }
       CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(5, TimeUnit.SECONDS).heartbeat(beat.build());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        reregister(); // a coordinator restarted without our name: a state dir that knows our address gives it back
+      } else {
+        log.debug("heartbeat failed: {}", e.toString());
+      }
     } catch (RuntimeException e) {
       log.debug("heartbeat failed: {}", e.toString());
+    }
+  }
+
+  private RegisterWorkerResponse register() {
+    RegisterWorkerResponse r = CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(30, TimeUnit.SECONDS)
+        .registerWorker(RegisterWorkerRequest.newBuilder().setAddress(address()).build());
+    name.set(r.getName());
+    return r;
+  }
+
+  private void reregister() {
+    String before = name.get();
+    try {
+      String now = register().getName();
+      if (!now.equals(before)) {
+        log.warn("the coordinator did not know {} (restarted without its state?): registered again as {}", before, now);
+      }
+    } catch (RuntimeException e) {
+      log.debug("registering again failed: {}", e.toString());
     }
   }
 
