@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.shardopt.checkpoint.CheckpointReader;
 import dev.shardopt.cli.ShardoptCli;
 import dev.shardopt.cli.train.TrainCommandTest.Result;
+import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.v1.CheckpointManifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,6 +53,21 @@ class TrainCheckpointTest {
     assertSameCheckpoint(a, b, 24);
     assertThat(accuracyLine(resumed)).isEqualTo(accuracyLine(whole));
     assertThat(resumed.out()).contains(line(whole, "final train loss"));
+  }
+
+  @Test
+  void resumingThroughACoordinatorEndsBitwiseWhereTheEmbeddedRunEnds() throws Exception {
+    Path a = dir.resolve("a");
+    Path b = dir.resolve("b");
+    Result whole = train("--steps", "16", "--workers", "1", "--checkpoint-dir", a.toString(), "--checkpoint-every",
+        "8");
+    try (EmbeddedCluster cluster = EmbeddedCluster.start(3)) {
+      Result resumed = train("--steps", "16", "--coordinator", cluster.coordinatorAddress(), "--resume",
+          a.resolve("step-0000000008").toString(), "--checkpoint-dir", b.toString());
+      assertThat(resumed.out()).contains("cluster: coordinator " + cluster.coordinatorAddress());
+      assertSameCheckpoint(a, b, 16);
+      assertThat(accuracyLine(resumed)).isEqualTo(accuracyLine(whole));
+    }
   }
 
   @Test
