@@ -79,6 +79,7 @@ public final class PeriodicCheckpoints {
   private boolean stopped;
   private RuntimeException finalFailure;
   private int taken;
+  private long waitedNanos;
 
   PeriodicCheckpoints(RemoteModel model, Policy policy, int trainers, long start, long steps, StateSource source) {
     this.model = model;
@@ -113,8 +114,12 @@ public final class PeriodicCheckpoints {
       }
       copies.computeIfAbsent(boundary, b -> new BatchNormStatistics[trainers])[rank] = stats.copy();
       notifyAll();
+      long t0 = System.nanoTime();
       while (issued < boundary && !stopped && boundary != due.last()) {
         wait();
+      }
+      if (rank == 0) {
+        waitedNanos += System.nanoTime() - t0;
       }
     }
   }
@@ -164,8 +169,9 @@ public final class PeriodicCheckpoints {
     synchronized (this) {
       taken++;
     }
-    policy.log().accept(String.format(Locale.ROOT, "checkpoint %s: %.1f MB, training held %.1f ms, %.0f ms in all",
-        Path.of(info.path()).getFileName(), info.bytes() / 1e6, info.snapshotMillis(), info.totalMillis()));
+    // the request goes out ahead of the trainers: its times include the wait for them to reach step b
+    policy.log().accept(String.format(Locale.ROOT, "checkpoint %s: %.1f MB, complete %.0f ms after the request",
+        Path.of(info.path()).getFileName(), info.bytes() / 1e6, info.totalMillis()));
     prune(policy.dir(), policy.keep(), policy.log());
   }
 
@@ -176,6 +182,8 @@ public final class PeriodicCheckpoints {
       if (finalFailure != null) {
         throw finalFailure;
       }
+      policy.log().accept(String.format(Locale.ROOT, "checkpoints: %d written; trainer 0 waited %.0f ms for the"
+          + " previous one to complete (back-pressure)", taken, waitedNanos / 1e6));
     }
   }
 
@@ -186,11 +194,6 @@ public final class PeriodicCheckpoints {
       notifyAll();
     }
     thread.interrupt();
-  }
-
-  /** Checkpoints completed with their trainer state. */
-  synchronized int taken() {
-    return taken;
   }
 
   // ------------------------------------------------------------------ the directory
