@@ -78,12 +78,28 @@ public final class BatchNormStatistics {
     return updates;
   }
 
+  /**
+   * Statistics restored from a saved {@link #mean()}, {@link #variance()}, {@link #updates()} and
+   * {@link #momentum()} (see {@link TrainerState}): they continue bitwise as the saved ones would.
+   */
+  public static BatchNormStatistics restored(double momentum, double[] mean, double[] variance, long updates) {
+    if (mean.length != variance.length) {
+      throw new IllegalArgumentException("mean and variance differ in length: " + mean.length + " and "
+          + variance.length);
+    }
+    BatchNormStatistics s = new BatchNormStatistics(mean.length, momentum);
+    System.arraycopy(mean, 0, s.mean, 0, mean.length);
+    System.arraycopy(variance, 0, s.variance, 0, variance.length);
+    s.updates = updates;
+    return s;
+  }
+
+  public double momentum() {
+    return momentum;
+  }
+
   /** A copy, e.g. a snapshot for evaluation. */
   public BatchNormStatistics copy() {
-    BatchNormStatistics c = new BatchNormStatistics(mean.length, momentum);
-    System.arraycopy(mean, 0, c.mean, 0, mean.length);
-    System.arraycopy(variance, 0, c.variance, 0, variance.length);
-    c.updates = updates;
-    return c;
+    return restored(momentum, mean, variance, updates);
   }
 }

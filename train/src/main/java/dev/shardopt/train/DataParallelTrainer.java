@@ -6,9 +6,11 @@ import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.StepMetric;
 import dev.shardopt.client.Trainer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -88,26 +90,52 @@ public final class DataParallelTrainer {
   /** Trains a new model {@code modelId} on {@code cluster} as {@code config} says; see the class comment. */
   public TrainingReport train(ShardoptCluster cluster, String modelId, TrainingConfig config, Listener listener)
       throws InterruptedException {
+    return train(cluster, modelId, config, listener, null, null);
+  }
+
+  /**
+   * As {@link #train(ShardoptCluster, String, TrainingConfig, Listener)}, continuing from {@code from} when
+   * not null (the model restored from its checkpoint, the trainers from its {@link TrainerState}: bitwise
+   * the run that never stopped, on any number of workers), and taking checkpoints as {@code checkpoints}
+   * says when not null ({@link PeriodicCheckpoints}).
+   *
+   * @throws NotResumableException when {@code from} is not of this run's model, pipeline or trainers, or a
+   *     fresh run's checkpoint directory already holds checkpoints
+   */
+  public TrainingReport train(ShardoptCluster cluster, String modelId, TrainingConfig config, Listener listener,
+      PeriodicCheckpoints.Resumable from, PeriodicCheckpoints.Policy checkpoints) throws InterruptedException {
     Objects.requireNonNull(listener, "listener");
     int k = config.trainers();
     if (config.batch() > split.train().length) {
       throw new IllegalArgumentException("batch " + config.batch() + " is larger than the training set ("
           + split.train().length + " rows)");
     }
+    if (from != null) {
+      from.state().mismatch(config).ifPresent(why -> {
+        throw new NotResumableException("cannot resume from " + from.checkpoint() + ": " + why);
+      });
+    }
+    if (checkpoints != null) {
+      PeriodicCheckpoints.prepare(checkpoints.dir(), from == null ? 0 : from.state().step(), checkpoints.log());
+    }
     long setupStart = System.nanoTime();
     // the model first: an unreachable or refusing cluster fails before ND4J loads
-    RemoteModel model = cluster.createModel(ModelOptions.named(modelId)
-        .pipeline(config.pipeline())
-        .trainers(k)
-        .sync()
-        .tensors(MlpWithBatchNorm.tensorDefs(config.hidden(), config.seed())));
+    RemoteModel model = from != null ? cluster.restoreModel(modelId, from.checkpoint())
+        : cluster.createModel(ModelOptions.named(modelId)
+            .pipeline(config.pipeline())
+            .trainers(k)
+            .sync()
+            .tensors(MlpWithBatchNorm.tensorDefs(config.hidden(), config.seed())));
     try {
+      if (from != null) {
+        checkRestored(model, from, config);
+      }
       List<MlpWithBatchNorm> graphs = new ArrayList<>();
       for (int r = 0; r < k; r++) {
         graphs.add(new MlpWithBatchNorm(config.hidden()));
       }
       double setupSeconds = (System.nanoTime() - setupStart) / 1e9;
-      return run(model, config, graphs, listener, setupSeconds);
+      return run(model, config, graphs, listener, setupSeconds, from == null ? null : from.state(), checkpoints);
     } finally {
       try {
         model.delete();
@@ -117,18 +145,59 @@ public final class DataParallelTrainer {
     }
   }
 
+  /** The restored model must be the one {@code config} trains, at the trainer state's step. */
+  private static void checkRestored(RemoteModel model, PeriodicCheckpoints.Resumable from, TrainingConfig config) {
+    String at = "cannot resume from " + from.checkpoint() + ": ";
+    List<String> want = new ArrayList<>();
+    MlpWithBatchNorm.shapes(config.hidden()).forEach((name, shape) -> want.add(name + Arrays.toString(shape)));
+    List<String> got = model.tensors().stream()
+        .map(t -> t.getName() + Arrays.toString(t.getShapeList().stream().mapToLong(Long::longValue).toArray()))
+        .toList();
+    String pipeline = model.pipelineAt(model.startStep()).toString();
+    if (model.startStep() != from.state().step()) {
+      throw new NotResumableException(at + "the model is at step " + model.startStep() + ", its trainer state at "
+          + from.state().step());
+    }
+    if (model.trainers() != config.trainers()) {
+      throw new NotResumableException(at + "the model has " + model.trainers() + " trainers, this run --trainers "
+          + config.trainers());
+    }
+    if (!got.equals(want)) {
+      throw new NotResumableException(at + "the model has tensors " + got + ", this run (--hidden "
+          + config.hidden() + ") " + want);
+    }
+    if (!pipeline.equals(config.pipeline().toString())) {
+      throw new NotResumableException(at + "the model has --pipeline " + pipeline + ", this run "
+          + config.pipeline());
+    }
+  }
+
   private TrainingReport run(RemoteModel model, TrainingConfig config, List<MlpWithBatchNorm> graphs,
-      Listener listener, double setupSeconds) throws InterruptedException {
+      Listener listener, double setupSeconds, TrainerState resumed, PeriodicCheckpoints.Policy policy)
+      throws InterruptedException {
     int k = config.trainers();
     int steps = config.steps();
+    int first = Math.toIntExact(model.startStep());
     BatchOrder order = new BatchOrder(split.train(), config.batch(), config.seed());
     StepLog log = new StepLog(steps, k);
+    List<Evaluation> evals = new CopyOnWriteArrayList<>();
+    if (resumed != null) {
+      log.restore(resumed.losses());
+      for (int i = 0; i < resumed.evalSteps().length; i++) {
+        evals.add(new Evaluation(resumed.evalSteps()[i], resumed.evalAccuracy()[i]));
+      }
+    }
     int[] test = split.test();
     float[] testX = data.features(test);
     int[] testY = data.labels(test);
-    int evals = (steps - 1) / config.evalEvery() + 2; // 0, E, 2E, ... < steps, then steps
-    long[] evalSteps = new long[evals];
-    double[] evalAcc = new double[evals];
+    PeriodicCheckpoints checkpoints = policy == null ? null
+        : new PeriodicCheckpoints(model, policy, k, first, steps, (b, stats) -> {
+          log.awaitCompleted(b);
+          return new TrainerState(b, k, config.batch(), config.hidden(), config.seed(), config.testFraction(),
+              model.pipelineAt(b).toString(), stats, log.prefix(Math.toIntExact(b)),
+              evals.stream().filter(e -> e.step() < b).mapToLong(Evaluation::step).toArray(),
+              evals.stream().filter(e -> e.step() < b).mapToDouble(Evaluation::accuracy).toArray());
+        });
     int[] finalCorrect = new int[1];
     long[] phaseNanos = new long[4];
     boolean skipsNonFinite = config.pipeline().skipsNonFinite();
@@ -150,22 +219,20 @@ public final class DataParallelTrainer {
       futures.add(pool.submit(() -> {
         Trainer trainer = model.trainer(rank, k);
         MlpWithBatchNorm net = graphs.get(rank);
-        BatchNormStatistics stats = new BatchNormStatistics(config.hidden());
+        BatchNormStatistics stats = resumed == null ? new BatchNormStatistics(config.hidden())
+            : resumed.statistics().get(rank).copy();
         long pullNs = 0;
         long computeNs = 0;
         long pushNs = 0;
         long evalNs = 0;
-        int e = 0;
-        for (int s = 0; s < steps; s++) {
+        for (int s = first; s < steps; s++) {
           long t0 = System.nanoTime();
           Map<String, float[]> params = trainer.pull();
           long t1 = System.nanoTime();
           pullNs += t1 - t0;
           net.setParameters(params);
           if (rank == 0 && s % config.evalEvery() == 0) {
-            evalSteps[e] = s;
-            evalAcc[e] = (double) correct(net, testX, testY, stats) / test.length;
-            e++;
+            evals.add(new Evaluation(s, (double) correct(net, testX, testY, stats) / test.length));
             long t2 = System.nanoTime();
             evalNs += t2 - t1;
             t1 = t2;
@@ -179,6 +246,9 @@ public final class DataParallelTrainer {
           log.report(s, rank, res.loss());
           long t3 = System.nanoTime();
           computeNs += t3 - t1;
+          if (checkpoints != null) {
+            checkpoints.atBoundary(s + 1, rank, stats);
+          }
           trainer.push(s, res.gradients());
           pushNs += System.nanoTime() - t3;
         }
@@ -189,8 +259,7 @@ public final class DataParallelTrainer {
           pullNs += t1 - t0;
           net.setParameters(params);
           finalCorrect[0] = correct(net, testX, testY, stats);
-          evalSteps[e] = steps;
-          evalAcc[e] = (double) finalCorrect[0] / test.length;
+          evals.add(new Evaluation(steps, (double) finalCorrect[0] / test.length));
           evalNs += System.nanoTime() - t1;
           phaseNanos[0] = pullNs;
           phaseNanos[1] = computeNs;
@@ -201,6 +270,9 @@ public final class DataParallelTrainer {
       }));
     }
     pool.shutdown();
+    if (checkpoints != null) {
+      checkpoints.start();
+    }
 
     List<StepMetric> metrics = new ArrayList<>();
     try {
@@ -212,7 +284,11 @@ public final class DataParallelTrainer {
       for (Future<?> f : futures) {
         f.get(); // rethrows a trainer's failure
       }
+      if (checkpoints != null) {
+        checkpoints.finish();
+      }
     } catch (ExecutionException e) {
+      abort(checkpoints);
       pool.shutdownNow();
       Throwable cause = e.getCause();
       if (cause instanceof RuntimeException re) {
@@ -223,6 +299,7 @@ public final class DataParallelTrainer {
       }
       throw new IllegalStateException("a trainer failed: " + cause, cause);
     } catch (InterruptedException | RuntimeException e) {
+      abort(checkpoints);
       pool.shutdownNow();
       throw e;
     }
@@ -231,8 +308,17 @@ public final class DataParallelTrainer {
     listener.onProgress(progress(log, steps, metrics));
     TrainingReport.PhaseTimes phases = new TrainingReport.PhaseTimes(
         phaseNanos[0] / 1e9, phaseNanos[1] / 1e9, phaseNanos[2] / 1e9, phaseNanos[3] / 1e9);
-    return new TrainingReport(config, log.losses(), evalSteps, evalAcc, metrics, finalCorrect[0], test.length,
+    return new TrainingReport(config, log.losses(), evals.stream().mapToLong(Evaluation::step).toArray(),
+        evals.stream().mapToDouble(Evaluation::accuracy).toArray(), metrics, finalCorrect[0], test.length,
         trainSeconds, setupSeconds, phases);
+  }
+
+  private record Evaluation(long step, double accuracy) {}
+
+  private static void abort(PeriodicCheckpoints checkpoints) {
+    if (checkpoints != null) {
+      checkpoints.abort();
+    }
   }
 
   /** Rethrows the failure of a trainer that has already failed, so the others do not wait for it. */
@@ -319,6 +405,31 @@ public final class DataParallelTrainer {
 
     int completed() {
       return completed;
+    }
+
+    /** Takes the losses of the steps before a resumed run's first from its trainer state. */
+    synchronized void restore(double[][] before) {
+      for (int i = 0; i < before.length; i++) {
+        System.arraycopy(before[i], 0, losses[i], 0, k);
+        reports.set(i, k);
+      }
+      completed = before.length;
+    }
+
+    /** Waits until steps {@code 0 .. step-1} are complete (each trainer's report is then visible). */
+    void awaitCompleted(long step) throws InterruptedException {
+      while (completed < step) {
+        Thread.sleep(1);
+      }
+    }
+
+    /** Each trainer's loss of steps {@code 0 .. steps-1}, {@code [step][rank]}. */
+    synchronized double[][] prefix(int steps) {
+      double[][] out = new double[steps][];
+      for (int i = 0; i < steps; i++) {
+        out[i] = losses[i].clone();
+      }
+      return out;
     }
 
     /** The step's loss: the mean of the trainers' losses, summed in trainer order. */

@@ -88,12 +88,7 @@ public final class MlpWithBatchNorm {
     }
     this.hidden = hidden;
     this.dtype = dtype;
-    shapes.put(FC1_WEIGHT, new long[] {INPUTS, hidden});
-    shapes.put(FC1_BIAS, new long[] {hidden});
-    shapes.put(BN1_GAMMA, new long[] {hidden});
-    shapes.put(BN1_BETA, new long[] {hidden});
-    shapes.put(FC2_WEIGHT, new long[] {hidden, CLASSES});
-    shapes.put(FC2_BIAS, new long[] {CLASSES});
+    shapes.putAll(shapes(hidden));
     Nd4jRuntime.init();
     this.sd = build();
     // Build the backward graph now, silencing M2.1's stdout print of every differentiated op.
@@ -140,6 +135,18 @@ public final class MlpWithBatchNorm {
 
   public DataType dataType() {
     return dtype;
+  }
+
+  /** The shape of each trainable tensor for a hidden width of {@code hidden}, in model order. */
+  public static Map<String, long[]> shapes(int hidden) {
+    Map<String, long[]> s = new LinkedHashMap<>();
+    s.put(FC1_WEIGHT, new long[] {INPUTS, hidden});
+    s.put(FC1_BIAS, new long[] {hidden});
+    s.put(BN1_GAMMA, new long[] {hidden});
+    s.put(BN1_BETA, new long[] {hidden});
+    s.put(FC2_WEIGHT, new long[] {hidden, CLASSES});
+    s.put(FC2_BIAS, new long[] {CLASSES});
+    return s;
   }
 
   /** The shape of each trainable tensor, in model order. */

@@ -14,6 +14,8 @@ import dev.shardopt.embedded.ShardoptLocal;
 import dev.shardopt.train.DataParallelTrainer;
 import dev.shardopt.train.DigitsData;
 import dev.shardopt.train.MlpWithBatchNorm;
+import dev.shardopt.train.NotResumableException;
+import dev.shardopt.train.PeriodicCheckpoints;
 import dev.shardopt.train.ProgressDisplay;
 import dev.shardopt.train.StratifiedSplit;
 import dev.shardopt.train.TrainingCharts;
@@ -61,6 +63,28 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
       description = "Where to write the chart (default: ${DEFAULT-VALUE}).")
   Path plot;
 
+  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+      description = "Write checkpoints into DIR/step-<s> while training, each with its trainers' state in"
+          + " DIR/trainer-state/step-<s>.txt, and always one after the last step. The coordinator, the workers and"
+          + " this command must all reach DIR under this path.")
+  Path checkpointDir;
+
+  @Option(names = "--checkpoint-every", paramLabel = "N",
+      description = "With --checkpoint-dir: a checkpoint every N steps (a multiple of the pipeline's accumulate)."
+          + " Training waits only while the workers copy their shards; a checkpoint still being written when the"
+          + " next is due holds training at that step (back-pressure). Default: only the final one.")
+  Integer checkpointEvery;
+
+  @Option(names = "--keep", paramLabel = "K",
+      description = "With --checkpoint-dir: keep the K newest complete checkpoints (default: 3).")
+  Integer keep;
+
+  @Option(names = "--resume", paramLabel = "PATH",
+      description = "Continue from the checkpoint PATH (DIR/step-<s>), or the latest one under PATH that has its"
+          + " trainer state, to --steps: bitwise the run that never stopped, on any number of workers. The other"
+          + " options must be the checkpointed run's (--workers may differ).")
+  Path resume;
+
   @Mixin RunOptions run = new RunOptions();
 
   @Override
@@ -70,17 +94,23 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
     Pipeline pipeline = parsePipeline("--pipeline", pipelineText == null ? defaultPipeline(opts.steps()) : pipelineText);
     RunOptions.checkPlot(plot);
     TrainingConfig config = opts.config(pipeline);
-
     PrintWriter out = spec.commandLine().getOut();
+    PeriodicCheckpoints.Policy checkpoints = checkpointPolicy(pipeline, opts.steps(), out);
+    PeriodicCheckpoints.Resumable from = resumable();
+
     DataParallelTrainer trainer = DataParallelTrainer.forDigits(data, config);
     printHeader(out, config, opts, data, trainer.split());
     out.println("pipeline: " + config.pipeline());
+    if (from != null) {
+      out.println("resuming from " + from.checkpoint() + " at step " + from.state().step());
+    }
     long start = System.nanoTime();
     TrainingReport report;
     try (ShardoptCluster cluster = opts.connect()) {
       out.flush();
       try (ProgressDisplay bar = new ProgressDisplay(out, "train", config.steps(), ProgressDisplay.isTerminal())) {
-        report = opts.guard(() -> trainer.train(cluster, DataParallelTrainer.freshModelId("train"), config, bar));
+        report = opts.guard(() -> trainer.train(cluster, DataParallelTrainer.freshModelId("train"), config, bar,
+            from, checkpoints));
       }
     }
     double total = (System.nanoTime() - start) / 1e9;
@@ -96,6 +126,47 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
     out.println("plot: " + plot);
     out.flush();
     return ShardoptCli.EXIT_OK;
+  }
+
+  /** The checkpoint options, checked; null without --checkpoint-dir. */
+  private PeriodicCheckpoints.Policy checkpointPolicy(Pipeline pipeline, int steps, PrintWriter out) {
+    if (checkpointDir == null) {
+      if (checkpointEvery != null || keep != null) {
+        throw new UserErrorException((checkpointEvery != null ? "--checkpoint-every" : "--keep")
+            + " needs --checkpoint-dir DIR: where to write the checkpoints");
+      }
+      return null;
+    }
+    int k = pipeline.accumulateSteps();
+    if (checkpointEvery != null && (checkpointEvery < 1 || checkpointEvery % k != 0)) {
+      throw new UserErrorException("--checkpoint-every must be a positive multiple of the pipeline's accumulate ("
+          + k + "), got " + checkpointEvery);
+    }
+    if (steps % k != 0) {
+      throw new UserErrorException("--steps must be a multiple of the pipeline's accumulate (" + k + ") with"
+          + " --checkpoint-dir: the final checkpoint captures an update boundary; got " + steps);
+    }
+    if (keep != null && keep < 1) {
+      throw new UserErrorException("--keep must be >= 1 (the newest checkpoint is always kept), got " + keep);
+    }
+    if (Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {
+      throw new UserErrorException("--checkpoint-dir " + checkpointDir + " is not a directory");
+    }
+    return new PeriodicCheckpoints.Policy(checkpointDir.toAbsolutePath().normalize(),
+        checkpointEvery == null ? 0 : checkpointEvery, keep == null ? DEFAULT_KEEP : keep, line -> {
+          synchronized (out) {
+            out.println(line);
+            out.flush();
+          }
+        });
+  }
+
+  private PeriodicCheckpoints.Resumable resumable() {
+    try {
+      return resume == null ? null : PeriodicCheckpoints.findResumable(resume);
+    } catch (NotResumableException e) {
+      throw new UserErrorException(e.getMessage(), e);
+    }
   }
 
   static void printHeader(PrintWriter out, TrainingConfig c, RunOptions.Checked opts, DigitsData data,
@@ -125,6 +196,8 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
       throw new UserErrorException(option + " '" + text + "': " + e.getMessage(), e);
     }
   }
+
+  static final int DEFAULT_KEEP = 3;
 
   /** The options {@code train} and {@code compare} share, and their checks. */
   public static final class RunOptions {
@@ -190,7 +263,7 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
       <T> T guard(Body<T> body) throws InterruptedException {
         try {
           return body.run();
-        } catch (TrainingDivergedException e) {
+        } catch (TrainingDivergedException | NotResumableException e) {
           throw new UserErrorException(e.getMessage(), e);
         } catch (ShardoptException e) {
           if (coordinator == null) {
