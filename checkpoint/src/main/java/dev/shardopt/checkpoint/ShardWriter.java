@@ -20,9 +20,11 @@ import java.util.zip.CRC32C;
  * each file's npy header once and refuses a range outside the tensor.
  *
  * <p>Each {@link #write} converts the floats to little-endian bytes in a direct buffer, computes the CRC32C
- * of exactly those bytes, writes them with positional writes (so any number of threads and processes can
- * write different ranges of one file at once), forces them to disk, and returns the range to report to the
- * coordinator. Thread-safe.
+ * of exactly those bytes on the same pass, writes them with positional writes (so any number of threads and
+ * processes can write different ranges of one file at once), forces them to disk, and returns the range to
+ * report to the coordinator. A caller writing many ranges can instead {@link #writeUnforced} them all and
+ * then {@link #force} once: one fsync per file rather than one per range, and the kernel writes the earlier
+ * ranges back while the later ones are written. Thread-safe.
  */
 public final class ShardWriter implements Closeable {
 
@@ -56,8 +58,53 @@ public final class ShardWriter implements Closeable {
    */
   public FileRange write(String tensor, String slot, long elementOffset, float[] src, int srcOffset, int length)
       throws CheckpointException {
-    java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
     OpenFile f = file(FileNames.fileName(tensor, slot == null ? "" : slot));
+    FileRange r = writeRange(f, elementOffset, src, srcOffset, length);
+    force(f);
+    return r;
+  }
+
+  /** {@link #write(String, String, long, float[], int, int)} of the whole array. */
+  public FileRange write(String tensor, String slot, long elementOffset, float[] src) throws CheckpointException {
+    return write(tensor, slot, elementOffset, src, 0, src.length);
+  }
+
+  /**
+   * {@link #write(String, String, long, float[], int, int)} of the whole array, without forcing it to disk:
+   * the range may be reported to the coordinator only after {@link #force} has returned.
+   */
+  public FileRange writeUnforced(String tensor, String slot, long elementOffset, float[] src)
+      throws CheckpointException {
+    OpenFile f = file(FileNames.fileName(tensor, slot == null ? "" : slot));
+    return writeRange(f, elementOffset, src, 0, src.length);
+  }
+
+  /**
+   * Forces every file written through this writer to disk (one fsync each), so that the ranges {@link
+   * #writeUnforced} returned may be reported.
+   *
+   * @throws CheckpointException IO on a failure
+   */
+  public void force() throws CheckpointException {
+    if (closed) {
+      throw new IllegalStateException("the writer is closed");
+    }
+    for (OpenFile f : files.values()) {
+      force(f);
+    }
+  }
+
+  private static void force(OpenFile f) throws CheckpointException {
+    try {
+      f.channel.force(false);
+    } catch (IOException e) {
+      throw CheckpointException.io(f.file, "write", e);
+    }
+  }
+
+  private FileRange writeRange(OpenFile f, long elementOffset, float[] src, int srcOffset, int length)
+      throws CheckpointException {
+    java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
     Coverage.checkElements(f.file, elementOffset, length, f.elements);
     long start = f.dataOffset + 4 * elementOffset;
     CRC32C crc = new CRC32C();
@@ -76,18 +123,12 @@ public final class ShardWriter implements Closeable {
         pos += 4L * n;
         done += n;
       }
-      f.channel.force(false);
     } catch (IOException e) {
       throw CheckpointException.io(f.file, "write", e);
     } finally {
       buffers.add(buf);
     }
     return new FileRange(f.name, start, 4L * length, (int) crc.getValue());
-  }
-
-  /** {@link #write(String, String, long, float[], int, int)} of the whole array. */
-  public FileRange write(String tensor, String slot, long elementOffset, float[] src) throws CheckpointException {
-    return write(tensor, slot, elementOffset, src, 0, src.length);
   }
 
   private ByteBuffer borrow() {
@@ -146,7 +187,7 @@ public final class ShardWriter implements Closeable {
     }
   }
 
-  /** Closes every file (the data is already on disk). */
+  /** Closes every file (what {@link #write} or {@link #force} returned from is already on disk). */
   @Override
   public void close() throws IOException {
     closed = true;

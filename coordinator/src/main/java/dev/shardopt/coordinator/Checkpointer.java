@@ -27,6 +27,11 @@ import java.util.function.Function;
  * creates the checkpoint's files, has every worker snapshot its shards at the boundary (then
  * releases the hold: training waits only for the copies) and write them, and commits the manifest
  * last. A failure fails the checkpoint, never the model: the attempt is deleted, the hold released.
+ *
+ * <p>The {@code snapshot_millis} reported runs from the hold being taken to its release: it includes
+ * the workers waiting for the step in flight to complete up to the boundary (training time, not a
+ * stall the checkpoint causes) as well as their in-memory copies (the stall proper). The proto has
+ * no separate field for the copy alone; {@code total_millis} covers everything up to the commit.
  */
 public final class Checkpointer {
   /** The largest step a checkpoint directory name holds (10 digits). */

@@ -29,7 +29,10 @@ record ShardCheckpoint(
     return elements * Float.BYTES;
   }
 
-  /** Writes every shard's parameters and state slots at their offsets; the ranges written, in order. */
+  /**
+   * Writes every shard's parameters and state slots at their offsets, then forces each file once
+   * (not once per range); the ranges written, in order, all on disk when this returns.
+   */
   List<FileRange> writeTo(ShardWriter writer) throws CheckpointException {
     List<FileRange> ranges = new ArrayList<>();
     for (int i = 0; i < shards.size(); i++) {
@@ -37,11 +40,12 @@ record ShardCheckpoint(
       if (s.length() == 0) {
         continue;
       }
-      ranges.add(writer.write(s.name(), "", s.offset(), parameters[i]));
+      ranges.add(writer.writeUnforced(s.name(), "", s.offset(), parameters[i]));
       for (int j = 0; j < slots.size(); j++) {
-        ranges.add(writer.write(s.name(), slots.get(j), s.offset(), state[i][j]));
+        ranges.add(writer.writeUnforced(s.name(), slots.get(j), s.offset(), state[i][j]));
       }
     }
+    writer.force();
     return ranges;
   }
 }
