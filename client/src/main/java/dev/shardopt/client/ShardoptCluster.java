@@ -1,6 +1,7 @@
 package dev.shardopt.client;
 
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.rpc.CoordinatorAnswers;
 import dev.shardopt.v1.ClusterStatus;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.CreateModelRequest;
@@ -11,7 +12,6 @@ import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -31,7 +31,6 @@ import java.util.function.Supplier;
  */
 public class ShardoptCluster implements AutoCloseable {
   /** The trailer on every answer of the coordinator: an UNAVAILABLE without it means no coordinator answered. */
-  private static final Metadata.Key<String> ANSWERED = Metadata.Key.of("shardopt-answered-by", Metadata.ASCII_STRING_MARSHALLER);
 
   private final String target;
   private final ClientOptions options;
@@ -242,26 +241,12 @@ public class ShardoptCluster implements AutoCloseable {
    * {@link ClientOptions#rpcDeadline()} in all; then as {@link #call}.
    */
   <T> T read(String what, Supplier<T> rpc) {
-    long deadline = System.nanoTime() + options.rpcDeadline().toNanos();
-    long backoffMillis = Math.max(10, options.retryBackoff().toMillis());
-    while (true) {
-      try {
-        return rpc.get();
-      } catch (StatusRuntimeException e) {
-        boolean unanswered = e.getStatus().getCode() == Status.Code.UNAVAILABLE
-            && (e.getTrailers() == null || !e.getTrailers().containsKey(ANSWERED));
-        if (!unanswered || deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(backoffMillis)) {
-          throw ShardoptException.of(e, what + " at coordinator " + target, target);
-        }
-        try {
-          Thread.sleep(backoffMillis);
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw ShardoptException.of(e, what + " at coordinator " + target, target);
-        }
-        coordinatorChannel.resetConnectBackoff();
-        backoffMillis = Math.min(backoffMillis * 2, 2_000);
-      }
+    try {
+      return CoordinatorAnswers.retryWhileUnanswered(coordinatorChannel,
+          System.nanoTime() + options.rpcDeadline().toNanos(), Math.max(10, options.retryBackoff().toMillis()),
+          2_000, left -> rpc.get());
+    } catch (StatusRuntimeException e) {
+      throw ShardoptException.of(e, what + " at coordinator " + target, target);
     }
   }
 

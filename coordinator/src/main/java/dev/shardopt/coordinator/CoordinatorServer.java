@@ -1,5 +1,6 @@
 package dev.shardopt.coordinator;
 
+import dev.shardopt.rpc.CoordinatorAnswers;
 import dev.shardopt.rpc.GrpcServers;
 import dev.shardopt.rpc.TensorBytes;
 import io.grpc.Server;
@@ -40,7 +41,7 @@ public final class CoordinatorServer implements AutoCloseable {
 
   public CoordinatorServer start() throws IOException {
     server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
-        .addService(ServerInterceptors.intercept(service, new AnsweredByCoordinator()))
+        .addService(ServerInterceptors.intercept(service, CoordinatorAnswers.interceptor()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)

@@ -3,6 +3,7 @@ package dev.shardopt.worker.server;
 import dev.shardopt.engine.BlockStatistics;
 import dev.shardopt.engine.UpdateDecision;
 import dev.shardopt.rpc.ApiException;
+import dev.shardopt.rpc.CoordinatorAnswers;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.GetPipelineScheduleRequest;
 import dev.shardopt.v1.PipelineSchedule;
@@ -13,7 +14,6 @@ import dev.shardopt.v1.StepDecision;
 import dev.shardopt.worker.store.BarrierDecision;
 import dev.shardopt.worker.store.StepCoordinator;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.List;
@@ -27,8 +27,6 @@ import java.util.function.Supplier;
  * until the deadline; the coordinator rebuilds an in-flight step's barrier from these retried reports.
  */
 final class GrpcStepCoordinator implements StepCoordinator {
-  /** The trailer on every answer of the coordinator (its AnsweredByCoordinator). */
-  private static final Metadata.Key<String> ANSWERED = Metadata.Key.of("shardopt-answered-by", Metadata.ASCII_STRING_MARSHALLER);
   private static final long MAX_BACKOFF_MILLIS = 1_000;
 
   private final ManagedChannel channel;
@@ -43,28 +41,9 @@ final class GrpcStepCoordinator implements StepCoordinator {
 
   /** Runs {@code call}, again while the coordinator does not answer, within {@code deadlineMillis} in all. */
   private <T> T retrying(Function<CoordinatorGrpc.CoordinatorBlockingStub, T> call) {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMillis);
-    long backoffMillis = 50;
-    while (true) {
-      long left = deadline - System.nanoTime();
-      try {
-        return call.apply(CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(Math.max(1, left), TimeUnit.NANOSECONDS));
-      } catch (StatusRuntimeException e) {
-        boolean unanswered = e.getStatus().getCode() == Status.Code.UNAVAILABLE
-            && (e.getTrailers() == null || !e.getTrailers().containsKey(ANSWERED));
-        if (!unanswered || deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(backoffMillis)) {
-          throw e;
-        }
-        try {
-          Thread.sleep(backoffMillis);
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw e;
-        }
-        channel.resetConnectBackoff(); // reconnect now, not after gRPC's own (growing) backoff
-        backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF_MILLIS);
-      }
-    }
+    return CoordinatorAnswers.retryWhileUnanswered(channel,
+        System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMillis), 50, MAX_BACKOFF_MILLIS,
+        left -> call.apply(CoordinatorGrpc.newBlockingStub(channel).withDeadlineAfter(left, TimeUnit.NANOSECONDS)));
   }
 
   @Override
