@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /** Small filesystem helpers. */
@@ -20,18 +19,6 @@ final class Io {
   static final int CHUNK = 4 << 20;
 
   private Io() {}
-
-  /** Forces a directory's entries to disk (fsync of the directory), so that a create or rename is durable. */
-  static void fsyncDirectory(Path dir) throws IOException {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
-    } catch (IOException e) {
-      // Some platforms (Windows) cannot open a directory; there the rename is as durable as it gets.
-      if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).startsWith("windows")) {
-        throw e;
-      }
-    }
-  }
 
   /** Deletes {@code dir} and everything under it; nothing if absent. */
   static void deleteRecursively(Path dir) throws IOException {

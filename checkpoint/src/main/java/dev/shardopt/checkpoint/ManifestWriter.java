@@ -100,7 +100,7 @@ public final class ManifestWriter {
         Io.deleteRecursively(finalDir); // an incomplete leftover without a manifest
       }
       Files.move(dir, finalDir, StandardCopyOption.ATOMIC_MOVE);
-      Io.fsyncDirectory(pending.root());
+      DurableFiles.fsyncDirectory(pending.root());
     } catch (AtomicMoveNotSupportedException e) {
       throw new CheckpointException(CheckpointException.Kind.IO, dir, "cannot rename to " + finalDir
           + " atomically; the checkpoint directory must be on one filesystem", e);
@@ -150,25 +150,14 @@ public final class ManifestWriter {
     }
   }
 
-  /** Writes manifest.json in {@code dir}: temporary file, fsync, atomic rename, fsync of the directory. */
+  /** Writes manifest.json in {@code dir}, crash-atomically ({@link DurableFiles#replace}). */
   static void writeManifest(Path dir, CheckpointManifest m) throws CheckpointException {
     Path target = dir.resolve(Manifests.FILE_NAME);
-    Path tmp = dir.resolve("." + Manifests.FILE_NAME + ".tmp");
     try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE)) {
-        Io.writeFully(ch, ByteBuffer.wrap(Manifests.toJson(m).getBytes(StandardCharsets.UTF_8)), 0);
-        ch.force(true);
-      }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-      Io.fsyncDirectory(dir);
+      DurableFiles.replace(target, Manifests.toJson(m).getBytes(StandardCharsets.UTF_8));
     } catch (IOException e) {
-      try {
-        Files.deleteIfExists(tmp);
-      } catch (IOException suppressed) {
-        e.addSuppressed(suppressed);
-      }
       throw CheckpointException.io(target, "write", e);
     }
   }
+
 }

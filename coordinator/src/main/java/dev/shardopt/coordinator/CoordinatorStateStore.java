@@ -3,17 +3,15 @@ package dev.shardopt.coordinator;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
+import dev.shardopt.checkpoint.DurableFiles;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.ModelRecordState;
 import dev.shardopt.v1.WorkerRegistryState;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -33,7 +31,6 @@ public final class CoordinatorStateStore {
   static final String WORKERS_FILE = "workers.state";
   private static final String MODEL_PREFIX = "model-";
   private static final String SUFFIX = ".state";
-  private static final String TEMP_SUFFIX = ".tmp";
   private static final int MAGIC = 0x53_4f_53_31; // "SOS1"
   private static final int HEADER_BYTES = 12;
 
@@ -70,7 +67,7 @@ public final class CoordinatorStateStore {
       }
       for (Path f : files) {
         String name = f.getFileName().toString();
-        if (name.endsWith(TEMP_SUFFIX)) {
+        if (name.endsWith(DurableFiles.TEMP_SUFFIX)) {
           Files.delete(f);
         } else if (name.equals(WORKERS_FILE)) {
           workers = read(f, WorkerRegistryState.parser());
@@ -122,7 +119,7 @@ public final class CoordinatorStateStore {
     Path f = modelFile(name);
     try {
       Files.deleteIfExists(f);
-      fsyncDirectory(dir);
+      DurableFiles.fsyncDirectory(dir);
     } catch (IOException e) {
       throw ApiException.unavailable("could not delete " + f + " from the coordinator's state dir: " + e);
     }
@@ -130,22 +127,13 @@ public final class CoordinatorStateStore {
 
   /** Replaces {@code file} with {@code state}, crash-atomically and durably before it returns. */
   private static void write(Path file, MessageLite state) {
-    Path temp = file.resolveSibling(file.getFileName() + TEMP_SUFFIX);
     try {
-      try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.TRUNCATE_EXISTING)) {
-        ByteBuffer b = frame(state.toByteArray());
-        while (b.hasRemaining()) {
-          ch.write(b);
-        }
-        ch.force(true);
-      }
-      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      fsyncDirectory(file.getParent());
+      DurableFiles.replace(file, frame(state.toByteArray()).array());
     } catch (IOException e) {
       throw ApiException.unavailable("could not write the coordinator's state to " + file + ": " + e);
     }
   }
+
 
   /** The bytes of a state file holding {@code payload}. */
   static ByteBuffer frame(byte[] payload) {
@@ -181,12 +169,6 @@ public final class CoordinatorStateStore {
   private static UnreadableStateException unreadable(Path file, String why) {
     return new UnreadableStateException("coordinator state file " + file + " is corrupt: " + why
         + "; restore it, or start with an empty --state-dir (every model is lost)");
-  }
-
-  private static void fsyncDirectory(Path dir) throws IOException {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
-    }
   }
 
   /** The state dir cannot be read: the coordinator must not start, least of all empty. */

@@ -1,18 +1,15 @@
 package dev.shardopt.train;
 
+import dev.shardopt.checkpoint.DurableFiles;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.zip.CRC32C;
 
 /**
@@ -115,22 +112,11 @@ public record TrainerState(long step, int trainers, int batch, int hidden, long 
     byte[] body = b.toString().getBytes(StandardCharsets.UTF_8);
     byte[] tail = String.format(Locale.ROOT, "crc32c %08x%n", crc(body)).getBytes(StandardCharsets.UTF_8);
 
-    Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path tmp = dir.resolve(file.getFileName() + ".tmp-" + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
-    try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        ch.write(java.nio.ByteBuffer.wrap(body));
-        ch.write(java.nio.ByteBuffer.wrap(tail));
-        ch.force(true);
-      }
-      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    }
+    Files.createDirectories(file.toAbsolutePath().getParent());
+    byte[] all = new byte[body.length + tail.length];
+    System.arraycopy(body, 0, all, 0, body.length);
+    System.arraycopy(tail, 0, all, body.length, tail.length);
+    DurableFiles.replace(file, all);
   }
 
   /**
