@@ -6,12 +6,24 @@ import java.util.Objects;
  * The fixed reduction blocks, and the system's only two reductions over a gradient: the clip norm's
  * sum of squares and the non-finite check.
  *
- * <p>Block {@code b} of an array of length n covers {@code [b * BLOCK, min((b + 1) * BLOCK, n))}.
- * A reduction is computed per block, sequentially in index order inside the block, and the
- * per-block partials are combined sequentially in block order. Because block boundaries depend on
- * nothing but n, the result is bitwise the same for any thread count or chunking, and for a
- * tensor sharded across processes at block boundaries whose per-block partials are combined by
- * one party.
+ * <p><b>The reduction order</b> (part of the numeric contract, implemented identically by every
+ * device backend, see {@code docs/formulas.md}):
+ *
+ * <ol>
+ *   <li>Block {@code b} of an array of length n covers {@code [b * BLOCK, min((b + 1) * BLOCK, n))}.
+ *   <li>Inside a block starting at s, lane {@code j} ({@code 0 <= j < LANES}) accumulates in double,
+ *       from 0, the terms of elements {@code s + j, s + j + LANES, s + j + 2 * LANES, …} in that order.
+ *   <li>The lanes are combined by a fixed pairwise tree: for {@code w = LANES/2, LANES/4, …, 1},
+ *       {@code lane[j] += lane[j + w]} for every {@code j < w}. The block's partial is {@code lane[0]}.
+ *   <li>The per-block partials are combined sequentially in block order.
+ * </ol>
+ *
+ * Because block boundaries depend on nothing but n, the result is bitwise the same for any thread
+ * count or chunking, and for a tensor sharded across processes at block boundaries whose per-block
+ * partials are combined by one party. The lanes make a block's sum vectorize on a CPU (independent
+ * accumulators) and map one lane to one GPU thread of a 64-thread work-group (coalesced loads, a
+ * shared-memory tree): {@value #LANES} is a multiple of the GPU warp (32) and of the widest CPU double
+ * vector (8).
  *
  * <p>Why {@value #BLOCK} elements (32 KiB of fp32): it is the L1 data cache of the common x86 and
  * Arm server cores, so a block's partial is computed from data that a fused kernel pass over the
@@ -25,6 +37,9 @@ public final class ReductionBlocks {
 
   /** Elements per reduction block (a power of two). */
   public static final int BLOCK = 8192;
+
+  /** Independent double accumulators inside a block (a power of two dividing {@link #BLOCK}). */
+  public static final int LANES = 64;
 
   private ReductionBlocks() {}
 
@@ -48,7 +63,8 @@ public final class ReductionBlocks {
 
   /**
    * {@code sum(clamp(g[i], -clipValue, clipValue)^2)} over {@code [from, to)}, each term squared in
-   * double and accumulated in double sequentially in index order. Meant for one block range; pass
+   * double (exactly) and accumulated in the lanes and tree of the class comment, lane 0 at
+   * {@code from}. Meant for one block range; pass
    * {@link Float#POSITIVE_INFINITY} for no clamp. A NaN element makes the sum NaN; an infinite one
    * makes it infinite without clamp and contributes {@code clipValue^2} with it.
    *
@@ -65,12 +81,29 @@ public final class ReductionBlocks {
   }
 
   private static double sumOfSquares(float[] g, int from, int to) {
-    double sum = 0d;
-    for (int i = from; i < to; i++) {
-      double d = g[i];
-      sum += d * d;
+    double[] lane = new double[LANES];
+    int i = from;
+    for (; i + LANES <= to; i += LANES) {
+      for (int j = 0; j < LANES; j++) {
+        double d = g[i + j];
+        lane[j] += d * d;
+      }
     }
-    return sum;
+    for (int j = 0; i + j < to; j++) {
+      double d = g[i + j];
+      lane[j] += d * d;
+    }
+    return tree(lane);
+  }
+
+  /** The fixed pairwise tree over the lanes: {@code lane[j] += lane[j + w]}, w = LANES/2 … 1. */
+  private static double tree(double[] lane) {
+    for (int w = LANES / 2; w >= 1; w >>= 1) {
+      for (int j = 0; j < w; j++) {
+        lane[j] += lane[j + w];
+      }
+    }
+    return lane[0];
   }
 
   /**
@@ -86,16 +119,28 @@ public final class ReductionBlocks {
    */
   private static double clampedSumOfSquares(float[] g, int from, int to, float clipValue) {
     final int cb = Float.floatToRawIntBits(clipValue);
-    final int inf = 0x7f800000;
-    double sum = 0d;
-    for (int i = from; i < to; i++) {
-      int ax = Float.floatToRawIntBits(g[i]) & 0x7fffffff;
-      // Neither difference overflows: cb is in (0, inf] and ax in [0, 0x7fffffff].
-      int clamp = ((cb - ax) & ~(inf - ax)) >> 31;
-      double d = Float.intBitsToFloat((ax & ~clamp) | (cb & clamp));
-      sum += d * d;
+    double[] lane = new double[LANES];
+    int i = from;
+    for (; i + LANES <= to; i += LANES) {
+      for (int j = 0; j < LANES; j++) {
+        double d = clampedMagnitude(g[i + j], cb);
+        lane[j] += d * d;
+      }
     }
-    return sum;
+    for (int j = 0; i + j < to; j++) {
+      double d = clampedMagnitude(g[i + j], cb);
+      lane[j] += d * d;
+    }
+    return tree(lane);
+  }
+
+  /** {@code min(|x|, c)} with NaN kept, from the raw bits of c ({@code cb}); see above. */
+  private static float clampedMagnitude(float x, int cb) {
+    final int inf = 0x7f800000;
+    int ax = Float.floatToRawIntBits(x) & 0x7fffffff;
+    // Neither difference overflows: cb is in (0, inf] and ax in [0, 0x7fffffff].
+    int clamp = ((cb - ax) & ~(inf - ax)) >> 31;
+    return Float.intBitsToFloat((ax & ~clamp) | (cb & clamp));
   }
 
   /** The per-block sums of squares of the whole array, computed on the calling thread. */

@@ -6,17 +6,38 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** ReductionBlocks.sumOfSquares against its defining formula, bit for bit. */
+/** ReductionBlocks.sumOfSquares against its defining order (lanes, then a pairwise tree), bit for bit. */
 class ClampedSumTest {
 
-  /** The definition: clamp with Math.min/max, square and add in double, in index order. */
+  /**
+   * The definition, written as plainly as possible: clamp with Math.min/max, square in double, lane
+   * {@code (i - from) % 64} accumulates in index order, then the pairwise tree over the 64 lanes.
+   */
   private static double reference(float[] g, int from, int to, float c) {
-    double sum = 0d;
+    double[] lane = new double[64];
     for (int i = from; i < to; i++) {
       double d = Math.min(Math.max(g[i], -c), c);
-      sum += d * d;
+      lane[(i - from) % 64] += d * d;
     }
-    return sum;
+    for (int w = 32; w >= 1; w /= 2) {
+      for (int j = 0; j < w; j++) {
+        lane[j] = lane[j] + lane[j + w];
+      }
+    }
+    return lane[0];
+  }
+
+  @Test
+  void lanesAndTreeGiveAnotherSumThanIndexOrder() {
+    // (2^27)^2 = 2^54 (ulp 4), then 64 ones. In index order every 1 is lost (2^54 + 1 rounds back).
+    // In lanes, lane 0 loses its one (element 64), lanes 1..63 hold 1 each; the tree doubles them
+    // level by level and adds 1 (lost), 2 (a tie, to even: lost), 4, 8, 16, 32 to lane 0: 2^54 + 60.
+    float[] g = new float[65];
+    g[0] = 0x1p27f;
+    java.util.Arrays.fill(g, 1, 65, 1f);
+    double got = ReductionBlocks.sumOfSquares(g, 0, g.length, Float.POSITIVE_INFINITY);
+    assertThat(got).isEqualTo(0x1p54 + 60);
+    assertThat(got).isEqualTo(reference(g, 0, g.length, Float.POSITIVE_INFINITY));
   }
 
   private static void same(float[] g, float c) {

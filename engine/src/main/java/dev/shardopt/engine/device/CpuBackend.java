@@ -1,0 +1,181 @@
+package dev.shardopt.engine.device;
+
+import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.StepScalars;
+import dev.shardopt.engine.kernel.UpdateKernel;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The default backend: shards on the Java heap, the Java kernels run by {@link ParallelApply}. It
+ * defines the arithmetic that every other backend reproduces bit for bit.
+ */
+public final class CpuBackend implements DeviceBackend {
+
+  /** A heap array. */
+  static final class HeapArray implements DeviceArray {
+    private float[] values;
+
+    HeapArray(int length) {
+      this.values = new float[length];
+    }
+
+    @Override
+    public int length() {
+      return values().length;
+    }
+
+    float[] values() {
+      float[] v = values;
+      if (v == null) {
+        throw new IllegalStateException("array used after release");
+      }
+      return v;
+    }
+  }
+
+  private final ParallelApply parallel;
+  private final AtomicLong usedBytes = new AtomicLong();
+
+  public CpuBackend(ParallelApply parallel) {
+    this.parallel = Objects.requireNonNull(parallel, "parallel");
+  }
+
+  /** The heap array behind {@code a}, live: for callers that can use it without a copy. */
+  public static float[] heap(DeviceArray a) {
+    if (!(a instanceof HeapArray h)) {
+      throw new IllegalArgumentException("not an array of the cpu backend: " + a);
+    }
+    return h.values();
+  }
+
+  public ParallelApply parallel() {
+    return parallel;
+  }
+
+  @Override
+  public String kind() {
+    return "cpu";
+  }
+
+  @Override
+  public DeviceInfo info() {
+    Runtime rt = Runtime.getRuntime();
+    long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    return new DeviceInfo("cpu", "Java heap, " + parallel.parallelism() + " threads", rt.maxMemory(), free,
+        usedBytes.get());
+  }
+
+  @Override
+  public DeviceArray allocate(int length) {
+    if (length < 0) {
+      throw new IllegalArgumentException("negative length " + length);
+    }
+    HeapArray a;
+    try {
+      a = new HeapArray(length);
+    } catch (OutOfMemoryError e) {
+      throw new DeviceMemoryException("the Java heap has no room for " + (4L * length) + " bytes (" + length
+          + " floats); raise -Xmx or use more workers", 4L * length, info().freeBytes());
+    }
+    usedBytes.addAndGet(4L * length);
+    return a;
+  }
+
+  @Override
+  public void release(DeviceArray array) {
+    HeapArray h = (HeapArray) array;
+    if (h.values != null) {
+      usedBytes.addAndGet(-4L * h.values.length);
+      h.values = null;
+    }
+  }
+
+  @Override
+  public void upload(float[] src, int srcFrom, DeviceArray dst, int dstFrom, int n) {
+    System.arraycopy(src, srcFrom, heap(dst), dstFrom, n);
+  }
+
+  @Override
+  public void download(DeviceArray src, int srcFrom, float[] dst, int dstFrom, int n) {
+    System.arraycopy(heap(src), srcFrom, dst, dstFrom, n);
+  }
+
+  @Override
+  public void fill(DeviceArray dst, float value) {
+    Arrays.fill(heap(dst), value);
+  }
+
+  @Override
+  public void copy(DeviceArray src, DeviceArray dst) {
+    float[] s = heap(src);
+    float[] d = heap(dst);
+    if (s.length != d.length) {
+      throw new IllegalArgumentException("copy of " + s.length + " floats into " + d.length);
+    }
+    System.arraycopy(s, 0, d, 0, s.length);
+  }
+
+  @Override
+  public void trainerMean(List<DeviceArray> gradients, DeviceArray out) {
+    float[] o = heap(out);
+    System.arraycopy(heap(gradients.get(0)), 0, o, 0, o.length);
+    for (int r = 1; r < gradients.size(); r++) {
+      float[] g = heap(gradients.get(r));
+      for (int j = 0; j < o.length; j++) {
+        o[j] += g[j];
+      }
+    }
+    float kf = gradients.size();
+    for (int j = 0; j < o.length; j++) {
+      o[j] /= kf;
+    }
+  }
+
+  @Override
+  public void addInPlace(DeviceArray sum, DeviceArray x) {
+    float[] s = heap(sum);
+    float[] v = heap(x);
+    for (int j = 0; j < s.length; j++) {
+      s[j] += v[j];
+    }
+  }
+
+  @Override
+  public void windowMean(DeviceArray sum, DeviceArray x, float k, DeviceArray out) {
+    float[] v = heap(x);
+    float[] o = heap(out);
+    if (sum == null) {
+      for (int j = 0; j < o.length; j++) {
+        o[j] = v[j] / k;
+      }
+      return;
+    }
+    float[] s = heap(sum);
+    for (int j = 0; j < o.length; j++) {
+      o[j] = (s[j] + v[j]) / k;
+    }
+  }
+
+  @Override
+  public GradientReduction reduce(DeviceArray g, float clipValue) {
+    float[] v = heap(g);
+    int bad = parallel.firstNonFinite(v);
+    return new GradientReduction(bad >= 0 ? new double[0] : parallel.blockPartials(v, clipValue), bad);
+  }
+
+  @Override
+  public void apply(UpdateKernel kernel, DeviceArray param, DeviceArray grad, DeviceArray[] state, StepScalars s) {
+    float[][] st = new float[state.length][];
+    for (int j = 0; j < st.length; j++) {
+      st[j] = heap(state[j]);
+    }
+    parallel.apply(kernel, heap(param), heap(grad), st, s);
+  }
+
+  /** The executor belongs to the caller; nothing to free but the arrays, which the GC takes. */
+  @Override
+  public void close() {}
+}
