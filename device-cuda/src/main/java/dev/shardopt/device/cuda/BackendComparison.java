@@ -70,7 +70,37 @@ public final class BackendComparison {
     }
     out.addAll(reductions(n));
     out.addAll(means(n));
+    out.add(transfers(n));
     return out;
+  }
+
+  /** Uploads and downloads of sub-ranges at odd offsets land where the cpu backend puts them. */
+  public Check transfers(int n) {
+    String name = "upload/download at offsets n=" + n;
+    float[] src = values(new SplittableRandom(51), n, 1f);
+    DeviceArray d = device.allocate(n);
+    DeviceArray c = cpu.allocate(n);
+    try {
+      int half = n / 2;
+      int len = Math.max(0, Math.min(n - half - 1, n / 3));
+      device.upload(src, 1, d, half, len);
+      cpu.upload(src, 1, c, half, len);
+      int k = Math.min(5, n);
+      device.upload(src, n - k, d, 0, k);
+      cpu.upload(src, n - k, c, 0, k);
+      String diff = differ("whole", d, c, n);
+      if (diff.isEmpty()) {
+        float[] a = new float[n];
+        float[] b = new float[n];
+        device.download(d, half, a, 3, len);
+        cpu.download(c, half, b, 3, len);
+        diff = firstDifference("part", a, b);
+      }
+      return new Check(name, diff.isEmpty(), diff);
+    } finally {
+      device.release(d);
+      cpu.release(c);
+    }
   }
 
   /** Three steps of {@code r} on both backends; compares parameters and every state slot. */

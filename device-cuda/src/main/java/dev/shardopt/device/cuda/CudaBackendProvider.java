@@ -3,13 +3,10 @@ package dev.shardopt.device.cuda;
 import dev.shardopt.engine.device.DeviceBackend;
 import dev.shardopt.engine.device.DeviceBackendProvider;
 import dev.shardopt.engine.device.DeviceUnavailableException;
-import org.bytedeco.cuda.global.cudart;
-import org.bytedeco.javacpp.Loader;
 
 /**
  * The {@code cuda} backend for {@link java.util.ServiceLoader}. Loading bytedeco's JNI library
- * ({@code jnicudart}, which links against the machine's {@code libcuda.so.1} and {@code
- * libcudart.so.13}) is the first thing open does, so that a machine without CUDA gets one line
+ * ({@link CudaNatives}) is the first thing open does, so that a machine without CUDA gets one line
  * saying what is missing instead of an UnsatisfiedLinkError.
  */
 public final class CudaBackendProvider implements DeviceBackendProvider {
@@ -39,19 +36,7 @@ public final class CudaBackendProvider implements DeviceBackendProvider {
     if (index < 0) {
       throw new DeviceUnavailableException("cuda: device index must be >= 0, got " + index);
     }
-    loadNatives();
+    CudaNatives.loadCudart();
     return CudaBackend.open(index, options);
-  }
-
-  /**
-   * Loads the JNI library, or throws with the one-line reason. A failed load leaves
-   * {@code cudart}'s class uninitialized, so every later open fails the same way, with the same line.
-   */
-  static void loadNatives() {
-    try {
-      Loader.load(cudart.class);
-    } catch (LinkageError e) {
-      throw new DeviceUnavailableException("cuda: " + NativeLoadFailure.describe("jnicudart", e), e);
-    }
   }
 }

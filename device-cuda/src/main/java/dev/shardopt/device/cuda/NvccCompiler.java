@@ -55,6 +55,11 @@ final class NvccCompiler implements KernelCompiler {
     return "nvcc";
   }
 
+  /** Whether one of the candidates exists and is executable. */
+  boolean compileable() {
+    return candidates.stream().anyMatch(Files::isExecutable);
+  }
+
   @Override
   public KernelImage compile(String source, int major, int minor) {
     Path nvcc = candidates.stream().filter(Files::isExecutable).findFirst()

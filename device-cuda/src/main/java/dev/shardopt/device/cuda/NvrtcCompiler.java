@@ -13,10 +13,8 @@ import static org.bytedeco.cuda.global.nvrtc.nvrtcVersion;
 
 import dev.shardopt.engine.device.DeviceUnavailableException;
 import java.nio.charset.StandardCharsets;
-import org.bytedeco.cuda.global.nvrtc;
 import org.bytedeco.cuda.nvrtc._nvrtcProgram;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
@@ -33,11 +31,7 @@ final class NvrtcCompiler implements KernelCompiler {
 
   @Override
   public KernelImage compile(String source, int major, int minor) {
-    try {
-      Loader.load(nvrtc.class);
-    } catch (LinkageError e) {
-      throw new Unavailable(NativeLoadFailure.describe("jninvrtc", e));
-    }
+    CudaNatives.loadNvrtc();
     int[] versionMajor = new int[1];
     int[] versionMinor = new int[1];
     String version = nvrtcVersion(versionMajor, versionMinor) == NVRTC_SUCCESS
