@@ -31,6 +31,11 @@ final class CudaErrors {
     }
   }
 
+  /** The CUresult's name, e.g. "CUDA_ERROR_INVALID_VALUE (1)". */
+  static String driverName(int status) {
+    return driverString(status, true) + " (" + status + ")";
+  }
+
   static String runtimeName(int status) {
     BytePointer p = cudaGetErrorName(status);
     return p == null || p.isNull() ? "cudaError " + status : p.getString();

@@ -24,6 +24,8 @@ class LaunchArgumentsTest {
       assertThat(args.count()).isEqualTo(6);
       for (int i = 0; i < LaunchArguments.MAX_ARGS; i++) {
         assertThat(args.paramEntry(i)).isEqualTo(args.cellAddress(0) + 8L * i);
+        // What the driver reads: kernelParams[i], from the very address cuLaunchKernel is given.
+        assertThat(longAt(args.paramsArrayAddress() + 8L * i)).isEqualTo(args.cellAddress(i));
       }
       assertThat(longAt(args.cellAddress(0))).isEqualTo(0x1122334455667788L);
       assertThat(intAt(args.cellAddress(1))).isEqualTo(-5);
@@ -44,6 +46,25 @@ class LaunchArgumentsTest {
       assertThat(Float.floatToRawIntBits(floatAt(args.cellAddress(0)))).isEqualTo(0x7fc00123);
       assertThat(intAt(args.cellAddress(1))).isEqualTo(7);
       assertThat(intAt(args.cellAddress(1) + 4)).as("high half of a re-used cell").isZero();
+    }
+  }
+
+  @Test
+  void thePackedBufferLaysEachArgumentAtTheNextMultipleOfItsSize() {
+    try (LaunchArguments args = new LaunchArguments()) {
+      // shardopt_block_reduce(const float* g, int n, float clip, double* partials, int* first_bad)
+      args.reset().address(0x0102030405060708L).i32(0x11223344).f32(Float.intBitsToFloat(0x55667788))
+          .address(0x1112131415161718L).address(0x2122232425262728L);
+      assertThat(args.pack()).isEqualTo(32);
+      assertThat(args.packedHex(32)).isEqualTo(
+          "0807060504030201" + "44332211" + "88776655" + "1817161514131211" + "2827262524232221");
+      // shardopt_fill(float* out, int n, float value): 8 + 4 + 4
+      args.reset().address(0xa0L).i32(3).f32(1f);
+      assertThat(args.pack()).isEqualTo(16);
+      // an int before a pointer: the pointer moves to offset 8
+      args.reset().i32(7).address(0xb0L);
+      assertThat(args.pack()).isEqualTo(16);
+      assertThat(args.packedHex(16)).isEqualTo("07000000" + args.packedHex(16).substring(8, 16) + "b000000000000000");
     }
   }
 
