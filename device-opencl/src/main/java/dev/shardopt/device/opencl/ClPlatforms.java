@@ -37,8 +37,8 @@ final class ClPlatforms {
       Loader.load(OpenCL.class);
     } catch (LinkageError | RuntimeException e) {
       throw new DeviceUnavailableException(
-          "opencl: the OpenCL library does not load here (" + oneLine(e) + "); install an OpenCL "
-              + "ICD loader and driver, e.g. Debian's ocl-icd-libopencl1 and pocl-opencl-icd", e);
+          "opencl: the OpenCL binding does not load here (" + oneLine(e) + "); it needs the "
+              + "org.bytedeco:opencl linux-x86_64 natives on the class path, on x86-64 Linux", e);
     }
   }
 

@@ -55,8 +55,13 @@ final class ClProgram implements AutoCloseable {
    * @throws DeviceUnavailableException when it does not compile, with the build log's first lines
    */
   static ClProgram build(_cl_context context, ClDevice device) {
+    return build(context, device, KernelSource.openCl(), KERNELS);
+  }
+
+  /** {@link #build(_cl_context, ClDevice)} of another program text and kernel list (for tests). */
+  static ClProgram build(_cl_context context, ClDevice device, String text, List<String> names) {
     _cl_program program;
-    try (PointerPointer<BytePointer> source = new PointerPointer<>(KernelSource.openCl());
+    try (PointerPointer<BytePointer> source = new PointerPointer<>(text);
         IntPointer status = new IntPointer(1)) {
       program = clCreateProgramWithSource(context, 1, source, (SizeTPointer) null, status);
       ClStatus.check(status.get(), "clCreateProgramWithSource");
@@ -72,7 +77,7 @@ final class ClProgram implements AutoCloseable {
         throw new DeviceUnavailableException("opencl: the kernels do not compile on device "
             + device.describe() + ": " + ClStatus.name(status) + ": " + buildLog(program, device));
       }
-      for (String name : KERNELS) {
+      for (String name : names) {
         _cl_kernel k = clCreateKernel(program, name, err);
         if (err[0] != 0) {
           throw new DeviceUnavailableException("opencl: kernel " + name + " is missing from the built "

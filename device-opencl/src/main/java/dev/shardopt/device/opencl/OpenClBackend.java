@@ -98,6 +98,15 @@ public final class OpenClBackend implements DeviceBackend {
    *     {@code index}, a device without fp64 or subnormals, or kernels that do not compile
    */
   public static OpenClBackend open(int index, long memoryLimitBytes) {
+    return open(index, memoryLimitBytes, (context, device) -> ClProgram.build(context, device));
+  }
+
+  /** Builds the program of an opened device (a test may build another text). */
+  interface ProgramBuilder {
+    ClProgram build(_cl_context context, ClDevice device);
+  }
+
+  static OpenClBackend open(int index, long memoryLimitBytes, ProgramBuilder builder) {
     if (memoryLimitBytes <= 0) {
       throw new IllegalArgumentException("memoryLimitBytes must be > 0, got " + memoryLimitBytes);
     }
@@ -122,7 +131,7 @@ public final class OpenClBackend implements DeviceBackend {
             + device.describe() + ": " + ClStatus.name(err[0]));
       }
       queue = new ClQueue(q);
-      ClProgram program = ClProgram.build(context, device);
+      ClProgram program = builder.build(context, device);
       long budget = Math.min(memoryLimitBytes, device.ulong(CL_DEVICE_GLOBAL_MEM_SIZE));
       return new OpenClBackend(device, context, queue, program, budget);
     } catch (RuntimeException e) {
@@ -155,6 +164,11 @@ public final class OpenClBackend implements DeviceBackend {
   @Override
   public synchronized DeviceInfo info() {
     return new DeviceInfo("opencl", deviceName, budgetBytes, budgetBytes - usedBytes, usedBytes);
+  }
+
+  /** The largest single array the device allocates, in bytes. */
+  public long maxAllocBytes() {
+    return maxAllocBytes;
   }
 
   /** The device's place in the machine's device list and its name, e.g. "[0] pthread-… (PoCL)". */
