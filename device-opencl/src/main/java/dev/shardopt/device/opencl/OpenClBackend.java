@@ -5,6 +5,8 @@ import static org.bytedeco.opencl.global.OpenCL.CL_DEVICE_GLOBAL_MEM_SIZE;
 import static org.bytedeco.opencl.global.OpenCL.CL_DEVICE_MAX_MEM_ALLOC_SIZE;
 import static org.bytedeco.opencl.global.OpenCL.CL_DEVICE_MAX_WORK_GROUP_SIZE;
 import static org.bytedeco.opencl.global.OpenCL.CL_DEVICE_SINGLE_FP_CONFIG;
+import static org.bytedeco.opencl.global.OpenCL.CL_DEVICE_TYPE;
+import static org.bytedeco.opencl.global.OpenCL.CL_DEVICE_TYPE_CPU;
 import static org.bytedeco.opencl.global.OpenCL.CL_FP_DENORM;
 import static org.bytedeco.opencl.global.OpenCL.CL_FP_ROUND_TO_NEAREST;
 import static org.bytedeco.opencl.global.OpenCL.CL_MEM_READ_WRITE;
@@ -54,8 +56,11 @@ import org.bytedeco.opencl._cl_mem;
  */
 public final class OpenClBackend implements DeviceBackend {
 
-  /** Work-items per work-group of the element-wise kernels (capped by the device's maximum). */
-  static final int ELEMENT_GROUP_SIZE = 256;
+  /** Work-items per work-group of the element-wise kernels on a GPU (capped by the device's maximum). */
+  static final int GPU_GROUP_SIZE = 256;
+
+  /** The most work-items per work-group of the element-wise kernels on a CPU device. */
+  static final int CPU_GROUP_SIZE = 4096;
 
   private final ClDevice device;
   private final String deviceName;
@@ -81,7 +86,18 @@ public final class OpenClBackend implements DeviceBackend {
     this.program = program;
     this.budgetBytes = budgetBytes;
     this.maxAllocBytes = device.ulong(CL_DEVICE_MAX_MEM_ALLOC_SIZE);
-    this.groupSize = (int) Math.min(ELEMENT_GROUP_SIZE, device.sizeT(CL_DEVICE_MAX_WORK_GROUP_SIZE));
+    this.groupSize = elementGroupSize(device);
+  }
+
+  /**
+   * 256 on a GPU (a few warps a group, plenty of groups); as large as allowed, up to 4096, on a CPU
+   * device, where a work-group is one call of a loop that PoCL vectorizes: 16M-element Adam took
+   * 16-18 ms in groups of 4096 against 18-32 ms in groups of 256 (PoCL 3.1, 2 vCPUs, best of 6).
+   */
+  private static int elementGroupSize(ClDevice device) {
+    long max = device.sizeT(CL_DEVICE_MAX_WORK_GROUP_SIZE);
+    boolean cpu = (device.ulong(CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU) != 0;
+    return (int) Math.min(cpu ? CPU_GROUP_SIZE : GPU_GROUP_SIZE, max);
   }
 
   /** Opens device {@code index} with all of its global memory for arrays. */
