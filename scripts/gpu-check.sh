@@ -41,8 +41,8 @@ build() {
   local out="$1"
   mkdir -p "$out" || return 1
   out="$(cd "$out" && pwd)"
-  # Everything is assembled in a staging directory, then carried as one gzip'd tar: the JVM's own
-  # library and the uncompressed class files compress to less than half (gzip is on every Linux).
+  # Everything is assembled in a staging directory, then carried as one compressed tar: the JVM's
+  # own library and the uncompressed class files compress to a fifth with xz.
   local dir="$out/.stage"
   rm -rf "$dir" && mkdir -p "$dir" || return 1
   local modules="cli,device-cuda"
@@ -174,7 +174,7 @@ build() {
     say "no nvcc here: no prebuilt kernels (the GPU machine must have NVRTC or nvcc)"
   fi
 
-  # Jars stored rather than deflated: gzip then compresses the class files of all jars together.
+  # Jars stored rather than deflated: xz then compresses the class files of all jars together.
   local j x="$out/.unpack"
   for j in "$dir"/lib/*.jar; do
     rm -rf "$x" && mkdir -p "$x" && (cd "$x" && unzip -q "$j") && rm -f "$j" \
@@ -189,8 +189,13 @@ build() {
     echo "jlink: $mods"
     echo "unpacked: $(du -sb "$dir" | cut -f1) bytes"
   } >"$dir/BUILD-INFO"
-  rm -f "$out/runtime.tar.gz" "$out/gpu-check.sh" "$out/BUILD-INFO"
-  tar -C "$dir" -cf - . | gzip -9 >"$out/runtime.tar.gz" || { say "FAIL writing runtime.tar.gz"; return 1; }
+  rm -f "$out/runtime.tar.gz" "$out/runtime.tar.xz" "$out/gpu-check.sh" "$out/BUILD-INFO"
+  # xz where the builder has it (the GPU machine's tar unpacks it: checked on the first run), else gzip.
+  if command -v xz >/dev/null 2>&1; then
+    tar -C "$dir" -cf - . | xz -9 -T0 >"$out/runtime.tar.xz" || { say "FAIL writing runtime.tar.xz"; return 1; }
+  else
+    tar -C "$dir" -cf - . | gzip -9 >"$out/runtime.tar.gz" || { say "FAIL writing runtime.tar.gz"; return 1; }
+  fi
   cp "$dir/BUILD-INFO" "$out/BUILD-INFO"
   # The script travels with the image, so that a checkout without it can still run the check:
   # DIR/gpu-check.sh finds the repository root as its parent's parent, like scripts/gpu-check.sh.
@@ -295,7 +300,9 @@ setup_java() {
   local carried="$1"
   WORK="$(mktemp -d /tmp/gpu-check.XXXXXX)"
   RT="$WORK/rt"
-  mkdir -p "$RT" && tar -xzf "$carried/runtime.tar.gz" -C "$RT" || { say "FAIL unpacking $carried/runtime.tar.gz"; return 1; }
+  local archive="$carried/runtime.tar.xz" flag=-J
+  [[ -f "$archive" ]] || { archive="$carried/runtime.tar.gz"; flag=-z; }
+  mkdir -p "$RT" && tar "$flag" -xf "$archive" -C "$RT" || { say "FAIL unpacking $archive"; return 1; }
   # The unpacked runtime (110 MiB) goes when the script ends; the logs in WORK stay for a look.
   trap 'rm -rf "$RT"' EXIT
   JAVA="$RT/java/bin/java"
@@ -398,47 +405,72 @@ replay_case() {
     --trainers "${trainers:-1}" --device "$device" --out "$out"
 }
 
+# One case: replay with the device and with cpu, compare bytes, then the tolerance against libtorch.
+# Prints one line: "ok NAME: ..." or "FAIL NAME: ...".
+check_case() {
+  local dir="$1" device="$2" c="$3"
+  local name ext out_dev out_cpu tol
+  name="$(basename "$c")"
+  ext=npy
+  [[ -f "$c/expected.npz" ]] && ext=npz
+  out_dev="$WORK/replay/$name.$device.$ext"
+  out_cpu="$WORK/replay/$name.cpu.$ext"
+  if ! replay_case "$dir" "$device" "$c" "$out_dev" >"$WORK/replay/$name.$device.log" 2>&1; then
+    echo "FAIL $name: replay --device $device failed: $(tail -3 "$WORK/replay/$name.$device.log" | tr '\n' ' ')"
+    return
+  fi
+  if ! replay_case "$dir" cpu "$c" "$out_cpu" >"$WORK/replay/$name.cpu.log" 2>&1; then
+    echo "FAIL $name: replay --device cpu failed: $(tail -3 "$WORK/replay/$name.cpu.log" | tr '\n' ' ')"
+    return
+  fi
+  if ! cmp -s "$out_dev" "$out_cpu"; then
+    echo "FAIL $name: --device $device output differs from --device cpu: $(cmp "$out_dev" "$out_cpu" 2>&1 | head -1)"
+    return
+  fi
+  if ! tol="$(timeout "$(budget 60)" "$JAVA" -cp "$dir/tools:$dir/lib/*" TrajectoryCheck "$out_dev" \
+      "$(case_file "$c" expected)" 2>&1)"; then
+    echo "FAIL $name: byte-identical to cpu but outside the reference tolerance: $tol"
+    return
+  fi
+  echo "ok $name: byte-identical to cpu; $tol"
+}
+
+# Every reference case, GPU_CHECK_JOBS (default 4) at a time; the results in case order.
 reference_cases() {
   local dir="$1" device="$2"
-  local c name ext out_dev out_cpu n=0 ok=0
-  say "replaying the reference cases in $REFERENCE with --device $device and --device cpu"
+  local c name n=0 ok=0 jobs="${GPU_CHECK_JOBS:-4}" line
+  local -a names=()
+  say "replaying the reference cases in $REFERENCE with --device $device and --device cpu, $jobs at a time"
+  mkdir -p "$WORK/replay"
   for c in "$REFERENCE"/*/; do
     c="${c%/}"
-    name="$(basename "$c")"
     [[ -f "$c/pipeline.txt" ]] || continue
-    n=$((n + 1))
+    name="$(basename "$c")"
     out_of_time "reference case $name and the rest" && break
-    ext=npy
-    [[ -f "$c/expected.npz" ]] && ext=npz
-    out_dev="$WORK/replay/$name.$device.$ext"
-    out_cpu="$WORK/replay/$name.cpu.$ext"
-    mkdir -p "$WORK/replay"
-    if ! replay_case "$dir" "$device" "$c" "$out_dev" >"$WORK/replay/$name.$device.log" 2>&1; then
-      fail "$name: replay --device $device failed: $(tail -3 "$WORK/replay/$name.$device.log" | tr '\n' ' ')"
-      continue
+    names+=("$name")
+    while (($(jobs -rp | wc -l) >= jobs)); do
+      wait -n
+    done
+    check_case "$dir" "$device" "$c" >"$WORK/replay/$name.result" 2>&1 &
+  done
+  wait
+  for name in "${names[@]}"; do
+    n=$((n + 1))
+    line="$(cat "$WORK/replay/$name.result" 2>/dev/null)"
+    [[ -n "$line" ]] || line="FAIL $name: no result (timed out?)"
+    if [[ "$line" == ok* ]]; then
+      ok=$((ok + 1))
+      say "$line"
+    else
+      fail "${line#FAIL }"
     fi
-    if ! replay_case "$dir" cpu "$c" "$out_cpu" >"$WORK/replay/$name.cpu.log" 2>&1; then
-      fail "$name: replay --device cpu failed: $(tail -3 "$WORK/replay/$name.cpu.log" | tr '\n' ' ')"
-      continue
-    fi
-    if ! cmp -s "$out_dev" "$out_cpu"; then
-      fail "$name: --device $device output differs from --device cpu: $(cmp "$out_dev" "$out_cpu" 2>&1 | head -1)"
-      continue
-    fi
-    local tol
-    if ! tol="$("$JAVA" -cp "$dir/tools:$dir/lib/*" TrajectoryCheck "$out_dev" "$(case_file "$c" expected)" 2>&1)"; then
-      fail "$name: byte-identical to cpu but outside the reference tolerance: $tol"
-      continue
-    fi
-    ok=$((ok + 1))
-    say "ok $name: byte-identical to cpu; $tol"
   done
   if ((n == 0)); then
     fail "no reference cases found under $REFERENCE"
   elif ((ok == n)); then
     pass "all $n reference cases: --device $device byte-identical to --device cpu and within tolerance of libtorch"
   else
-    fail "$((n - ok)) of $n reference cases"
+    say "$((n - ok)) of $n reference cases failed"
   fi
 }
 
@@ -489,7 +521,8 @@ main() {
       exit $?
       ;;
     --probe | --run)
-      [[ -f "$dir/runtime.tar.gz" ]] || { say "FAIL $dir has no runtime.tar.gz (run --build first)"; exit 1; }
+      [[ -f "$dir/runtime.tar.xz" || -f "$dir/runtime.tar.gz" ]] \
+        || { say "FAIL $dir has no runtime.tar.xz or .gz (run --build first)"; exit 1; }
       dir="$(cd "$dir" && pwd)"
       setup_java "$dir" || { echo "0 passed, 1 failed"; exit 1; }
       dir="$RT"
