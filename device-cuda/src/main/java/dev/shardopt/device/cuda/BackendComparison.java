@@ -65,13 +65,25 @@ public final class BackendComparison {
   public List<Check> all(int n) {
     List<Check> out = new ArrayList<>();
     for (Rule r : rules()) {
-      out.add(rule(r, n, true, 11));
-      out.add(rule(r, n, false, 12));
+      out.add(guarded(r.label() + " clip/scale/decay n=" + n, () -> List.of(rule(r, n, true, 11))).get(0));
+      out.add(guarded(r.label() + " plain n=" + n, () -> List.of(rule(r, n, false, 12))).get(0));
     }
-    out.addAll(reductions(n));
-    out.addAll(means(n));
-    out.add(transfers(n));
+    out.addAll(guarded("reductions n=" + n, () -> reductions(n)));
+    out.addAll(guarded("means n=" + n, () -> means(n)));
+    out.addAll(guarded("transfers n=" + n, () -> List.of(transfers(n))));
     return out;
+  }
+
+  /**
+   * The checks of {@code group}, or one failed check carrying the exception if it threw, so that
+   * one failure does not hide the rest (a GPU run may be the only one).
+   */
+  static List<Check> guarded(String group, java.util.function.Supplier<List<Check>> checks) {
+    try {
+      return checks.get();
+    } catch (RuntimeException e) {
+      return List.of(new Check(group, false, "threw " + e));
+    }
   }
 
   /** Uploads and downloads of sub-ranges at odd offsets land where the cpu backend puts them. */
