@@ -76,7 +76,7 @@ public final class DeviceProbe {
       final int bigN = big;
       checks.addAll(BackendComparison.guarded("adam (chunked staging) n=" + big, () -> List.of(
           cmp.rule(new BackendComparison.Rule("adam (chunked staging)",
-              new AdamKernel(0.9, 0.999, 1e-8, false, false), false), bigN, true, 41))));
+              new AdamKernel(0.9, 0.999, 1e-8, false, false), false), bigN, BackendComparison.Mode.ALL, 41))));
       checks.addAll(BackendComparison.guarded("reductions n=" + big, () -> cmp.reductions(bigN)));
       for (BackendComparison.Check c : checks) {
         System.out.println("probe: " + c);
