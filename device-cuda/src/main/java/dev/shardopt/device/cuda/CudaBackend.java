@@ -75,6 +75,7 @@ public final class CudaBackend implements DeviceBackend {
   static final int BLOCK_SIZE = 256;
 
   private final int index;
+  private final CudaOptions options;
   private final CudaThread thread;
   private final String deviceName;
   private final int ccMajor;
@@ -107,6 +108,7 @@ public final class CudaBackend implements DeviceBackend {
   /** Runs on {@code thread}. */
   private CudaBackend(int index, CudaOptions options, CudaThread thread) {
     this.index = index;
+    this.options = options;
     this.thread = thread;
     int[] driver = new int[1];
     int[] runtime = new int[1];
@@ -152,7 +154,7 @@ public final class CudaBackend implements DeviceBackend {
     LaunchArguments la = null;
     try {
       m = new CudaModule(image);
-      st = new PinnedStaging();
+      st = new PinnedStaging(new HostCopier(HostCopier.defaultThreads()));
       la = new LaunchArguments();
     } catch (RuntimeException e) {
       if (st != null) {
@@ -561,6 +563,34 @@ public final class CudaBackend implements DeviceBackend {
         cudaEventDestroy(start);
       }
     });
+  }
+
+  /**
+   * Compiles {@code source} as the backend's own kernels are compiled (same compilers, flags and
+   * architecture) and loads it, for the benchmark's kernel variants. The caller closes the module.
+   */
+  CudaModule loadModule(String source, List<String> kernels) {
+    return thread.call(() -> {
+      ensureOpen();
+      return new CudaModule(compile(options, source, ccMajor, ccMinor), kernels);
+    });
+  }
+
+  /**
+   * Launches {@code kernel} of {@code module} (null: the backend's own) with the arguments {@code
+   * setArgs} puts after a reset.
+   */
+  void launch(CudaModule module, String kernel, long grid, int block, java.util.function.Consumer<LaunchArguments> setArgs) {
+    thread.run(() -> {
+      ensureOpen();
+      setArgs.accept(args.reset());
+      args.launch((module == null ? this.module : module).function(kernel), kernel, grid, block);
+    });
+  }
+
+  /** Device address of element 0 of {@code a} (for the benchmark's variant launches). */
+  long address(DeviceArray a) {
+    return own(a).address(0);
   }
 
   /** Runs {@code work} on the backend's thread (for the benchmark's raw-copy measurements). */

@@ -25,6 +25,11 @@ final class CudaModule implements AutoCloseable {
 
   /** Loads {@code image} into the current context (the caller's thread has it current). */
   CudaModule(KernelImage image) {
+    this(image, KERNELS);
+  }
+
+  /** Loads {@code image} and looks up {@code kernels} in it. */
+  CudaModule(KernelImage image, List<String> kernels) {
     this.producedBy = image.producedBy();
     CUmod_st m = new CUmod_st();
     try (BytePointer bytes = new BytePointer(image.bytes())) {
@@ -32,7 +37,7 @@ final class CudaModule implements AutoCloseable {
     }
     this.module = m;
     try {
-      for (String name : KERNELS) {
+      for (String name : kernels) {
         CUfunc_st f = new CUfunc_st();
         CudaErrors.checkDriver(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
         functions.put(name, f);

@@ -8,12 +8,15 @@ import java.util.Locale;
  * How the backend gets its device code, from system properties (a worker has no other channel for
  * them): {@value #COMPILER} = {@code auto} (NVRTC, else nvcc, else a prebuilt image) or one of
  * {@code nvrtc}, {@code nvcc}, {@code prebuilt}; {@value #NVCC} = an nvcc binary to try first;
- * {@value #KERNEL_IMAGE} = the prebuilt fatbin.
+ * {@value #KERNEL_IMAGE} = the prebuilt fatbin; {@value #COPY_THREADS} = threads for the host side
+ * of uploads and downloads (default: half the cores, at most 8).
  */
 record CudaOptions(String compiler, String nvcc, Path kernelImage) {
   static final String COMPILER = "shardopt.cuda.compiler";
   static final String NVCC = "shardopt.cuda.nvcc";
   static final String KERNEL_IMAGE = "shardopt.cuda.kernelImage";
+  /** Threads that copy between Java arrays and the pinned staging buffers (see {@link HostCopier}). */
+  static final String COPY_THREADS = "shardopt.cuda.copyThreads";
 
   CudaOptions {
     compiler = compiler == null ? "auto" : compiler.toLowerCase(Locale.ROOT);

@@ -4,6 +4,8 @@ import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.device.DeviceArray;
 import dev.shardopt.engine.device.DeviceBackend;
 import dev.shardopt.engine.device.GradientReduction;
+import dev.shardopt.engine.device.KernelLaunches;
+import dev.shardopt.engine.device.KernelSource;
 import dev.shardopt.engine.kernel.AdamKernel;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.kernel.StepScalars;
@@ -27,6 +29,8 @@ import java.util.concurrent.Executors;
  *   <li><b>A full worker step</b>: upload K gradients, trainer mean, reduction, Adam, download of the
  *       parameters, timed from the host; against its bound: the host-device copies at the machine's
  *       pinned DMA bandwidth (measured here, cuda only) plus the device time of the kernels.
+ *   <li>On cuda, {@link AdamVariants} and other block sizes, each bit-checked against the production
+ *       kernel (measurement for a kernel-source decision; {@code --no-variants} skips them).
  * </ol>
  *
  * On cuda every device time comes from CUDA events; on other backends from the wall clock after a
@@ -42,12 +46,14 @@ public final class DeviceBenchmark {
   private final int iters;
   private final int warmup;
   private final float[] one = new float[1];
+  private final boolean variants;
 
-  DeviceBenchmark(DeviceBackend device, CpuBackend cpu, int iters, int warmup) {
+  DeviceBenchmark(DeviceBackend device, CpuBackend cpu, int iters, int warmup, boolean variants) {
     this.device = device;
     this.cpu = cpu;
     this.iters = iters;
     this.warmup = warmup;
+    this.variants = variants;
   }
 
   public static void main(String[] argv) {
@@ -56,6 +62,7 @@ public final class DeviceBenchmark {
     int iters = 20;
     int warmup = 3;
     int trainers = 2;
+    boolean variants = true;
     for (int i = 0; i < argv.length; i++) {
       switch (argv[i]) {
         case "--device" -> kind = argv[++i];
@@ -63,9 +70,10 @@ public final class DeviceBenchmark {
         case "--iters" -> iters = Integer.parseInt(argv[++i]);
         case "--warmup" -> warmup = Integer.parseInt(argv[++i]);
         case "--trainers" -> trainers = Integer.parseInt(argv[++i]);
+        case "--no-variants" -> variants = false;
         default -> {
           System.err.println("usage: DeviceBenchmark [--device cuda|opencl|cpu] [--sizes N,N] [--iters N]"
-              + " [--warmup N] [--trainers K]");
+              + " [--warmup N] [--trainers K] [--no-variants]");
           System.exit(64);
         }
       }
@@ -75,7 +83,7 @@ public final class DeviceBenchmark {
     int status = 0;
     try (DeviceBackend device = DeviceProbe.open(kind, 0, pool)) {
       System.out.println("bench: " + (device instanceof CudaBackend c ? c.describe() : device.info().toString()));
-      DeviceBenchmark b = new DeviceBenchmark(device, new CpuBackend(new ParallelApply(pool, cores)), iters, warmup);
+      DeviceBenchmark b = new DeviceBenchmark(device, new CpuBackend(new ParallelApply(pool, cores)), iters, warmup, variants);
       for (long n : sizes) {
         if (n > Integer.MAX_VALUE - 8) {
           throw new IllegalArgumentException("size " + n + " is over an array's limit");
@@ -95,6 +103,14 @@ public final class DeviceBenchmark {
 
   /** Adam over n elements against a device copy of one array, and against the Java CPU kernel. */
   void kernelVsCopy(int n) {
+    double copyMs = kernelVsCopyMillis(n);
+    if (device instanceof CudaBackend c && variants) {
+      variants(c, n, copyMs);
+    }
+  }
+
+  /** {@link #kernelVsCopy}'s figures; returns the copy's milliseconds. */
+  private double kernelVsCopyMillis(int n) {
     AdamKernel adam = new AdamKernel(0.9, 0.999, 1e-8, false, false);
     float[] host = BackendComparison.values(new SplittableRandom(n), n, 1f);
     DeviceArray p = device.allocate(n);
@@ -102,12 +118,13 @@ public final class DeviceBenchmark {
     DeviceArray[] st = {device.allocate(n), device.allocate(n)};
     DeviceArray dst = device.allocate(n);
     double adamMs;
+    double copyMs;
     try {
       device.upload(host, 0, p, 0, n);
       device.upload(host, 0, g, 0, n);
       long[] step = {1};
       adamMs = deviceMillis(() -> device.apply(adam, p, g, st, StepScalars.of(step[0]++, 1e-3)), p);
-      double copyMs = deviceMillis(() -> device.copy(g, dst), dst);
+      copyMs = deviceMillis(() -> device.copy(g, dst), dst);
       double adamGbs = 28.0 * n / (adamMs * 1e6);
       double copyGbs = 8.0 * n / (copyMs * 1e6);
       System.out.println(String.format(Locale.ROOT,
@@ -133,6 +150,92 @@ public final class DeviceBenchmark {
         release(cpu, cp, cg, cst[0], cst[1]);
       }
     }
+    return copyMs;
+  }
+
+  /**
+   * The {@link AdamVariants} and the production kernel at other block sizes, each against the same
+   * copy, each checked bit for bit against the production kernel's step from the same state.
+   */
+  void variants(CudaBackend c, int n, double copyMs) {
+    AdamKernel adam = new AdamKernel(0.9, 0.999, 1e-8, false, false);
+    SplittableRandom rnd = new SplittableRandom(n + 1L);
+    DeviceArray[] pristine = new DeviceArray[4];
+    DeviceArray[] work = new DeviceArray[4];
+    float[][] want = new float[3][];
+    try (CudaModule module = c.loadModule(AdamVariants.source(), AdamVariants.KERNELS)) {
+      for (int j = 0; j < 4; j++) {
+        pristine[j] = c.allocate(n);
+        work[j] = c.allocate(n);
+        float[] host = BackendComparison.values(rnd, n, j == 3 ? 0.01f : 1f);
+        if (j == 3) {
+          for (int i = 0; i < n; i++) {
+            host[i] = Math.abs(host[i]); // a second moment is never negative
+          }
+        }
+        c.upload(host, 0, pristine[j], 0, n);
+      }
+      StepScalars s = StepScalars.of(3, 1e-3).withClipValue(0.75f).withGradScale(0.9f).withCoupledDecay(0.01f);
+      // p, g, m, v = work[0..3]
+      Runnable reset = () -> {
+        for (int j = 0; j < 4; j++) {
+          c.copy(pristine[j], work[j]);
+        }
+      };
+      reset.run();
+      c.apply(adam, work[0], work[1], new DeviceArray[] {work[2], work[3]}, s);
+      for (int j = 0; j < 3; j++) {
+        want[j] = new float[n];
+        c.download(work[j == 0 ? 0 : j + 1], 0, want[j], 0, n);
+      }
+      for (int block : new int[] {128, 256, 512, 1024}) {
+        Runnable step = () -> c.launch(null, KernelSource.ADAM, ((long) n + block - 1) / block, block, a -> {
+          a.address(c.address(work[0])).address(c.address(work[1])).address(c.address(work[2]))
+              .address(c.address(work[3])).address(0L).i32(n);
+          for (float f : KernelLaunches.of(adam, s).floats()) {
+            a.f32(f);
+          }
+          a.i32(0);
+        });
+        report(c, "production block " + block, n, copyMs, step, reset, work, want);
+      }
+      for (String kernel : AdamVariants.KERNELS) {
+        for (int block : new int[] {256, 512}) {
+          Runnable step = () -> AdamVariants.launch(c, module, kernel, block, adam, work[0], work[1], work[2], work[3], s);
+          report(c, kernel.substring("bench_adam_".length()) + " block " + block, n, copyMs, step, reset, work, want);
+        }
+      }
+    } catch (RuntimeException e) {
+      System.out.println("bench: the adam variants stopped: " + e);
+    } finally {
+      for (DeviceArray a : pristine) {
+        if (a != null) {
+          c.release(a);
+        }
+      }
+      for (DeviceArray a : work) {
+        if (a != null) {
+          c.release(a);
+        }
+      }
+    }
+  }
+
+  private void report(CudaBackend c, String label, int n, double copyMs, Runnable step, Runnable reset,
+      DeviceArray[] work, float[][] want) {
+    reset.run();
+    step.run();
+    String diff = "";
+    for (int j = 0; j < 3 && diff.isEmpty(); j++) {
+      float[] got = new float[n];
+      c.download(work[j == 0 ? 0 : j + 1], 0, got, 0, n);
+      diff = BackendComparison.firstDifference(j == 0 ? "param" : j == 1 ? "exp_avg" : "exp_avg_sq", got, want[j]);
+    }
+    double ms = deviceMillis(step, work[0]);
+    double gbs = 28.0 * n / (ms * 1e6);
+    System.out.println(String.format(Locale.ROOT,
+        "bench: adam variant %s n=%d: %.3f ms = %.1f GB/s, ratio %.2f of the copy; %s", label, n, ms, gbs,
+        gbs / (8.0 * n / (copyMs * 1e6)), diff.isEmpty() ? "bits equal to the production kernel" : "BITS DIFFER: " + diff));
   }
 
   /**

@@ -12,31 +12,30 @@ import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
  * Two pinned (page-locked) host buffers through which every upload and download goes, so that the
- * DMA engine copies at full speed and the Java-side copy of one chunk overlaps the DMA of the
- * other: chunk k goes through buffer k % 2, and an event per buffer says when its DMA is done.
- * Used only on the backend's thread.
+ * DMA engine copies at full speed and the Java-side copy of one chunk (on several threads, {@link
+ * HostCopier}) overlaps the DMA of the other: chunk k goes through buffer k % 2, and an event per
+ * buffer says when its DMA is done. Used only on the backend's thread.
  */
 final class PinnedStaging implements AutoCloseable {
   /** Floats per buffer: 16 MiB, large enough that the per-chunk overhead is small. */
   static final int CHUNK_FLOATS = 4 << 20;
 
   private final Pointer[] raw = new Pointer[2];
-  private final FloatPointer[] floats = new FloatPointer[2];
+  private final HostCopier copier;
   private final CUevent_st[] done = new CUevent_st[2];
   private final boolean[] pending = new boolean[2];
 
-  PinnedStaging() {
+  PinnedStaging(HostCopier copier) {
+    this.copier = copier;
     try {
       for (int b = 0; b < 2; b++) {
         Pointer p = new Pointer();
         CudaErrors.check(cudaMallocHost(p, 4L * CHUNK_FLOATS), "cudaMallocHost(" + 4L * CHUNK_FLOATS + " bytes)");
         raw[b] = p;
-        floats[b] = new FloatPointer(new DevicePointer(p.address())).capacity(CHUNK_FLOATS);
         CUevent_st e = new CUevent_st();
         CudaErrors.check(cudaEventCreate(e), "cudaEventCreate");
         done[b] = e;
@@ -60,7 +59,7 @@ final class PinnedStaging implements AutoCloseable {
       int off = k * CHUNK_FLOATS;
       int len = Math.min(CHUNK_FLOATS, n - off);
       awaitBuffer(b);
-      floats[b].put(src, from + off, len);
+      copier.toPinned(src, from + off, raw[b].address(), len);
       CudaErrors.check(cudaMemcpyAsync(new DevicePointer(deviceAddress + 4L * off), raw[b], 4L * len,
           cudaMemcpyHostToDevice, (CUstream_st) null), "cudaMemcpyAsync(host to device, " + 4L * len + " bytes)");
       record(b);
@@ -83,7 +82,7 @@ final class PinnedStaging implements AutoCloseable {
       int off = k * CHUNK_FLOATS;
       int len = Math.min(CHUNK_FLOATS, n - off);
       awaitBuffer(b);
-      floats[b].get(dst, from + off, len);
+      copier.fromPinned(raw[b].address(), dst, from + off, len);
     }
   }
 
@@ -115,6 +114,7 @@ final class PinnedStaging implements AutoCloseable {
 
   @Override
   public void close() {
+    copier.close();
     for (int b = 0; b < 2; b++) {
       if (done[b] != null) {
         cudaEventDestroy(done[b]);

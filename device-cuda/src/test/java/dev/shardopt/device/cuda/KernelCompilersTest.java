@@ -38,6 +38,16 @@ class KernelCompilersTest {
   }
 
   @Test
+  void theBenchmarksAdamVariantsCompileForSm90Too() {
+    assumeTrue(nvccInstalled(), "no nvcc here");
+    KernelImage image = NvccCompiler.fromEnvironment(null).compile(AdamVariants.source(), 9, 0);
+    String text = new String(image.bytes(), StandardCharsets.ISO_8859_1);
+    for (String kernel : AdamVariants.KERNELS) {
+      assertThat(text).as("kernel %s in the CUBIN", kernel).contains(kernel + "\0");
+    }
+  }
+
+  @Test
   void aSourceThatDoesNotCompileIsReportedWithNvccsFirstError() {
     assumeTrue(nvccInstalled(), "no nvcc here");
     assertThatThrownBy(() -> NvccCompiler.fromEnvironment(null).compile(
