@@ -85,6 +85,12 @@ public final class LocalOptimizer implements AutoCloseable {
     return group.parameters(index(name));
   }
 
+  /** Copies the current parameters of {@code name} into {@code dst[dstFrom ...]}. */
+  public void readParameter(String name, float[] dst, int dstFrom) {
+    int i = index(name);
+    group.readParameters(i, 0, dst, dstFrom, group.shard(i).length());
+  }
+
   /** Copies of all current parameters, in model order. */
   public Map<String, float[]> parameters() {
     Map<String, float[]> out = new LinkedHashMap<>();

@@ -75,7 +75,8 @@ public final class CpuBackend implements DeviceBackend {
   public DeviceInfo info() {
     Runtime rt = Runtime.getRuntime();
     long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-    return new DeviceInfo("cpu", "Java heap, " + parallel.parallelism() + " threads", rt.maxMemory(), free,
+    int threads = parallel.parallelism();
+    return new DeviceInfo("cpu", "Java heap, " + threads + (threads == 1 ? " thread" : " threads"), rt.maxMemory(), free,
         usedBytes.get());
   }
 
