@@ -5,6 +5,7 @@ import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.ShardGroup;
 import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.device.DeviceBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.Initializer;
@@ -42,12 +43,16 @@ public final class WorkerModel {
    * @param shards this worker's shards of the model, each with its initial values
    * @param initializers each shard's tensor's initializer kind
    * @param restored the shards as a checkpoint holds them (then {@code initial} is unused), or null
+   * @param device where the shards live; their arrays are allocated here and freed by {@link #drop}
+   * @param parallel checks the incoming heap gradients
    * @param timeouts runs the timeouts of waiting pulls, pushes and snapshots
+   * @throws dev.shardopt.engine.device.DeviceMemoryException when the device has not the memory;
+   *     nothing stays allocated then
    */
   public WorkerModel(
       Model spec, List<ShardSpec> shards, List<float[]> initial, List<Initializer.KindCase> initializers,
-      RestoredShards restored, StepCoordinator coordinator, ParallelApply parallel, ExecutorService stepExecutor,
-      ScheduledExecutorService timeouts, WorkerCheckpoints checkpoints) {
+      RestoredShards restored, StepCoordinator coordinator, DeviceBackend device, ParallelApply parallel,
+      ExecutorService stepExecutor, ScheduledExecutorService timeouts, WorkerCheckpoints checkpoints) {
     this.spec = spec;
     String name = spec.getName();
     boolean async = spec.getMode() == TrainingMode.ASYNC;
@@ -67,13 +72,18 @@ public final class WorkerModel {
     if (restored == null) {
       this.timeline = new PipelineTimeline(name, pipeline, coordinator);
       this.shards = new ModelShards(name, tensorNames,
-          new ShardGroup(pipeline, shards, initial, async ? 1 : trainers, parallel));
+          new ShardGroup(pipeline, shards, initial, async ? 1 : trainers, device, parallel));
     } else {
       this.timeline = PipelineTimeline.restored(name, spec.getPipelineScheduleCount() > 0 ? spec.getPipelineScheduleList()
           : List.of(PipelineGeneration.newBuilder().setPipeline(spec.getPipeline()).build()), firstStep, coordinator);
       PipelineTimeline.Generation at = timeline.at(firstStep);
-      ShardGroup group = new ShardGroup(at.pipeline(), shards, restored.parameters(), trainers, parallel);
-      group.restore(restored.updatesApplied(), restored.stepsSkipped(), restored.state());
+      ShardGroup group = new ShardGroup(at.pipeline(), shards, restored.parameters(), trainers, device, parallel);
+      try {
+        group.restore(restored.updatesApplied(), restored.stepsSkipped(), restored.state());
+      } catch (RuntimeException e) {
+        group.close();
+        throw e;
+      }
       this.shards = new ModelShards(name, tensorNames, group, firstStep, at.generation());
     }
     this.ledger = new PushLedger(name, trainers, 4096, firstStep);
@@ -261,9 +271,13 @@ public final class WorkerModel {
     lifecycle.fail(reason);
   }
 
-  /** The model was deleted: every later call gets NOT_FOUND. */
+  /**
+   * The model was deleted: every later call gets NOT_FOUND, and the shards' device arrays are freed
+   * (once a running step is done).
+   */
   public void drop() {
     lifecycle.drop();
+    shards.close();
   }
 
   /** The cause a future failed with, without CompletionException's wrapping. */
