@@ -184,7 +184,9 @@ public final class RemoteModel {
    * {@code directory/step-<s>}. Returns once the checkpoint is complete; training waits only for
    * the workers' in-memory snapshots. The directory is resolved to an absolute path here, and the
    * coordinator and every worker must reach it under that path (a shared filesystem when they run
-   * on other machines). The call has its own deadline, {@link ClientOptions#checkpointDeadline()}.
+   * on other machines). The call has its own deadline, {@link ClientOptions#checkpointDeadline()},
+   * within which it is sent again, with backoff, while the coordinator does not answer (down or
+   * restarting with its state dir).
    *
    * @throws ShardoptException FAILED_PRECONDITION for an ASYNC model or while another checkpoint
    *     of the model runs; a worker's status (UNAVAILABLE, RESOURCE_EXHAUSTED, ...) when its write
@@ -212,8 +214,10 @@ public final class RemoteModel {
   private CheckpointInfo checkpoint(CheckpointModelRequest request) {
     String what = "CheckpointModel of " + name + " into " + request.getDirectory()
         + (request.hasAtStep() ? " at step " + request.getAtStep() : "");
-    return CheckpointInfo.of(cluster.call(what, () -> cluster
-        .coordinator(cluster.options().checkpointDeadline()).checkpointModel(request)));
+    // Sent again while the coordinator does not answer: a restarted one takes the checkpoint afresh
+    // (the boundary, if not passed meanwhile, is the same; the killed attempt's directory stays partial).
+    return CheckpointInfo.of(cluster.retried(what, cluster.options().checkpointDeadline(),
+        stub -> stub.checkpointModel(request)));
   }
 
   /**

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -241,10 +242,19 @@ public class ShardoptCluster implements AutoCloseable {
    * {@link ClientOptions#rpcDeadline()} in all; then as {@link #call}.
    */
   <T> T read(String what, Supplier<T> rpc) {
+    return retried(what, options.rpcDeadline(), stub -> rpc.get());
+  }
+
+  /**
+   * Runs a coordinator call that may be sent twice, again with a backoff doubling from {@link
+   * ClientOptions#retryBackoff()} to 2 s while the coordinator does not answer, within {@code deadline}
+   * in all: each attempt gets a stub with what is left of it. Then as {@link #call}.
+   */
+  <T> T retried(String what, Duration deadline, Function<CoordinatorGrpc.CoordinatorBlockingStub, T> rpc) {
     try {
-      return CoordinatorAnswers.retryWhileUnanswered(coordinatorChannel,
-          System.nanoTime() + options.rpcDeadline().toNanos(), Math.max(10, options.retryBackoff().toMillis()),
-          2_000, left -> rpc.get());
+      return CoordinatorAnswers.retryWhileUnanswered(coordinatorChannel, System.nanoTime() + deadline.toNanos(),
+          Math.max(10, options.retryBackoff().toMillis()), 2_000,
+          left -> rpc.apply(coordinator(Duration.ofMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))))));
     } catch (StatusRuntimeException e) {
       throw ShardoptException.of(e, what + " at coordinator " + target, target);
     }
