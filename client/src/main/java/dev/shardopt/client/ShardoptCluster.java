@@ -11,6 +11,7 @@ import dev.shardopt.v1.GetStatusRequest;
 import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.TrainingMode;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -109,7 +110,8 @@ public class ShardoptCluster implements AutoCloseable {
    * Creates model {@code id} from a checkpoint and waits until it is READY: the coordinator
    * verifies every file, then places the tensors on the cluster's current workers, whatever their
    * number. The model continues at the checkpoint's step with its pipeline schedule, trainers and
-   * mode; its {@link RemoteModel#trainer trainers} start at that step.
+   * mode; its {@link RemoteModel#trainer trainers} start at that step (ASYNC: each at its next push
+   * of the checkpoint's cut).
    *
    * @param checkpointOrDirectory a checkpoint ({@code DIR/step-<s>}) or a directory of checkpoints,
    *     whose latest complete one is used. It is resolved to an absolute path here and read by the
@@ -127,7 +129,8 @@ public class ShardoptCluster implements AutoCloseable {
     RemoteModel remote = new RemoteModel(this, created);
     return deletedOnFailure(remote, () -> {
       Model ready = awaitReady(remote, false);
-      return new RemoteModel(this, ready, ready.getStep());
+      return new RemoteModel(this, ready, ready.getStep(),
+          ready.getMode() == TrainingMode.ASYNC ? ready.getNextPushList() : List.of());
     });
   }
 
