@@ -257,8 +257,13 @@ class CheckpointerTest {
     assertThat(c.getNextPushList()).containsExactly(7L, 3L, 5L);
     assertThat(c.getStep()).isEqualTo(15);
     assertThat(c.getPath()).isEqualTo(dir.resolve("step-0000000015").toString());
-    assertThat(fleet.summary()).containsExactly("create " + A1, "create " + A2, "hold " + A1, "hold " + A2,
-        "cut " + A1, "cut " + A2, "persist " + A1, "persist " + A2);
+    // every worker holds before any is given the cut, and every copy is taken before any write (each
+    // phase calls the workers at once, in any order)
+    assertThat(fleet.calls).extracting(ModelRegistryTest.FakeFleet.Call::kind)
+        .containsExactly("create", "create", "hold", "hold", "cut", "cut", "persist", "persist");
+    for (String phase : List.of("hold", "cut", "persist")) {
+      assertThat(fleet.of(phase)).extracting(ModelRegistryTest.FakeFleet.Call::address).containsExactlyInAnyOrder(A1, A2);
+    }
     assertThat(fleet.of("cut")).extracting(ModelRegistryTest.FakeFleet.Call::request).containsOnly(List.of(7L, 3L, 5L));
     try (CheckpointReader reader = CheckpointReader.open(Path.of(c.getPath()))) {
       reader.verify();
