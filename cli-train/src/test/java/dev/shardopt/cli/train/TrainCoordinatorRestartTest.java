@@ -20,16 +20,16 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 8's "coordinator kill -9 and restart during {@code train --coordinator} with 2 worker processes":
  * a coordinator with {@code --state-dir}, two workers and {@code shardopt train --coordinator} each in its
- * own JVM; the coordinator is killed (SIGKILL) once train has written its checkpoint of step 40, and
+ * own JVM; the coordinator is killed (SIGKILL) once train has written its checkpoint of step 20, and
  * restarted on the same port and state dir. train goes on by itself (its trainers and the workers retry
  * while the coordinator is down) and its final checkpoint is byte for byte that of an undisturbed run.
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class TrainCoordinatorRestartTest {
-  private static final int STEPS = 200;
+  private static final int STEPS = 100;
   private static final String[] RUN = {"train", "--batch", "32", "--hidden", "16", "--trainers", "2", "--seed", "7",
-      "--steps", String.valueOf(STEPS), "--checkpoint-every", "20", "--keep", "2"};
-  private static final String KILL_AFTER = "checkpoint step-0000000040: ";
+      "--steps", String.valueOf(STEPS), "--checkpoint-every", "10", "--keep", "2"};
+  private static final String KILL_AFTER = "checkpoint step-0000000020: ";
 
   private final ClusterProcesses servers = new ClusterProcesses("256m");
   private final ClusterProcesses trainers = new ClusterProcesses("768m");
@@ -58,17 +58,17 @@ class TrainCoordinatorRestartTest {
     servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
     servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
 
-    CountDownLatch pastStep40 = new CountDownLatch(1);
+    CountDownLatch pastStep20 = new CountDownLatch(1);
     List<String> args = new ArrayList<>(List.of(RUN));
     args.addAll(List.of("--coordinator", address, "--checkpoint-dir", killed.toString(),
         "--plot", dir.resolve("killed.png").toString()));
     Process train = trainers.launch(trainLog, line -> {
       if (line.startsWith(KILL_AFTER)) {
-        pastStep40.countDown();
+        pastStep20.countDown();
       }
     }, args.toArray(String[]::new));
 
-    assertThat(pastStep40.await(120, TimeUnit.SECONDS)).as("train wrote step 40's checkpoint: %s", output()).isTrue();
+    assertThat(pastStep20.await(120, TimeUnit.SECONDS)).as("train wrote step 20's checkpoint: %s", output()).isTrue();
     first.destroyForcibly(); // SIGKILL
     assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
     assertThat(train.isAlive()).as(output()).isTrue();
