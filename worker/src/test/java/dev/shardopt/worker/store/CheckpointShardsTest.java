@@ -313,14 +313,6 @@ class CheckpointShardsTest {
   }
 
   @Test
-  void asyncModelsAreRefused() {
-    WorkerModel m = small("momentum(0.5)", TrainingMode.ASYNC);
-    ApiException e = refused(() -> m.snapshotShards(0, 1000).get(10, TimeUnit.SECONDS));
-    assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-    assertThat(e).hasMessage("checkpoints of ASYNC models are not supported yet: models/m is ASYNC");
-  }
-
-  @Test
   void aSnapshotIsTakenOnlyAtAnUpdateBoundaryTheModelHasNotPassed() throws Exception {
     WorkerModel m = small("momentum(0.5).accumulate(2)", TrainingMode.SYNC);
     ApiException odd = refused(() -> m.snapshotShards(1, 1000).get(10, TimeUnit.SECONDS));
