@@ -13,6 +13,7 @@ import dev.shardopt.checkpoint.FileRange;
 import dev.shardopt.checkpoint.ManifestWriter;
 import dev.shardopt.checkpoint.PendingCheckpoint;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CheckpointManifest;
@@ -123,7 +124,7 @@ class AsyncCheckpointShardsTest {
   void aRestoredModelContinuesFromEachTrainersNextPushAndTakesEarlierOnesAsDuplicates() throws Exception {
     Path dir = checkpointAtThreeAndOne();
     FakeCoordinator c = new FakeCoordinator(SGD, List.of("w"));
-    store = new ShardStore(c, new ParallelApply(models.pool, 1), models.timeouts, models.checkpoints);
+    store = new ShardStore(c, new CpuBackend(new ParallelApply(models.pool, 1)), new ParallelApply(models.pool, 1), models.timeouts, models.checkpoints);
     Model spec = Model.newBuilder().setName("models/m").setPipeline(SGD.toProto()).setTrainers(2)
         .setMode(TrainingMode.ASYNC).addTensors(W)
         .addPipelineSchedule(PipelineGeneration.newBuilder().setPipeline(SGD.toProto())).build();
