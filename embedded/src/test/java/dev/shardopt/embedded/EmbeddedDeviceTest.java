@@ -18,11 +18,14 @@ import dev.shardopt.engine.device.MemoryLimitedBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.worker.server.WorkerServer;
 import io.grpc.Status;
+import java.util.List;
 import java.util.concurrent.ForkJoinPool;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
-/** The embedded cluster's device option, and a model too large for one worker's device. */
+/**
+ * The embedded cluster's device option (for all workers and per worker, opencl here for real, a kind
+ * without a provider), and a model too large for one worker's device.
+ */
 class EmbeddedDeviceTest {
 
   @Test
@@ -30,16 +33,38 @@ class EmbeddedDeviceTest {
     assertThatThrownBy(() -> EmbeddedCluster.builder().device("gpu"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("device 'gpu' is unknown; use one of cpu, opencl, cuda, auto");
-    Assumptions.assumeFalse(Devices.installed().providedKinds().contains("opencl"), "opencl is in this build");
-    assertThatThrownBy(() -> EmbeddedCluster.builder().workers(2).device("opencl").start())
-        .isInstanceOf(DeviceUnavailableException.class)
-        .hasMessage("device opencl 0 is unavailable: not in this build (no shardopt-device-opencl on the class path)");
     try (EmbeddedCluster c = EmbeddedCluster.builder().workers(2).device(DeviceSelection.cpu().withMemoryLimit(1 << 20))
         .start()) {
       assertThat(c.workers()).extracting(WorkerServer::device)
           .allSatisfy(d -> assertThat(d).isInstanceOfSatisfying(MemoryLimitedBackend.class,
               m -> assertThat(m.limitBytes()).isEqualTo(1 << 20)));
     }
+  }
+
+  /** Workers whose Devices has no provider: a build without the device modules. */
+  @Test
+  void aKindNotInTheWorkersBuildFailsTheStartWithOneLine() {
+    EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(2).device("opencl")
+        .overrideWorker(i -> binder -> binder.bind(Devices.class).toInstance(new Devices(List.of())));
+    assertThatThrownBy(b::start)
+        .isInstanceOf(DeviceUnavailableException.class)
+        .hasMessage("device opencl 0 is unavailable: not in this build (no shardopt-device-opencl on the class path)");
+  }
+
+  @Test
+  void openClWorkersAndPerWorkerDevices() {
+    String name = OpenClHere.deviceName();
+    try (EmbeddedCluster c = EmbeddedCluster.builder().workers(3).device("opencl")
+        .worker((i, w) -> i == 1 ? w.withDevice(DeviceSelection.cpu()) : w).start()) {
+      assertThat(c.workers()).extracting(w -> w.device().kind()).containsExactly("opencl", "cpu", "opencl");
+      assertThat(c.workers().get(1).device()).isInstanceOf(CpuBackend.class);
+      assertThat(c.workers().get(2).device().info().name()).isEqualTo(name);
+    }
+    assertThatThrownBy(() -> EmbeddedCluster.builder().workers(1).device(DeviceSelection.of("opencl").withIndex(5))
+        .start())
+        .isInstanceOf(DeviceUnavailableException.class)
+        .hasMessageStartingWith("device opencl 5 is unavailable: opencl: no device at index 5; the devices here are [0] "
+            + name + " (");
   }
 
   @Test
