@@ -11,10 +11,12 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code shardopt checkpoint}: a consistent checkpoint of a running SYNC model. */
+/** {@code shardopt checkpoint}: a consistent checkpoint of a running model (SYNC: at a step; ASYNC: at a cut). */
 @Command(name = "checkpoint", mixinStandardHelpOptions = true,
     description = {
-      "Writes a consistent checkpoint of a SYNC model into DIR/step-<s> and prints its step, path, size and time.",
+      "Writes a consistent checkpoint of a model into DIR/step-<s> and prints its step, path, size and time.",
+      "SYNC: at a step boundary. ASYNC: at a cut of the trainers' pushes, printed as each trainer's pushes captured;",
+      "s is their sum.",
       "DIR is sent as an absolute path: the coordinator and every worker must reach it under that path",
       "(a shared filesystem mount when they run on other machines). Restore it with CreateModel.restore_from."
     })
@@ -32,8 +34,8 @@ public final class CheckpointCommand implements Callable<Integer> {
   Path dir;
 
   @Option(names = "--at-step", paramLabel = "S",
-      description = "The step boundary to capture: a multiple of the pipeline's accumulate that the model has not passed "
-          + "(default: the next one).")
+      description = "SYNC: the step boundary to capture, a multiple of the pipeline's accumulate that the model has not"
+          + " passed (default: the next one). Not for ASYNC models.")
   Long atStep;
 
   @Override
@@ -44,8 +46,10 @@ public final class CheckpointCommand implements Callable<Integer> {
     try (ShardoptCluster cluster = new ShardoptCluster(coordinator, null)) {
       RemoteModel m = cluster.model(model);
       CheckpointInfo c = atStep == null ? m.checkpoint(dir) : m.checkpoint(dir, atStep);
-      spec.commandLine().getOut().printf("checkpoint of %s at step %d: %s, %d bytes, %.1f ms (snapshot %.1f ms)%n",
-          m.name(), c.step(), c.path(), c.bytes(), c.totalMillis(), c.snapshotMillis());
+      String at = c.nextPush().isEmpty() ? "at step " + c.step()
+          : "at the cut " + c.nextPush() + " (pushes per trainer; step " + c.step() + ")";
+      spec.commandLine().getOut().printf("checkpoint of %s %s: %s, %d bytes, %.1f ms (snapshot %.1f ms)%n",
+          m.name(), at, c.path(), c.bytes(), c.totalMillis(), c.snapshotMillis());
       spec.commandLine().getOut().flush();
       return ShardoptCli.EXIT_OK;
     } catch (ShardoptException e) {

@@ -14,6 +14,9 @@ import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.InvalidGradientException;
 import dev.shardopt.engine.LocalOptimizer;
 import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.device.CpuBackend;
+import dev.shardopt.engine.device.DeviceBackend;
+import dev.shardopt.engine.device.DeviceMemoryException;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.v1.Model;
 import java.nio.file.Path;
@@ -43,15 +46,32 @@ public final class Replay {
   public static Result run(
       Pipeline pipeline, Map<String, Tensor> init, Map<String, Tensor> grads, int trainers,
       ParallelApply parallel) {
+    return run(pipeline, init, grads, trainers, new CpuBackend(parallel), parallel);
+  }
+
+  /**
+   * As {@link #run(Pipeline, Map, Map, int, ParallelApply)}, the tensors on {@code device} (not
+   * closed here; the arrays are freed at the end).
+   */
+  public static Result run(
+      Pipeline pipeline, Map<String, Tensor> init, Map<String, Tensor> grads, int trainers,
+      DeviceBackend device, ParallelApply parallel) {
     final long pushes = checkShapes(init, grads, trainers);
     Map<TensorShape, float[]> model = new LinkedHashMap<>();
     init.forEach((name, t) -> model.put(new TensorShape(name, t.shape()), t.data()));
     LocalOptimizer optimizer;
     try {
-      optimizer = new LocalOptimizer(pipeline, model, trainers, parallel);
-    } catch (IllegalArgumentException e) {
+      optimizer = new LocalOptimizer(pipeline, model, trainers, device, parallel);
+    } catch (IllegalArgumentException | DeviceMemoryException e) {
       throw new UserErrorException(e.getMessage(), e);
     }
+    try (optimizer) {
+      return replay(optimizer, init, grads, trainers, pushes);
+    }
+  }
+
+  private static Result replay(
+      LocalOptimizer optimizer, Map<String, Tensor> init, Map<String, Tensor> grads, int trainers, long pushes) {
     Map<String, float[]> out = new LinkedHashMap<>();
     init.forEach((name, t) -> out.put(name, new float[Math.toIntExact(pushes * t.data().length)]));
     for (int step = 0; step < pushes; step++) {
@@ -64,9 +84,9 @@ public final class Replay {
       } catch (InvalidGradientException e) {
         throw new UserErrorException("push " + step + ": " + e.getMessage(), e);
       }
-      for (String name : init.keySet()) {
-        float[] p = optimizer.parameter(name);
-        System.arraycopy(p, 0, out.get(name), step * p.length, p.length);
+      for (Map.Entry<String, Tensor> t : init.entrySet()) {
+        int n = t.getValue().data().length;
+        optimizer.readParameter(t.getKey(), out.get(t.getKey()), step * n);
       }
     }
     Map<String, Tensor> trajectory = new LinkedHashMap<>();

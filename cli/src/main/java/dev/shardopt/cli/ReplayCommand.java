@@ -10,6 +10,9 @@ import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.device.DeviceBackend;
+import dev.shardopt.engine.device.DeviceSelection;
+import dev.shardopt.engine.device.Devices;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.nio.file.Path;
 import java.util.Map;
@@ -17,6 +20,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -80,6 +84,8 @@ public final class ReplayCommand implements Callable<Integer> {
           + "the checkpoint's.")
   Path resume;
 
+  @Mixin DeviceOptions device = new DeviceOptions();
+
   @Override
   public Integer call() throws Exception {
     if ((checkpointDir == null) != (checkpointAt == null)) {
@@ -96,6 +102,7 @@ public final class ReplayCommand implements Callable<Integer> {
     } catch (InvalidPipelineException e) {
       throw new UserErrorException("--pipeline: " + e.getMessage(), e);
     }
+    DeviceSelection selection = device.selection();
     TensorFiles.Format.of(out); // refuse a bad output name before any work
     Map<String, Tensor> init = TensorFiles.read(params);
     Map<String, Tensor> gradients = TensorFiles.read(grads);
@@ -114,7 +121,7 @@ public final class ReplayCommand implements Callable<Integer> {
         if (workers < 1) {
           throw new UserErrorException("--workers must be >= 1, got " + workers);
         }
-        EmbeddedCluster.Builder cluster = EmbeddedCluster.builder().workers(workers)
+        EmbeddedCluster.Builder cluster = EmbeddedCluster.builder().workers(workers).device(selection)
             .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(shardBlocks))
             .worker((i, c) -> c.withThreads(Math.max(1, n / workers)));
         Replay.CheckpointAt at = checkpointDir == null ? null : new Replay.CheckpointAt(checkpointDir, checkpointAt);
@@ -133,7 +140,10 @@ public final class ReplayCommand implements Callable<Integer> {
           spec.commandLine().getOut().printf("resumed from %s at push %d%n", resume, run.firstPush());
         }
       } else {
-        result = Replay.run(pipeline, init, gradients, trainers, new ParallelApply(pool, n));
+        ParallelApply parallel = new ParallelApply(pool, n);
+        try (DeviceBackend backend = Devices.installed().open(selection, parallel, spec.commandLine().getErr()::println)) {
+          result = Replay.run(pipeline, init, gradients, trainers, backend, parallel);
+        }
       }
       TensorFiles.write(out, result.trajectory());
       spec.commandLine().getOut().printf(

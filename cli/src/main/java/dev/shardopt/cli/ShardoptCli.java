@@ -1,6 +1,7 @@
 package dev.shardopt.cli;
 
 import dev.shardopt.cli.io.TensorFileException;
+import dev.shardopt.engine.device.DeviceUnavailableException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -132,9 +133,12 @@ public final class ShardoptCli implements Callable<Integer> {
     return EXIT_INTERNAL;
   }
 
-  /** True for the exceptions that mean the user did something wrong: one line, no trace, status 2. */
+  /**
+   * True for the exceptions that mean the user did something wrong, or asked for what this machine
+   * has not (a device that cannot open here): one line, no trace, status 2.
+   */
   static boolean isUserError(Throwable t) {
-    return t instanceof UserErrorException || t instanceof TensorFileException;
+    return t instanceof UserErrorException || t instanceof TensorFileException || t instanceof DeviceUnavailableException;
   }
 
   private static Throwable unwrap(Throwable t) {

@@ -2,6 +2,7 @@ package dev.shardopt.cli;
 
 import dev.shardopt.v1.ClusterStatus;
 import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.DeviceStatus;
 import dev.shardopt.v1.GetMetricsRequest;
 import dev.shardopt.v1.GetStatusRequest;
 import dev.shardopt.v1.Model;
@@ -21,13 +22,25 @@ import picocli.CommandLine.Spec;
 
 /** {@code shardopt status}: workers, models, steps, bytes, and each model's latest gradient statistics. */
 @Command(name = "status", mixinStandardHelpOptions = true,
-    description = "Shows the cluster: workers (health, bytes in and out), models (step, updates, skips) and recent gradient norms.")
+    description = "Shows the cluster: workers (health, bytes in and out, device and its memory), models (step, updates, skips) "
+        + "and recent gradient norms.")
 public final class StatusCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Option(names = "--coordinator", defaultValue = "127.0.0.1:7070", paramLabel = "HOST:PORT",
       description = "The coordinator's address (default: ${DEFAULT-VALUE}).")
   String coordinator;
+
+  /** {@code cpu "Java heap, 8 threads": shards 1200 bytes, free 1000 of 4000 bytes}, or why there is none. */
+  static String device(WorkerStatus w) {
+    if (!w.hasDevice()) {
+      return "not reported yet";
+    }
+    DeviceStatus d = w.getDevice();
+    return d.getKind() + " \"" + d.getName() + "\": shards " + d.getUsedByShardsBytes() + " bytes, free "
+        + (d.getFreeBytes() < 0 ? "unknown" : String.valueOf(d.getFreeBytes()))
+        + (d.getTotalBytes() < 0 ? " bytes" : " of " + d.getTotalBytes() + " bytes");
+  }
 
   @Override
   public Integer call() {
@@ -41,6 +54,7 @@ public final class StatusCommand implements Callable<Integer> {
       for (WorkerStatus w : status.getWorkersList()) {
         out.printf("%-14s %-22s %-9s %6dms %7d %12d %12d%n", w.getName(), w.getAddress(),
             w.getHealthy() ? "healthy" : "UNHEALTHY", w.getMillisSinceHeartbeat(), w.getShards(), w.getBytesIn(), w.getBytesOut());
+        out.printf("  device %s%n", device(w));
       }
       out.printf("%-20s %-6s %-8s %8s %8s %7s %8s %5s  %s%n", "MODEL", "MODE", "STATE", "STEP", "UPDATES", "SKIPPED",
           "PUSHES", "DUPS", "PIPELINE");

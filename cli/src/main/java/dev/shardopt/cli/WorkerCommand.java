@@ -1,11 +1,11 @@
 package dev.shardopt.cli;
 
-import com.google.inject.Guice;
 import dev.shardopt.worker.server.WorkerConfig;
 import dev.shardopt.worker.server.WorkerModule;
 import dev.shardopt.worker.server.WorkerServer;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code shardopt worker}: holds shards and applies updates until SIGTERM. */
@@ -28,19 +28,23 @@ public final class WorkerCommand implements Callable<Integer> {
       description = "How long a pull may wait for its step (default: ${DEFAULT-VALUE}).")
   long waitMillis;
 
+  @Mixin DeviceOptions device = new DeviceOptions();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
       throw new UserErrorException("--port must be in [0, 65535], got " + port);
     }
-    WorkerConfig config = WorkerConfig.defaults(coordinator).withHost(host).withPort(port).withWaitMillis(waitMillis);
+    WorkerConfig config = WorkerConfig.defaults(coordinator).withHost(host).withPort(port).withWaitMillis(waitMillis)
+        .withDevice(device.selection());
     if (threads != null) {
       if (threads < 1) {
         throw new UserErrorException("--threads must be >= 1, got " + threads);
       }
       config = config.withThreads(threads);
     }
-    WorkerServer server = Guice.createInjector(new WorkerModule(config)).getInstance(WorkerServer.class);
+    // A device that cannot open here fails with its one line (DeviceUnavailableException: exit 2).
+    WorkerServer server = WorkerServer.create(new WorkerModule(config));
     try {
       server.start();
     } catch (java.io.IOException e) {

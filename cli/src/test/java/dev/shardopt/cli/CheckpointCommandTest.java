@@ -11,6 +11,7 @@ import dev.shardopt.v1.GetModelRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
 import dev.shardopt.v1.PipelineGeneration;
+import dev.shardopt.v1.TrainingMode;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -29,17 +30,19 @@ import org.junit.jupiter.api.io.TempDir;
 class CheckpointCommandTest {
   @TempDir Path dir;
 
-  /** Knows model "m"; answers a checkpoint with fixed figures, or refuses at_step 5. */
+  /** Knows model "m" and the ASYNC model "a"; answers a checkpoint with fixed figures, or refuses at_step 5. */
   static final class FakeCoordinator extends CoordinatorGrpc.CoordinatorImplBase {
     final List<CheckpointModelRequest> requests = new CopyOnWriteArrayList<>();
 
     @Override
     public void getModel(GetModelRequest request, StreamObserver<Model> response) {
-      if (!request.getName().equals("models/m")) {
+      if (!request.getName().equals("models/m") && !request.getName().equals("models/a")) {
         response.onError(Status.NOT_FOUND.withDescription("no model " + request.getName()).asRuntimeException());
         return;
       }
-      response.onNext(Model.newBuilder().setName("models/m").setTrainers(1).setState(ModelState.READY)
+      boolean async = request.getName().equals("models/a");
+      response.onNext(Model.newBuilder().setName(request.getName()).setTrainers(async ? 3 : 1).setState(ModelState.READY)
+          .setMode(async ? TrainingMode.ASYNC : TrainingMode.SYNC)
           .addPipelineSchedule(PipelineGeneration.newBuilder().setPipeline(Pipeline.parse("sgd(0.1)").toProto()))
           .build());
       response.onCompleted();
@@ -54,9 +57,13 @@ class CheckpointCommandTest {
         return;
       }
       long step = request.hasAtStep() ? request.getAtStep() : 12;
-      response.onNext(Checkpoint.newBuilder().setModel(request.getName()).setStep(step)
+      Checkpoint.Builder c = Checkpoint.newBuilder().setModel(request.getName()).setStep(step)
           .setPath(request.getDirectory() + "/step-" + String.format("%010d", step))
-          .setBytes(3_145_728).setSnapshotMillis(2.46).setTotalMillis(187.04).build());
+          .setBytes(3_145_728).setSnapshotMillis(2.46).setTotalMillis(187.04);
+      if (request.getName().equals("models/a")) {
+        c.addNextPush(5).addNextPush(4).addNextPush(3);
+      }
+      response.onNext(c.build());
       response.onCompleted();
     }
   }
@@ -99,6 +106,14 @@ class CheckpointCommandTest {
     assertThat(fake.requests).extracting(CheckpointModelRequest::getDirectory)
         .containsOnly(dir.toAbsolutePath().normalize().toString());
     assertThat(fake.requests).extracting(CheckpointModelRequest::getName).containsOnly("models/m");
+  }
+
+  @Test
+  void anAsyncCheckpointPrintsItsCut() {
+    ShardoptCliTest.Result r = run("checkpoint", "--coordinator", target, "--model", "a", "--dir", dir.toString());
+    assertThat(r.status()).as(r.err()).isZero();
+    assertThat(r.out()).isEqualTo("checkpoint of models/a at the cut [5, 4, 3] (pushes per trainer; step 12): " + dir
+        + "/step-0000000012, 3145728 bytes, 187.0 ms (snapshot 2.5 ms)" + System.lineSeparator());
   }
 
   @Test

@@ -8,30 +8,32 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Coordinator and worker processes of a test, each {@code shardopt ...} in its own JVM on a
- * loopback port; {@link #close} kills every one still running.
+ * The processes of a multi-process test, each {@code shardopt ...} in its own JVM: coordinators
+ * and workers on loopback ports ({@link #start}), or any command ({@link #launch}); {@link #close}
+ * kills every one still running. Shared with cli-train's tests through this module's test jar.
  */
-final class ClusterProcesses implements AutoCloseable {
+public final class ClusterProcesses implements AutoCloseable {
   private static final Pattern SERVING = Pattern.compile("serving on (127\\.0\\.0\\.1:\\d+)");
   private final String heap;
   private final List<Process> processes = new ArrayList<>();
 
   /** @param heap the JVMs' -Xmx, e.g. "256m" */
-  ClusterProcesses(String heap) {
+  public ClusterProcesses(String heap) {
     this.heap = heap;
   }
 
   /** The processes started, in order. */
-  Process get(int i) {
+  public Process get(int i) {
     return processes.get(i);
   }
 
   /** The process started last. */
-  Process last() {
+  public Process last() {
     return processes.get(processes.size() - 1);
   }
 
@@ -39,14 +41,29 @@ final class ClusterProcesses implements AutoCloseable {
    * Starts {@code shardopt ARGS} in a new JVM and returns its address once it logs it; its
    * output lines are added to {@code output}, under that list's lock.
    */
-  String start(List<String> output, String... args) throws Exception {
+  public String start(List<String> output, String... args) throws Exception {
+    CompletableFuture<String> address = new CompletableFuture<>();
+    Process p = launch(output, line -> {
+      Matcher m = SERVING.matcher(line);
+      if (m.find()) {
+        address.complete(m.group(1));
+      }
+    }, args);
+    p.onExit().thenRun(() -> address.completeExceptionally(new IllegalStateException("process ended: " + output)));
+    return address.get(60, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Starts {@code shardopt ARGS} in a new JVM and returns it at once; its output lines are added to
+   * {@code output}, under that list's lock, and then given to {@code onLine} (on the reader's thread).
+   */
+  public Process launch(List<String> output, Consumer<String> onLine, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx" + heap, "-XX:+UseSerialGC",
         "-cp", System.getProperty("java.class.path"), "dev.shardopt.cli.ShardoptCli"));
     cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     processes.add(p);
-    CompletableFuture<String> address = new CompletableFuture<>();
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
         String line;
@@ -54,19 +71,15 @@ final class ClusterProcesses implements AutoCloseable {
           synchronized (output) {
             output.add(line);
           }
-          Matcher m = SERVING.matcher(line);
-          if (m.find()) {
-            address.complete(m.group(1));
-          }
+          onLine.accept(line);
         }
       } catch (Exception e) {
-        address.completeExceptionally(e);
+        // the process was killed: its output ends here
       }
-      address.completeExceptionally(new IllegalStateException("process ended: " + output));
     });
     reader.setDaemon(true);
     reader.start();
-    return address.get(60, TimeUnit.SECONDS);
+    return p;
   }
 
   @Override

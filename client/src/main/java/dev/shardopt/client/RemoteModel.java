@@ -28,7 +28,8 @@ import java.util.Objects;
  * step it pushes.
  *
  * <p>A model restored from a checkpoint ({@link ShardoptCluster#restoreModel}) continues at the
- * checkpoint's step: {@link #startStep()} is that step, and {@link #trainer} starts there.
+ * checkpoint's step: {@link #startStep()} is that step, and {@link #trainer} starts there (ASYNC:
+ * each trainer at its own next push of the checkpoint's cut, {@link #startStep(int)}).
  */
 public final class RemoteModel {
   private final ShardoptCluster cluster;
@@ -41,15 +42,22 @@ public final class RemoteModel {
   private final int staleness;
   private final TrainerSchedule schedule;
   private final long startStep;
+  private final List<Long> startPushes;
   private volatile ShardLayout layout;
 
   RemoteModel(ShardoptCluster cluster, Model model) {
-    this(cluster, model, 0);
+    this(cluster, model, 0, List.of());
   }
 
-  RemoteModel(ShardoptCluster cluster, Model model, long startStep) {
+  /**
+   * @param startStep where the trainers start: a restored model's checkpoint step, or 0
+   * @param startPushes ASYNC: per trainer, where it starts (a restored model's cut); empty for
+   *     {@code startStep} (SYNC) or 0 (ASYNC)
+   */
+  RemoteModel(ShardoptCluster cluster, Model model, long startStep, List<Long> startPushes) {
     this.cluster = cluster;
     this.startStep = startStep;
+    this.startPushes = List.copyOf(startPushes);
     this.name = model.getName();
     this.id = name.startsWith("models/") ? name.substring("models/".length()) : name;
     this.tensorSpecs = List.copyOf(model.getTensorsList());
@@ -124,6 +132,22 @@ public final class RemoteModel {
     return startStep;
   }
 
+  /**
+   * The push index trainer {@code rank}'s {@link #trainer} starts at: {@link #startStep()} for a SYNC
+   * model; for an ASYNC model restored from a checkpoint, that trainer's next push in the
+   * checkpoint's cut (every lower push of it is in the checkpoint, and acknowledged as a duplicate
+   * if sent again); else 0.
+   */
+  public long startStep(int rank) {
+    if (rank < 0 || rank >= trainers) {
+      throw new IllegalArgumentException("trainer rank must be in [0, " + trainers + ") for model " + name + ", got " + rank);
+    }
+    if (mode != TrainingMode.ASYNC) {
+      return startStep;
+    }
+    return startPushes.isEmpty() ? 0 : startPushes.get(rank);
+  }
+
   /** Steps completed: the version a pull at {@code min_step = step()} returns. */
   public long step() {
     return describe().getStep();
@@ -175,19 +199,24 @@ public final class RemoteModel {
       throw new IllegalArgumentException(
           "trainer rank must be in [0, " + trainers + ") for model " + name + ", got " + rank);
     }
-    return new Trainer(this, rank, startStep);
+    return new Trainer(this, rank, startStep(rank));
   }
 
   /**
-   * A consistent checkpoint of this SYNC model at the next step boundary (the next multiple of the
-   * pipeline's accumulate that the cluster has not passed), written into {@code directory} as
-   * {@code directory/step-<s>}. Returns once the checkpoint is complete; training waits only for
+   * A consistent checkpoint of this model, written into {@code directory} as {@code
+   * directory/step-<s>}. SYNC: at the next step boundary (the next multiple of the pipeline's
+   * accumulate that the cluster has not passed). ASYNC: at a cut of the trainers' pushes that the
+   * coordinator picks ({@link CheckpointInfo#nextPush()}): every shard has applied exactly pushes
+   * 0 .. nextPush[r]-1 of each trainer r; pushes beyond the cut wait until every worker has copied its
+   * shards. Returns once the checkpoint is complete; training waits only for
    * the workers' in-memory snapshots. The directory is resolved to an absolute path here, and the
    * coordinator and every worker must reach it under that path (a shared filesystem when they run
-   * on other machines). The call has its own deadline, {@link ClientOptions#checkpointDeadline()}.
+   * on other machines). The call has its own deadline, {@link ClientOptions#checkpointDeadline()},
+   * within which it is sent again, with backoff, while the coordinator does not answer (down or
+   * restarting with its state dir).
    *
-   * @throws ShardoptException FAILED_PRECONDITION for an ASYNC model or while another checkpoint
-   *     of the model runs; a worker's status (UNAVAILABLE, RESOURCE_EXHAUSTED, ...) when its write
+   * @throws ShardoptException FAILED_PRECONDITION while another checkpoint of the model runs, or
+   *     for an ASYNC model whose pipeline accumulates; a worker's status (UNAVAILABLE, RESOURCE_EXHAUSTED, ...) when its write
    *     fails, which fails the checkpoint only, not the model
    */
   public CheckpointInfo checkpoint(Path directory) {
@@ -197,7 +226,8 @@ public final class RemoteModel {
 
   /**
    * As {@link #checkpoint(Path)}, at step boundary {@code atStep}: the state after {@code atStep}
-   * steps. It must be a multiple of the pipeline's accumulate (else INVALID_ARGUMENT), and the
+   * steps, of a SYNC model (an ASYNC one gets INVALID_ARGUMENT: its checkpoint is taken at the cut
+   * the coordinator picks). It must be a multiple of the pipeline's accumulate (else INVALID_ARGUMENT), and the
    * cluster must not have passed it (else FAILED_PRECONDITION naming the steps still possible).
    * The call waits until the model reaches {@code atStep}.
    */
@@ -212,8 +242,10 @@ public final class RemoteModel {
   private CheckpointInfo checkpoint(CheckpointModelRequest request) {
     String what = "CheckpointModel of " + name + " into " + request.getDirectory()
         + (request.hasAtStep() ? " at step " + request.getAtStep() : "");
-    return CheckpointInfo.of(cluster.call(what, () -> cluster
-        .coordinator(cluster.options().checkpointDeadline()).checkpointModel(request)));
+    // Sent again while the coordinator does not answer: a restarted one takes the checkpoint afresh
+    // (the boundary, if not passed meanwhile, is the same; the killed attempt's directory stays partial).
+    return CheckpointInfo.of(cluster.retried(what, cluster.options().checkpointDeadline(),
+        stub -> stub.checkpointModel(request)));
   }
 
   /**

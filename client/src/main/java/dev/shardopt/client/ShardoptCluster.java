@@ -11,6 +11,7 @@ import dev.shardopt.v1.GetStatusRequest;
 import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.TrainingMode;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -22,6 +23,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -108,7 +110,8 @@ public class ShardoptCluster implements AutoCloseable {
    * Creates model {@code id} from a checkpoint and waits until it is READY: the coordinator
    * verifies every file, then places the tensors on the cluster's current workers, whatever their
    * number. The model continues at the checkpoint's step with its pipeline schedule, trainers and
-   * mode; its {@link RemoteModel#trainer trainers} start at that step.
+   * mode; its {@link RemoteModel#trainer trainers} start at that step (ASYNC: each at its next push
+   * of the checkpoint's cut).
    *
    * @param checkpointOrDirectory a checkpoint ({@code DIR/step-<s>}) or a directory of checkpoints,
    *     whose latest complete one is used. It is resolved to an absolute path here and read by the
@@ -126,7 +129,8 @@ public class ShardoptCluster implements AutoCloseable {
     RemoteModel remote = new RemoteModel(this, created);
     return deletedOnFailure(remote, () -> {
       Model ready = awaitReady(remote, false);
-      return new RemoteModel(this, ready, ready.getStep());
+      return new RemoteModel(this, ready, ready.getStep(),
+          ready.getMode() == TrainingMode.ASYNC ? ready.getNextPushList() : List.of());
     });
   }
 
@@ -241,10 +245,19 @@ public class ShardoptCluster implements AutoCloseable {
    * {@link ClientOptions#rpcDeadline()} in all; then as {@link #call}.
    */
   <T> T read(String what, Supplier<T> rpc) {
+    return retried(what, options.rpcDeadline(), stub -> rpc.get());
+  }
+
+  /**
+   * Runs a coordinator call that may be sent twice, again with a backoff doubling from {@link
+   * ClientOptions#retryBackoff()} to 2 s while the coordinator does not answer, within {@code deadline}
+   * in all: each attempt gets a stub with what is left of it. Then as {@link #call}.
+   */
+  <T> T retried(String what, Duration deadline, Function<CoordinatorGrpc.CoordinatorBlockingStub, T> rpc) {
     try {
-      return CoordinatorAnswers.retryWhileUnanswered(coordinatorChannel,
-          System.nanoTime() + options.rpcDeadline().toNanos(), Math.max(10, options.retryBackoff().toMillis()),
-          2_000, left -> rpc.get());
+      return CoordinatorAnswers.retryWhileUnanswered(coordinatorChannel, System.nanoTime() + deadline.toNanos(),
+          Math.max(10, options.retryBackoff().toMillis()), 2_000,
+          left -> rpc.apply(coordinator(Duration.ofMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))))));
     } catch (StatusRuntimeException e) {
       throw ShardoptException.of(e, what + " at coordinator " + target, target);
     }

@@ -178,6 +178,8 @@ final class FakeCluster implements AutoCloseable {
     final Map<String, Model> checkpoints = new ConcurrentHashMap<>();
     /** A CheckpointModel call waits for this before it answers. */
     volatile CountDownLatch checkpointGate = new CountDownLatch(0);
+    /** CheckpointModel calls still to answer UNAVAILABLE without the coordinator's trailer, as a coordinator that is down. */
+    final AtomicInteger checkpointsUnanswered = new AtomicInteger();
     /** A model restored while this is set fails after its creation, with this message. */
     volatile String restoreFailure;
 
@@ -235,10 +237,14 @@ final class FakeCluster implements AutoCloseable {
         response.onError(Status.CANCELLED.asRuntimeException());
         return;
       }
+      if (checkpointsUnanswered.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        response.onError(Status.UNAVAILABLE.withDescription("connection refused").asRuntimeException());
+        return;
+      }
       Model m = models.get(request.getName());
-      if (m.getMode() == TrainingMode.ASYNC) {
-        response.onError(Status.FAILED_PRECONDITION.withDescription(
-            "checkpoints of ASYNC models are not supported yet: " + m.getName()).asRuntimeException());
+      if (m.getMode() == TrainingMode.ASYNC && request.hasAtStep()) {
+        response.onError(Status.INVALID_ARGUMENT.withDescription(
+            "at_step is for SYNC models: " + m.getName() + " is ASYNC").asRuntimeException());
         return;
       }
       long step = request.hasAtStep() ? request.getAtStep() : Math.min(a.step, b.step);

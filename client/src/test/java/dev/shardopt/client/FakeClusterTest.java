@@ -406,7 +406,17 @@ class FakeClusterTest {
       assertThat(r.hasAtStep()).isFalse();
     });
     // w 96x128, b 100, c 7: 12395 floats
-    assertThat(c).isEqualTo(new CheckpointInfo(6, dir + "/step-0000000006", 49_580, 1.25, 40.5));
+    assertThat(c).isEqualTo(new CheckpointInfo(6, dir + "/step-0000000006", 49_580, 1.25, 40.5, List.of()));
+  }
+
+  @Test
+  void aCheckpointIsSentAgainWhileTheCoordinatorDoesNotAnswer() {
+    RemoteModel m = model();
+    fake.coordinator.checkpointsUnanswered.set(2);
+    CheckpointInfo c = m.checkpoint(Path.of("/data/ckpt"), 8);
+    assertThat(fake.coordinator.checkpointRequests).hasSize(3)
+        .allSatisfy(r -> assertThat(r.getAtStep()).isEqualTo(8));
+    assertThat(c.path()).isEqualTo("/data/ckpt/step-0000000008");
   }
 
   @Test
@@ -425,13 +435,14 @@ class FakeClusterTest {
   @Test
   void aRefusedCheckpointIsAShardoptExceptionNamingTheCallAndTheServersReason() {
     RemoteModel m = asyncModel(sgd(0.1));
-    assertThatThrownBy(() -> m.checkpoint(Path.of("/data/ckpt")))
+    assertThatThrownBy(() -> m.checkpoint(Path.of("/data/ckpt"), 4))
         .isInstanceOf(ShardoptException.class)
-        .hasMessage("CheckpointModel of models/m into /data/ckpt at coordinator "
-            + fake.coordinatorAddress() + " failed: FAILED_PRECONDITION: checkpoints of ASYNC models"
-            + " are not supported yet: models/m")
+        .hasMessage("CheckpointModel of models/m into /data/ckpt at step 4 at coordinator "
+            + fake.coordinatorAddress() + " failed: INVALID_ARGUMENT: at_step is for SYNC models: models/m"
+            + " is ASYNC")
         .satisfies(e -> assertThat(((ShardoptException) e).code())
-            .isEqualTo(Status.Code.FAILED_PRECONDITION));
+            .isEqualTo(Status.Code.INVALID_ARGUMENT));
+    assertThat(fake.coordinator.checkpointRequests).hasSize(1); // refused, so not sent again
   }
 
   @Test

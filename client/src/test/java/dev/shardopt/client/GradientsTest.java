@@ -11,6 +11,7 @@ import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.StepDecider;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.v1.TensorSpec;
@@ -171,7 +172,8 @@ class GradientsTest {
       initial.add(new float[s.length()]);
       pushed[i] = Arrays.copyOfRange(g.get(s.name()), s.offset(), s.offset() + s.length());
     }
-    ShardGroup group = new ShardGroup(p, shards, initial, 1, new ParallelApply(pool, 3, 1));
+    ParallelApply parallel = new ParallelApply(pool, 3, 1);
+    ShardGroup group = new ShardGroup(p, shards, initial, 1, new CpuBackend(parallel), parallel);
     return group.statistics(group.prepare(List.<float[][]>of(pushed)));
   }
 

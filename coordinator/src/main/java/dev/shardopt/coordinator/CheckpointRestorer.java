@@ -43,8 +43,10 @@ public final class CheckpointRestorer {
       throw ApiException.failedPrecondition(path + ": cannot read the checkpoint: " + e.getMessage());
     }
     if (m.getMode() == TrainingMode.ASYNC) {
-      throw ApiException.failedPrecondition(dir + ": a checkpoint of an ASYNC model; restoring ASYNC models is not"
-          + " supported yet");
+      checkCut(dir, m);
+    } else if (m.getNextPushCount() != 0) {
+      throw ApiException.invalidArgument(dir + ": the manifest of a SYNC model has next_push " + m.getNextPushList()
+          + "; only an ASYNC checkpoint has one");
     }
     List<PipelineGeneration> generations = m.getPipelineSchedule().getGenerationsList();
     if (generations.isEmpty()) {
@@ -53,7 +55,22 @@ public final class CheckpointRestorer {
     Model spec = Model.newBuilder().addAllTensors(m.getTensorsList()).setTrainers(m.getTrainers()).setMode(m.getMode())
         .setStaleness(m.getStaleness()).setPipeline(generations.get(0).getPipeline()).build();
     RestoreSpec restore = RestoreSpec.newBuilder().setPath(dir.toString()).setStep(m.getStep())
-        .setUpdatesApplied(m.getUpdatesApplied()).setStepsSkipped(m.getStepsSkipped()).build();
+        .setUpdatesApplied(m.getUpdatesApplied()).setStepsSkipped(m.getStepsSkipped())
+        .addAllNextPush(m.getNextPushList()).build();
     return models.restore(request.getModelId(), spec, generations, restore);
+  }
+
+  /** An ASYNC checkpoint's cut: one next push per trainer, which sum to its step. */
+  private static void checkCut(Path dir, CheckpointManifest m) {
+    int trainers = Math.max(1, m.getTrainers());
+    if (m.getNextPushCount() != trainers) {
+      throw ApiException.invalidArgument(dir + ": the manifest's next_push has " + m.getNextPushCount()
+          + " entries for " + trainers + " trainers; an ASYNC checkpoint holds every trainer's next push");
+    }
+    long sum = m.getNextPushList().stream().mapToLong(Long::longValue).sum();
+    if (sum != m.getStep()) {
+      throw ApiException.invalidArgument(dir + ": the manifest's step " + m.getStep() + " is not the sum of its"
+          + " next_push " + m.getNextPushList() + " (" + sum + ")");
+    }
   }
 }

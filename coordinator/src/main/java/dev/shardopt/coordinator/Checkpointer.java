@@ -9,11 +9,15 @@ import dev.shardopt.checkpoint.PendingCheckpoint;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.Checkpoint;
 import dev.shardopt.v1.CheckpointManifest;
+import dev.shardopt.v1.HoldPushesResponse;
 import dev.shardopt.v1.PersistShardsResponse;
+import dev.shardopt.v1.SnapshotShardsResponse;
+import dev.shardopt.v1.TrainingMode;
 import io.grpc.Status;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -21,12 +25,20 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
+import java.util.stream.LongStream;
 
 /**
- * CheckpointModel of a SYNC model: holds a step boundary ({@link ModelRegistry#holdCheckpoint}),
+ * CheckpointModel. Of a SYNC model: holds a step boundary ({@link ModelRegistry#holdCheckpoint}),
  * creates the checkpoint's files, has every worker snapshot its shards at the boundary (then
  * releases the hold: training waits only for the copies) and write them, and commits the manifest
  * last. A failure fails the checkpoint, never the model: the attempt is deleted, the hold released.
+ *
+ * <p>Of an ASYNC model, at a cut of the trainers' pushes: every worker holds the pushes it has
+ * not applied yet and answers each trainer's next push index; the cut is, per trainer, the highest
+ * of these (every push below it was sent, so it reaches every worker); every worker applies the
+ * held pushes below the cut, copies its shards once it has applied exactly pushes 0 .. cut[r]-1 of
+ * each trainer r, and applies the rest. The copies' counters must agree. Then the files are created
+ * at step sum(cut), written, and the manifest, with the cut as {@code next_push}, commits last.
  *
  * <p>The {@code snapshot_millis} reported runs from the hold being taken to its release: it includes
  * the workers waiting for the step in flight to complete up to the boundary (training time, not a
@@ -72,6 +84,9 @@ public final class Checkpointer {
   }
 
   private Checkpoint write(String name, Path root, Long atStep, long started) {
+    if (models.mode(name) == TrainingMode.ASYNC) {
+      return writeAsync(name, root, atStep, started);
+    }
     ModelRegistry.CheckpointHold hold = models.holdCheckpoint(name, atStep);
     long held = System.nanoTime();
     long step = hold.step();
@@ -85,18 +100,108 @@ public final class Checkpointer {
       hold.release();
       throw e;
     }
+    CheckpointManifest fields;
+    double snapshotMillis;
     try {
-      CheckpointManifest fields;
-      double snapshotMillis;
       try {
         onEvery(hold.workers(), a -> fleet.snapshotShards(a, name, step));
       } finally {
         fields = hold.release();
         snapshotMillis = millisSince(held);
       }
+    } catch (ApiException e) {
+      throw abort(pending, failed(name, step, e));
+    } catch (RuntimeException e) {
+      throw abort(pending, failed(name, step, new ApiException(Status.Code.INTERNAL, e.toString(), e)));
+    }
+    return persist(name, pending, hold.workers(), step, fields, snapshotMillis, started);
+  }
+
+  private Checkpoint writeAsync(String name, Path root, Long atStep, long started) {
+    if (atStep != null) {
+      throw ApiException.invalidArgument("at_step is for SYNC models: " + name + " is ASYNC, and its checkpoint is"
+          + " taken at the cut of the trainers' pushes that the coordinator picks; leave at_step unset");
+    }
+    ModelRegistry.AsyncCheckpoint model = models.asyncCheckpoint(name);
+    List<String> workers = model.workers();
+    long held = System.nanoTime();
+    long[] cut;
+    List<SnapshotShardsResponse> copies;
+    try {
+      List<HoldPushesResponse> next = onEvery(workers, a -> fleet.holdPushes(a, name, false));
+      cut = cutOf(name, model.trainers(), workers, next);
+      long[] chosen = cut;
+      copies = onEvery(workers, a -> fleet.snapshotAtCut(a, name, chosen));
+    } catch (RuntimeException e) {
+      release(name, workers, e);
+      ApiException api = e instanceof ApiException a ? a : new ApiException(Status.Code.INTERNAL, e.toString(), e);
+      throw new ApiException(api.code(), "checkpoint of " + name + " failed: " + api.getMessage(), api);
+    }
+    double snapshotMillis = millisSince(held);
+    long step = LongStream.of(cut).sum();
+    SnapshotShardsResponse first = copies.get(0);
+    for (int i = 1; i < copies.size(); i++) {
+      SnapshotShardsResponse c = copies.get(i);
+      if (c.getUpdatesApplied() != first.getUpdatesApplied() || c.getStepsSkipped() != first.getStepsSkipped()) {
+        throw failed(name, step, new ApiException(Status.Code.INTERNAL, "the workers' copies at the cut "
+            + Arrays.toString(cut) + " disagree: " + workers.get(0) + " has " + first.getUpdatesApplied()
+            + " updates applied and " + first.getStepsSkipped() + " skipped, " + workers.get(i) + " "
+            + c.getUpdatesApplied() + " and " + c.getStepsSkipped()));
+      }
+    }
+    if (step > MAX_STEP) {
+      throw failed(name, step, ApiException.failedPrecondition("the cut " + Arrays.toString(cut) + " captures " + step
+          + " pushes; a checkpoint's step has at most 10 digits"));
+    }
+    CheckpointManifest fields = model.manifest(cut, first.getUpdatesApplied(), first.getStepsSkipped());
+    PendingCheckpoint pending;
+    try {
+      pending = CheckpointLayout.create(root, step, CheckpointPlan.of(model.tensors(), model.slots()));
+    } catch (CheckpointException e) {
+      throw failed(name, step, toApi(e));
+    }
+    Checkpoint written = persist(name, pending, workers, step, fields, snapshotMillis, started);
+    return written.toBuilder().addAllNextPush(LongStream.of(cut).boxed().toList()).build();
+  }
+
+  /**
+   * The cut from every worker's next push indices: per trainer, the highest. A trainer sends each
+   * push to every worker, and its next only once every worker acknowledged it, so every push below
+   * the cut was sent to every worker and reaches it.
+   */
+  private static long[] cutOf(String name, int trainers, List<String> workers, List<HoldPushesResponse> next) {
+    long[] cut = new long[trainers];
+    for (int i = 0; i < next.size(); i++) {
+      HoldPushesResponse n = next.get(i);
+      if (n.getNextPushCount() != trainers) {
+        throw new ApiException(Status.Code.INTERNAL, "worker " + workers.get(i) + " answered " + n.getNextPushCount()
+            + " next pushes for the " + trainers + " trainers of " + name);
+      }
+      for (int r = 0; r < trainers; r++) {
+        cut[r] = Math.max(cut[r], n.getNextPush(r));
+      }
+    }
+    return cut;
+  }
+
+  /** Ends the workers' holds after a failed cut, so that no push waits for the hold to expire (best effort). */
+  private void release(String name, List<String> workers, RuntimeException failure) {
+    for (String a : workers) {
+      try {
+        fleet.holdPushes(a, name, true);
+      } catch (RuntimeException e) {
+        failure.addSuppressed(e); // its hold ends by itself after the worker's wait
+      }
+    }
+  }
+
+  /** Has every worker write its copy into {@code pending}, and commits the manifest; deletes the attempt on failure. */
+  private Checkpoint persist(String name, PendingCheckpoint pending, List<String> workers, long step,
+      CheckpointManifest fields, double snapshotMillis, long started) {
+    try {
       String path = pending.dir().toString();
       List<FileRange> ranges = new ArrayList<>();
-      for (PersistShardsResponse written : onEvery(hold.workers(), a -> fleet.persistShards(a, name, step, path))) {
+      for (PersistShardsResponse written : onEvery(workers, a -> fleet.persistShards(a, name, step, path))) {
         written.getRangesList().forEach(r -> ranges.add(FileRange.fromProto(r)));
       }
       Path committed = ManifestWriter.commit(pending, fields, ranges);

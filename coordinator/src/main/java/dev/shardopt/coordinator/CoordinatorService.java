@@ -51,7 +51,7 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void registerWorker(RegisterWorkerRequest request, StreamObserver<RegisterWorkerResponse> response) {
-    unary(response, () -> RegisterWorkerResponse.newBuilder().setName(workers.register(request.getAddress()))
+    unary(response, () -> RegisterWorkerResponse.newBuilder().setName(workers.register(request.getAddress(), request.getDevice()))
         .setHeartbeatIntervalMs((int) workers.heartbeatMillis()).build());
   }
 

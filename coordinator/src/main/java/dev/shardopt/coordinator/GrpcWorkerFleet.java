@@ -5,6 +5,8 @@ import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.DropModelRequest;
 import dev.shardopt.v1.GetProgressRequest;
+import dev.shardopt.v1.HoldPushesRequest;
+import dev.shardopt.v1.HoldPushesResponse;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.PersistShardsRequest;
 import dev.shardopt.v1.PersistShardsResponse;
@@ -14,10 +16,12 @@ import dev.shardopt.v1.WorkerGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.function.Supplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.LongStream;
 
 /** {@link WorkerFleet} over the Worker service, one channel per worker address. */
 public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
@@ -67,6 +71,21 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
     return call(address, "snapshot the shards of " + model + " at step " + step,
         () -> stub(address).withDeadlineAfter(snapshotDeadlineMillis, TimeUnit.MILLISECONDS)
             .snapshotShards(SnapshotShardsRequest.newBuilder().setModel(model).setStep(step).build()));
+  }
+
+  @Override
+  public HoldPushesResponse holdPushes(String address, String model, boolean release) {
+    return call(address, (release ? "release the hold on the pushes of " : "hold the pushes of ") + model,
+        () -> stub(address).withDeadlineAfter(snapshotDeadlineMillis, TimeUnit.MILLISECONDS)
+            .holdPushes(HoldPushesRequest.newBuilder().setModel(model).setRelease(release).build()));
+  }
+
+  @Override
+  public SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut) {
+    return call(address, "snapshot the shards of " + model + " at the cut " + Arrays.toString(cut),
+        () -> stub(address).withDeadlineAfter(snapshotDeadlineMillis, TimeUnit.MILLISECONDS)
+            .snapshotShards(SnapshotShardsRequest.newBuilder().setModel(model).setStep(LongStream.of(cut).sum())
+                .addAllNextPush(LongStream.of(cut).boxed().toList()).build()));
   }
 
   @Override

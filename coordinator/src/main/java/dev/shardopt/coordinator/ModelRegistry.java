@@ -30,6 +30,7 @@ import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.TrainingMode;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -45,6 +46,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
+import java.util.stream.LongStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -309,6 +311,15 @@ public final class ModelRegistry {
   /** A restore's schedule and where the workers read their shards. */
   private record Restoring(List<PipelineGeneration> generations, RestoreSpec spec) {}
 
+  /**
+   * How far a restored model's schedule is fixed: SYNC, through the checkpoint's step (the next
+   * step); ASYNC, through the highest next push of a trainer (each trainer's next push is fixed).
+   */
+  private static long restoredFixedThrough(RestoreSpec restore) {
+    return restore.getNextPushCount() == 0 ? restore.getStep()
+        : restore.getNextPushList().stream().mapToLong(Long::longValue).max().orElse(0);
+  }
+
   /** The model's name ({@code models/<id>}), or INVALID_ARGUMENT for an id that cannot be one. */
   static String nameOf(String modelId) {
     if (modelId == null || !MODEL_ID.matcher(modelId).matches()) {
@@ -373,7 +384,7 @@ public final class ModelRegistry {
     }
 
     GenerationSchedule schedule = restoring == null ? new GenerationSchedule(name, pipeline, names)
-        : GenerationSchedule.restored(name, pipeline, restoring.generations(), names, restoring.spec().getStep());
+        : GenerationSchedule.restored(name, pipeline, restoring.generations(), names, restoredFixedThrough(restoring.spec()));
     upload &= restoring == null;
     List<ShardPlanner.WorkerSlot> healthy = workers.healthyWorkers();
     if (healthy.isEmpty()) {
@@ -604,8 +615,8 @@ public final class ModelRegistry {
   public CheckpointHold holdCheckpoint(String name, Long atStep) {
     Record r = record(name);
     if (r.spec.getMode() == TrainingMode.ASYNC) {
-      throw ApiException.failedPrecondition("checkpoints of ASYNC models are not supported yet: " + name
-          + " is ASYNC; checkpoint a SYNC model");
+      throw ApiException.failedPrecondition(name + " is ASYNC: it has no step boundary to hold; its checkpoint is"
+          + " taken at a cut of the trainers' pushes");
     }
     if (atStep != null) {
       checkStep("at_step", atStep);
@@ -632,6 +643,90 @@ public final class ModelRegistry {
       return step + k - 1;
     }));
     return hold[0];
+  }
+
+  /** SYNC or ASYNC. */
+  public TrainingMode mode(String name) {
+    return record(name).spec.getMode();
+  }
+
+  /**
+   * What a checkpoint of an ASYNC model needs of it: the checkpoint's plan, the workers holding its
+   * shards, and the manifest's model fields for a cut.
+   */
+  public static final class AsyncCheckpoint {
+    private final Record record;
+    private final List<String> slots;
+
+    private AsyncCheckpoint(Record record, List<String> slots) {
+      this.record = record;
+      this.slots = List.copyOf(slots);
+    }
+
+    public String model() {
+      return record.name();
+    }
+
+    public int trainers() {
+      return Math.max(1, record.spec.getTrainers());
+    }
+
+    /** The model's tensors, in order, with their full shapes. */
+    public List<TensorSpec> tensors() {
+      return record.spec.getTensorsList();
+    }
+
+    /** The optimizer state slots of every tensor (the rule's, which no generation changes). */
+    public List<String> slots() {
+      return slots;
+    }
+
+    /** The addresses of the workers holding shards of the model. */
+    public List<String> workers() {
+      return List.copyOf(new LinkedHashSet<>(record.addresses.values()));
+    }
+
+    /**
+     * The manifest's model fields for the cut {@code nextPush} (per trainer, its pushes captured)
+     * with the copies' counters: the step is the pushes captured, the pipeline text the one in force
+     * at the lowest next push, the schedule as it is now.
+     */
+    public CheckpointManifest manifest(long[] nextPush, long updatesApplied, long stepsSkipped) {
+      long step = LongStream.of(nextPush).sum();
+      long lowest = LongStream.of(nextPush).min().orElse(0);
+      synchronized (record) {
+        return CheckpointManifest.newBuilder().setModelId(record.name().substring("models/".length()))
+            .setStep(step).setPipelineText(record.schedule.at(lowest).pipeline().toString())
+            .setPipelineSchedule(record.schedule.toProto()).setTrainers(trainers()).setMode(record.spec.getMode())
+            .setStaleness(record.spec.getStaleness()).addAllTensors(record.spec.getTensorsList())
+            .setUpdatesApplied(updatesApplied).setStepsSkipped(stepsSkipped)
+            .addAllNextPush(LongStream.of(nextPush).boxed().toList()).build();
+      }
+    }
+  }
+
+  /**
+   * An ASYNC model, for a checkpoint at a cut of its trainers' pushes.
+   *
+   * @throws ApiException NOT_FOUND; FAILED_PRECONDITION for a SYNC model, or one whose pipeline
+   *     accumulates (a cut could fall inside an accumulation window)
+   */
+  public AsyncCheckpoint asyncCheckpoint(String name) {
+    Record r = record(name);
+    if (r.spec.getMode() != TrainingMode.ASYNC) {
+      throw ApiException.failedPrecondition(name + " is SYNC: its checkpoints capture a step boundary");
+    }
+    Pipeline latest;
+    synchronized (r) {
+      latest = r.schedule.latest().pipeline();
+    }
+    int k = latest.accumulateSteps(); // accumulate never changes (checkCompatible)
+    if (k != 1) {
+      throw ApiException.failedPrecondition(name + " is ASYNC and accumulates " + k + " pushes per update: an ASYNC"
+          + " checkpoint needs accumulate 1 (a cut of the trainers' pushes could fall inside a window, whose partial"
+          + " sum no checkpoint holds)");
+    }
+    return new AsyncCheckpoint(r, UpdateKernels.forRule(latest.rule()).stateSlots());
   }
 
   // ---------------------------------------------------------------- steps
@@ -719,6 +814,7 @@ public final class ModelRegistry {
     if (r.spec.getMode() == TrainingMode.ASYNC) {
       updates = progress.stream().mapToLong(ModelProgress::getUpdatesApplied).min().orElse(0);
       skipped = progress.stream().mapToLong(ModelProgress::getStepsSkipped).min().orElse(0);
+      b.clearNextPush().addAllNextPush(lowestNextPushes(progress, Math.max(1, r.spec.getTrainers())));
     }
     return b.setUpdatesApplied(updates).setStepsSkipped(skipped).build();
   }
@@ -741,6 +837,24 @@ public final class ModelRegistry {
       out.add(p != null ? p : workers.lastProgress(worker, r.name()).orElse(ModelProgress.getDefaultInstance()));
     });
     return out;
+  }
+
+  /** Per trainer, the lowest next push of the workers that report one for every trainer; empty when none does. */
+  private static List<Long> lowestNextPushes(List<ModelProgress> progress, int trainers) {
+    long[] lowest = null;
+    for (ModelProgress p : progress) {
+      if (p.getNextPushCount() != trainers) {
+        continue; // a worker that never reported
+      }
+      if (lowest == null) {
+        lowest = new long[trainers];
+        Arrays.fill(lowest, Long.MAX_VALUE);
+      }
+      for (int t = 0; t < trainers; t++) {
+        lowest[t] = Math.min(lowest[t], p.getNextPush(t));
+      }
+    }
+    return lowest == null ? List.of() : LongStream.of(lowest).boxed().toList();
   }
 
   /** Steps are uint64 on the wire; one past Long.MAX_VALUE would read as negative here. */

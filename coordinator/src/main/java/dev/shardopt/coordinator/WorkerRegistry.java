@@ -1,6 +1,7 @@
 package dev.shardopt.coordinator;
 
 import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.DeviceStatus;
 import dev.shardopt.v1.HeartbeatRequest;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.WorkerIdentity;
@@ -26,6 +27,7 @@ public final class WorkerRegistry {
     boolean failedStep;
     long bytesIn;
     long bytesOut;
+    DeviceStatus device; // null until the worker reports it
     Map<String, ModelProgress> progress = Map.of();
 
     Entry(String name, String address, long now) {
@@ -71,7 +73,12 @@ public final class WorkerRegistry {
    * Registers a worker; the same address registering again keeps its name (a restart of the worker,
    * or of the coordinator when the state dir knows the address). Durable before it returns.
    */
-  public synchronized String register(String address) {
+  public String register(String address) {
+    return register(address, DeviceStatus.getDefaultInstance());
+  }
+
+  /** {@link #register(String)}, keeping the worker's device as it reports it (an empty one is none). */
+  public synchronized String register(String address, DeviceStatus device) {
     if (address == null || !address.matches("(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):\\d{1,5}")
         || Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)) > 65535) {
       throw ApiException.invalidArgument(
@@ -81,11 +88,14 @@ public final class WorkerRegistry {
       if (e.address.equals(address)) {
         e.lastBeat = clock.getAsLong();
         e.failedStep = false;
+        e.device = reported(device);
         return e.name;
       }
     }
     String name = "workers/w" + next;
-    byName.put(name, new Entry(name, address, clock.getAsLong()));
+    Entry added = new Entry(name, address, clock.getAsLong());
+    added.device = reported(device);
+    byName.put(name, added);
     try {
       store.saveWorkers(state(next + 1));
     } catch (RuntimeException e) {
@@ -94,6 +104,10 @@ public final class WorkerRegistry {
     }
     next++;
     return name;
+  }
+
+  private static DeviceStatus reported(DeviceStatus d) {
+    return d == null || d.equals(DeviceStatus.getDefaultInstance()) ? null : d;
   }
 
   private WorkerRegistryState state(long nextNumber) {
@@ -111,6 +125,9 @@ public final class WorkerRegistry {
     e.failedStep = false;
     e.bytesIn = beat.getBytesIn();
     e.bytesOut = beat.getBytesOut();
+    if (beat.hasDevice()) {
+      e.device = reported(beat.getDevice());
+    }
     Map<String, ModelProgress> p = new LinkedHashMap<>();
     beat.getModelsList().forEach(m -> p.put(m.getModel(), m));
     e.progress = p;
@@ -160,9 +177,15 @@ public final class WorkerRegistry {
     long now = clock.getAsLong();
     return byName.values().stream()
         .sorted(Comparator.comparingInt(e -> Integer.parseInt(e.name.substring("workers/w".length()))))
-        .map(e -> WorkerStatus.newBuilder().setName(e.name).setAddress(e.address).setHealthy(isHealthy(e))
-            .setMillisSinceHeartbeat(Math.max(0, now - e.lastBeat)).setBytesIn(e.bytesIn).setBytesOut(e.bytesOut)
-            .setShards(shardsByWorker.getOrDefault(e.name, 0)).build())
+        .map(e -> {
+          WorkerStatus.Builder w = WorkerStatus.newBuilder().setName(e.name).setAddress(e.address).setHealthy(isHealthy(e))
+              .setMillisSinceHeartbeat(Math.max(0, now - e.lastBeat)).setBytesIn(e.bytesIn).setBytesOut(e.bytesOut)
+              .setShards(shardsByWorker.getOrDefault(e.name, 0));
+          if (e.device != null) {
+            w.setDevice(e.device);
+          }
+          return w.build();
+        })
         .toList();
   }
 }

@@ -15,6 +15,7 @@ import dev.shardopt.v1.ModelState;
 import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.RestoreSpec;
 import dev.shardopt.v1.Shard;
+import dev.shardopt.v1.TrainingMode;
 import io.grpc.Status;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -138,6 +139,39 @@ class CheckpointRestorerTest {
     assertThat(d.decision().learningRate()).isEqualTo(0.05); // generation 1's
     assertThat(registry.metrics("models/r", 0).getStepsList()).extracting(s -> s.getStep()).containsExactly(4L);
     assertThat(registry.metrics("models/r", 0).getStepsSkipped()).isEqualTo(1);
+  }
+
+  @Test
+  void anAsyncCheckpointIsRestoredWithItsCutAndTheScheduleFixedThroughTheHighestNextPush() {
+    registry.create("as", Model.newBuilder().setPipeline(Pipeline.parse("adam(0.1)").toProto())
+        .addTensors(tensor("a", 2, B)).setTrainers(3).setMode(TrainingMode.ASYNC).setStaleness(4).build());
+    registry.updatePipeline("models/as", Pipeline.parse("adam(0.05)").toProto(), 9);
+    cluster.fleet.nextPushes.put(CheckpointCluster.A1, List.of(6L, 2L, 5L));
+    cluster.fleet.nextPushes.put(CheckpointCluster.A2, List.of(6L, 3L, 4L));
+    Path async = Path.of(cluster.checkpointer.checkpoint("models/as", dir.resolve("async").toString(), null).getPath());
+    cluster.fleet.calls.clear();
+    cluster.fleet.progress.put(CheckpointCluster.A1, ModelProgress.newBuilder().setStep(14).setUpdatesApplied(5)
+        .addAllNextPush(List.of(6L, 3L, 5L)).build());
+    cluster.fleet.progress.put(CheckpointCluster.A2, ModelProgress.newBuilder().setStep(15).setUpdatesApplied(5)
+        .addAllNextPush(List.of(7L, 3L, 5L)).build());
+
+    Model m = restore("ar", async.toString());
+
+    assertThat(async.getFileName().toString()).isEqualTo("step-0000000014");
+    RestoreSpec expected = RestoreSpec.newBuilder().setPath(async.toString()).setStep(14).setUpdatesApplied(5)
+        .setStepsSkipped(1).addAllNextPush(List.of(6L, 3L, 5L)).build();
+    assertThat(cluster.fleet.of("create")).extracting(c -> ((CreateShardsRequest) c.request()).getRestore())
+        .containsOnly(expected);
+    assertThat(m.getMode()).isEqualTo(TrainingMode.ASYNC);
+    assertThat(m.getTrainers()).isEqualTo(3);
+    assertThat(m.getStaleness()).isEqualTo(4);
+    assertThat(m.getNextPushList()).containsExactly(6L, 3L, 5L); // per trainer, the lowest the workers report
+    assertThat(m.getPipelineScheduleList()).extracting(g -> g.getGeneration() + "@" + g.getFromStep())
+        .containsExactly("0@0", "1@9");
+    // every trainer's next push is fixed; a change may come after the highest
+    assertThat(registry.pipelineSchedule("models/ar", 0).getFixedThrough()).isEqualTo(6);
+    assertApiError(() -> registry.updatePipeline("models/ar", Pipeline.parse("adam(0.02)").toProto(), 6),
+        Status.Code.FAILED_PRECONDITION).hasMessageContaining("choose at_step 9 or later");
   }
 
   @Test

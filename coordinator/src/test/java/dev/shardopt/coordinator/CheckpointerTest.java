@@ -12,6 +12,7 @@ import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.Checkpoint;
 import dev.shardopt.v1.CheckpointManifest;
 import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.SnapshotShardsResponse;
 import dev.shardopt.v1.TrainingMode;
 import io.grpc.Status;
 import java.nio.file.Files;
@@ -127,12 +128,13 @@ class CheckpointerTest {
         .hasMessageContaining("directory 'ckpt/run1' is relative");
     assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 10_000_000_000L), Status.Code.INVALID_ARGUMENT)
         .hasMessageContaining("at_step 10000000000 is out of range");
-    assertApiError(() -> checkpointer.checkpoint("models/async", dir.toString(), null), Status.Code.FAILED_PRECONDITION)
-        .hasMessageContaining("checkpoints of ASYNC models are not supported yet");
+    assertApiError(() -> checkpointer.checkpoint("models/async", dir.toString(), 2L), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("at_step is for SYNC models: models/async is ASYNC");
     assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 1L), Status.Code.FAILED_PRECONDITION)
         .hasMessageContaining("the cluster has passed step 1").hasMessageContaining("choose at_step 3 or later");
 
     assertThat(fleet.of("snapshot")).isEmpty();
+    assertThat(fleet.of("hold")).isEmpty();
     assertThat(entries()).isEmpty();
     // no refusal left a hold: step 3 decides
     assertThat(finiteStep(registry, M, 3, 0).step()).isEqualTo(3);
@@ -237,6 +239,80 @@ class CheckpointerTest {
     // a retry at the same step succeeds once the disk has room
     fleet.failPersistOn.clear();
     assertThat(checkpointer.checkpoint(M, dir.toString(), null).getStep()).isEqualTo(1);
+  }
+
+  private void createAsync(String pipeline, int trainers) {
+    registry.create("m", twoWorkerModel(pipeline).toBuilder().setMode(TrainingMode.ASYNC).setTrainers(trainers).build());
+  }
+
+  @Test
+  void anAsyncCheckpointIsTakenAtTheHighestNextPushOfEachTrainerAndItsManifestHoldsTheCut() throws Exception {
+    createAsync("adam(0.1)", 3);
+    registry.updatePipeline(M, Pipeline.parse("adam(0.05)").toProto(), 4);
+    fleet.nextPushes.put(A1, List.of(7L, 2L, 5L));
+    fleet.nextPushes.put(A2, List.of(6L, 3L, 5L));
+
+    Checkpoint c = checkpointer.checkpoint(M, dir.toString(), null);
+
+    assertThat(c.getNextPushList()).containsExactly(7L, 3L, 5L);
+    assertThat(c.getStep()).isEqualTo(15);
+    assertThat(c.getPath()).isEqualTo(dir.resolve("step-0000000015").toString());
+    // every worker holds before any is given the cut, and every copy is taken before any write (each
+    // phase calls the workers at once, in any order)
+    assertThat(fleet.calls).extracting(ModelRegistryTest.FakeFleet.Call::kind)
+        .containsExactly("create", "create", "hold", "hold", "cut", "cut", "persist", "persist");
+    for (String phase : List.of("hold", "cut", "persist")) {
+      assertThat(fleet.of(phase)).extracting(ModelRegistryTest.FakeFleet.Call::address).containsExactlyInAnyOrder(A1, A2);
+    }
+    assertThat(fleet.of("cut")).extracting(ModelRegistryTest.FakeFleet.Call::request).containsOnly(List.of(7L, 3L, 5L));
+    try (CheckpointReader reader = CheckpointReader.open(Path.of(c.getPath()))) {
+      reader.verify();
+      CheckpointManifest m = reader.manifest();
+      assertThat(m.getMode()).isEqualTo(TrainingMode.ASYNC);
+      assertThat(m.getTrainers()).isEqualTo(3);
+      assertThat(m.getStep()).isEqualTo(15);
+      assertThat(m.getNextPushList()).containsExactly(7L, 3L, 5L);
+      assertThat(m.getNextStep()).isZero();
+      assertThat(m.getUpdatesApplied()).isEqualTo(5); // the copies' counters
+      assertThat(m.getStepsSkipped()).isEqualTo(1);
+      // in force at the lowest next push, 3 (the change comes at 4), and the whole schedule
+      assertThat(m.getPipelineText()).isEqualTo(Pipeline.parse("adam(0.1)").toString());
+      assertThat(m.getPipelineSchedule().getGenerationsList()).extracting(g -> g.getFromStep()).containsExactly(0L, 4L);
+      assertThat(m.getFilesList()).extracting(f -> f.getTensor() + "/" + f.getSlot())
+          .containsExactly("a/", "a/exp_avg", "a/exp_avg_sq", "b/", "b/exp_avg", "b/exp_avg_sq");
+    }
+  }
+
+  @Test
+  void anAsyncCheckpointRefusesAccumulationAndWorkersThatDisagreeAndReleasesTheHoldsOfAFailedCut() throws Exception {
+    registry.create("acc", twoWorkerModel("sgd(0.1).accumulate(2)").toBuilder().setMode(TrainingMode.ASYNC).build());
+    assertApiError(() -> checkpointer.checkpoint("models/acc", dir.toString(), null), Status.Code.FAILED_PRECONDITION)
+        .hasMessageContaining("models/acc is ASYNC and accumulates 2 pushes per update")
+        .hasMessageContaining("needs accumulate 1");
+    assertThat(fleet.of("hold")).isEmpty();
+
+    createAsync("sgd(0.1)", 2);
+    fleet.nextPushes.put(A1, List.of(4L, 4L));
+    fleet.nextPushes.put(A2, List.of(4L, 3L));
+    fleet.cutCopy.put(A2, SnapshotShardsResponse.newBuilder().setUpdatesApplied(7).setStepsSkipped(1).build());
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.INTERNAL)
+        .hasMessageContaining("checkpoint of models/m at step 8 failed: the workers' copies at the cut [4, 4] disagree:"
+            + " host1:7001 has 5 updates applied and 1 skipped, host2:7002 7 and 1");
+    assertThat(fleet.of("persist")).isEmpty();
+    assertThat(entries()).isEmpty();
+
+    fleet.cutCopy.clear();
+    fleet.failSnapshotOn.put(A1, ApiException.deadlineExceeded("worker " + A1 + " could not snapshot: the hold ended"));
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.DEADLINE_EXCEEDED)
+        .hasMessageContaining("checkpoint of models/m failed: worker host1:7001 could not snapshot: the hold ended");
+    assertThat(fleet.of("release")).extracting(ModelRegistryTest.FakeFleet.Call::address).containsExactly(A1, A2);
+
+    fleet.failSnapshotOn.clear();
+    fleet.nextPushes.put(A2, List.of(4L)); // a worker that answers for another number of trainers
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.INTERNAL)
+        .hasMessageContaining("worker host2:7002 answered 1 next pushes for the 2 trainers of models/m");
+    assertThat(fleet.of("release")).hasSize(4);
+    assertThat(entries()).isEmpty();
   }
 
   private static void await(CountDownLatch latch) {

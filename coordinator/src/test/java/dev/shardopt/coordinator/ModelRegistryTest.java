@@ -10,6 +10,7 @@ import dev.shardopt.rpc.ApiException;
 import dev.shardopt.checkpoint.ShardWriter;
 import dev.shardopt.engine.UpdateKernels;
 import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.HoldPushesResponse;
 import dev.shardopt.v1.PersistShardsResponse;
 import dev.shardopt.v1.SnapshotShardsResponse;
 import java.io.IOException;
@@ -105,6 +106,34 @@ class ModelRegistryTest {
       }
       calls.add(new Call("snapshotted", address, step));
       return SnapshotShardsResponse.getDefaultInstance();
+    }
+
+    /** ASYNC: what HoldPushes answers, by address (each trainer's next push); SnapshotShards at a cut answers {@link #cutCopy}. */
+    final Map<String, List<Long>> nextPushes = new ConcurrentHashMap<>();
+    /** ASYNC: the counters a copy at a cut answers with, by address (absent: 5 updates, 1 skipped). */
+    final Map<String, SnapshotShardsResponse> cutCopy = new ConcurrentHashMap<>();
+    final Map<String, RuntimeException> failHoldOn = new ConcurrentHashMap<>();
+
+    @Override
+    public HoldPushesResponse holdPushes(String address, String model, boolean release) {
+      calls.add(new Call(release ? "release" : "hold", address, model));
+      if (release) {
+        return HoldPushesResponse.getDefaultInstance();
+      }
+      if (failHoldOn.containsKey(address)) {
+        throw failHoldOn.get(address);
+      }
+      return HoldPushesResponse.newBuilder().addAllNextPush(nextPushes.getOrDefault(address, List.of())).build();
+    }
+
+    @Override
+    public SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut) {
+      calls.add(new Call("cut", address, java.util.stream.LongStream.of(cut).boxed().toList()));
+      if (failSnapshotOn.containsKey(address)) {
+        throw failSnapshotOn.get(address);
+      }
+      return cutCopy.getOrDefault(address, SnapshotShardsResponse.newBuilder().setUpdatesApplied(5).setStepsSkipped(1)
+          .build());
     }
 
     /**

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.coordinator.ShardPlanner.WorkerSlot;
 import dev.shardopt.rpc.ApiException;
+import dev.shardopt.v1.DeviceStatus;
 import dev.shardopt.v1.HeartbeatRequest;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.WorkerStatus;
@@ -182,6 +183,32 @@ class WorkerRegistryTest {
     assertThat(registry.statuses(Map.of(w1, 2, "workers/w99", 5))).containsExactly(
         WorkerStatus.newBuilder().setName(w1).setAddress("alpha:7001").setHealthy(true).setMillisSinceHeartbeat(7)
             .setBytesIn(1500).setBytesOut(2500).setShards(2).build());
+  }
+
+  private static DeviceStatus device(String kind, String name, long total, long free, long used) {
+    return DeviceStatus.newBuilder().setKind(kind).setName(name).setTotalBytes(total).setFreeBytes(free)
+        .setUsedByShardsBytes(used).build();
+  }
+
+  @Test
+  void statusesCarryEachWorkersDeviceAsItsLatestRegistrationOrHeartbeatReportedIt() {
+    DeviceStatus h200 = device("cuda", "NVIDIA H200", 150_000_000_000L, 149_000_000_000L, 0);
+    String w1 = registry.register("alpha:7001", h200);
+    String w2 = registry.register("beta:7002"); // a worker that reports no device
+    assertThat(registry.statuses(Map.of())).extracting(WorkerStatus::hasDevice).containsExactly(true, false);
+    assertThat(registry.statuses(Map.of()).get(0).getDevice()).isEqualTo(h200);
+
+    DeviceStatus loaded = device("cuda", "NVIDIA H200", 150_000_000_000L, 140_000_000_000L, 9_000_000_000L);
+    registry.heartbeat(HeartbeatRequest.newBuilder().setWorker(w1).setDevice(loaded).build());
+    registry.heartbeat(beat(w1)); // a beat without a device keeps the last one
+    DeviceStatus heap = device("cpu", "Java heap, 4 threads", 4_000_000, 3_000_000, 1_000);
+    registry.heartbeat(HeartbeatRequest.newBuilder().setWorker(w2).setDevice(heap).build());
+    assertThat(registry.statuses(Map.of())).extracting(WorkerStatus::getDevice).containsExactly(loaded, heap);
+
+    // a restarted worker registers again under its name, with its device as it is now
+    DeviceStatus opencl = device("opencl", "pthread-Intel", -1, -1, 0);
+    assertThat(registry.register("alpha:7001", opencl)).isEqualTo(w1);
+    assertThat(registry.statuses(Map.of()).get(0).getDevice()).isEqualTo(opencl);
   }
 
   @Test

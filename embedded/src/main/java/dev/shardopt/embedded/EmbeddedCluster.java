@@ -6,6 +6,7 @@ import com.google.inject.util.Modules;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.coordinator.CoordinatorModule;
 import dev.shardopt.coordinator.CoordinatorServer;
+import dev.shardopt.engine.device.DeviceSelection;
 import dev.shardopt.worker.server.WorkerConfig;
 import dev.shardopt.worker.server.WorkerModule;
 import dev.shardopt.worker.server.WorkerServer;
@@ -68,6 +69,7 @@ public final class EmbeddedCluster implements AutoCloseable {
     private int workers = 1;
     private CoordinatorConfig coordinatorConfig = CoordinatorConfig.defaults();
     private java.util.function.BiFunction<Integer, WorkerConfig, WorkerConfig> workerConfig = (i, c) -> c;
+    private DeviceSelection device = DeviceSelection.cpu();
     private Module coordinatorOverride;
     private IntFunction<Module> workerOverride = i -> null;
 
@@ -84,7 +86,26 @@ public final class EmbeddedCluster implements AutoCloseable {
       return this;
     }
 
-    /** Adjusts worker i's settings, given defaults that already name the coordinator. */
+    /**
+     * Where every worker keeps its shards (cpu by default); {@link #worker} may still give one
+     * worker another. A device that cannot open fails {@link #start} with its one line.
+     */
+    public Builder device(DeviceSelection selection) {
+      this.device = java.util.Objects.requireNonNull(selection, "selection");
+      return this;
+    }
+
+    /**
+     * Device 0 of {@code kind} for every worker: {@code cpu}, {@code opencl}, {@code cuda} or
+     * {@code auto}.
+     *
+     * @throws IllegalArgumentException for another kind, naming the allowed ones
+     */
+    public Builder device(String kind) {
+      return device(DeviceSelection.of(kind));
+    }
+
+    /** Adjusts worker i's settings, given defaults that already name the coordinator and the device. */
     public Builder worker(java.util.function.BiFunction<Integer, WorkerConfig, WorkerConfig> config) {
       this.workerConfig = config;
       return this;
@@ -112,14 +133,14 @@ public final class EmbeddedCluster implements AutoCloseable {
         coordinator.start();
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / workers);
         for (int i = 0; i < workers; i++) {
-          WorkerConfig base = WorkerConfig.defaults(coordinator.address()).withThreads(threads);
+          WorkerConfig base = WorkerConfig.defaults(coordinator.address()).withThreads(threads).withDevice(device);
           WorkerConfig wc = workerConfig.apply(i, base);
           Module wm = new WorkerModule(wc);
           Module override = workerOverride.apply(i);
           if (override != null) {
             wm = Modules.override(wm).with(override);
           }
-          WorkerServer w = Guice.createInjector(wm).getInstance(WorkerServer.class);
+          WorkerServer w = WorkerServer.create(wm);
           started.add(w);
           w.start();
         }

@@ -20,7 +20,17 @@ public final class ShardoptLocal {
     return start(EmbeddedCluster.builder().workers(workers), ClientOptions.defaults());
   }
 
-  /** An embedded cluster from a builder (settings, fault-injecting modules). */
+  /**
+   * An embedded cluster of {@code workers} workers whose shards live on {@code device}: cpu, opencl,
+   * cuda or auto.
+   *
+   * @throws dev.shardopt.engine.device.DeviceUnavailableException with one line, when it cannot open here
+   */
+  public static ShardoptCluster start(int workers, String device) {
+    return start(EmbeddedCluster.builder().workers(workers).device(device), ClientOptions.defaults());
+  }
+
+  /** An embedded cluster from a builder (settings, device, fault-injecting modules). */
   public static ShardoptCluster start(EmbeddedCluster.Builder builder, ClientOptions options) {
     EmbeddedCluster cluster = builder.start();
     try {

@@ -211,21 +211,6 @@ class CheckpointResumeTest {
     }
   }
 
-  @Test
-  void aCheckpointOfAnAsyncModelIsRefused() throws Exception {
-    try (ShardoptCluster cluster = local(2)) {
-      RemoteModel model = cluster.createModel(ModelOptions.named("async").pipeline(Pipeline.parse("sgd(0.1)"))
-          .trainers(2).async().tensors(Tensors.of("w", 100)));
-      Path target = dir.resolve("async");
-      assertThatThrownBy(() -> model.checkpoint(target))
-          .isInstanceOfSatisfying(ShardoptException.class, e -> {
-            assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-            assertThat(e.getMessage()).contains("ASYNC");
-          });
-      assertThat(Files.exists(target.resolve("step-0000000000"))).isFalse();
-    }
-  }
-
   // ---------------------------------------------------------------- corruption, through the cluster
 
   @Test

@@ -1,6 +1,8 @@
 package dev.shardopt.engine;
 
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.device.CpuBackend;
+import dev.shardopt.engine.device.DeviceBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -14,20 +16,31 @@ import java.util.Map;
  * same stages with the shards spread over workers, so both give bitwise identical parameters.
  *
  * <p>A push is one gradient per trainer; see {@link ShardGroup} for its stages. A refused push
- * changes nothing. Not thread-safe: callers serialize pushes.
+ * changes nothing. Not thread-safe: callers serialize pushes. {@link #close} frees the device
+ * arrays (on the cpu backend the garbage collector would too).
  */
-public final class LocalOptimizer {
+public final class LocalOptimizer implements AutoCloseable {
   private final ShardGroup group;
   private final List<String> names = new ArrayList<>();
+
+  /** On the cpu backend: the Java kernels on {@code parallel}'s threads. */
+  public LocalOptimizer(
+      Pipeline pipeline, Map<TensorShape, float[]> initial, int trainers, ParallelApply parallel) {
+    this(pipeline, initial, trainers, new CpuBackend(parallel), parallel);
+  }
 
   /**
    * @param initial the tensors in model order, each with its initial values (copied)
    * @param trainers K, the number of gradients per push
+   * @param device where the tensors live (not owned)
+   * @param host checks the heap gradients
    * @throws IllegalArgumentException on a length that does not match the shape, a duplicate name,
    *     or a parameter that two lrScale globs match
+   * @throws dev.shardopt.engine.device.DeviceMemoryException when the device has not the memory
    */
   public LocalOptimizer(
-      Pipeline pipeline, Map<TensorShape, float[]> initial, int trainers, ParallelApply parallel) {
+      Pipeline pipeline, Map<TensorShape, float[]> initial, int trainers, DeviceBackend device,
+      ParallelApply host) {
     if (initial.isEmpty()) {
       throw new IllegalArgumentException("a model needs at least one tensor");
     }
@@ -41,7 +54,7 @@ public final class LocalOptimizer {
       names.add(e.getKey().name());
       values.add(e.getValue());
     }
-    this.group = new ShardGroup(pipeline, shards, values, trainers, parallel);
+    this.group = new ShardGroup(pipeline, shards, values, trainers, device, host);
   }
 
   public Pipeline pipeline() {
@@ -69,14 +82,20 @@ public final class LocalOptimizer {
 
   /** A copy of the current parameters of {@code name}. */
   public float[] parameter(String name) {
-    return group.parametersView(index(name)).clone();
+    return group.parameters(index(name));
+  }
+
+  /** Copies the current parameters of {@code name} into {@code dst[dstFrom ...]}. */
+  public void readParameter(String name, float[] dst, int dstFrom) {
+    int i = index(name);
+    group.readParameters(i, 0, dst, dstFrom, group.shard(i).length());
   }
 
   /** Copies of all current parameters, in model order. */
   public Map<String, float[]> parameters() {
     Map<String, float[]> out = new LinkedHashMap<>();
     for (int i = 0; i < names.size(); i++) {
-      out.put(names.get(i), group.parametersView(i).clone());
+      out.put(names.get(i), group.parameters(i));
     }
     return Collections.unmodifiableMap(out);
   }
@@ -130,6 +149,12 @@ public final class LocalOptimizer {
     }
     group.apply(step, d);
     return new StepResult(StepResult.Outcome.APPLIED, group.updatesApplied(), d.learningRate(), d.gradientNorm(), d.clipScale());
+  }
+
+  /** Frees the tensors' device arrays; the optimizer cannot be used afterwards. */
+  @Override
+  public void close() {
+    group.close();
   }
 
   private int index(String name) {

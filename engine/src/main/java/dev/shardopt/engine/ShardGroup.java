@@ -2,6 +2,12 @@ package dev.shardopt.engine;
 
 import dev.shardopt.dsl.ParameterSettings;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.device.CpuBackend;
+import dev.shardopt.engine.device.DeviceArray;
+import dev.shardopt.engine.device.DeviceBackend;
+import dev.shardopt.engine.device.DeviceMemoryException;
+import dev.shardopt.engine.device.GradientReduction;
+import dev.shardopt.engine.device.MemoryLimitedBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.kernel.StepScalars;
 import dev.shardopt.engine.kernel.UpdateKernel;
@@ -23,26 +29,32 @@ import java.util.Objects;
  *   <li>{@link #apply} or {@link #skip}: the fused kernel pass with the decision's scalars.
  * </ol>
  *
+ * <p>The parameters, the optimizer state, the window sum and the scratch arrays live in a {@link
+ * DeviceBackend}, allocated all at construction ({@link ShardArrays}); the trainers' gradients arrive
+ * on the heap and are uploaded into per-trainer staging arrays, except on the cpu backend, whose
+ * kernels read them where they are. The result is bitwise the same on every backend.
+ *
  * <p>Nothing changes until a prepared step is applied or skipped, so a refused push leaves no
- * trace. Not thread-safe: callers serialize steps.
+ * trace. Not thread-safe: callers serialize steps; {@link #validate} alone may run alongside.
+ * {@link #close} frees the device arrays.
  */
-public final class ShardGroup {
+public final class ShardGroup implements AutoCloseable {
 
   private static final class Slot {
+    final int index;
     final ShardSpec spec;
     ParameterSettings settings;
-    final float[] param;
-    float[][] state;
-    float[] windowSum;
-    // The window windowSum belongs to: a sum left from an earlier window (the tensor was frozen
-    // since) must never be added to.
+    // False while the tensor has been frozen since the start: its state arrays hold nothing yet,
+    // and get the kernel's initial state when it is first unfrozen (as the kernel then is).
+    boolean stateCreated;
+    // The window the window sum belongs to: a sum left from an earlier window (the tensor was
+    // frozen since) must never be added to.
     long sumWindow = -1;
-    float[] scratch;
 
-    Slot(ShardSpec spec, ParameterSettings settings, float[] param) {
+    Slot(int index, ShardSpec spec, ParameterSettings settings) {
+      this.index = index;
       this.spec = spec;
       this.settings = settings;
-      this.param = param;
     }
 
     boolean active() {
@@ -50,37 +62,45 @@ public final class ShardGroup {
     }
   }
 
-  /** A step whose gradient is ready: one array per shard, null for frozen ones. */
+  /** A step whose gradient is ready: one device array per shard, null for frozen ones. */
   public static final class PreparedStep {
-    private final float[][] gradients;
+    private final DeviceArray[] gradients;
 
-    private PreparedStep(float[][] gradients) {
+    private PreparedStep(DeviceArray[] gradients) {
       this.gradients = gradients;
-    }
-
-    /** The step's gradient of shard {@code i} (null when frozen). */
-    public float[] gradient(int i) {
-      return gradients[i];
     }
   }
 
   private final List<Slot> slots = new ArrayList<>();
   private final int trainers;
-  private final ParallelApply parallel;
+  private final DeviceBackend device;
+  private final ParallelApply host;
+  private final boolean onHeap;
+  private final ShardArrays arrays;
   private Pipeline pipeline;
   private UpdateKernel kernel;
   private long updates;
   private long skipped;
   private int inWindow;
   private long window; // windows completed (applied or skipped)
+  private boolean closed;
 
   /**
+   * Allocates every array the shards need on {@code device} (parameters, state, scratch, window
+   * sum, gradient staging for {@code trainers}) and uploads the initial values.
+   *
    * @param initial initial values per shard, in the order of {@code shards} (copied)
+   * @param device where the shards live (not owned: {@link #close} frees the arrays, not the device)
+   * @param host runs {@link #validate}'s scan of the heap gradients
+   * @throws DeviceMemoryException when the device has not the memory, naming the bytes needed and
+   *     free; nothing stays allocated then
    */
   public ShardGroup(
-      Pipeline pipeline, List<ShardSpec> shards, List<float[]> initial, int trainers, ParallelApply parallel) {
+      Pipeline pipeline, List<ShardSpec> shards, List<float[]> initial, int trainers, DeviceBackend device,
+      ParallelApply host) {
     this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
-    this.parallel = Objects.requireNonNull(parallel, "parallel");
+    this.device = Objects.requireNonNull(device, "device");
+    this.host = Objects.requireNonNull(host, "host");
     if (trainers < 1) {
       throw new IllegalArgumentException("trainers must be >= 1, got " + trainers);
     }
@@ -97,9 +117,72 @@ public final class ShardGroup {
             "tensor '" + s.name() + "' has " + values.length + " values, expected " + s.length()
                 + " for shape " + Arrays.toString(s.tensor().shape()));
       }
-      Slot slot = new Slot(s, pipeline.settingsFor(s.name()), values.clone());
-      slot.state = slot.settings.frozen() ? null : kernel.newState(s.length());
+      Slot slot = new Slot(i, s, pipeline.settingsFor(s.name()));
+      slot.stateCreated = !slot.settings.frozen();
       slots.add(slot);
+    }
+    this.onHeap = runsOnHeap(device);
+    int k = pipeline.accumulateSteps();
+    this.arrays = ShardArrays.allocate(device, shards,
+        new ShardArrays.Layout(kernel.stateSlots().size(), trainers > 1 || k > 1, k > 1, onHeap ? 0 : trainers));
+    try {
+      for (Slot s : slots) {
+        if (s.spec.length() > 0) {
+          device.upload(initial.get(s.index), 0, arrays.param(s.index), 0, s.spec.length());
+          initState(s);
+        }
+      }
+    } catch (RuntimeException | Error e) {
+      arrays.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Whether the backend's arrays are heap arrays that {@link CpuBackend#view} can stand for: then
+   * the trainers' gradients need no staging copy.
+   */
+  private static boolean runsOnHeap(DeviceBackend device) {
+    DeviceBackend b = device;
+    while (b instanceof MemoryLimitedBackend m) {
+      b = m.inner();
+    }
+    return b instanceof CpuBackend;
+  }
+
+  /** Fills shard s's state with the current kernel's initial values (when it exists). */
+  private void initState(Slot s) {
+    DeviceArray[] st = arrays.state(s.index);
+    for (int j = 0; j < st.length; j++) {
+      float v = kernel.initialValue(j);
+      if (v != 0f) {
+        device.fill(st[j], v); // freshly allocated arrays are zero already
+      }
+    }
+  }
+
+  /** The backend the shards live in. */
+  public DeviceBackend device() {
+    return device;
+  }
+
+  /** The bytes this group's arrays hold on the device. */
+  public long deviceBytes() {
+    return arrays.bytes();
+  }
+
+  /** Frees the device arrays (idempotent); the group cannot be used afterwards. */
+  @Override
+  public void close() {
+    if (!closed) {
+      closed = true;
+      arrays.close();
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("this shard group was closed (its model deleted)");
     }
   }
 
@@ -137,25 +220,68 @@ public final class ShardGroup {
     return skipped;
   }
 
-  /** Shard {@code i}'s parameters, live: callers must copy before the next step if they keep them. */
-  public float[] parametersView(int i) {
-    return slots.get(i).param;
+  /**
+   * Copies {@code n} parameters of shard {@code i} from element {@code from} into {@code dst[dstFrom ...]}.
+   *
+   * @throws IndexOutOfBoundsException when a range is outside its array
+   */
+  public void readParameters(int i, int from, float[] dst, int dstFrom, int n) {
+    checkOpen();
+    Objects.checkFromIndexSize(from, n, slots.get(i).spec.length());
+    Objects.checkFromIndexSize(dstFrom, n, dst.length);
+    if (n > 0) {
+      device.download(arrays.param(i), from, dst, dstFrom, n);
+    }
+  }
+
+  /** A copy of shard {@code i}'s parameters. */
+  public float[] parameters(int i) {
+    float[] out = new float[slots.get(i).spec.length()];
+    readParameters(i, 0, out, 0, out.length);
+    return out;
+  }
+
+  /**
+   * Shard {@code i}'s parameters on the heap for reading, without a copy where there is none to
+   * make: on the cpu backend the live array (read it before the next step, never write it), on
+   * another a fresh download.
+   */
+  public float[] parametersOnHost(int i) {
+    checkOpen();
+    DeviceArray p = arrays.param(i);
+    return onHeap && p != null ? CpuBackend.heap(p) : parameters(i);
   }
 
   /** Overwrites part of shard {@code i}'s parameters (initial upload). */
   public void writeParameters(int i, int from, float[] values) {
-    float[] p = slots.get(i).param;
-    Objects.checkFromIndexSize(from, values.length, p.length);
-    System.arraycopy(values, 0, p, from, values.length);
+    checkOpen();
+    Objects.checkFromIndexSize(from, values.length, slots.get(i).spec.length());
+    if (values.length > 0) {
+      device.upload(values, 0, arrays.param(i), from, values.length);
+    }
   }
 
-  /** Shard {@code i}'s optimizer state by slot name (copies); empty when frozen. */
+  /** Shard {@code i}'s optimizer state by slot name (copies); empty when frozen since the start. */
   public java.util.Map<String, float[]> state(int i) {
+    checkOpen();
     Slot s = slots.get(i);
     java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
-    if (s.state != null) {
-      for (int j = 0; j < s.state.length; j++) {
-        out.put(kernel.stateSlots().get(j), s.state[j].clone());
+    if (s.stateCreated) {
+      float[][] st = downloadState(s);
+      for (int j = 0; j < st.length; j++) {
+        out.put(kernel.stateSlots().get(j), st[j]);
+      }
+    }
+    return out;
+  }
+
+  private float[][] downloadState(Slot s) {
+    int n = s.spec.length();
+    float[][] out = new float[kernel.stateSlots().size()][];
+    for (int j = 0; j < out.length; j++) {
+      out[j] = new float[n];
+      if (n > 0) {
+        device.download(arrays.state(s.index)[j], 0, out[j], 0, n);
       }
     }
     return out;
@@ -172,15 +298,9 @@ public final class ShardGroup {
    * unfreezing it would create, so a checkpoint holds it whatever the tensor's freeze history.
    */
   public float[][] stateOrInitial(int i) {
+    checkOpen();
     Slot s = slots.get(i);
-    if (s.state == null) {
-      return kernel.newState(s.spec.length());
-    }
-    float[][] out = new float[s.state.length][];
-    for (int j = 0; j < out.length; j++) {
-      out[j] = s.state[j].clone();
-    }
-    return out;
+    return s.stateCreated ? downloadState(s) : kernel.newState(s.spec.length());
   }
 
   /**
@@ -192,6 +312,7 @@ public final class ShardGroup {
    * @throws IllegalArgumentException when the state does not fit the shards
    */
   public void restore(long updatesApplied, long stepsSkipped, List<float[][]> state) {
+    checkOpen();
     if (inWindow != 0) {
       throw new IllegalStateException("cannot restore inside an accumulation window (" + inWindow + " pushes in)");
     }
@@ -213,8 +334,15 @@ public final class ShardGroup {
       }
     }
     for (int i = 0; i < slots.size(); i++) {
-      slots.get(i).state = state.get(i);
-      slots.get(i).sumWindow = -1;
+      Slot s = slots.get(i);
+      float[][] st = state.get(i);
+      if (s.spec.length() > 0) {
+        for (int j = 0; j < st.length; j++) {
+          device.upload(st[j], 0, arrays.state(i)[j], 0, s.spec.length());
+        }
+      }
+      s.stateCreated = true;
+      s.sumWindow = -1;
     }
     updates = updatesApplied;
     skipped = stepsSkipped;
@@ -229,6 +357,7 @@ public final class ShardGroup {
    * @throws IllegalArgumentException naming what may not change
    */
   public void setPipeline(Pipeline next) {
+    checkOpen();
     checkCompatible(pipeline, next);
     UpdateKernel nextKernel = UpdateKernels.forRule(next.rule());
     List<ParameterSettings> settings = new ArrayList<>();
@@ -240,8 +369,11 @@ public final class ShardGroup {
     for (int i = 0; i < slots.size(); i++) {
       Slot s = slots.get(i);
       s.settings = settings.get(i);
-      if (s.state == null && !s.settings.frozen()) {
-        s.state = kernel.newState(s.spec.length());
+      if (!s.stateCreated && !s.settings.frozen()) {
+        if (s.spec.length() > 0) {
+          initState(s);
+        }
+        s.stateCreated = true;
       }
     }
   }
@@ -304,7 +436,7 @@ public final class ShardGroup {
                     : " for elements [" + s.spec.offset() + ", " + (s.spec.offset() + s.spec.length()) + ")"));
       }
       if (!p.skipsNonFinite() && !frozen && s.spec.length() > 0) {
-        int at = parallel.firstNonFinite(g);
+        int at = host.firstNonFinite(g);
         if (at >= 0) {
           throw new InvalidGradientException(
               who(trainer) + "the gradient of '" + s.spec.name() + "' is " + g[at] + " at index "
@@ -326,19 +458,20 @@ public final class ShardGroup {
    *     recorded: the window advanced)
    */
   public PreparedStep prepare(List<float[][]> gradients) {
+    checkOpen();
     if (gradients.size() != trainers) {
       throw new InvalidGradientException(
           "a push needs one gradient per trainer: expected " + trainers + ", got " + gradients.size());
     }
     int k = pipeline.accumulateSteps();
     boolean last = inWindow + 1 == k;
-    float[][] step = new float[slots.size()][];
+    DeviceArray[] step = new DeviceArray[slots.size()];
     for (int i = 0; i < slots.size(); i++) {
       Slot s = slots.get(i);
       if (!s.active()) {
         continue;
       }
-      float[] pushed = trainerMean(s, gradients, i);
+      DeviceArray pushed = trainerMean(s, gradients);
       if (k == 1) {
         step[i] = pushed;
       } else if (!last) {
@@ -356,17 +489,18 @@ public final class ShardGroup {
 
   /** Stage two: per-block sums of squares after clipValue, and the first non-finite element. */
   public List<BlockStatistics> statistics(PreparedStep step) {
+    checkOpen();
     float clipValue = (float) pipeline.clipValueLimit().orElse(Double.POSITIVE_INFINITY);
     List<BlockStatistics> out = new ArrayList<>();
     for (int i = 0; i < slots.size(); i++) {
-      float[] g = step.gradients[i];
+      DeviceArray g = step.gradients[i];
       if (g == null) {
         continue;
       }
       ShardSpec spec = slots.get(i).spec;
-      int bad = parallel.firstNonFinite(g);
-      double[] sums = bad >= 0 ? new double[0] : parallel.blockPartials(g, clipValue);
-      out.add(new BlockStatistics(spec.tensorIndex(), spec.firstBlock(), sums,
+      GradientReduction r = device.reduce(g, clipValue);
+      int bad = r.firstNonFinite();
+      out.add(new BlockStatistics(spec.tensorIndex(), spec.firstBlock(), bad >= 0 ? new double[0] : r.blockSums(),
           bad < 0 ? -1 : (long) spec.offset() + bad));
     }
     return out;
@@ -378,13 +512,14 @@ public final class ShardGroup {
       skip(step);
       return;
     }
+    checkOpen();
     if (d.update() != updates) {
       throw new IllegalStateException("decision for update " + d.update() + " but this group is at " + updates);
     }
     float clipValue = (float) pipeline.clipValueLimit().orElse(Double.POSITIVE_INFINITY);
     boolean decoupled = pipeline.rule().decoupledWeightDecay();
     for (int i = 0; i < slots.size(); i++) {
-      float[] g = step.gradients[i];
+      DeviceArray g = step.gradients[i];
       if (g == null) {
         continue;
       }
@@ -398,7 +533,7 @@ public final class ShardGroup {
               d.clipScale(),
               decoupled ? 0f : (float) ps.weightDecay(),
               decoupled ? ps.weightDecay() : 0.0);
-      parallel.apply(kernel, s.param, g, s.state, scalars);
+      device.apply(kernel, arrays.param(i), g, arrays.state(i), scalars);
     }
     updates++;
     endWindow();
@@ -418,64 +553,47 @@ public final class ShardGroup {
 
   // ---------------------------------------------------------------- buffers
 
-  private float[] trainerMean(Slot s, List<float[][]> gradients, int shard) {
+  /** Trainer r's heap gradient of shard s on the device: itself on the cpu backend, else uploaded to staging. */
+  private DeviceArray onDevice(Slot s, int trainer, float[] g) {
+    if (onHeap) {
+      return CpuBackend.view(g);
+    }
+    DeviceArray staged = arrays.staging(s.index, trainer);
+    device.upload(g, 0, staged, 0, g.length);
+    return staged;
+  }
+
+  private DeviceArray trainerMean(Slot s, List<float[][]> gradients) {
     if (trainers == 1) {
-      return gradients.get(0)[shard];
+      return onDevice(s, 0, gradients.get(0)[s.index]);
     }
-    float[] out = scratch(s);
-    System.arraycopy(gradients.get(0)[shard], 0, out, 0, out.length);
-    for (int r = 1; r < trainers; r++) {
-      float[] g = gradients.get(r)[shard];
-      for (int j = 0; j < out.length; j++) {
-        out[j] += g[j];
-      }
+    List<DeviceArray> pushed = new ArrayList<>(trainers);
+    for (int r = 0; r < trainers; r++) {
+      pushed.add(onDevice(s, r, gradients.get(r)[s.index]));
     }
-    float kf = trainers;
-    for (int j = 0; j < out.length; j++) {
-      out[j] /= kf;
-    }
+    DeviceArray out = arrays.scratch(s.index);
+    device.trainerMean(pushed, out);
     return out;
   }
 
-  private void addToWindow(Slot s, float[] pushed) {
-    if (s.windowSum == null) {
-      s.windowSum = new float[s.spec.length()];
-    }
-    float[] sum = s.windowSum;
+  private void addToWindow(Slot s, DeviceArray pushed) {
+    DeviceArray sum = arrays.windowSum(s.index);
     if (s.sumWindow != window) {
-      System.arraycopy(pushed, 0, sum, 0, sum.length);
+      device.copy(pushed, sum);
       s.sumWindow = window;
     } else {
-      for (int j = 0; j < sum.length; j++) {
-        sum[j] += pushed[j];
-      }
+      device.addInPlace(sum, pushed);
     }
   }
 
   /**
-   * (window sum + this push) / k, into the scratch buffer; the window sum is left as it was. A
-   * tensor active in none of the window's earlier pushes has no sum: this push / k.
+   * (window sum + this push) / k, into the scratch array (which may hold this push: in place); the
+   * window sum is left as it was. A tensor active in none of the window's earlier pushes has no
+   * sum: this push / k.
    */
-  private float[] windowMean(Slot s, float[] pushed, int k) {
-    float[] out = scratch(s);
-    float kf = k;
-    if (s.sumWindow != window) {
-      for (int j = 0; j < out.length; j++) {
-        out[j] = pushed[j] / kf;
-      }
-      return out;
-    }
-    float[] sum = s.windowSum;
-    for (int j = 0; j < out.length; j++) {
-      out[j] = (sum[j] + pushed[j]) / kf;
-    }
+  private DeviceArray windowMean(Slot s, DeviceArray pushed, int k) {
+    DeviceArray out = arrays.scratch(s.index);
+    device.windowMean(s.sumWindow != window ? null : arrays.windowSum(s.index), pushed, (float) k, out);
     return out;
-  }
-
-  private float[] scratch(Slot s) {
-    if (s.scratch == null) {
-      s.scratch = new float[s.spec.length()];
-    }
-    return s.scratch;
   }
 }

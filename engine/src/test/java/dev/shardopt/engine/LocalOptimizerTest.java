@@ -31,13 +31,18 @@ class LocalOptimizerTest {
     pool.shutdownNow();
   }
 
-  private static LocalOptimizer model(Pipeline p, int trainers, Object... nameValues) {
+  /** The optimizer under test; {@link LocalOptimizerOffHeapTest} puts it on a device's path. */
+  LocalOptimizer optimizer(Pipeline p, Map<TensorShape, float[]> init, int trainers, ParallelApply parallel) {
+    return new LocalOptimizer(p, init, trainers, parallel);
+  }
+
+  private LocalOptimizer model(Pipeline p, int trainers, Object... nameValues) {
     Map<TensorShape, float[]> init = new LinkedHashMap<>();
     for (int i = 0; i < nameValues.length; i += 2) {
       float[] v = (float[]) nameValues[i + 1];
       init.put(new TensorShape((String) nameValues[i], new long[] {v.length}), v);
     }
-    return new LocalOptimizer(p, init, trainers, new ParallelApply(pool, 1));
+    return optimizer(p, init, trainers, new ParallelApply(pool, 1));
   }
 
   private static Map<String, float[]> grad(Object... nameValues) {
@@ -231,7 +236,7 @@ class LocalOptimizerTest {
     float[] reference = null;
     for (int[] config : new int[][] {{1, 0}, {2, 1}, {2, 3}, {3, 2}}) {
       Map<TensorShape, float[]> model = Map.of(new TensorShape("w", new long[] {n}), init);
-      LocalOptimizer m = new LocalOptimizer(p, model, 1, new ParallelApply(pool, config[0], config[1]));
+      LocalOptimizer m = optimizer(p, model, 1, new ParallelApply(pool, config[0], config[1]));
       for (float[] g : grads) {
         m.push(List.of(Map.of("w", g)));
       }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.device.CpuBackend;
+import dev.shardopt.engine.device.DeviceBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -16,10 +18,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Accumulation windows across freeze changes: a tensor's window mean is the sum of its trainer-mean
  * gradients over the window's pushes in which it was active, divided by k. Expected values are
- * worked out by hand in the comments.
+ * worked out by hand in the comments. {@link ShardGroupOffHeapTest} runs them on a device's path.
  */
 class ShardGroupTest {
-  private static ExecutorService pool;
+  static ExecutorService pool;
 
   @BeforeAll
   static void start() {
@@ -31,12 +33,18 @@ class ShardGroupTest {
     pool.shutdownNow();
   }
 
+  /** The backend the groups live in. */
+  DeviceBackend device(ParallelApply parallel) {
+    return new CpuBackend(parallel);
+  }
+
   /** Tensors a[1] and b[1], both 0, with K trainers. */
-  private static ShardGroup group(Pipeline p, int trainers) {
+  private ShardGroup group(Pipeline p, int trainers) {
     List<ShardSpec> shards = List.of(
         ShardSpec.whole(0, new TensorShape("a", new long[] {1})),
         ShardSpec.whole(1, new TensorShape("b", new long[] {1})));
-    return new ShardGroup(p, shards, List.of(new float[] {0}, new float[] {0}), trainers, new ParallelApply(pool, 1));
+    ParallelApply parallel = new ParallelApply(pool, 1);
+    return new ShardGroup(p, shards, List.of(new float[] {0}, new float[] {0}), trainers, device(parallel), parallel);
   }
 
   /** One push of K trainers (b null = left out), decided locally when it completes a window. */
@@ -66,8 +74,8 @@ class ShardGroupTest {
     g.setPipeline(sgd(1.0).accumulate(3));
     // a: (1 + 2 + 3) / 3 = 2; b active only in the last push: trainer mean (5 + 7) / 2 = 6, 6 / 3 = 2
     push(g, v(3, 3), v(5, 7));
-    assertThat(g.parametersView(0)).containsExactly(-2f);
-    assertThat(g.parametersView(1)).containsExactly(-2f);
+    assertThat(g.parameters(0)).containsExactly(-2f);
+    assertThat(g.parameters(1)).containsExactly(-2f);
     assertThat(g.updatesApplied()).isEqualTo(1);
   }
 
@@ -85,8 +93,8 @@ class ShardGroupTest {
     g.setPipeline(all);
     // b was active only in the window's last push: 9 / 3 = 3 (not (3 + 3 + 9) / 3 from the old window)
     push(g, v(3), v(9));
-    assertThat(g.parametersView(0)).containsExactly(-5f);
-    assertThat(g.parametersView(1)).containsExactly(-6f);
+    assertThat(g.parameters(0)).containsExactly(-5f);
+    assertThat(g.parameters(1)).containsExactly(-6f);
   }
 
   @Test
@@ -97,12 +105,12 @@ class ShardGroupTest {
     push(g, v(1), v(100));
     g.setPipeline(frozen);
     push(g, v(3), null); // a: (1 + 3) / 2 = 2; b frozen at the window's end: not updated
-    assertThat(g.parametersView(0)).containsExactly(-2f);
-    assertThat(g.parametersView(1)).containsExactly(0f);
+    assertThat(g.parameters(0)).containsExactly(-2f);
+    assertThat(g.parameters(1)).containsExactly(0f);
     g.setPipeline(all);
     push(g, v(0), v(2));
     push(g, v(0), v(4)); // b: (2 + 4) / 2 = 3, nothing of the 100
-    assertThat(g.parametersView(1)).containsExactly(-3f);
+    assertThat(g.parameters(1)).containsExactly(-3f);
   }
 
   @Test
@@ -116,7 +124,7 @@ class ShardGroupTest {
     g.setPipeline(all);
     push(g, v(0), v(8));
     push(g, v(0), v(12)); // b: (4 + 8 + 12) / 4 = 6
-    assertThat(g.parametersView(1)).containsExactly(-6f);
+    assertThat(g.parameters(1)).containsExactly(-6f);
   }
 
   @Test

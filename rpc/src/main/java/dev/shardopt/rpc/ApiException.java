@@ -51,6 +51,10 @@ public final class ApiException extends RuntimeException {
     return new ApiException(Status.Code.OUT_OF_RANGE, message);
   }
 
+  public static ApiException resourceExhausted(String message) {
+    return new ApiException(Status.Code.RESOURCE_EXHAUSTED, message);
+  }
+
   public static ApiException alreadyExists(String message) {
     return new ApiException(Status.Code.ALREADY_EXISTS, message);
   }

@@ -16,7 +16,6 @@ import dev.shardopt.embedded.ShardoptLocal;
 import dev.shardopt.engine.kernel.AdamKernel;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.kernel.StepScalars;
-import dev.shardopt.worker.server.WorkerConfig;
 import dev.shardopt.worker.server.WorkerServer;
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
@@ -134,8 +133,7 @@ public final class ClusterBenchmark {
 
     /** An embedded cluster of {@code workers} with the default settings, and {@code --chunk-bytes} for pulls. */
     EmbeddedCluster.Builder cluster(int workers) {
-      return EmbeddedCluster.builder().workers(workers).worker((i, c) ->
-          new WorkerConfig(c.host(), c.port(), c.coordinator(), c.threads(), c.waitMillis(), chunkBytes));
+      return EmbeddedCluster.builder().workers(workers).worker((i, c) -> c.withChunkBytes(chunkBytes));
     }
   }
 

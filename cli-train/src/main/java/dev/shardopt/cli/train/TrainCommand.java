@@ -9,7 +9,9 @@ import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.ShardoptException;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.cli.DeviceOptions;
 import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.engine.device.DeviceSelection;
 import dev.shardopt.embedded.ShardoptLocal;
 import dev.shardopt.train.DataParallelTrainer;
 import dev.shardopt.train.DigitsData;
@@ -25,6 +27,7 @@ import dev.shardopt.train.TrainingReport;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
@@ -239,9 +242,11 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
         description = "Train on this external cluster instead of an embedded one.")
     String coordinator;
 
-    /** The options after their checks. */
+    @Mixin DeviceOptions device = new DeviceOptions();
+
+    /** The options after their checks; {@code device} is the embedded workers' (null with a coordinator). */
     record Checked(int workers, int trainers, int steps, int batch, int hidden, long seed, int evalEvery,
-        String coordinator) {
+        String coordinator, DeviceSelection device) {
 
       TrainingConfig config(Pipeline p) {
         return new TrainingConfig(p, trainers, steps, batch, seed, hidden, evalEvery,
@@ -251,7 +256,7 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
       /** The embedded cluster, or a client of the external one. */
       ShardoptCluster connect() {
         if (coordinator == null) {
-          return ShardoptLocal.start(EmbeddedCluster.builder().workers(workers), ClientOptions.defaults());
+          return ShardoptLocal.start(EmbeddedCluster.builder().workers(workers).device(device), ClientOptions.defaults());
         }
         return Shardopt.connect(coordinator);
       }
@@ -298,8 +303,8 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
       if (evalEvery != null && evalEvery < 1) {
         throw new UserErrorException("--eval-every must be >= 1, got " + evalEvery);
       }
-      boolean workersGiven = spec.commandLine().getParseResult() != null
-          && spec.commandLine().getParseResult().hasMatchedOption("--workers");
+      boolean workersGiven = given(spec, "--workers");
+      DeviceSelection selection = device.selection();
       if (coordinator != null) {
         Matcher m = HOST_PORT.matcher(coordinator);
         if (!m.matches() || Integer.parseInt(m.group(2)) < 1 || Integer.parseInt(m.group(2)) > 65535) {
@@ -310,11 +315,22 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
           throw new UserErrorException("--workers " + workers + " sizes the embedded cluster; it cannot be combined with"
               + " --coordinator " + coordinator + " (that cluster has its own workers)");
         }
+        for (String option : List.of("--device", "--device-index", "--device-memory-limit")) {
+          if (given(spec, option)) {
+            throw new UserErrorException(option + " sets the embedded cluster's workers; it cannot be combined with"
+                + " --coordinator " + coordinator + " (that cluster's workers were started with their own --device)");
+          }
+        }
+        selection = null;
       } else if (workers < 1 || workers > MAX_WORKERS) {
         throw new UserErrorException("--workers must be in [1, " + MAX_WORKERS + "], got " + workers);
       }
       return new Checked(workers, trainers, steps, batch, hidden, seed,
-          evalEvery != null ? evalEvery : TrainingConfig.defaultEvalEvery(steps), coordinator);
+          evalEvery != null ? evalEvery : TrainingConfig.defaultEvalEvery(steps), coordinator, selection);
+    }
+
+    private static boolean given(CommandSpec spec, String option) {
+      return spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
     static void checkPlot(Path plot) {

@@ -80,6 +80,9 @@ class TrainCommandTest {
       "train --pipeline adam(                   | --pipeline 'adam(':",
       "train --coordinator nowhere              | --coordinator must be HOST:PORT",
       "train --coordinator h:1 --workers 3      | --workers 3 sizes the embedded cluster; it cannot be combined with --coordinator h:1",
+      "train --coordinator h:1 --device cuda    | --device sets the embedded cluster's workers; it cannot be combined with --coordinator h:1",
+      "train --device gpu                       | --device must be one of cpu, opencl, cuda, auto, got 'gpu'",
+      "train --device-index 1                   | --device-index 1 with --device cpu: the cpu backend has one device, 0",
       "train --plot /no/such/dir/t.png          | --plot /no/such/dir/t.png: the directory /no/such/dir does not exist",
       "train --steps many                       | Invalid value for option '--steps': 'many' is not an int",
       "compare                                  | Missing required parameter: 'DSL'",
@@ -112,11 +115,24 @@ class TrainCommandTest {
   }
 
   @Test
+  void aDeviceThatCannotOpenFailsTheEmbeddedWorkersWithOneLine() {
+    TrainOnDevicesTest.openClDeviceName();
+    Result r = run("train", "--device", "opencl", "--device-index", "9", "--steps", "5", "--plot",
+        dir.resolve("o.png").toString());
+    assertThat(r.status()).as("stdout: %s", r.out()).isEqualTo(ShardoptCli.EXIT_USER_ERROR);
+    assertThat(r.err()).startsWith("shardopt: device opencl 9 is unavailable: opencl: no device at index 9; the devices"
+        + " here are [0] ").endsWith(")\n");
+    assertThat(r.err().lines()).hasSize(1);
+    assertThat(Files.exists(dir.resolve("o.png"))).isFalse();
+  }
+
+  @Test
   void helpListsTheOptions() {
     Result r = run("train", "--help");
     assertThat(r.status()).isZero();
     assertThat(r.out()).contains("--pipeline=DSL", "--workers=N", "--trainers=K", "--steps=T", "--batch=B", "--seed=S",
-        "--coordinator=HOST:PORT", "--plot=PNG", "default: 800", "default: 128");
+        "--coordinator=HOST:PORT", "--plot=PNG", "--device=KIND", "--device-index=N", "--device-memory-limit=BYTES",
+        "default: 800", "default: 128");
     assertThat(Files.exists(dir.resolve("train.png"))).isFalse();
   }
 }

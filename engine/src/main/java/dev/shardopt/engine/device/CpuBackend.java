@@ -14,12 +14,14 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class CpuBackend implements DeviceBackend {
 
-  /** A heap array. */
+  /** A heap array: one this backend allocated, or a view of the caller's array ({@link #view}). */
   static final class HeapArray implements DeviceArray {
     private float[] values;
+    private final boolean owned;
 
-    HeapArray(int length) {
-      this.values = new float[length];
+    HeapArray(float[] values, boolean owned) {
+      this.values = values;
+      this.owned = owned;
     }
 
     @Override
@@ -43,6 +45,15 @@ public final class CpuBackend implements DeviceBackend {
     this.parallel = Objects.requireNonNull(parallel, "parallel");
   }
 
+  /**
+   * {@code values} itself as an array of this backend (no copy): what lets the cpu path hand a
+   * trainer's heap gradient to the kernels without staging it. Not counted as allocated; releasing it
+   * is a no-op. The caller keeps it unchanged while a call on the backend uses it.
+   */
+  public static DeviceArray view(float[] values) {
+    return new HeapArray(Objects.requireNonNull(values, "values"), false);
+  }
+
   /** The heap array behind {@code a}, live: for callers that can use it without a copy. */
   public static float[] heap(DeviceArray a) {
     if (!(a instanceof HeapArray h)) {
@@ -64,7 +75,8 @@ public final class CpuBackend implements DeviceBackend {
   public DeviceInfo info() {
     Runtime rt = Runtime.getRuntime();
     long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-    return new DeviceInfo("cpu", "Java heap, " + parallel.parallelism() + " threads", rt.maxMemory(), free,
+    int threads = parallel.parallelism();
+    return new DeviceInfo("cpu", "Java heap, " + threads + (threads == 1 ? " thread" : " threads"), rt.maxMemory(), free,
         usedBytes.get());
   }
 
@@ -75,7 +87,7 @@ public final class CpuBackend implements DeviceBackend {
     }
     HeapArray a;
     try {
-      a = new HeapArray(length);
+      a = new HeapArray(new float[length], true);
     } catch (OutOfMemoryError e) {
       throw new DeviceMemoryException("the Java heap has no room for " + (4L * length) + " bytes (" + length
           + " floats); raise -Xmx or use more workers", 4L * length, info().freeBytes());
@@ -87,7 +99,7 @@ public final class CpuBackend implements DeviceBackend {
   @Override
   public void release(DeviceArray array) {
     HeapArray h = (HeapArray) array;
-    if (h.values != null) {
+    if (h.owned && h.values != null) {
       usedBytes.addAndGet(-4L * h.values.length);
       h.values = null;
     }

@@ -61,7 +61,8 @@ public interface DeviceBackend extends AutoCloseable {
 
   /**
    * The window mean: {@code out[i] = (sum[i] + x[i]) / k}, or {@code x[i] / k} when {@code sum} is
-   * null, in float.
+   * null, in float. {@code out} may be {@code x} (the trainer mean's scratch array, updated in place,
+   * element by element); it is never {@code sum}.
    */
   void windowMean(DeviceArray sum, DeviceArray x, float k, DeviceArray out);
 

@@ -1,5 +1,6 @@
 package dev.shardopt.worker.server;
 
+import dev.shardopt.engine.device.DeviceSelection;
 import dev.shardopt.rpc.TensorBytes;
 
 /**
@@ -11,26 +12,36 @@ import dev.shardopt.rpc.TensorBytes;
  * @param threads kernel threads
  * @param waitMillis how long a pull may wait for its step, or an SSP push for slower trainers
  * @param chunkBytes largest data chunk of a pull message
+ * @param device where the shards live (cpu by default)
  */
-public record WorkerConfig(String host, int port, String coordinator, int threads, long waitMillis, int chunkBytes) {
+public record WorkerConfig(String host, int port, String coordinator, int threads, long waitMillis, int chunkBytes,
+    DeviceSelection device) {
   public static WorkerConfig defaults(String coordinator) {
     return new WorkerConfig("127.0.0.1", 0, coordinator, Runtime.getRuntime().availableProcessors(), 60_000,
-        TensorBytes.DEFAULT_CHUNK_BYTES);
+        TensorBytes.DEFAULT_CHUNK_BYTES, DeviceSelection.cpu());
   }
 
   public WorkerConfig withPort(int p) {
-    return new WorkerConfig(host, p, coordinator, threads, waitMillis, chunkBytes);
+    return new WorkerConfig(host, p, coordinator, threads, waitMillis, chunkBytes, device);
   }
 
   public WorkerConfig withHost(String h) {
-    return new WorkerConfig(h, port, coordinator, threads, waitMillis, chunkBytes);
+    return new WorkerConfig(h, port, coordinator, threads, waitMillis, chunkBytes, device);
   }
 
   public WorkerConfig withThreads(int t) {
-    return new WorkerConfig(host, port, coordinator, t, waitMillis, chunkBytes);
+    return new WorkerConfig(host, port, coordinator, t, waitMillis, chunkBytes, device);
   }
 
   public WorkerConfig withWaitMillis(long w) {
-    return new WorkerConfig(host, port, coordinator, threads, w, chunkBytes);
+    return new WorkerConfig(host, port, coordinator, threads, w, chunkBytes, device);
+  }
+
+  public WorkerConfig withChunkBytes(int c) {
+    return new WorkerConfig(host, port, coordinator, threads, waitMillis, c, device);
+  }
+
+  public WorkerConfig withDevice(DeviceSelection d) {
+    return new WorkerConfig(host, port, coordinator, threads, waitMillis, chunkBytes, d);
   }
 }

@@ -4,6 +4,8 @@ import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.engine.device.DeviceBackend;
+import dev.shardopt.engine.device.Devices;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.worker.store.ShardStore;
 import dev.shardopt.worker.store.StepCoordinator;
@@ -15,8 +17,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.LoggerFactory;
 
-/** Wires one worker process. Tests replace the StepCoordinator binding to inject faults. */
+/**
+ * Wires one worker process. Tests replace the StepCoordinator binding to inject faults, or the
+ * Devices or DeviceBackend binding to give a worker another device.
+ */
 public class WorkerModule extends AbstractModule {
   private final WorkerConfig config;
 
@@ -59,6 +65,23 @@ public class WorkerModule extends AbstractModule {
     return new ParallelApply(pool, Math.max(1, config.threads()));
   }
 
+  /** The device backends on the class path. */
+  @Provides
+  @Singleton
+  Devices devices() {
+    return Devices.installed();
+  }
+
+  /**
+   * The one backend of this process, opened as the worker is built (so a device that cannot open
+   * fails the start, with its one line: {@link WorkerServer#create}); closed by {@link WorkerServer#close}.
+   */
+  @Provides
+  @Singleton
+  DeviceBackend device(Devices devices, ParallelApply parallel) {
+    return devices.open(config.device(), parallel, LoggerFactory.getLogger(WorkerModule.class)::info);
+  }
+
   @Provides
   @Singleton
   StepCoordinator stepCoordinator(@Named("coordinator") ManagedChannel channel, @Named("workerName") AtomicReference<String> name) {
@@ -84,8 +107,10 @@ public class WorkerModule extends AbstractModule {
 
   @Provides
   @Singleton
-  ShardStore shardStore(StepCoordinator coordinator, ParallelApply parallel, @Named("timeouts") ScheduledExecutorService timeouts,
-      @Named("checkpoints") ExecutorService checkpoints, @Named("workerName") AtomicReference<String> name) {
-    return new ShardStore(coordinator, parallel, timeouts, new WorkerCheckpoints(checkpoints, () -> "worker " + name.get()));
+  ShardStore shardStore(StepCoordinator coordinator, DeviceBackend device, ParallelApply parallel,
+      @Named("timeouts") ScheduledExecutorService timeouts, @Named("checkpoints") ExecutorService checkpoints,
+      @Named("workerName") AtomicReference<String> name) {
+    return new ShardStore(coordinator, device, parallel, timeouts,
+        new WorkerCheckpoints(checkpoints, () -> "worker " + name.get()));
   }
 }

@@ -1,8 +1,14 @@
 package dev.shardopt.worker.server;
 
+import com.google.inject.Guice;
+import com.google.inject.Module;
+import dev.shardopt.engine.device.DeviceBackend;
+import dev.shardopt.engine.device.DeviceInfo;
+import dev.shardopt.engine.device.DeviceUnavailableException;
 import dev.shardopt.rpc.GrpcServers;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CoordinatorGrpc;
+import dev.shardopt.v1.DeviceStatus;
 import dev.shardopt.v1.HeartbeatRequest;
 import dev.shardopt.v1.RegisterWorkerRequest;
 import dev.shardopt.v1.RegisterWorkerResponse;
@@ -30,7 +36,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A worker process: the Worker service (with health and reflection) on a Netty server, registered
- * with the coordinator and heartbeating to it.
+ * with the coordinator and heartbeating to it, with its shards in one device backend.
  */
 public final class WorkerServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WorkerServer.class);
@@ -38,6 +44,7 @@ public final class WorkerServer implements AutoCloseable {
   private final WorkerConfig config;
   private final WorkerService service;
   private final ShardStore store;
+  private final DeviceBackend device;
   private final ManagedChannel coordinator;
   private final AtomicReference<String> name;
   private final ExecutorService kernelPool;
@@ -48,18 +55,43 @@ public final class WorkerServer implements AutoCloseable {
   private Server server;
 
   @Inject
-  WorkerServer(WorkerConfig config, WorkerService service, ShardStore store,
+  WorkerServer(WorkerConfig config, WorkerService service, ShardStore store, DeviceBackend device,
       @Named("coordinator") ManagedChannel coordinator, @Named("workerName") AtomicReference<String> name,
       @Named("kernels") ExecutorService kernelPool, @Named("timeouts") ScheduledExecutorService timeouts,
       @Named("checkpoints") ExecutorService checkpoints) {
     this.config = config;
     this.service = service;
     this.store = store;
+    this.device = device;
     this.coordinator = coordinator;
     this.name = name;
     this.kernelPool = kernelPool;
     this.timeouts = timeouts;
     this.checkpoints = checkpoints;
+  }
+
+  /**
+   * The worker {@code module} wires, its device open.
+   *
+   * @throws DeviceUnavailableException with its one line, when the device cannot open here
+   * @throws IllegalArgumentException for a device selection that is not valid
+   */
+  public static WorkerServer create(Module module) {
+    try {
+      com.google.inject.Injector injector = Guice.createInjector(module);
+      injector.getInstance(DeviceBackend.class); // first: a device that cannot open leaves nothing else started
+      return injector.getInstance(WorkerServer.class);
+    } catch (com.google.inject.ProvisionException | com.google.inject.CreationException e) {
+      for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+        if (t instanceof DeviceUnavailableException d) {
+          throw d;
+        }
+        if (t instanceof IllegalArgumentException a) {
+          throw a;
+        }
+      }
+      throw e;
+    }
   }
 
   /** Starts serving and registers with the coordinator. */
@@ -77,14 +109,16 @@ public final class WorkerServer implements AutoCloseable {
     heartbeats = Executors.newSingleThreadScheduledExecutor(daemon("heartbeat"));
     long every = Math.max(50, r.getHeartbeatIntervalMs());
     heartbeats.scheduleAtFixedRate(this::heartbeat, every, every, TimeUnit.MILLISECONDS);
-    log.info("shardopt worker {} serving on {} (coordinator {})", r.getName(), address(), config.coordinator());
+    DeviceInfo d = device.info();
+    log.info("shardopt worker {} serving on {} (coordinator {}), shards on {} \"{}\"", r.getName(), address(),
+        config.coordinator(), d.kind(), d.name());
     return this;
   }
 
   private void heartbeat() {
     try {
       HeartbeatRequest.Builder beat = HeartbeatRequest.newBuilder()
-          .setWorker(name.get()).setBytesIn(store.bytesIn()).setBytesOut(store.bytesOut());
+          .setWorker(name.get()).setBytesIn(store.bytesIn()).setBytesOut(store.bytesOut()).setDevice(deviceStatus());
       for (WorkerModel m : store.models()) {
         beat.addModels(WorkerService.progress(m));
       }
@@ -102,7 +136,7 @@ public final class WorkerServer implements AutoCloseable {
 
   private RegisterWorkerResponse register() {
     RegisterWorkerResponse r = CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(30, TimeUnit.SECONDS)
-        .registerWorker(RegisterWorkerRequest.newBuilder().setAddress(address()).build());
+        .registerWorker(RegisterWorkerRequest.newBuilder().setAddress(address()).setDevice(deviceStatus()).build());
     name.set(r.getName());
     return r;
   }
@@ -117,6 +151,17 @@ public final class WorkerServer implements AutoCloseable {
     } catch (RuntimeException e) {
       log.debug("registering again failed: {}", e.toString());
     }
+  }
+
+  /** The device and its memory now, as status shows them. */
+  DeviceStatus deviceStatus() {
+    DeviceInfo d = device.info();
+    return DeviceStatus.newBuilder().setKind(d.kind()).setName(d.name()).setTotalBytes(d.totalBytes())
+        .setFreeBytes(d.freeBytes()).setUsedByShardsBytes(d.usedByShardsBytes()).build();
+  }
+
+  public DeviceBackend device() {
+    return device;
   }
 
   public String address() {
@@ -153,6 +198,7 @@ public final class WorkerServer implements AutoCloseable {
     health.enterTerminalState();
     GrpcServers.stop(server, 5);
     store.close();
+    device.close();
     coordinator.shutdownNow();
     kernelPool.shutdownNow();
     timeouts.shutdownNow();

@@ -6,6 +6,8 @@ import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.DropModelRequest;
+import dev.shardopt.v1.HoldPushesRequest;
+import dev.shardopt.v1.HoldPushesResponse;
 import dev.shardopt.v1.PersistShardsRequest;
 import dev.shardopt.v1.PersistShardsResponse;
 import dev.shardopt.v1.SnapshotShardsRequest;
@@ -39,6 +41,7 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.stream.LongStream;
 
 /** The Worker gRPC service: translates protobuf to {@link ShardStore} and {@link WorkerModel} calls. */
 public final class WorkerService extends WorkerGrpc.WorkerImplBase {
@@ -77,9 +80,31 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   @Override
   public void snapshotShards(SnapshotShardsRequest request, StreamObserver<SnapshotShardsResponse> response) {
-    // Returns at once; the step that completes request.step (or the timeout) answers.
+    // Returns at once; the step that completes request.step, the push that reaches the cut, or the
+    // timeout answers.
+    if (request.getNextPushCount() > 0) {
+      long[] cut = request.getNextPushList().stream().mapToLong(Long::longValue).toArray();
+      async(response, () -> store.get(request.getModel()).copyAtCut(request.getStep(), cut)
+          .thenApply(c -> SnapshotShardsResponse.newBuilder().setBytes(c.bytes()).setUpdatesApplied(c.updatesApplied())
+              .setStepsSkipped(c.stepsSkipped()).build()));
+      return;
+    }
     async(response, () -> store.get(request.getModel()).snapshotShards(request.getStep(), config.waitMillis())
         .thenApply(bytes -> SnapshotShardsResponse.newBuilder().setBytes(bytes).build()));
+  }
+
+  @Override
+  public void holdPushes(HoldPushesRequest request, StreamObserver<HoldPushesResponse> response) {
+    if (request.getRelease()) {
+      unary(response, () -> {
+        store.get(request.getModel()).releasePushes();
+        return HoldPushesResponse.getDefaultInstance();
+      });
+      return;
+    }
+    // Returns at once; the model's earlier checkpoint finishing its write (or the timeout) answers.
+    async(response, () -> store.get(request.getModel()).holdPushes(config.waitMillis())
+        .thenApply(next -> HoldPushesResponse.newBuilder().addAllNextPush(LongStream.of(next).boxed().toList()).build()));
   }
 
   @Override
@@ -105,7 +130,8 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   static ModelProgress.Builder progress(WorkerModel m) {
     return ModelProgress.newBuilder().setModel(m.name()).setStep(m.version())
         .setUpdatesApplied(m.updatesApplied()).setStepsSkipped(m.stepsSkipped())
-        .setPushes(m.pushesReceived()).setDuplicates(m.duplicatesReceived());
+        .setPushes(m.pushesReceived()).setDuplicates(m.duplicatesReceived())
+        .addAllNextPush(LongStream.of(m.nextPushes()).boxed().toList());
   }
 
   @Override

@@ -16,10 +16,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * One SYNC model's checkpoints on this worker, in two phases: {@link #snapshot} copies the shards
- * in memory once the model reaches the step (all that training waits for), {@link #persist} writes
- * the copy into the checkpoint's files on the worker's checkpoint executor and drops it. A snapshot
- * waits for this model's earlier persist to finish (back-pressure: at most one copy being written).
+ * One model's checkpoints on this worker, in two phases: {@link #snapshot} copies the shards of a
+ * SYNC model in memory once the model reaches the step (all that training waits for; an ASYNC
+ * model's copy is taken at its cut by {@link AsyncSteps} and {@link #keep kept} here), {@link
+ * #persist} writes the copy into the checkpoint's files on the worker's checkpoint executor and
+ * drops it. A snapshot waits for this model's earlier persist to finish ({@link #afterPersist}:
+ * back-pressure, at most one copy being written).
  */
 final class CheckpointSnapshots {
   private final String model;
@@ -62,27 +64,38 @@ final class CheckpointSnapshots {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
-    CompletableFuture<?> prior;
-    long priorStep;
-    synchronized (this) {
-      prior = persisting;
-      priorStep = persistingStep;
-    }
-    return within(prior.handle((r, e) -> null), waitMillis, () -> ApiException.deadlineExceeded(
-            worker() + " is still writing the checkpoint of step " + priorStep + " of " + model + " after " + waitMillis
-                + " ms; the snapshot of step " + step + " waits for it"))
+    return afterPersist("the snapshot of step " + step, waitMillis)
         .thenCompose(ignored -> completed.await(step, waitMillis, () -> ApiException.deadlineExceeded(
             "step " + step + " of " + model + " is not complete on " + worker() + " after " + waitMillis
                 + " ms (completed " + shards.version() + " steps); are all trainers pushing?")))
         .thenApply(reached -> {
           lifecycle.check();
           ShardCheckpoint copy = shards.snapshot(step, shards.accumulate());
-          synchronized (this) {
-            taken.clear();
-            taken.put(step, copy);
-          }
+          keep(copy);
           return copy.bytes();
         });
+  }
+
+  /**
+   * Completes once this model's earlier persist, if any, has finished (however it ended), or fails
+   * with DEADLINE_EXCEEDED after {@code waitMillis}: {@code waiting} (for the message) waits for it.
+   */
+  CompletableFuture<Void> afterPersist(String waiting, long waitMillis) {
+    CompletableFuture<?> prior;
+    long priorStep;
+    synchronized (this) {
+      prior = persisting;
+      priorStep = persistingStep;
+    }
+    return within(prior.handle((r, e) -> (Void) null), waitMillis, () -> ApiException.deadlineExceeded(
+        worker() + " is still writing the checkpoint of step " + priorStep + " of " + model + " after " + waitMillis
+            + " ms; " + waiting + " waits for it"));
+  }
+
+  /** Keeps {@code copy} for {@link #persist}, replacing any earlier one (whose checkpoint was given up). */
+  synchronized void keep(ShardCheckpoint copy) {
+    taken.clear();
+    taken.put(copy.step(), copy);
   }
 
   /**

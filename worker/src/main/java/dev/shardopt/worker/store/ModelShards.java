@@ -10,6 +10,7 @@ import dev.shardopt.rpc.ApiException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
+import java.util.function.IntFunction;
 
 /**
  * One model's shard data on this worker behind one monitor (this object): the {@link ShardGroup},
@@ -17,8 +18,11 @@ import java.util.function.BiFunction;
  * heartbeat reads are published after each step, so reading them never waits for a kernel pass.
  *
  * <p>Lock order: this monitor before a protocol's own lock, never the other way round.
+ *
+ * <p>{@link #close} frees the group's device arrays once no step runs; later calls that need them
+ * get NOT_FOUND.
  */
-final class ModelShards {
+final class ModelShards implements AutoCloseable {
 
   /** A step's gradient ready for the decision, and its statistics; no gradient when it only filled the window. */
   record Prepared(ShardGroup.PreparedStep step, List<BlockStatistics> statistics, long generation) {
@@ -30,6 +34,7 @@ final class ModelShards {
   private final String model;
   private final List<String> tensorNames;
   private final ShardGroup group; // guarded by this
+  private boolean closed; // guarded by this
   private long generation; // guarded by this: the generation the group's pipeline is
   private volatile long version;
   private volatile long updatesApplied;
@@ -79,6 +84,7 @@ final class ModelShards {
    * one) at update boundary {@code step}, which the model must have reached and not passed.
    */
   synchronized ShardCheckpoint snapshot(long step, int k) {
+    checkOpen();
     if (version < step) {
       throw new IllegalStateException(model + " snapshot of step " + step + " taken at version " + version);
     }
@@ -86,7 +92,7 @@ final class ModelShards {
     float[][] params = new float[group.size()][];
     float[][][] state = new float[group.size()][][];
     for (int i = 0; i < group.size(); i++) {
-      params[i] = group.parametersView(i).clone();
+      params[i] = group.parameters(i);
       state[i] = group.stateOrInitial(i);
     }
     return new ShardCheckpoint(step, group.updatesApplied(), group.stepsSkipped(), group.shards(), group.stateSlots(),
@@ -131,6 +137,7 @@ final class ModelShards {
 
   /** Stages one and two of a step under generation {@code at}. */
   synchronized Prepared prepare(PipelineTimeline.Generation at, List<float[][]> gradients) {
+    checkOpen();
     switchTo(at);
     ShardGroup.PreparedStep step = group.prepare(gradients);
     return new Prepared(step, step == null ? List.of() : group.statistics(step), at.generation());
@@ -138,6 +145,7 @@ final class ModelShards {
 
   /** Stage three with the barrier's decision (none when the step only filled the window); the step is complete. */
   synchronized void finish(Prepared p, UpdateDecision decision) {
+    checkOpen();
     if (p.decides()) {
       if (generation != p.generation()) {
         throw new IllegalStateException("the shards of " + model + " run generation " + generation
@@ -150,6 +158,7 @@ final class ModelShards {
 
   /** An ASYNC push: all three stages, the decision from the trainer's own statistics. */
   synchronized void applyAsync(PipelineTimeline.Generation at, float[][] gradient, double normSquared, boolean nonFinite) {
+    checkOpen();
     switchTo(at);
     ShardGroup.PreparedStep step = group.prepare(List.<float[][]>of(gradient));
     if (step != null) {
@@ -160,16 +169,31 @@ final class ModelShards {
 
   /** Overwrites part of shard {@code i}'s parameters (initial upload). */
   synchronized void writeParameters(int i, int from, float[] values) {
+    checkOpen();
     group.writeParameters(i, from, values);
   }
 
-  /** {@code read(version, parameter views)} with no step running; the views are live, so copy what you keep. */
-  synchronized <T> T read(BiFunction<Long, List<float[]>, T> read) {
-    List<float[]> views = new ArrayList<>();
-    for (int i = 0; i < group.size(); i++) {
-      views.add(group.parametersView(i));
+  /**
+   * {@code read(version, shard i -> its parameters on the heap)} with no step running. The arrays
+   * are {@link ShardGroup#parametersOnHost}'s: on the cpu backend live (read them inside
+   * {@code read}, never write them), elsewhere downloaded when asked for.
+   */
+  synchronized <T> T read(BiFunction<Long, IntFunction<float[]>, T> read) {
+    checkOpen();
+    return read.apply(version, group::parametersOnHost);
+  }
+
+  /** Frees the shards' device arrays, after the step that may be running; idempotent. */
+  @Override
+  public synchronized void close() {
+    closed = true;
+    group.close();
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw ApiException.notFound(model + " was deleted");
     }
-    return read.apply(version, views);
   }
 
   /** The shard holding {@code [offset, offset + count)} of {@code tensor}. */

@@ -8,8 +8,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Exactly-once pushes: which (trainer, step) pairs were received, with their checksums, and the
  * push counters. A trainer's pushes are received in order, so what it has sent is the range
  * [0, next). Checksums are kept for its last {@code retained} steps; a retry of an older one is
- * acknowledged as a duplicate without the comparison, as is one of a step before {@code start}
- * (received before the checkpoint this model was restored from).
+ * acknowledged as a duplicate without the comparison, as is one of a step before the trainer's
+ * start (received before the checkpoint this model was restored from).
  */
 final class PushLedger {
   enum Seen {
@@ -18,7 +18,7 @@ final class PushLedger {
   }
 
   private final String model;
-  private final long start;
+  private final long[] start;
   private final long[] next;
   private final long[][] checksums;
   private final AtomicLong received = new AtomicLong();
@@ -28,13 +28,26 @@ final class PushLedger {
     this(model, trainers, retained, 0);
   }
 
-  /** @param start every trainer's steps before it count as received (a restored model's next step) */
+  /** @param start every trainer's steps before it count as received (a restored SYNC model's next step) */
   PushLedger(String model, int trainers, int retained, long start) {
+    this(model, retained, filled(trainers, start));
+  }
+
+  /**
+   * @param start per trainer, its steps before it count as received (a restored ASYNC model's
+   *     next push of each trainer)
+   */
+  PushLedger(String model, int retained, long[] start) {
     this.model = model;
-    this.start = start;
-    this.next = new long[trainers];
-    Arrays.fill(next, start);
-    this.checksums = new long[trainers][retained];
+    this.start = start.clone();
+    this.next = start.clone();
+    this.checksums = new long[start.length][retained];
+  }
+
+  private static long[] filled(int trainers, long value) {
+    long[] a = new long[trainers];
+    Arrays.fill(a, value);
+    return a;
   }
 
   /**
@@ -47,7 +60,7 @@ final class PushLedger {
       return Seen.NEW;
     }
     long[] ring = checksums[trainer];
-    if (step >= start && next[trainer] - step <= ring.length && ring[(int) (step % ring.length)] != checksum) {
+    if (step >= start[trainer] && next[trainer] - step <= ring.length && ring[(int) (step % ring.length)] != checksum) {
       throw ApiException.alreadyExists("trainer " + trainer + "'s push of step " + step + " of " + model
           + " was already received with other data; a retry must resend the same gradient, chunked the same way");
     }
@@ -66,6 +79,11 @@ final class PushLedger {
   /** The trainer's next step: every earlier one was received. */
   synchronized long next(int trainer) {
     return next[trainer];
+  }
+
+  /** Every trainer's next step, by trainer. */
+  synchronized long[] nexts() {
+    return next.clone();
   }
 
   /** The slowest trainer's next step. */

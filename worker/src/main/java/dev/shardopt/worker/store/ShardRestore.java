@@ -54,7 +54,8 @@ final class ShardRestore {
         parameters.add(p);
         state.add(st);
       }
-      return new RestoredShards(spec.getStep(), spec.getUpdatesApplied(), spec.getStepsSkipped(), parameters, state);
+      return new RestoredShards(spec.getStep(), spec.getUpdatesApplied(), spec.getStepsSkipped(),
+          spec.getNextPushList().stream().mapToLong(Long::longValue).toArray(), parameters, state);
     } catch (CheckpointException e) {
       throw CheckpointStatus.ofRead(worker, what, e);
     } catch (IOException e) { // closing the files read

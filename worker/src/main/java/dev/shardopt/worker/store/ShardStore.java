@@ -11,6 +11,8 @@ import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.UpdateKernels;
+import dev.shardopt.engine.device.DeviceBackend;
+import dev.shardopt.engine.device.DeviceMemoryException;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.ArrayList;
@@ -27,6 +29,7 @@ public final class ShardStore {
   private final Map<String, WorkerModel> models = new ConcurrentHashMap<>();
   private final Map<String, ExecutorService> executors = new ConcurrentHashMap<>();
   private final StepCoordinator coordinator;
+  private final DeviceBackend device;
   private final ParallelApply parallel;
   private final ScheduledExecutorService timeouts;
   private final WorkerCheckpoints checkpoints;
@@ -34,12 +37,15 @@ public final class ShardStore {
   private final AtomicLong bytesOut = new AtomicLong();
 
   /**
+   * @param device where every model's shards live (not owned)
+   * @param parallel checks the incoming heap gradients
    * @param timeouts runs the timeouts of every model's waiting pulls, pushes and snapshots (not owned)
    * @param checkpoints what models write their checkpoints with (not owned)
    */
-  public ShardStore(StepCoordinator coordinator, ParallelApply parallel, ScheduledExecutorService timeouts,
-      WorkerCheckpoints checkpoints) {
+  public ShardStore(StepCoordinator coordinator, DeviceBackend device, ParallelApply parallel,
+      ScheduledExecutorService timeouts, WorkerCheckpoints checkpoints) {
     this.coordinator = coordinator;
+    this.device = device;
     this.parallel = parallel;
     this.timeouts = timeouts;
     this.checkpoints = checkpoints;
@@ -50,6 +56,9 @@ public final class ShardStore {
    * wait for {@link WorkerModel#writeParameters}; the worker then reports them loaded. With
    * {@code request.restore}, the shards and their optimizer state are read from the checkpoint
    * instead, and the model continues from its step at once. Nothing is kept when this fails.
+   *
+   * @throws ApiException RESOURCE_EXHAUSTED when the device has not the memory, naming the bytes
+   *     needed and free and this worker; nothing is allocated then
    */
   public WorkerModel create(CreateShardsRequest request) {
     Model spec = request.getModel();
@@ -87,13 +96,21 @@ public final class ShardStore {
     });
     WorkerModel model;
     try {
-      model = new WorkerModel(spec, shards, initial, initializers, restored, coordinator, parallel, steps, timeouts,
-          checkpoints);
+      model = new WorkerModel(spec, shards, initial, initializers, restored, coordinator, device, parallel, steps,
+          timeouts, checkpoints);
+    } catch (DeviceMemoryException e) {
+      steps.shutdownNow();
+      throw ApiException.resourceExhausted(checkpoints.workerName().get() + " cannot hold its shards of " + name + ": "
+          + e.getMessage() + "; spread the model over more workers or use a device with more memory");
     } catch (RuntimeException e) {
       steps.shutdownNow();
       throw e instanceof ApiException ? e : ApiException.invalidArgument(e.getMessage());
     }
-    models.put(name, model);
+    if (models.putIfAbsent(name, model) != null) { // a concurrent create of the same name won
+      model.drop();
+      steps.shutdownNow();
+      throw ApiException.alreadyExists(name + " already has shards on this worker");
+    }
     executors.put(name, steps);
     return model;
   }
@@ -147,6 +164,11 @@ public final class ShardStore {
 
   public long bytesOut() {
     return bytesOut.get();
+  }
+
+  /** Where the shards live. */
+  public DeviceBackend device() {
+    return device;
   }
 
   public void close() {

@@ -5,6 +5,7 @@ import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.rpc.TensorBytes;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 
 /**
  * This worker's shards in wire form at one version: encoded once per version and shared by every
@@ -55,9 +56,10 @@ final class SnapshotCache {
     return encodings;
   }
 
-  private ParameterSnapshot encode(long version, List<float[]> params, int chunkFloats) {
+  private ParameterSnapshot encode(long version, IntFunction<float[]> params, int chunkFloats) {
     List<List<ByteString>> chunks = new ArrayList<>();
-    for (float[] p : params) {
+    for (int i = 0; i < shards.shards().size(); i++) {
+      float[] p = params.apply(i);
       List<ByteString> c = new ArrayList<>();
       for (int from = 0; from < p.length; from += chunkFloats) {
         c.add(TensorBytes.encode(p, from, Math.min(chunkFloats, p.length - from)));

@@ -5,6 +5,7 @@ import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.ShardGroup;
 import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.device.DeviceBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.Initializer;
@@ -17,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.stream.LongStream;
 
 /**
  * One model's shards on one worker, as the Worker service sees it: wires the parts (shard data,
@@ -36,25 +38,27 @@ public final class WorkerModel {
   private final VersionWaiters slowest;
   private final ModelLifecycle lifecycle;
   private final StepCoordinator coordinator;
-  private final CheckpointSnapshots checkpoints; // null for ASYNC models
+  private final AsyncSteps async; // null for SYNC models
+  private final CheckpointSnapshots checkpoints;
 
   /**
    * @param shards this worker's shards of the model, each with its initial values
    * @param initializers each shard's tensor's initializer kind
    * @param restored the shards as a checkpoint holds them (then {@code initial} is unused), or null
+   * @param device where the shards live; their arrays are allocated here and freed by {@link #drop}
+   * @param parallel checks the incoming heap gradients
    * @param timeouts runs the timeouts of waiting pulls, pushes and snapshots
+   * @throws dev.shardopt.engine.device.DeviceMemoryException when the device has not the memory;
+   *     nothing stays allocated then
    */
   public WorkerModel(
       Model spec, List<ShardSpec> shards, List<float[]> initial, List<Initializer.KindCase> initializers,
-      RestoredShards restored, StepCoordinator coordinator, ParallelApply parallel, ExecutorService stepExecutor,
-      ScheduledExecutorService timeouts, WorkerCheckpoints checkpoints) {
+      RestoredShards restored, StepCoordinator coordinator, DeviceBackend device, ParallelApply parallel,
+      ExecutorService stepExecutor, ScheduledExecutorService timeouts, WorkerCheckpoints checkpoints) {
     this.spec = spec;
     String name = spec.getName();
-    boolean async = spec.getMode() == TrainingMode.ASYNC;
+    boolean isAsync = spec.getMode() == TrainingMode.ASYNC;
     int trainers = Math.max(1, spec.getTrainers());
-    if (async && restored != null) {
-      throw ApiException.failedPrecondition("restoring ASYNC models from a checkpoint is not supported yet: " + name);
-    }
     Pipeline pipeline;
     try {
       pipeline = Pipeline.fromProto(spec.getPipeline());
@@ -64,34 +68,72 @@ public final class WorkerModel {
     List<String> tensorNames = spec.getTensorsList().stream().map(t -> t.getName()).toList();
     this.coordinator = coordinator;
     long firstStep = restored == null ? 0 : restored.step();
+    if (restored != null) {
+      checkRestoredPushes(name, isAsync, trainers, restored);
+    }
     if (restored == null) {
       this.timeline = new PipelineTimeline(name, pipeline, coordinator);
       this.shards = new ModelShards(name, tensorNames,
-          new ShardGroup(pipeline, shards, initial, async ? 1 : trainers, parallel));
+          new ShardGroup(pipeline, shards, initial, isAsync ? 1 : trainers, device, parallel));
+      this.ledger = new PushLedger(name, trainers, 4096, 0);
     } else {
+      // SYNC: the next step is fixed. ASYNC: every trainer's next push is (the highest of them).
+      long fixedThrough = isAsync ? LongStream.of(restored.nextPush()).max().orElse(0) : firstStep;
+      long resumeAt = isAsync ? LongStream.of(restored.nextPush()).min().orElse(0) : firstStep;
       this.timeline = PipelineTimeline.restored(name, spec.getPipelineScheduleCount() > 0 ? spec.getPipelineScheduleList()
-          : List.of(PipelineGeneration.newBuilder().setPipeline(spec.getPipeline()).build()), firstStep, coordinator);
-      PipelineTimeline.Generation at = timeline.at(firstStep);
-      ShardGroup group = new ShardGroup(at.pipeline(), shards, restored.parameters(), trainers, parallel);
-      group.restore(restored.updatesApplied(), restored.stepsSkipped(), restored.state());
+          : List.of(PipelineGeneration.newBuilder().setPipeline(spec.getPipeline()).build()), fixedThrough, coordinator);
+      PipelineTimeline.Generation at = timeline.at(resumeAt);
+      ShardGroup group = new ShardGroup(at.pipeline(), shards, restored.parameters(), isAsync ? 1 : trainers, device, parallel);
+      try {
+        group.restore(restored.updatesApplied(), restored.stepsSkipped(), restored.state());
+      } catch (RuntimeException e) {
+        group.close();
+        throw e;
+      }
       this.shards = new ModelShards(name, tensorNames, group, firstStep, at.generation());
+      this.ledger = isAsync ? new PushLedger(name, 4096, restored.nextPush())
+          : new PushLedger(name, trainers, 4096, firstStep);
     }
-    this.ledger = new PushLedger(name, trainers, 4096, firstStep);
     this.uploads = new UploadTracker(name, shards, initializers, restored != null);
     this.gradients = new GradientPool(shards, trainers + 1);
     this.snapshots = new SnapshotCache(this.shards);
     this.completed = new VersionWaiters(timeouts);
     this.slowest = new VersionWaiters(timeouts);
     completed.advanceTo(firstStep);
+    slowest.advanceTo(ledger.slowest());
     this.lifecycle = new ModelLifecycle(name);
     lifecycle.onEnd(completed::failAll);
     lifecycle.onEnd(slowest::failAll);
     ProtocolParts parts = new ProtocolParts(name, this.shards, ledger,
         new PushAdmission(name, trainers, timeline, this.shards), completed, lifecycle, gradients);
-    this.protocol = async
-        ? new AsyncSteps(parts, spec.getStaleness(), slowest)
+    this.async = isAsync ? new AsyncSteps(parts, spec.getStaleness(), slowest, timeouts) : null;
+    this.protocol = isAsync ? async
         : new SyncSteps(parts, trainers, timeline, coordinator, stepExecutor, firstStep);
-    this.checkpoints = async ? null : new CheckpointSnapshots(name, this.shards, completed, lifecycle, checkpoints, timeouts);
+    if (async != null) {
+      lifecycle.onEnd(async::end); // held pushes then fail as every later call does
+    }
+    this.checkpoints = new CheckpointSnapshots(name, this.shards, completed, lifecycle, checkpoints, timeouts);
+  }
+
+  /** A restore's exactly-once bookkeeping must be its mode's: next_push for ASYNC, one per trainer, summing to step. */
+  private static void checkRestoredPushes(String name, boolean isAsync, int trainers, RestoredShards restored) {
+    long[] next = restored.nextPush();
+    if (!isAsync) {
+      if (next.length != 0) {
+        throw ApiException.invalidArgument("restore.next_push is for ASYNC models; " + name + " is SYNC (its restore.step"
+            + " is the next step of every trainer)");
+      }
+      return;
+    }
+    if (next.length != trainers) {
+      throw ApiException.invalidArgument("restore.next_push has " + next.length + " entries, but " + name + " has "
+          + trainers + " trainers: an ASYNC restore names every trainer's next push");
+    }
+    long sum = LongStream.of(next).sum();
+    if (sum != restored.step()) {
+      throw ApiException.invalidArgument("restore.step " + restored.step() + " of " + name + " is not the sum of"
+          + " restore.next_push " + java.util.Arrays.toString(next) + " (" + sum + ")");
+    }
   }
 
   public String name() {
@@ -231,14 +273,71 @@ public final class WorkerModel {
   }
 
   /**
-   * Phase one of a checkpoint: once {@code step} (an update boundary) is complete, copies the shards'
-   * parameters and optimizer state in memory; the future holds the bytes copied. Waits first for this
-   * model's earlier checkpoint to be written.
+   * SYNC, phase one of a checkpoint: once {@code step} (an update boundary) is complete, copies the
+   * shards' parameters and optimizer state in memory; the future holds the bytes copied. Waits first
+   * for this model's earlier checkpoint to be written.
    *
    * @param waitMillis bounds each wait (DEADLINE_EXCEEDED naming the step and the steps completed)
    */
   public CompletableFuture<Long> snapshotShards(long step, long waitMillis) {
-    return syncCheckpoints().thenCompose(c -> c.snapshot(step, waitMillis));
+    if (async != null) {
+      return CompletableFuture.failedFuture(ApiException.failedPrecondition(name() + " is ASYNC: its shards are copied"
+          + " at a cut of the trainers' pushes (HoldPushes, then SnapshotShards with next_push), not at a step"));
+    }
+    return checkpoints.snapshot(step, waitMillis);
+  }
+
+  /**
+   * ASYNC, phase zero of a checkpoint: once this model's earlier checkpoint is written, stops
+   * applying its pushes (they wait, unacknowledged) and answers each trainer's next push index. The
+   * hold ends by itself, every held push applied, unless {@link #copyAtCut} completes it within
+   * {@code waitMillis}.
+   */
+  public CompletableFuture<long[]> holdPushes(long waitMillis) {
+    return asyncSteps().thenCompose(a -> {
+      lifecycle.check();
+      int k = shards.accumulate();
+      if (k != 1) { // a cut could split an accumulation window, whose partial sum no checkpoint holds
+        throw ApiException.failedPrecondition(name() + " accumulates " + k + " pushes per update: an ASYNC checkpoint"
+            + " needs accumulate 1 (a cut could fall inside a window)");
+      }
+      return checkpoints.afterPersist("the hold of the next checkpoint", waitMillis)
+          .thenApply(ignored -> a.hold(waitMillis));
+    });
+  }
+
+  /** ASYNC: ends the hold on this model's pushes, if any, without a copy (the checkpoint failed elsewhere). */
+  public void releasePushes() {
+    if (async == null) {
+      throw notAsync();
+    }
+    async.end(new ApiException(io.grpc.Status.Code.ABORTED, "the coordinator released the hold on the"
+        + " pushes of " + name() + ": the checkpoint failed on another worker"));
+  }
+
+  /**
+   * ASYNC, phase one: the cut, per trainer r the number {@code cut[r]} of its pushes to capture.
+   * Applies the held pushes below it; once exactly pushes 0 .. cut[r]-1 of every trainer r are
+   * applied, copies the shards (kept for {@link #persistShards} at step {@code step}) and applies the
+   * held pushes beyond the cut.
+   *
+   * @param step the sum of {@code cut}
+   */
+  public CompletableFuture<ShardCopy> copyAtCut(long step, long[] cut) {
+    long sum = LongStream.of(cut).sum();
+    if (sum != step) {
+      return CompletableFuture.failedFuture(ApiException.invalidArgument("step " + step + " is not the sum of next_push "
+          + java.util.Arrays.toString(cut) + " (" + sum + "): an ASYNC checkpoint's step is the pushes it captures"));
+    }
+    return asyncSteps().thenCompose(a -> a.copyAt(cut)).thenApply(copy -> {
+      checkpoints.keep(copy);
+      return new ShardCopy(copy.step(), copy.bytes(), copy.updatesApplied(), copy.stepsSkipped());
+    });
+  }
+
+  /** ASYNC: each trainer's next push index on this worker; empty for a SYNC model. */
+  public long[] nextPushes() {
+    return async == null ? new long[0] : async.nextPushes();
   }
 
   /**
@@ -247,13 +346,16 @@ public final class WorkerModel {
    * A failure leaves training alone.
    */
   public CompletableFuture<List<FileRange>> persistShards(long step, Path dir) {
-    return syncCheckpoints().thenCompose(c -> c.persist(step, dir));
+    return checkpoints.persist(step, dir);
   }
 
-  private CompletableFuture<CheckpointSnapshots> syncCheckpoints() {
-    return checkpoints != null ? CompletableFuture.completedFuture(checkpoints)
-        : CompletableFuture.failedFuture(ApiException.failedPrecondition(
-            "checkpoints of ASYNC models are not supported yet: " + name() + " is ASYNC"));
+  private CompletableFuture<AsyncSteps> asyncSteps() {
+    return async != null ? CompletableFuture.completedFuture(async) : CompletableFuture.failedFuture(notAsync());
+  }
+
+  private ApiException notAsync() {
+    return ApiException.failedPrecondition(name() + " is SYNC: its checkpoints capture a step boundary (SnapshotShards"
+        + " with the step); HoldPushes and next_push are for ASYNC models");
   }
 
   /** Marks the model failed: waiting pulls and pushes, and later calls, get UNAVAILABLE with the reason. */
@@ -261,9 +363,13 @@ public final class WorkerModel {
     lifecycle.fail(reason);
   }
 
-  /** The model was deleted: every later call gets NOT_FOUND. */
+  /**
+   * The model was deleted: every later call gets NOT_FOUND, and the shards' device arrays are freed
+   * (once a running step is done).
+   */
   public void drop() {
     lifecycle.drop();
+    shards.close();
   }
 
   /** The cause a future failed with, without CompletionException's wrapping. */

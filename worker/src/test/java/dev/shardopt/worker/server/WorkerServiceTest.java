@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.BlockStatistics;
 import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
@@ -65,7 +66,7 @@ class WorkerServiceTest {
     @Override
     public void loaded(String model) {}
   };
-  private final ShardStore store = new ShardStore(coordinator, new ParallelApply(pool, 1), timeouts,
+  private final ShardStore store = new ShardStore(coordinator, new CpuBackend(new ParallelApply(pool, 1)), new ParallelApply(pool, 1), timeouts,
       new WorkerCheckpoints(Runnable::run, () -> "worker workers/w1"));
   private final WorkerService service = new WorkerService(store, WorkerConfig.defaults("unused:1"));
 

@@ -16,6 +16,7 @@ import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.LocalOptimizer;
 import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CheckpointManifest;
@@ -85,7 +86,7 @@ class CheckpointShardsTest {
   /** A worker holding {@code shards}: {tensor index, offset, length} each; restored from {@code restore} if set. */
   private SimWorker worker(RestoreSpec restore, int[]... shards) {
     FakeCoordinator c = new FakeCoordinator(ADAM, List.of("w", "b"));
-    ShardStore store = new ShardStore(c, new ParallelApply(models.pool, 1), models.timeouts, models.checkpoints);
+    ShardStore store = new ShardStore(c, new CpuBackend(new ParallelApply(models.pool, 1)), new ParallelApply(models.pool, 1), models.timeouts, models.checkpoints);
     stores.add(store);
     Model spec = Model.newBuilder().setName("models/m").setPipeline(ADAM.toProto()).setTrainers(1)
         .setMode(TrainingMode.SYNC).addAllTensors(TENSORS)
@@ -243,7 +244,7 @@ class CheckpointShardsTest {
   void aRestoreFromACheckpointOfAnotherShapeOrStepCreatesNothing() throws Exception {
     Path dir = checkpointAfterThreeSteps();
     FakeCoordinator c = new FakeCoordinator(ADAM, List.of("w", "b"));
-    ShardStore store = new ShardStore(c, new ParallelApply(models.pool, 1), models.timeouts, models.checkpoints);
+    ShardStore store = new ShardStore(c, new CpuBackend(new ParallelApply(models.pool, 1)), new ParallelApply(models.pool, 1), models.timeouts, models.checkpoints);
     stores.add(store);
     TensorSpec wider = tensor("b", 8230);
     Model spec = Model.newBuilder().setName("models/m").setPipeline(ADAM.toProto()).setTrainers(1).addTensors(W)
@@ -309,14 +310,6 @@ class CheckpointShardsTest {
     assertThat(e).hasMessage("step 2 of models/m is not complete on worker workers/w1 after 20 ms (completed 0 steps);"
         + " are all trainers pushing?");
     assertThat(m.waitingPulls()).isZero();
-  }
-
-  @Test
-  void asyncModelsAreRefused() {
-    WorkerModel m = small("momentum(0.5)", TrainingMode.ASYNC);
-    ApiException e = refused(() -> m.snapshotShards(0, 1000).get(10, TimeUnit.SECONDS));
-    assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-    assertThat(e).hasMessage("checkpoints of ASYNC models are not supported yet: models/m is ASYNC");
   }
 
   @Test

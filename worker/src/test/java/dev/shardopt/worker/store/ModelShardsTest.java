@@ -7,6 +7,7 @@ import dev.shardopt.engine.ShardGroup;
 import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.UpdateDecision;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -22,7 +23,7 @@ class ModelShardsTest {
   private final Pipeline sgd = Pipeline.parse("sgd(1.0).skipNonFinite()");
   private final ModelShards shards = new ModelShards("models/m", List.of("w"), new ShardGroup(sgd,
       List.of(ShardSpec.whole(0, new TensorShape("w", new long[] {1}))), List.of(new float[] {0}), 1,
-      new ParallelApply(pool, 1)));
+      new CpuBackend(new ParallelApply(pool, 1)), new ParallelApply(pool, 1)));
   private final PipelineTimeline.Generation g0 = new PipelineTimeline.Generation(0, 0, sgd);
 
   @AfterEach

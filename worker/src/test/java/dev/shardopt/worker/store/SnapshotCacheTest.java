@@ -6,6 +6,7 @@ import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.ShardGroup;
 import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.util.List;
 import java.util.concurrent.Executors;
@@ -19,7 +20,8 @@ class SnapshotCacheTest {
     try {
       ShardGroup group = new ShardGroup(p, List.of(
           ShardSpec.whole(0, new TensorShape("a", new long[] {5})), ShardSpec.whole(1, new TensorShape("b", new long[] {1}))),
-          List.of(new float[] {1, 2, 3, 4, 5}, new float[] {9}), 1, new ParallelApply(exec, 1));
+          List.of(new float[] {1, 2, 3, 4, 5}, new float[] {9}), 1, new CpuBackend(new ParallelApply(exec, 1)),
+          new ParallelApply(exec, 1));
       ModelShards shards = new ModelShards("models/m", List.of("a", "b"), group);
       SnapshotCache cache = new SnapshotCache(shards);
       ParameterSnapshot all = cache.snapshot(List.of(), 2);

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.Initializer;
@@ -40,7 +41,8 @@ final class TestModels implements AutoCloseable {
     }
     ExecutorService steps = Executors.newSingleThreadExecutor();
     stepExecutors.add(steps);
-    return new WorkerModel(spec.build(), shards, List.of(init), kinds, null, coordinator, new ParallelApply(pool, 1), steps,
+    return new WorkerModel(spec.build(), shards, List.of(init), kinds, null, coordinator, new CpuBackend(new ParallelApply(pool, 1)),
+        new ParallelApply(pool, 1), steps,
         timeouts, checkpoints);
   }
 

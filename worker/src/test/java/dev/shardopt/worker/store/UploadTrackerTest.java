@@ -4,6 +4,7 @@ import static dev.shardopt.worker.store.TestModels.refused;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CreateShardsRequest;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.Test;
 class UploadTrackerTest {
   private final TestModels models = new TestModels();
   private final FakeCoordinator coordinator = new FakeCoordinator(Pipeline.parse("sgd(1.0)"), List.of("W", "b"));
-  private final ShardStore store = new ShardStore(coordinator, new ParallelApply(models.pool, 1), models.timeouts,
+  private final ShardStore store = new ShardStore(coordinator, new CpuBackend(new ParallelApply(models.pool, 1)), new ParallelApply(models.pool, 1), models.timeouts,
       new WorkerCheckpoints(Runnable::run, () -> "worker workers/w1"));
 
   @AfterEach

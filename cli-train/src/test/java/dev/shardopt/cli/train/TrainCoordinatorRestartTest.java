@@ -1,0 +1,106 @@
+package dev.shardopt.cli.train;
+
+import static dev.shardopt.cli.train.TrainCheckpointTest.assertSameCheckpoint;
+import static dev.shardopt.cli.train.TrainCommandTest.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.shardopt.cli.ClusterProcesses;
+import dev.shardopt.cli.train.TrainCommandTest.Result;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 8's "coordinator kill -9 and restart during {@code train --coordinator} with 2 worker processes":
+ * a coordinator with {@code --state-dir}, two workers and {@code shardopt train --coordinator} each in its
+ * own JVM; the coordinator is killed (SIGKILL) once train has written its checkpoint of step 20, and
+ * restarted on the same port and state dir. train goes on by itself (its trainers and the workers retry
+ * while the coordinator is down) and its final checkpoint is byte for byte that of an undisturbed run.
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class TrainCoordinatorRestartTest {
+  private static final int STEPS = 100;
+  private static final String[] RUN = {"train", "--batch", "32", "--hidden", "16", "--trainers", "2", "--seed", "7",
+      "--steps", String.valueOf(STEPS), "--checkpoint-every", "10", "--keep", "2"};
+  private static final String KILL_AFTER = "checkpoint step-0000000020: ";
+
+  private final ClusterProcesses servers = new ClusterProcesses("256m");
+  private final ClusterProcesses trainers = new ClusterProcesses("768m");
+  private final List<String> log = new ArrayList<>();
+  private final List<String> trainLog = new ArrayList<>();
+
+  @TempDir Path dir;
+
+  @AfterEach
+  void killAll() throws InterruptedException {
+    trainers.close();
+    servers.close();
+  }
+
+  private String coordinator(String port) throws Exception {
+    return servers.start(log, "coordinator", "--port", port, "--heartbeat-ms", "100", "--state-dir",
+        dir.resolve("state").toString());
+  }
+
+  @Test
+  void trainEndsWithTheUndisturbedRunsFinalCheckpointAfterTheCoordinatorIsKilledAndRestarted() throws Exception {
+    Path killed = dir.resolve("killed");
+    String address = coordinator("0");
+    Process first = servers.last();
+    String port = address.substring(address.lastIndexOf(':') + 1);
+    servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
+    servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
+
+    CountDownLatch pastStep20 = new CountDownLatch(1);
+    List<String> args = new ArrayList<>(List.of(RUN));
+    args.addAll(List.of("--coordinator", address, "--checkpoint-dir", killed.toString(),
+        "--plot", dir.resolve("killed.png").toString()));
+    Process train = trainers.launch(trainLog, line -> {
+      if (line.startsWith(KILL_AFTER)) {
+        pastStep20.countDown();
+      }
+    }, args.toArray(String[]::new));
+
+    assertThat(pastStep20.await(120, TimeUnit.SECONDS)).as("train wrote step 20's checkpoint: %s", output()).isTrue();
+    first.destroyForcibly(); // SIGKILL
+    assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(train.isAlive()).as(output()).isTrue();
+    assertThat(output()).doesNotContain("test accuracy");
+    assertThat(Files.exists(killed.resolve(String.format("step-%010d", STEPS)))).isFalse();
+
+    assertThat(coordinator(port)).isEqualTo(address);
+    assertThat(train.waitFor(150, TimeUnit.SECONDS)).as("train ends: %s", output()).isTrue();
+    assertThat(train.exitValue()).as(output()).isZero();
+    assertThat(output()).contains("cluster: coordinator " + address).containsPattern("(?m)^test accuracy ");
+
+    Path undisturbed = dir.resolve("undisturbed");
+    List<String> same = new ArrayList<>(List.of(RUN));
+    same.addAll(List.of("--workers", "2", "--checkpoint-dir", undisturbed.toString(),
+        "--plot", dir.resolve("undisturbed.png").toString()));
+    Result whole = run(same.toArray(String[]::new));
+    assertThat(whole.status()).as(whole.err()).isZero();
+    assertSameCheckpoint(undisturbed, killed, STEPS); // every .npy, the manifest and the trainer state
+    assertThat(accuracy(output())).isEqualTo(accuracy(whole.out()));
+    synchronized (log) {
+      assertThat(String.join("\n", log)).doesNotContain("registered again as").doesNotContain("Exception in thread");
+    }
+  }
+
+  private String output() {
+    synchronized (trainLog) {
+      return String.join("\n", trainLog);
+    }
+  }
+
+  private static String accuracy(String out) {
+    return out.lines().filter(l -> l.startsWith("test accuracy")).findFirst().orElseThrow(() -> new AssertionError(out))
+        .replaceAll(" in \\d+\\.\\d s$", "");
+  }
+}
