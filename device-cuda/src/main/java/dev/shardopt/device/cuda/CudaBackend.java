@@ -209,7 +209,7 @@ public final class CudaBackend implements DeviceBackend {
   /** Device index, name, architecture, CUDA versions and how the kernels were built: one line. */
   public String describe() {
     return "cuda device " + index + ": " + deviceName + ", sm_" + ccMajor + ccMinor + ", " + versions
-        + ", kernels: " + module.producedBy();
+        + ", kernels: " + module.producedBy() + ", host copies on " + staging.copyThreads() + " threads";
   }
 
   @Override

@@ -46,6 +46,10 @@ final class PinnedStaging implements AutoCloseable {
     }
   }
 
+  int copyThreads() {
+    return copier.threads();
+  }
+
   /** Address of buffer 0, for small transfers that need one buffer only (the reduction's results). */
   long scratchAddress() {
     return raw[0].address();
