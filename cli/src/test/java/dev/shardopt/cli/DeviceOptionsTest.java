@@ -4,6 +4,7 @@ import static dev.shardopt.cli.ReplayCommandTest.reference;
 import static dev.shardopt.cli.ReplayCommandTest.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.shardopt.embedded.OpenClHere;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

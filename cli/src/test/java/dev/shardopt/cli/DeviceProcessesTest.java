@@ -13,6 +13,7 @@ import dev.shardopt.client.TensorDef;
 import dev.shardopt.client.Tensors;
 import dev.shardopt.client.Trainer;
 import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.embedded.OpenClHere;
 import dev.shardopt.engine.InitialValues;
 import dev.shardopt.engine.LocalOptimizer;
 import dev.shardopt.engine.TensorShape;

@@ -8,6 +8,7 @@ import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.embedded.EmbeddedCluster;
+import dev.shardopt.embedded.OpenClHere;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

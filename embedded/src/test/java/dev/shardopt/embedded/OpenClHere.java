@@ -11,13 +11,14 @@ import java.util.concurrent.ForkJoinPool;
 /**
  * The opencl backend of this build on this machine (PoCL in CI). A test that needs it skips, saying
  * why, only where the machine has no OpenCL platform at all (as the device-opencl module's tests
- * do); any other failure to open it fails the test.
+ * do); any other failure to open it fails the test. Shared with cli's and cli-train's tests through
+ * this module's test jar.
  */
-final class OpenClHere {
+public final class OpenClHere {
   private OpenClHere() {}
 
   /** Opens opencl device 0 once and returns its name, or skips the calling test where there is no platform. */
-  static String deviceName() {
+  public static String deviceName() {
     try (DeviceBackend b = Devices.installed().open("opencl", 0, new ParallelApply(ForkJoinPool.commonPool(), 1),
         line -> {})) {
       return b.info().name();

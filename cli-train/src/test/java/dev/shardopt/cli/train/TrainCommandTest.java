@@ -3,6 +3,7 @@ package dev.shardopt.cli.train;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.shardopt.cli.ShardoptCli;
+import dev.shardopt.embedded.OpenClHere;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -116,7 +117,7 @@ class TrainCommandTest {
 
   @Test
   void aDeviceThatCannotOpenFailsTheEmbeddedWorkersWithOneLine() {
-    TrainOnDevicesTest.openClDeviceName();
+    OpenClHere.deviceName();
     Result r = run("train", "--device", "opencl", "--device-index", "9", "--steps", "5", "--plot",
         dir.resolve("o.png").toString());
     assertThat(r.status()).as("stdout: %s", r.out()).isEqualTo(ShardoptCli.EXIT_USER_ERROR);

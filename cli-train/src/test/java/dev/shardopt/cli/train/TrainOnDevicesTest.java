@@ -3,15 +3,10 @@ package dev.shardopt.cli.train;
 import static dev.shardopt.cli.train.TrainCheckpointTest.assertSameCheckpoint;
 import static dev.shardopt.cli.train.TrainCommandTest.run;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.shardopt.cli.train.TrainCommandTest.Result;
-import dev.shardopt.engine.device.DeviceBackend;
-import dev.shardopt.engine.device.DeviceUnavailableException;
-import dev.shardopt.engine.device.Devices;
-import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.embedded.OpenClHere;
 import java.nio.file.Path;
-import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,23 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainOnDevicesTest {
   @TempDir Path dir;
 
-  /**
-   * Opens opencl device 0 once and returns its name; skips the calling test (saying why) only where
-   * the machine has no OpenCL platform at all, as the device-opencl module's tests do.
-   */
-  static String openClDeviceName() {
-    try (DeviceBackend b = Devices.installed().open("opencl", 0, new ParallelApply(ForkJoinPool.commonPool(), 1),
-        line -> {})) {
-      return b.info().name();
-    } catch (DeviceUnavailableException e) {
-      if (e.getMessage().contains("no OpenCL platform is installed")) {
-        System.out.println("SKIPPED OpenCL tests: " + e.getMessage());
-        assumeTrue(false, e.getMessage());
-      }
-      throw e;
-    }
-  }
-
   private Result train(String device, Path checkpoints) {
     Result r = run("train", "--batch", "32", "--hidden", "16", "--trainers", "2", "--seed", "7", "--steps", "12",
         "--workers", "2", "--device", device, "--checkpoint-dir", checkpoints.toString(),
@@ -52,7 +30,7 @@ class TrainOnDevicesTest {
 
   @Test
   void trainingOnOpenClEndsBitwiseWhereTheCpuRunEnds() throws Exception {
-    openClDeviceName();
+    OpenClHere.deviceName();
     Path cpu = dir.resolve("cpu");
     Path opencl = dir.resolve("opencl");
     Result onCpu = train("cpu", cpu);
