@@ -533,26 +533,52 @@ public final class ModelRegistry {
   // ---------------------------------------------------------------- checkpoints
 
   /**
-   * A SYNC model's step boundary held for a checkpoint: the barrier does not decide the step that
-   * ends the window after it until {@link #release}, so every worker's state at the boundary stays
-   * as it is until each has copied it. What the checkpoint's plan and manifest need of the model.
+   * What every checkpoint needs of its model: its name, its tensors with their full shapes, the
+   * optimizer state slots of its files, and the workers that hold its shards.
    */
-  public static final class CheckpointHold {
-    private final Record record;
-    private final long step;
-    private final long heldStep;
+  public abstract static class CheckpointedModel {
+    final Record record;
     private final List<String> slots;
-    private boolean released;
 
-    private CheckpointHold(Record record, long step, long heldStep, List<String> slots) {
+    private CheckpointedModel(Record record, List<String> slots) {
       this.record = record;
-      this.step = step;
-      this.heldStep = heldStep;
       this.slots = List.copyOf(slots);
     }
 
     public String model() {
       return record.name();
+    }
+
+    /** The model's tensors, in order, with their full shapes. */
+    public List<TensorSpec> tensors() {
+      return record.spec.getTensorsList();
+    }
+
+    /** The optimizer state slots of every tensor (the rule's, which no generation changes). */
+    public List<String> slots() {
+      return slots;
+    }
+
+    /** The addresses of the workers holding shards of the model. */
+    public List<String> workers() {
+      return List.copyOf(new LinkedHashSet<>(record.addresses.values()));
+    }
+  }
+
+  /**
+   * A SYNC model's step boundary held for a checkpoint: the barrier does not decide the step that
+   * ends the window after it until {@link #release}, so every worker's state at the boundary stays
+   * as it is until each has copied it. What the checkpoint's plan and manifest need of the model.
+   */
+  public static final class CheckpointHold extends CheckpointedModel {
+    private final long step;
+    private final long heldStep;
+    private boolean released;
+
+    private CheckpointHold(Record record, long step, long heldStep, List<String> slots) {
+      super(record, slots);
+      this.step = step;
+      this.heldStep = heldStep;
     }
 
     /** The boundary captured: the state after this many steps. */
@@ -563,21 +589,6 @@ public final class ModelRegistry {
     /** The step whose decision waits for the release: the last of the window starting at {@link #step}. */
     public long heldStep() {
       return heldStep;
-    }
-
-    /** The model's tensors, in order, with their full shapes. */
-    public List<TensorSpec> tensors() {
-      return record.spec.getTensorsList();
-    }
-
-    /** The optimizer state slots of every tensor under the pipeline in force at the boundary. */
-    public List<String> slots() {
-      return slots;
-    }
-
-    /** The addresses of the workers holding shards of the model. */
-    public List<String> workers() {
-      return List.copyOf(new LinkedHashSet<>(record.addresses.values()));
     }
 
     /**
@@ -654,36 +665,13 @@ public final class ModelRegistry {
    * What a checkpoint of an ASYNC model needs of it: the checkpoint's plan, the workers holding its
    * shards, and the manifest's model fields for a cut.
    */
-  public static final class AsyncCheckpoint {
-    private final Record record;
-    private final List<String> slots;
-
+  public static final class AsyncCheckpoint extends CheckpointedModel {
     private AsyncCheckpoint(Record record, List<String> slots) {
-      this.record = record;
-      this.slots = List.copyOf(slots);
-    }
-
-    public String model() {
-      return record.name();
+      super(record, slots);
     }
 
     public int trainers() {
       return Math.max(1, record.spec.getTrainers());
-    }
-
-    /** The model's tensors, in order, with their full shapes. */
-    public List<TensorSpec> tensors() {
-      return record.spec.getTensorsList();
-    }
-
-    /** The optimizer state slots of every tensor (the rule's, which no generation changes). */
-    public List<String> slots() {
-      return slots;
-    }
-
-    /** The addresses of the workers holding shards of the model. */
-    public List<String> workers() {
-      return List.copyOf(new LinkedHashSet<>(record.addresses.values()));
     }
 
     /**

@@ -8,7 +8,6 @@ import dev.shardopt.client.ModelOptions;
 import dev.shardopt.client.RemoteModel;
 import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.Tensors;
-import dev.shardopt.client.Trainer;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.embedded.EmbeddedCluster;
@@ -20,10 +19,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,7 +40,7 @@ class ClusterDeterminismTest {
 
   @Test
   void everyWorkerCountAndShardSizeGivesTheLocalTrajectoryBitwise() throws Exception {
-    List<List<Map<String, float[]>>> grads = gradients();
+    List<List<Map<String, float[]>>> grads = SyncTrainingRun.gaussianGradients(11, STEPS, TRAINERS, NAMES, SHAPES, s -> 1);
     List<Map<String, float[]>> expected = local(grads);
     int[][] configs = {{1, 0}, {2, 0}, {3, 1}, {5, 0}, {2, 2}};
     for (int[] c : configs) {
@@ -60,40 +57,11 @@ class ClusterDeterminismTest {
     assertThat(expected.get(STEPS - 1).get("body.weight")).isNotEqualTo(expected.get(0).get("body.weight"));
   }
 
-  private static List<List<Map<String, float[]>>> gradients() {
-    Random rnd = new Random(11);
-    List<List<Map<String, float[]>>> out = new ArrayList<>();
-    for (int s = 0; s < STEPS; s++) {
-      List<Map<String, float[]>> push = new ArrayList<>();
-      for (int r = 0; r < TRAINERS; r++) {
-        Map<String, float[]> g = new LinkedHashMap<>();
-        for (int t = 0; t < NAMES.length; t++) {
-          float[] v = new float[size(t)];
-          for (int i = 0; i < v.length; i++) {
-            v[i] = (float) rnd.nextGaussian();
-          }
-          g.put(NAMES[t], v);
-        }
-        push.add(g);
-      }
-      out.add(push);
-    }
-    return out;
-  }
-
-  private static int size(int t) {
-    long n = 1;
-    for (long d : SHAPES[t]) {
-      n *= d;
-    }
-    return (int) n;
-  }
-
   /** The tensors' initial values as the workers generate them (normal, seeded per tensor). */
   private static Map<String, float[]> initialValues() {
     Map<String, float[]> out = new LinkedHashMap<>();
     for (int t = 0; t < NAMES.length; t++) {
-      float[] v = new float[size(t)];
+      float[] v = new float[SyncTrainingRun.size(SHAPES[t])];
       InitialValues.fill(normal(0.1, 100 + t), 0, v);
       out.put(NAMES[t], v);
     }
@@ -125,7 +93,6 @@ class ClusterDeterminismTest {
     EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(workers)
         .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(shardBlocks))
         .worker((i, c) -> c.withThreads(1 + i % 2));
-    ExecutorService threads = Executors.newFixedThreadPool(TRAINERS);
     try (ShardoptCluster cluster = ShardoptLocal.start(b, ClientOptions.defaults())) {
       ModelOptions options = ModelOptions.named("det").pipeline(PIPELINE).trainers(TRAINERS);
       List<dev.shardopt.client.TensorDef> defs = new ArrayList<>();
@@ -133,29 +100,7 @@ class ClusterDeterminismTest {
         defs.add(Tensors.of(NAMES[t], SHAPES[t]).init(normal(0.1, 100 + t)));
       }
       RemoteModel model = cluster.createModel(options.tensors(defs));
-      List<Trainer> trainers = new ArrayList<>();
-      for (int r = 0; r < TRAINERS; r++) {
-        trainers.add(model.trainer(r, TRAINERS));
-      }
-      List<Map<String, float[]>> out = new ArrayList<>();
-      for (int s = 0; s < STEPS; s++) {
-        List<Future<?>> pushes = new ArrayList<>();
-        for (int r = 0; r < TRAINERS; r++) {
-          int rank = r;
-          int step = s;
-          pushes.add(threads.submit(() -> {
-            trainers.get(rank).pull(); // the sync loop: pull the step's version, then push
-            return trainers.get(rank).push(step, grads.get(step).get(rank));
-          }));
-        }
-        for (Future<?> f : pushes) {
-          f.get();
-        }
-        out.add(model.pull(s + 1));
-      }
-      return out;
-    } finally {
-      threads.shutdownNow();
+      return SyncTrainingRun.train(model, grads);
     }
   }
 }

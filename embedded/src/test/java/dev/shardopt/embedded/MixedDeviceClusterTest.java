@@ -9,7 +9,6 @@ import dev.shardopt.client.Shardopt;
 import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.TensorDef;
 import dev.shardopt.client.Tensors;
-import dev.shardopt.client.Trainer;
 import dev.shardopt.coordinator.CoordinatorConfig;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.engine.device.DeviceSelection;
@@ -19,11 +18,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 
@@ -44,7 +38,9 @@ class MixedDeviceClusterTest {
   @Test
   void cpuAndOpenClWorkersGiveTheAllCpuParametersBitwise() throws Exception {
     OpenClHere.deviceName();
-    List<List<Map<String, float[]>>> grads = gradients();
+    // scale 1e-4 on the pushes of every third window (not clipped), 1 otherwise (clipped)
+    List<List<Map<String, float[]>>> grads = SyncTrainingRun.gaussianGradients(
+        17, PUSHES, TRAINERS, NAMES, SHAPES, s -> (s / 2) % 3 == 0 ? 1e-4 : 1.0);
     List<Map<String, float[]>> cpu = train(i -> false, grads);
     List<Map<String, float[]>> mixed = train(i -> i % 2 == 1, grads);
     for (int s = 0; s < PUSHES; s++) {
@@ -59,44 +55,12 @@ class MixedDeviceClusterTest {
     }
   }
 
-  /** Gradients of scale 1e-4 on the pushes of every third window (not clipped), of scale 1 otherwise (clipped). */
-  private static List<List<Map<String, float[]>>> gradients() {
-    Random rnd = new Random(17);
-    List<List<Map<String, float[]>>> out = new ArrayList<>();
-    for (int s = 0; s < PUSHES; s++) {
-      double scale = (s / 2) % 3 == 0 ? 1e-4 : 1.0;
-      List<Map<String, float[]>> push = new ArrayList<>();
-      for (int r = 0; r < TRAINERS; r++) {
-        Map<String, float[]> g = new LinkedHashMap<>();
-        for (int t = 0; t < NAMES.length; t++) {
-          float[] v = new float[size(t)];
-          for (int i = 0; i < v.length; i++) {
-            v[i] = (float) (scale * rnd.nextGaussian());
-          }
-          g.put(NAMES[t], v);
-        }
-        push.add(g);
-      }
-      out.add(push);
-    }
-    return out;
-  }
-
-  private static int size(int t) {
-    long n = 1;
-    for (long d : SHAPES[t]) {
-      n *= d;
-    }
-    return (int) n;
-  }
-
   /** The parameters after every push, on 4 workers with one-block shards; {@code opencl} picks the opencl workers. */
   private static List<Map<String, float[]>> train(IntPredicate opencl, List<List<Map<String, float[]>>> grads)
       throws Exception {
     EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(WORKERS)
         .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(1))
         .worker((i, c) -> c.withThreads(1).withDevice(opencl.test(i) ? DeviceSelection.of("opencl") : DeviceSelection.cpu()));
-    ExecutorService threads = Executors.newFixedThreadPool(TRAINERS);
     try (EmbeddedCluster servers = b.start(); ShardoptCluster cluster = Shardopt.connect(servers.coordinatorAddress())) {
       List<String> kinds = new ArrayList<>();
       for (int i = 0; i < WORKERS; i++) {
@@ -121,29 +85,7 @@ class MixedDeviceClusterTest {
       for (WorkerServer w : servers.workers()) {
         assertThat(w.device().info().usedByShardsBytes()).as(w.name()).isPositive();
       }
-      List<Trainer> trainers = new ArrayList<>();
-      for (int r = 0; r < TRAINERS; r++) {
-        trainers.add(model.trainer(r, TRAINERS));
-      }
-      List<Map<String, float[]>> out = new ArrayList<>();
-      for (int s = 0; s < PUSHES; s++) {
-        List<Future<?>> pushes = new ArrayList<>();
-        for (int r = 0; r < TRAINERS; r++) {
-          int rank = r;
-          int step = s;
-          pushes.add(threads.submit(() -> {
-            trainers.get(rank).pull(); // the sync loop: pull the step's version, then push
-            return trainers.get(rank).push(step, grads.get(step).get(rank));
-          }));
-        }
-        for (Future<?> f : pushes) {
-          f.get(60, TimeUnit.SECONDS);
-        }
-        out.add(model.pull(s + 1));
-      }
-      return out;
-    } finally {
-      threads.shutdownNow();
+      return SyncTrainingRun.train(model, grads);
     }
   }
 }
