@@ -65,8 +65,9 @@ final class ProxyCallHandler implements ServerCallHandler<byte[], byte[]> {
     if (fault instanceof Fault.Reorder r) {
       return buffered(call, headers, options, c -> reorder.park(method, () -> forwardOnce(c), r.maxHoldMillis()));
     }
-    StreamRelay relay = new StreamRelay(call, headers, upstream, options, fault instanceof Fault.DropResponse,
-        fault instanceof Fault.CutStream cut ? cut : null, relayEvents());
+    Fault.CutStream cut = fault instanceof Fault.CutStream c ? c : null;
+    StreamRelay relay = new StreamRelay(call, headers, upstream, StreamRelay.options(options, cut),
+        fault instanceof Fault.DropResponse, cut, relayEvents(), timer);
     open.opened(relay);
     ServerCall.Listener<byte[]> listener = relay.callerListener();
     if (fault instanceof Fault.Delay d && d.millis() > 0) {

@@ -5,6 +5,8 @@ import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One call passed through live, message by message in both directions, with the caller's headers,
@@ -17,6 +19,9 @@ import io.grpc.Status;
  * from the caller's and the target's callbacks and from {@code cutAll}.
  */
 final class StreamRelay implements OpenCall {
+  /** The longest a cut after n requests waits for the n-th to be written. */
+  private static final long CUT_WAIT_MILLIS = 1000;
+
   /** What the relay tells its owner. */
   interface Events {
     /** The target finished the call (any status); not called when the proxy cancelled it. */
@@ -36,6 +41,7 @@ final class StreamRelay implements OpenCall {
   private final boolean dropResponse;
   private final Fault.CutStream cut;
   private final Events events;
+  private final ScheduledExecutorService timer;
 
   private ClientCall<byte[], byte[]> call;
   private boolean finished;
@@ -44,13 +50,14 @@ final class StreamRelay implements OpenCall {
   private boolean upstreamWaitsForDownstreamReady;
   private int requests;
   private int responses;
+  private boolean cutWhenWritten;
 
   /**
    * @param dropResponse answer UNAVAILABLE when the target has finished, and forward nothing of its answer
    * @param cut where to cut the stream, or null
    */
   StreamRelay(ServerCall<byte[], byte[]> downstream, Metadata headers, Upstream upstream, CallOptions options,
-      boolean dropResponse, Fault.CutStream cut, Events events) {
+      boolean dropResponse, Fault.CutStream cut, Events events, ScheduledExecutorService timer) {
     this.downstream = downstream;
     this.headers = headers;
     this.upstream = upstream;
@@ -58,6 +65,16 @@ final class StreamRelay implements OpenCall {
     this.dropResponse = dropResponse;
     this.cut = cut;
     this.events = events;
+    this.timer = timer;
+  }
+
+  /**
+   * The options a relay with {@code cut} needs: a cut after n requests waits until the n-th is
+   * written to the socket (the call is ready again with a threshold of one byte), since a cancel in
+   * the same write batch as the message would discard it.
+   */
+  static CallOptions options(CallOptions base, Fault.CutStream cut) {
+    return cut != null && cut.direction() == Fault.Direction.REQUESTS ? base.withOnReadyThreshold(1) : base;
   }
 
   @Override
@@ -97,6 +114,12 @@ final class StreamRelay implements OpenCall {
     events.ended(this);
   }
 
+  private synchronized void cutNowIfPending() {
+    if (cutWhenWritten && !finished) {
+      cutAfter(requests, "request");
+    }
+  }
+
   private void cutAfter(int n, String what) {
     events.cut(method());
     cut(Status.UNAVAILABLE.withDescription("shardopt chaos: stream cut after " + n + " " + what + " messages"));
@@ -112,7 +135,13 @@ final class StreamRelay implements OpenCall {
         call.sendMessage(message);
         requests++;
         if (cut != null && cut.direction() == Fault.Direction.REQUESTS && requests == cut.messages()) {
-          cutAfter(requests, "request");
+          cutWhenWritten = true; // read nothing more from the caller
+          if (call.isReady()) {
+            cutAfter(requests, "request");
+          } else {
+            // bounded: a target that takes no more bytes must not hold the cut for ever
+            timer.schedule(StreamRelay.this::cutNowIfPending, CUT_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+          }
         } else if (call.isReady()) {
           downstream.request(1);
         } else {
@@ -213,6 +242,10 @@ final class StreamRelay implements OpenCall {
     @Override
     public void onReady() {
       synchronized (StreamRelay.this) {
+        if (cutWhenWritten && !finished) {
+          cutAfter(requests, "request");
+          return;
+        }
         if (downstreamWaitsForUpstreamReady && !finished) {
           downstreamWaitsForUpstreamReady = false;
           downstream.request(1);

@@ -2,6 +2,7 @@ package dev.shardopt.chaos;
 
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -33,8 +34,18 @@ final class Upstream implements AutoCloseable {
     return target;
   }
 
+  /**
+   * A new call to the target. It is made outside the caller's gRPC context: a call that a held or
+   * duplicated request sends later must not end with the context of whichever call's callback sent it.
+   * The caller's deadline and cancellation reach it through the options and the relay instead.
+   */
   ClientCall<byte[], byte[]> newCall(MethodDescriptor<byte[], byte[]> method, CallOptions options) {
-    return channel.get().newCall(method, options);
+    Context previous = Context.ROOT.attach();
+    try {
+      return channel.get().newCall(method, options);
+    } finally {
+      Context.ROOT.detach(previous);
+    }
   }
 
   /** Drops the connection to the target (every call on it fails) and opens a new one. */
