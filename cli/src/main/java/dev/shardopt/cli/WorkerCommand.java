@@ -15,8 +15,14 @@ public final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "7071", description = "Port to serve on (default: ${DEFAULT-VALUE}; 0 picks one).")
   int port;
 
-  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind and to advertise (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--host", defaultValue = "127.0.0.1",
+      description = "Address to bind, and to advertise unless --advertise says otherwise (default: ${DEFAULT-VALUE}).")
   String host;
+
+  @Option(names = "--advertise", paramLabel = "HOST:PORT",
+      description = "Address to register with the coordinator, where the coordinator and trainers reach this worker"
+          + " (default: the bound --host and port); e.g. a fault proxy's in front of it.")
+  String advertise;
 
   @Option(names = "--coordinator", required = true, paramLabel = "HOST:PORT", description = "The coordinator's address.")
   String coordinator;
@@ -37,6 +43,9 @@ public final class WorkerCommand implements Callable<Integer> {
     }
     WorkerConfig config = WorkerConfig.defaults(coordinator).withHost(host).withPort(port).withWaitMillis(waitMillis)
         .withDevice(device.selection());
+    if (advertise != null) {
+      config = config.withAdvertise(checkedHostPort("--advertise", advertise));
+    }
     if (threads != null) {
       if (threads < 1) {
         throw new UserErrorException("--threads must be >= 1, got " + threads);
@@ -57,5 +66,19 @@ public final class WorkerCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "shutdown"));
     server.awaitTermination();
     return ShardoptCli.EXIT_OK;
+  }
+
+  private static final java.util.regex.Pattern HOST_PORT = java.util.regex.Pattern.compile("(\\S+):(\\d{1,5})");
+
+  /**
+   * {@code value} when it is HOST:PORT (a host without spaces, a port in [1, 65535]; an IPv6 host in
+   * brackets), else a user error naming {@code option} and the value.
+   */
+  static String checkedHostPort(String option, String value) {
+    java.util.regex.Matcher m = HOST_PORT.matcher(value);
+    if (!m.matches() || Integer.parseInt(m.group(2)) < 1 || Integer.parseInt(m.group(2)) > 65535) {
+      throw new UserErrorException(option + " must be HOST:PORT with a port in [1, 65535], got \"" + value + "\"");
+    }
+    return value;
   }
 }

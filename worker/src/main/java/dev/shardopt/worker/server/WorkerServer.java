@@ -112,6 +112,9 @@ public final class WorkerServer implements AutoCloseable {
     DeviceInfo d = device.info();
     log.info("shardopt worker {} serving on {} (coordinator {}), shards on {} \"{}\"", r.getName(), address(),
         config.coordinator(), d.kind(), d.name());
+    if (config.advertise() != null) {
+      log.info("registered as {}: callers reach this worker there", config.advertise());
+    }
     return this;
   }
 
@@ -136,7 +139,7 @@ public final class WorkerServer implements AutoCloseable {
 
   private RegisterWorkerResponse register() {
     RegisterWorkerResponse r = CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(30, TimeUnit.SECONDS)
-        .registerWorker(RegisterWorkerRequest.newBuilder().setAddress(address()).setDevice(deviceStatus()).build());
+        .registerWorker(RegisterWorkerRequest.newBuilder().setAddress(advertisedAddress()).setDevice(deviceStatus()).build());
     name.set(r.getName());
     return r;
   }
@@ -164,8 +167,14 @@ public final class WorkerServer implements AutoCloseable {
     return device;
   }
 
+  /** Where this worker serves: the bound host and port. */
   public String address() {
     return config.host() + ":" + server.getPort();
+  }
+
+  /** Where callers reach this worker, as registered with the coordinator: --advertise, or {@link #address()}. */
+  public String advertisedAddress() {
+    return config.advertise() != null ? config.advertise() : address();
   }
 
   public String name() {
