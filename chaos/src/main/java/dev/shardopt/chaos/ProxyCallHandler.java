@@ -89,11 +89,6 @@ final class ProxyCallHandler implements ServerCallHandler<byte[], byte[]> {
       public void ended(StreamRelay relay) {
         open.closed(relay);
       }
-
-      @Override
-      public void cut(String method) {
-        // counted when the rule chose the fault
-      }
     };
   }
 

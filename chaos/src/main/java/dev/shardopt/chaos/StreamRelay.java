@@ -29,9 +29,6 @@ final class StreamRelay implements OpenCall {
 
     /** The call is over on both sides. */
     void ended(StreamRelay relay);
-
-    /** The relay cut the stream (a {@link Fault.CutStream}). */
-    void cut(String method);
   }
 
   private final ServerCall<byte[], byte[]> downstream;
@@ -121,7 +118,6 @@ final class StreamRelay implements OpenCall {
   }
 
   private void cutAfter(int n, String what) {
-    events.cut(method());
     cut(Status.UNAVAILABLE.withDescription("shardopt chaos: stream cut after " + n + " " + what + " messages"));
   }
 
