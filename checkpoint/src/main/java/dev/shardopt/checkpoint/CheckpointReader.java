@@ -4,6 +4,7 @@ import dev.shardopt.v1.CheckpointManifest;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -199,6 +200,24 @@ public final class CheckpointReader implements Closeable {
     }
   }
 
+  /**
+   * The checks of {@link #verify()} without reading the data: every file present, of its size, with an
+   * npy header of dtype '<f4', C order and the manifest's shape. A restore makes these before anything is
+   * created, and checks the data's checksums with the ranges the workers read ({@link #checkRanges}).
+   *
+   * @throws CheckpointException MISSING, TRUNCATED, DTYPE, SHAPE or MALFORMED, naming the file
+   */
+  public void checkFiles() throws CheckpointException {
+    for (CheckpointManifest.File f : manifest.getFilesList()) {
+      Path file = dir.resolve(f.getPath());
+      try {
+        checkSizeAndHeader(file, f, channel(f));
+      } catch (IOException e) {
+        throw CheckpointException.io(file, "read", e);
+      }
+    }
+  }
+
   /** {@link #verify()} of one file. */
   public void verify(String tensor, String slot) throws CheckpointException {
     verify(entry(tensor, slot));
@@ -281,6 +300,30 @@ public final class CheckpointReader implements Closeable {
   public FileRange readRange(String tensor, String slot, long elementOffset, float[] out, int outOffset, int length)
       throws CheckpointException {
     java.util.Objects.checkFromIndexSize(outOffset, length, out.length);
+    return readChunks(tensor, slot, elementOffset, length, (chunk, at, n) -> chunk.get(out, outOffset + (int) at, n));
+  }
+
+  /**
+   * {@link #readRange(String, String, long, float[], int, int)} into {@code sink}, chunk by chunk
+   * through a small buffer, instead of one heap array.
+   */
+  public FileRange readRange(String tensor, String slot, long elementOffset, long length, FloatSink sink)
+      throws CheckpointException {
+    float[] values = new float[(int) Math.min(length, Io.CHUNK / 4)];
+    return readChunks(tensor, slot, elementOffset, length, (chunk, at, n) -> {
+      chunk.get(values, 0, n);
+      sink.write(at, values, n);
+    });
+  }
+
+  /** Takes elements {@code [at, at + n)} of a range, read into a chunk's buffer. */
+  @FunctionalInterface
+  private interface Chunks {
+    void take(FloatBuffer chunk, long at, int n);
+  }
+
+  private FileRange readChunks(String tensor, String slot, long elementOffset, long length, Chunks chunks)
+      throws CheckpointException {
     CheckpointManifest.File f = entry(tensor, slot);
     Path file = dir.resolve(f.getPath());
     long elements = (f.getSizeBytes() - f.getDataOffset()) / 4;
@@ -291,9 +334,9 @@ public final class CheckpointReader implements Closeable {
     ByteBuffer buf = borrow();
     try {
       long pos = start;
-      int done = 0;
+      long done = 0;
       while (done < length) {
-        int n = Math.min(buf.capacity() / 4, length - done);
+        int n = (int) Math.min(buf.capacity() / 4, length - done);
         buf.clear();
         buf.limit(4 * n);
         if (!Io.readFully(ch, buf, pos)) {
@@ -302,7 +345,7 @@ public final class CheckpointReader implements Closeable {
         buf.flip();
         crc.update(buf);
         buf.flip();
-        buf.asFloatBuffer().get(out, outOffset + done, n);
+        chunks.take(buf.asFloatBuffer(), done, n);
         pos += 4L * n;
         done += n;
       }

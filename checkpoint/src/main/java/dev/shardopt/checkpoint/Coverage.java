@@ -14,8 +14,8 @@ final class Coverage {
   private Coverage() {}
 
   /** Fails with ARGUMENT unless elements {@code [offset, offset + length)} lie in a tensor of {@code elements}. */
-  static void checkElements(Path file, long offset, int length, long elements) throws CheckpointException {
-    if (offset < 0 || offset > elements - length) {
+  static void checkElements(Path file, long offset, long length, long elements) throws CheckpointException {
+    if (offset < 0 || length < 0 || offset > elements - length) {
       throw new CheckpointException(CheckpointException.Kind.ARGUMENT, file, "elements [" + offset + ", "
           + (offset + length) + ") are outside the tensor's " + elements + " elements");
     }

@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -80,6 +81,21 @@ public final class ShardWriter implements Closeable {
   }
 
   /**
+   * Writes {@code length} elements read from {@code source} as elements {@code [elementOffset,
+   * elementOffset + length)} of {@code tensor}'s {@code slot}, chunk by chunk, without forcing them to
+   * disk; as {@link #writeUnforced(String, String, long, float[])} otherwise.
+   */
+  public FileRange writeUnforced(String tensor, String slot, long elementOffset, long length, FloatSource source)
+      throws CheckpointException {
+    OpenFile f = file(FileNames.fileName(tensor, slot == null ? "" : slot));
+    float[] chunk = new float[(int) Math.min(length, Io.CHUNK / 4)];
+    return writeRange(f, elementOffset, length, (into, from, n) -> {
+      source.read(from, chunk, n);
+      into.put(chunk, 0, n);
+    });
+  }
+
+  /**
    * Forces every file written through this writer to disk (one fsync each), so that the ranges {@link
    * #writeUnforced} returned may be reported.
    *
@@ -102,20 +118,31 @@ public final class ShardWriter implements Closeable {
     }
   }
 
+  /** Puts elements {@code [from, from + n)} of a range into a chunk's buffer. */
+  @FunctionalInterface
+  private interface Chunks {
+    void put(FloatBuffer into, long from, int n);
+  }
+
   private FileRange writeRange(OpenFile f, long elementOffset, float[] src, int srcOffset, int length)
       throws CheckpointException {
     java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
+    return writeRange(f, elementOffset, length, (into, from, n) -> into.put(src, srcOffset + (int) from, n));
+  }
+
+  private FileRange writeRange(OpenFile f, long elementOffset, long length, Chunks chunks)
+      throws CheckpointException {
     Coverage.checkElements(f.file, elementOffset, length, f.elements);
     long start = f.dataOffset + 4 * elementOffset;
     CRC32C crc = new CRC32C();
     ByteBuffer buf = borrow();
     try {
       long pos = start;
-      int done = 0;
+      long done = 0;
       while (done < length) {
-        int n = Math.min(buf.capacity() / 4, length - done);
+        int n = (int) Math.min(buf.capacity() / 4, length - done);
         buf.clear();
-        buf.asFloatBuffer().put(src, srcOffset + done, n);
+        chunks.put(buf.asFloatBuffer(), done, n);
         buf.limit(4 * n);
         crc.update(buf);
         buf.flip();

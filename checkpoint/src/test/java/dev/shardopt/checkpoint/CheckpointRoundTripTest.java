@@ -58,6 +58,60 @@ class CheckpointRoundTripTest {
   }
 
   @Test
+  void aRangeWrittenFromASourceAndReadIntoASinkChunkByChunkIsTheArrayPathsBytesAndChecksum() throws Exception {
+    int chunk = Io.CHUNK / 4;
+    int n = 2 * chunk + 12_345; // three chunks, the last one partial
+    float[] values = new float[n + 7];
+    java.util.Random random = new java.util.Random(3);
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (float) random.nextGaussian();
+    }
+    values[chunk + 1] = Float.NaN;
+    values[2 * chunk] = -0f;
+    dev.shardopt.v1.TensorSpec spec = dev.shardopt.v1.TensorSpec.newBuilder().setName("w").addShape(2).addShape(n).build();
+    CheckpointPlan plan = CheckpointPlan.of(List.of(spec), List.of());
+    PendingCheckpoint pending = CheckpointLayout.create(root, 1, plan);
+    List<Long> asked = new ArrayList<>();
+    FileRange fromSource;
+    FileRange fromArray;
+    try (ShardWriter w = ShardWriter.open(pending.dir())) {
+      // elements [n, 2n): read from values[7 ...] through the source
+      fromSource = w.writeUnforced("w", "", n, n, (from, dst, count) -> {
+        asked.add(from);
+        System.arraycopy(values, 7 + (int) from, dst, 0, count);
+      });
+      fromArray = w.writeUnforced("w", "", 0, java.util.Arrays.copyOfRange(values, 7, 7 + n));
+      w.force();
+    }
+    assertThat(asked).containsExactly(0L, (long) chunk, 2L * chunk);
+    assertThat(fromSource.crc32c()).isEqualTo(fromArray.crc32c());
+    assertThat(fromSource.length()).isEqualTo(4L * n);
+    ByteBuffer le = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+    le.asFloatBuffer().put(values, 7, n);
+    CRC32C independent = new CRC32C();
+    independent.update(le.array());
+    assertThat(fromSource.crc32c()).isEqualTo((int) independent.getValue());
+
+    Path committed = ManifestWriter.commit(pending,
+        Fixtures.model(1).toBuilder().clearTensors().addTensors(spec).build(), List.of(fromArray, fromSource));
+    try (CheckpointReader r = CheckpointReader.open(committed)) {
+      float[] back = new float[n];
+      List<Long> given = new ArrayList<>();
+      FileRange read = r.readRange("w", "", n, n, (from, src, count) -> {
+        given.add(from);
+        System.arraycopy(src, 0, back, (int) from, count);
+      });
+      assertThat(given).containsExactly(0L, (long) chunk, 2L * chunk);
+      assertThat(read).isEqualTo(fromSource);
+      assertThat(bits(back)).isEqualTo(bits(java.util.Arrays.copyOfRange(values, 7, 7 + n)));
+      assertThatThrownBy(() -> r.readRange("w", "", n + 1, n, (from, src, count) -> { }))
+          .isInstanceOf(CheckpointException.class)
+          .hasMessageContaining("elements [" + (n + 1) + ", " + (2 * n + 1) + ") are outside the tensor's " + 2 * n
+              + " elements");
+    }
+  }
+
+  @Test
   void rangesWrittenUnforcedThenForcedOnceCommitAndReadBackBitExactly() throws Exception {
     CheckpointPlan plan = Fixtures.plan();
     Map<String, float[]> values = Fixtures.values(plan, 7);

@@ -10,7 +10,8 @@ import java.util.List;
  *     pushes captured, the sum of {@code nextPush}
  * @param path the checkpoint's directory, {@code DIR/step-<s>}, as the coordinator sees it
  * @param bytes bytes of tensor and optimizer state data written
- * @param snapshotMillis how long training was held for the workers' in-memory snapshots
+ * @param snapshotMillis how long training was held for the workers' snapshots (their copies of
+ *     the shards into the checkpoint's files, not yet forced to disk)
  * @param totalMillis how long the whole checkpoint took, writes and manifest included
  * @param nextPush ASYNC: the cut, per trainer (index = rank) the number of its pushes captured:
  *     every shard had applied exactly its pushes 0 .. nextPush[r]-1; empty for SYNC

@@ -208,8 +208,9 @@ public final class RemoteModel {
    * accumulate that the cluster has not passed). ASYNC: at a cut of the trainers' pushes that the
    * coordinator picks ({@link CheckpointInfo#nextPush()}): every shard has applied exactly pushes
    * 0 .. nextPush[r]-1 of each trainer r; pushes beyond the cut wait until every worker has copied its
-   * shards. Returns once the checkpoint is complete; training waits only for
-   * the workers' in-memory snapshots. The directory is resolved to an absolute path here, and the
+   * shards. Returns once the checkpoint is complete; training waits only for the workers' snapshots
+   * (copies into the files' page cache, forced to disk afterwards). The directory is resolved to an
+   * absolute path here, and the
    * coordinator and every worker must reach it under that path (a shared filesystem when they run
    * on other machines). The call has its own deadline, {@link ClientOptions#checkpointDeadline()},
    * within which it is sent again, with backoff, while the coordinator does not answer (down or

@@ -108,10 +108,11 @@ public class ShardoptCluster implements AutoCloseable {
 
   /**
    * Creates model {@code id} from a checkpoint and waits until it is READY: the coordinator
-   * verifies every file, then places the tensors on the cluster's current workers, whatever their
-   * number. The model continues at the checkpoint's step with its pipeline schedule, trainers and
-   * mode; its {@link RemoteModel#trainer trainers} start at that step (ASYNC: each at its next push
-   * of the checkpoint's cut).
+   * checks every file, places the tensors on the cluster's current workers, whatever their number,
+   * and checks what they read against the manifest's checksums before the model exists. The model
+   * continues at the checkpoint's step with its pipeline schedule, trainers and mode; its {@link
+   * RemoteModel#trainer trainers} start at that step (ASYNC: each at its next push of the
+   * checkpoint's cut).
    *
    * @param checkpointOrDirectory a checkpoint ({@code DIR/step-<s>}) or a directory of checkpoints,
    *     whose latest complete one is used. It is resolved to an absolute path here and read by the

@@ -2,6 +2,7 @@ package dev.shardopt.coordinator;
 
 import dev.shardopt.checkpoint.CheckpointException;
 import dev.shardopt.checkpoint.CheckpointReader;
+import dev.shardopt.checkpoint.FileRange;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CheckpointManifest;
 import dev.shardopt.v1.CreateModelRequest;
@@ -14,8 +15,11 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * CreateModel with restore_from: opens the checkpoint, verifies every file before anything is
- * created, and creates the model it describes on the current workers, continuing from its step.
+ * CreateModel with restore_from: opens the checkpoint, checks its manifest and every file's size
+ * and header before anything is created, and creates the model it describes on the current
+ * workers, continuing from its step. The files' contents are read once: the workers load their
+ * shards and answer the CRC32C of every range they read, which must combine into the manifest's
+ * checksums before the model exists (else the shards are dropped and nothing is created).
  */
 public final class CheckpointRestorer {
   private final ModelRegistry models;
@@ -31,33 +35,47 @@ public final class CheckpointRestorer {
     }
     ModelRegistry.nameOf(request.getModelId());
     Path path = Checkpointer.directory("restore_from", request.getRestoreFrom());
-    CheckpointManifest m;
-    Path dir;
-    try (CheckpointReader reader = CheckpointReader.open(path)) {
-      reader.verify();
-      m = reader.manifest();
-      dir = reader.dir().toAbsolutePath();
+    CheckpointReader reader;
+    try {
+      reader = CheckpointReader.open(path);
     } catch (CheckpointException e) {
       throw Checkpointer.toApi(e);
-    } catch (IOException e) {
-      throw ApiException.failedPrecondition(path + ": cannot read the checkpoint: " + e.getMessage());
     }
-    if (m.getMode() == TrainingMode.ASYNC) {
-      checkCut(dir, m);
-    } else if (m.getNextPushCount() != 0) {
-      throw ApiException.invalidArgument(dir + ": the manifest of a SYNC model has next_push " + m.getNextPushList()
-          + "; only an ASYNC checkpoint has one");
+    try {
+      reader.checkFiles();
+      CheckpointManifest m = reader.manifest();
+      Path dir = reader.dir().toAbsolutePath();
+      if (m.getMode() == TrainingMode.ASYNC) {
+        checkCut(dir, m);
+      } else if (m.getNextPushCount() != 0) {
+        throw ApiException.invalidArgument(dir + ": the manifest of a SYNC model has next_push " + m.getNextPushList()
+            + "; only an ASYNC checkpoint has one");
+      }
+      List<PipelineGeneration> generations = m.getPipelineSchedule().getGenerationsList();
+      if (generations.isEmpty()) {
+        throw ApiException.invalidArgument(dir + ": the manifest's pipeline_schedule has no generation");
+      }
+      Model spec = Model.newBuilder().addAllTensors(m.getTensorsList()).setTrainers(m.getTrainers()).setMode(m.getMode())
+          .setStaleness(m.getStaleness()).setPipeline(generations.get(0).getPipeline()).build();
+      RestoreSpec restore = RestoreSpec.newBuilder().setPath(dir.toString()).setStep(m.getStep())
+          .setUpdatesApplied(m.getUpdatesApplied()).setStepsSkipped(m.getStepsSkipped())
+          .addAllNextPush(m.getNextPushList()).build();
+      return models.restore(request.getModelId(), spec, generations, restore, read -> {
+        try {
+          reader.checkRanges(read.stream().map(FileRange::fromProto).toList());
+        } catch (CheckpointException e) {
+          throw Checkpointer.toApi(e);
+        }
+      });
+    } catch (CheckpointException e) {
+      throw Checkpointer.toApi(e);
+    } finally {
+      try {
+        reader.close();
+      } catch (IOException ignored) {
+        // files only read: nothing is lost, and the outcome is already decided
+      }
     }
-    List<PipelineGeneration> generations = m.getPipelineSchedule().getGenerationsList();
-    if (generations.isEmpty()) {
-      throw ApiException.invalidArgument(dir + ": the manifest's pipeline_schedule has no generation");
-    }
-    Model spec = Model.newBuilder().addAllTensors(m.getTensorsList()).setTrainers(m.getTrainers()).setMode(m.getMode())
-        .setStaleness(m.getStaleness()).setPipeline(generations.get(0).getPipeline()).build();
-    RestoreSpec restore = RestoreSpec.newBuilder().setPath(dir.toString()).setStep(m.getStep())
-        .setUpdatesApplied(m.getUpdatesApplied()).setStepsSkipped(m.getStepsSkipped())
-        .addAllNextPush(m.getNextPushList()).build();
-    return models.restore(request.getModelId(), spec, generations, restore);
   }
 
   /** An ASYNC checkpoint's cut: one next push per trainer, which sum to its step. */

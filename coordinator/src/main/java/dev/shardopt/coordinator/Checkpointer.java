@@ -29,9 +29,10 @@ import java.util.stream.LongStream;
 
 /**
  * CheckpointModel. Of a SYNC model: holds a step boundary ({@link ModelRegistry#holdCheckpoint}),
- * creates the checkpoint's files, has every worker snapshot its shards at the boundary (then
- * releases the hold: training waits only for the copies) and write them, and commits the manifest
- * last. A failure fails the checkpoint, never the model: the attempt is deleted, the hold released.
+ * creates the checkpoint's files, has every worker snapshot its shards at the boundary into them,
+ * unforced (then releases the hold: training waits only for these copies into the page cache) and
+ * then force them to disk, and commits the manifest last. A failure fails the checkpoint, never the
+ * model: the attempt is deleted, the hold released.
  *
  * <p>Of an ASYNC model, at a cut of the trainers' pushes: every worker holds the pushes it has
  * not applied yet and answers each trainer's next push index; the cut is, per trainer, the highest
@@ -42,7 +43,7 @@ import java.util.stream.LongStream;
  *
  * <p>The {@code snapshot_millis} reported runs from the hold being taken to its release: it includes
  * the workers waiting for the step in flight to complete up to the boundary (training time, not a
- * stall the checkpoint causes) as well as their in-memory copies (the stall proper). The proto has
+ * stall the checkpoint causes) as well as their copies into the files (the stall proper). The proto has
  * no separate field for the copy alone; {@code total_millis} covers everything up to the commit.
  */
 public final class Checkpointer {
@@ -103,8 +104,9 @@ public final class Checkpointer {
     CheckpointManifest fields;
     double snapshotMillis;
     try {
+      String path = pending.dir().toString();
       try {
-        onEvery(hold.workers(), a -> fleet.snapshotShards(a, name, step));
+        onEvery(hold.workers(), a -> fleet.snapshotShards(a, name, step, path));
       } finally {
         fields = hold.release();
         snapshotMillis = millisSince(held);
@@ -126,40 +128,52 @@ public final class Checkpointer {
     List<String> workers = model.workers();
     long held = System.nanoTime();
     long[] cut;
-    List<SnapshotShardsResponse> copies;
     try {
-      List<HoldPushesResponse> next = onEvery(workers, a -> fleet.holdPushes(a, name, false));
-      cut = cutOf(name, model.trainers(), workers, next);
-      long[] chosen = cut;
-      copies = onEvery(workers, a -> fleet.snapshotAtCut(a, name, chosen));
+      cut = cutOf(name, model.trainers(), workers, onEvery(workers, a -> fleet.holdPushes(a, name, false)));
     } catch (RuntimeException e) {
       release(name, workers, e);
       ApiException api = e instanceof ApiException a ? a : new ApiException(Status.Code.INTERNAL, e.toString(), e);
       throw new ApiException(api.code(), "checkpoint of " + name + " failed: " + api.getMessage(), api);
     }
-    double snapshotMillis = millisSince(held);
     long step = LongStream.of(cut).sum();
+    PendingCheckpoint pending;
+    try {
+      if (step > MAX_STEP) {
+        throw failed(name, step, ApiException.failedPrecondition("the cut " + Arrays.toString(cut) + " captures "
+            + step + " pushes; a checkpoint's step has at most 10 digits"));
+      }
+      // The files exist before the copies: each worker writes its shards straight into them.
+      pending = CheckpointLayout.create(root, step, CheckpointPlan.of(model.tensors(), model.slots()));
+    } catch (CheckpointException e) {
+      ApiException api = failed(name, step, toApi(e));
+      release(name, workers, api);
+      throw api;
+    } catch (RuntimeException e) {
+      release(name, workers, e);
+      throw e;
+    }
+    List<SnapshotShardsResponse> copies;
+    String path = pending.dir().toString();
+    try {
+      long[] atCut = cut;
+      copies = onEvery(workers, a -> fleet.snapshotAtCut(a, name, atCut, path));
+    } catch (RuntimeException e) {
+      release(name, workers, e);
+      ApiException api = e instanceof ApiException a ? a : new ApiException(Status.Code.INTERNAL, e.toString(), e);
+      throw abort(pending, failed(name, step, api));
+    }
+    double snapshotMillis = millisSince(held);
     SnapshotShardsResponse first = copies.get(0);
     for (int i = 1; i < copies.size(); i++) {
       SnapshotShardsResponse c = copies.get(i);
       if (c.getUpdatesApplied() != first.getUpdatesApplied() || c.getStepsSkipped() != first.getStepsSkipped()) {
-        throw failed(name, step, new ApiException(Status.Code.INTERNAL, "the workers' copies at the cut "
-            + Arrays.toString(cut) + " disagree: " + workers.get(0) + " has " + first.getUpdatesApplied()
+        throw abort(pending, failed(name, step, new ApiException(Status.Code.INTERNAL, "the workers' copies at the"
+            + " cut " + Arrays.toString(cut) + " disagree: " + workers.get(0) + " has " + first.getUpdatesApplied()
             + " updates applied and " + first.getStepsSkipped() + " skipped, " + workers.get(i) + " "
-            + c.getUpdatesApplied() + " and " + c.getStepsSkipped()));
+            + c.getUpdatesApplied() + " and " + c.getStepsSkipped())));
       }
     }
-    if (step > MAX_STEP) {
-      throw failed(name, step, ApiException.failedPrecondition("the cut " + Arrays.toString(cut) + " captures " + step
-          + " pushes; a checkpoint's step has at most 10 digits"));
-    }
     CheckpointManifest fields = model.manifest(cut, first.getUpdatesApplied(), first.getStepsSkipped());
-    PendingCheckpoint pending;
-    try {
-      pending = CheckpointLayout.create(root, step, CheckpointPlan.of(model.tensors(), model.slots()));
-    } catch (CheckpointException e) {
-      throw failed(name, step, toApi(e));
-    }
     Checkpoint written = persist(name, pending, workers, step, fields, snapshotMillis, started);
     return written.toBuilder().addAllNextPush(LongStream.of(cut).boxed().toList()).build();
   }
@@ -195,7 +209,7 @@ public final class Checkpointer {
     }
   }
 
-  /** Has every worker write its copy into {@code pending}, and commits the manifest; deletes the attempt on failure. */
+  /** Has every worker force its copy in {@code pending} to disk, and commits the manifest; deletes the attempt on failure. */
   private Checkpoint persist(String name, PendingCheckpoint pending, List<String> workers, long step,
       CheckpointManifest fields, double snapshotMillis, long started) {
     try {

@@ -3,6 +3,7 @@ package dev.shardopt.coordinator;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.DropModelRequest;
 import dev.shardopt.v1.GetProgressRequest;
 import dev.shardopt.v1.HoldPushesRequest;
@@ -16,11 +17,15 @@ import dev.shardopt.v1.WorkerGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.Supplier;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.stream.LongStream;
 
 /** {@link WorkerFleet} over the Worker service, one channel per worker address. */
@@ -43,15 +48,62 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
     this.snapshotDeadlineMillis = snapshotDeadlineMillis;
   }
 
-  private WorkerGrpc.WorkerBlockingStub stub(String address) {
-    ManagedChannel ch = channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+  private ManagedChannel channel(String address) {
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES).build());
-    return WorkerGrpc.newBlockingStub(ch).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+  }
+
+  private WorkerGrpc.WorkerBlockingStub stub(String address) {
+    return WorkerGrpc.newBlockingStub(channel(address)).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
   }
 
   @Override
-  public void createShards(String address, CreateShardsRequest request) {
-    call(address, "create shards of " + request.getModel().getName(), () -> stub(address).createShards(request));
+  public CreateShardsResponse createShards(String address, CreateShardsRequest request) {
+    return call(address, "create shards of " + request.getModel().getName(), () -> stub(address).createShards(request));
+  }
+
+  /** Every worker's CreateShards at once, on gRPC's own threads; then waits for all of them. */
+  @Override
+  public Created createShards(Map<String, CreateShardsRequest> requests) {
+    Map<String, CompletableFuture<CreateShardsResponse>> answers = new LinkedHashMap<>();
+    requests.forEach((address, request) -> {
+      CompletableFuture<CreateShardsResponse> answer = new CompletableFuture<>();
+      try {
+        WorkerGrpc.newStub(channel(address)).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
+            .createShards(request, new StreamObserver<>() {
+              @Override
+              public void onNext(CreateShardsResponse value) {
+                answer.complete(value);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                answer.completeExceptionally(t);
+              }
+
+              @Override
+              public void onCompleted() {
+                answer.complete(CreateShardsResponse.getDefaultInstance());
+              }
+            });
+      } catch (RuntimeException e) {
+        answer.completeExceptionally(e);
+      }
+      answers.put(address, answer);
+    });
+    Map<String, CreateShardsResponse> created = new LinkedHashMap<>();
+    Map<String, RuntimeException> failed = new LinkedHashMap<>();
+    answers.forEach((address, answer) -> {
+      try {
+        created.put(address, answer.join());
+      } catch (CompletionException e) {
+        Throwable cause = e.getCause();
+        failed.put(address, cause instanceof StatusRuntimeException sre
+            ? failure(address, "create shards of " + requests.get(address).getModel().getName(), sre)
+            : cause instanceof RuntimeException r ? r : new IllegalStateException(cause));
+      }
+    });
+    return new Created(created, failed);
   }
 
   @Override
@@ -67,10 +119,10 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
   }
 
   @Override
-  public SnapshotShardsResponse snapshotShards(String address, String model, long step) {
+  public SnapshotShardsResponse snapshotShards(String address, String model, long step, String path) {
     return call(address, "snapshot the shards of " + model + " at step " + step,
         () -> stub(address).withDeadlineAfter(snapshotDeadlineMillis, TimeUnit.MILLISECONDS)
-            .snapshotShards(SnapshotShardsRequest.newBuilder().setModel(model).setStep(step).build()));
+            .snapshotShards(SnapshotShardsRequest.newBuilder().setModel(model).setStep(step).setPath(path).build()));
   }
 
   @Override
@@ -81,16 +133,16 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
   }
 
   @Override
-  public SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut) {
+  public SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut, String path) {
     return call(address, "snapshot the shards of " + model + " at the cut " + Arrays.toString(cut),
         () -> stub(address).withDeadlineAfter(snapshotDeadlineMillis, TimeUnit.MILLISECONDS)
             .snapshotShards(SnapshotShardsRequest.newBuilder().setModel(model).setStep(LongStream.of(cut).sum())
-                .addAllNextPush(LongStream.of(cut).boxed().toList()).build()));
+                .addAllNextPush(LongStream.of(cut).boxed().toList()).setPath(path).build()));
   }
 
   @Override
   public PersistShardsResponse persistShards(String address, String model, long step, String path) {
-    return call(address, "write its shards of " + model + " at step " + step + " into " + path,
+    return call(address, "persist its shards of " + model + " at step " + step + " in " + path,
         () -> stub(address).withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
             .persistShards(PersistShardsRequest.newBuilder().setModel(model).setStep(step).setPath(path).build()));
   }
@@ -99,9 +151,13 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
     try {
       return r.get();
     } catch (StatusRuntimeException e) {
-      throw new ApiException(e.getStatus().getCode(), "worker " + address + " could not " + what + ": "
-          + e.getStatus().getDescription());
+      throw failure(address, what, e);
     }
+  }
+
+  private static ApiException failure(String address, String what, StatusRuntimeException e) {
+    return new ApiException(e.getStatus().getCode(), "worker " + address + " could not " + what + ": "
+        + e.getStatus().getDescription());
   }
 
   @Override

@@ -12,6 +12,7 @@ import dev.shardopt.engine.UpdateDecision;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.CheckpointManifest;
+import dev.shardopt.v1.CheckpointRange;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.Initializer;
 import dev.shardopt.v1.Model;
@@ -43,6 +44,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -303,13 +305,17 @@ public final class ModelRegistry {
    * recorded with generation 0's pipeline, {@code generations} its whole schedule, and the workers
    * read their shards from {@code restore}. READY at once (nothing to upload); the schedule is fixed
    * through the checkpoint's step and its next decision is that step's.
+   *
+   * @param check gets every byte range the workers read, with its CRC32C, once all of them have
+   *     created their shards; throwing (an ApiException) drops the shards and creates nothing
    */
-  public Model restore(String modelId, Model requested, List<PipelineGeneration> generations, RestoreSpec restore) {
-    return create(modelId, requested, new Restoring(generations, restore));
+  public Model restore(String modelId, Model requested, List<PipelineGeneration> generations, RestoreSpec restore,
+      Consumer<List<CheckpointRange>> check) {
+    return create(modelId, requested, new Restoring(generations, restore, check));
   }
 
-  /** A restore's schedule and where the workers read their shards. */
-  private record Restoring(List<PipelineGeneration> generations, RestoreSpec spec) {}
+  /** A restore's schedule, where the workers read their shards, and the check of what they read. */
+  private record Restoring(List<PipelineGeneration> generations, RestoreSpec spec, Consumer<List<CheckpointRange>> check) {}
 
   /**
    * How far a restored model's schedule is fixed: SYNC, through the checkpoint's step (the next
@@ -401,23 +407,34 @@ public final class ModelRegistry {
       models.put(name, null); // reserved while the workers create their shards
     }
     Map<String, List<Shard>> byWorker = byWorker(shards);
-    List<String> created = new ArrayList<>();
+    Map<String, CreateShardsRequest> requests = new LinkedHashMap<>();
+    for (List<Shard> onWorker : byWorker.values()) {
+      CreateShardsRequest.Builder request = CreateShardsRequest.newBuilder().setModel(spec).addAllShards(onWorker);
+      if (restoring != null) {
+        request.setRestore(restoring.spec());
+      }
+      requests.put(onWorker.get(0).getAddress(), request.build());
+    }
     Record record = new Record(spec, shards, schedule, restoring == null ? null : restoring.spec());
+    // every worker at once: a restore reads each worker's part of the checkpoint in parallel
+    WorkerFleet.Created created = fleet.createShards(requests);
+    Map<String, RuntimeException> failed = created.failures();
     try {
-      for (Map.Entry<String, List<Shard>> e : byWorker.entrySet()) {
-        String address = e.getValue().get(0).getAddress();
-        CreateShardsRequest.Builder request = CreateShardsRequest.newBuilder().setModel(spec).addAllShards(e.getValue());
-        if (restoring != null) {
-          request.setRestore(restoring.spec());
-        }
-        fleet.createShards(address, request.build());
-        created.add(address);
+      if (!failed.isEmpty()) {
+        throw failed.values().iterator().next();
+      }
+      if (restoring != null) {
+        restoring.check().accept(created.answers().values().stream()
+            .flatMap(a -> a.getRestoredList().stream()).toList());
       }
       synchronized (record) {
         record.persist();
       }
     } catch (RuntimeException e) {
-      for (String address : created) {
+      for (String address : requests.keySet()) {
+        if (failed.containsKey(address)) {
+          continue;
+        }
         try {
           fleet.dropModel(address, name);
         } catch (RuntimeException ignored) {

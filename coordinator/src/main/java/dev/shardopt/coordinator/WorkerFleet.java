@@ -1,22 +1,51 @@
 package dev.shardopt.coordinator;
 
 import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.HoldPushesResponse;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.PersistShardsResponse;
 import dev.shardopt.v1.SnapshotShardsResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /** The coordinator's calls to workers. The gRPC form is {@link GrpcWorkerFleet}; tests fake it. */
 public interface WorkerFleet {
-  void createShards(String address, CreateShardsRequest request);
+  CreateShardsResponse createShards(String address, CreateShardsRequest request);
+
+  /**
+   * What {@link #createShards(Map)} got, by address in the requests' order: the answers of the
+   * workers that created their shards, and the failures of the others.
+   */
+  record Created(Map<String, CreateShardsResponse> answers, Map<String, RuntimeException> failures) {}
+
+  /**
+   * Creates shards on several workers ({@code requests} by address) and waits for every answer;
+   * this one asks them one after the other, the gRPC fleet all at once.
+   */
+  default Created createShards(Map<String, CreateShardsRequest> requests) {
+    Map<String, CreateShardsResponse> answers = new LinkedHashMap<>();
+    Map<String, RuntimeException> failed = new LinkedHashMap<>();
+    requests.forEach((address, request) -> {
+      try {
+        answers.put(address, createShards(address, request));
+      } catch (RuntimeException e) {
+        failed.put(address, e);
+      }
+    });
+    return new Created(answers, failed);
+  }
 
   void dropModel(String address, String model);
 
   /** The model's progress on that worker now. */
   ModelProgress progress(String address, String model);
 
-  /** Copies the worker's shards of {@code model} in memory once it has completed {@code step} steps. */
-  SnapshotShardsResponse snapshotShards(String address, String model, long step);
+  /**
+   * Writes the worker's shards of {@code model} into the checkpoint attempt directory {@code path},
+   * unforced, once it has completed {@code step} steps.
+   */
+  SnapshotShardsResponse snapshotShards(String address, String model, long step, String path);
 
   /**
    * ASYNC: holds the worker's pushes of {@code model} once its earlier checkpoint is written, and
@@ -24,9 +53,12 @@ public interface WorkerFleet {
    */
   HoldPushesResponse holdPushes(String address, String model, boolean release);
 
-  /** ASYNC: copies the worker's shards once exactly pushes 0 .. cut[r]-1 of every trainer r are applied. */
-  SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut);
+  /**
+   * ASYNC: writes the worker's shards into the checkpoint attempt directory {@code path}, unforced,
+   * once exactly pushes 0 .. cut[r]-1 of every trainer r are applied.
+   */
+  SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut, String path);
 
-  /** Writes that snapshot into the checkpoint attempt directory {@code path}; returns the ranges written. */
+  /** Forces that snapshot in {@code path} to disk; returns the ranges written. */
   PersistShardsResponse persistShards(String address, String model, long step, String path);
 }

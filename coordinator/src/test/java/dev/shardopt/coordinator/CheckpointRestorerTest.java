@@ -187,7 +187,7 @@ class CheckpointRestorerTest {
   }
 
   @Test
-  void aFlippedByteInADataFileIsAChecksumMismatchNamingTheFile() throws Exception {
+  void aFlippedByteInADataFileIsAChecksumMismatchNamingTheFileAndTheShardsReadAreDropped() throws Exception {
     Path file = checkpoint.resolve("c.exp_avg.npy");
     try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
       f.seek(f.length() - 7);
@@ -195,7 +195,27 @@ class CheckpointRestorerTest {
       f.seek(f.length() - 7);
       f.write(b ^ 0x10);
     }
-    assertRefused(Status.Code.FAILED_PRECONDITION, file.toString(), "checksum");
+    // the contents are checked with the ranges the workers read: they created their shards, which are dropped
+    assertApiError(() -> restore("r", checkpoint.toString()), Status.Code.FAILED_PRECONDITION)
+        .hasMessageStartingWith(file.toString()).hasMessageContaining("checksum mismatch: CRC32C got ");
+    List<String> created = cluster.fleet.of("create").stream().map(ModelRegistryTest.FakeFleet.Call::address).toList();
+    assertThat(created).containsExactlyInAnyOrder(CheckpointCluster.A1, CheckpointCluster.A2);
+    assertThat(cluster.fleet.of("drop")).extracting(ModelRegistryTest.FakeFleet.Call::address)
+        .containsExactlyInAnyOrderElementsOf(created);
+    assertApiError(() -> registry.get("models/r"), Status.Code.NOT_FOUND);
+    assertThat(registry.list()).extracting(Model::getName).containsExactly("models/src");
+  }
+
+  @Test
+  void aFlippedByteInAFileHeaderIsRefusedBeforeAnythingIsCreated() throws Exception {
+    Path file = checkpoint.resolve("b.npy");
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+      f.seek(0);
+      int b = f.read();
+      f.seek(0);
+      f.write(b ^ 0x01); // the npy magic
+    }
+    assertRefused(Status.Code.INVALID_ARGUMENT, file.toString(), "magic");
   }
 
   @Test

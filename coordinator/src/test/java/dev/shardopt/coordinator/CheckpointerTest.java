@@ -304,8 +304,10 @@ class CheckpointerTest {
     fleet.cutCopy.clear();
     fleet.failSnapshotOn.put(A1, ApiException.deadlineExceeded("worker " + A1 + " could not snapshot: the hold ended"));
     assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.DEADLINE_EXCEEDED)
-        .hasMessageContaining("checkpoint of models/m failed: worker host1:7001 could not snapshot: the hold ended");
+        .hasMessageContaining("checkpoint of models/m at step 8 failed: worker host1:7001 could not snapshot: the hold"
+            + " ended");
     assertThat(fleet.of("release")).extracting(ModelRegistryTest.FakeFleet.Call::address).containsExactly(A1, A2);
+    assertThat(entries()).isEmpty(); // the attempt, created before the copies, is deleted
 
     fleet.failSnapshotOn.clear();
     fleet.nextPushes.put(A2, List.of(4L)); // a worker that answers for another number of trainers

@@ -7,9 +7,11 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.rpc.ApiException;
+import dev.shardopt.checkpoint.CheckpointReader;
 import dev.shardopt.checkpoint.ShardWriter;
 import dev.shardopt.engine.UpdateKernels;
 import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.HoldPushesResponse;
 import dev.shardopt.v1.PersistShardsResponse;
 import dev.shardopt.v1.SnapshotShardsResponse;
@@ -68,12 +70,31 @@ class ModelRegistryTest {
     /** The addresses GetProgress was asked of, in order (not in {@link #calls}: every describe asks). */
     final List<String> progressAsked = new CopyOnWriteArrayList<>();
 
+    /** Restoring, reads its shards from the checkpoint as a worker does and answers the ranges read. */
     @Override
-    public void createShards(String address, CreateShardsRequest request) {
+    public CreateShardsResponse createShards(String address, CreateShardsRequest request) {
       calls.add(new Call("create", address, request));
       if (failCreateOn.contains(address)) {
         throw failure;
       }
+      CreateShardsResponse.Builder out = CreateShardsResponse.newBuilder();
+      if (!request.hasRestore()) {
+        return out.build();
+      }
+      List<String> slots = new ArrayList<>(List.of(""));
+      slots.addAll(UpdateKernels.forRule(Pipeline.fromProto(request.getModel().getPipeline()).rule()).stateSlots());
+      try (CheckpointReader r = CheckpointReader.open(Path.of(request.getRestore().getPath()))) {
+        for (Shard s : request.getShardsList()) {
+          for (String slot : slots) {
+            if (s.getLength() > 0) {
+              out.addRestored(r.readRange(s.getTensor(), slot, s.getOffset(), new float[(int) s.getLength()]).toProto());
+            }
+          }
+        }
+      } catch (IOException e) {
+        throw ApiException.failedPrecondition("worker " + address + ": " + e.getMessage());
+      }
+      return out.build();
     }
 
     @Override
@@ -98,7 +119,7 @@ class ModelRegistryTest {
     volatile java.util.function.Consumer<String> beforeSnapshotAnswer = a -> {};
 
     @Override
-    public SnapshotShardsResponse snapshotShards(String address, String model, long step) {
+    public SnapshotShardsResponse snapshotShards(String address, String model, long step, String path) {
       calls.add(new Call("snapshot", address, step));
       beforeSnapshotAnswer.accept(address);
       if (failSnapshotOn.containsKey(address)) {
@@ -127,7 +148,7 @@ class ModelRegistryTest {
     }
 
     @Override
-    public SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut) {
+    public SnapshotShardsResponse snapshotAtCut(String address, String model, long[] cut, String path) {
       calls.add(new Call("cut", address, java.util.stream.LongStream.of(cut).boxed().toList()));
       if (failSnapshotOn.containsKey(address)) {
         throw failSnapshotOn.get(address);

@@ -89,7 +89,9 @@ public final class ShardGroup implements AutoCloseable {
    * Allocates every array the shards need on {@code device} (parameters, state, scratch, window
    * sum, gradient staging for {@code trainers}) and uploads the initial values.
    *
-   * @param initial initial values per shard, in the order of {@code shards} (copied)
+   * @param initial initial values per shard, in the order of {@code shards} (copied); null for
+   *     zeros, when a restore {@link #write writes} every array and then calls {@link
+   *     #restore(long, long)}
    * @param device where the shards live (not owned: {@link #close} frees the arrays, not the device)
    * @param host runs {@link #validate}'s scan of the heap gradients
    * @throws DeviceMemoryException when the device has not the memory, naming the bytes needed and
@@ -104,15 +106,15 @@ public final class ShardGroup implements AutoCloseable {
     if (trainers < 1) {
       throw new IllegalArgumentException("trainers must be >= 1, got " + trainers);
     }
-    if (shards.size() != initial.size()) {
+    if (initial != null && shards.size() != initial.size()) {
       throw new IllegalArgumentException(shards.size() + " shards but " + initial.size() + " initial arrays");
     }
     this.trainers = trainers;
     this.kernel = UpdateKernels.forRule(pipeline.rule());
     for (int i = 0; i < shards.size(); i++) {
       ShardSpec s = shards.get(i);
-      float[] values = initial.get(i);
-      if (values.length != s.length()) {
+      float[] values = initial == null ? null : initial.get(i);
+      if (values != null && values.length != s.length()) {
         throw new IllegalArgumentException(
             "tensor '" + s.name() + "' has " + values.length + " values, expected " + s.length()
                 + " for shape " + Arrays.toString(s.tensor().shape()));
@@ -128,7 +130,9 @@ public final class ShardGroup implements AutoCloseable {
     try {
       for (Slot s : slots) {
         if (s.spec.length() > 0) {
-          device.upload(initial.get(s.index), 0, arrays.param(s.index), 0, s.spec.length());
+          if (initial != null) { // freshly allocated arrays are zero already
+            device.upload(initial.get(s.index), 0, arrays.param(s.index), 0, s.spec.length());
+          }
           initState(s);
         }
       }
@@ -303,6 +307,74 @@ public final class ShardGroup implements AutoCloseable {
     return s.stateCreated ? downloadState(s) : kernel.newState(s.spec.length());
   }
 
+  /** {@link #read}'s and {@link #write}'s array index of a shard's parameters; 0, 1, ... are its state slots. */
+  public static final int PARAMETERS = -1;
+
+  /**
+   * Copies {@code n} values of shard {@code i}'s array {@code array} ({@link #PARAMETERS} or a state
+   * slot's index in {@link #stateSlots()}) from element {@code from} into {@code dst[dstFrom ...]}. A
+   * state never created (frozen from the start) reads as the kernel's initial state, as {@link
+   * #stateOrInitial} gives it.
+   *
+   * @throws IndexOutOfBoundsException when a range or the array index is outside its bounds
+   */
+  public void read(int i, int array, int from, float[] dst, int dstFrom, int n) {
+    checkOpen();
+    Slot s = slots.get(i);
+    Objects.checkFromIndexSize(from, n, s.spec.length());
+    Objects.checkFromIndexSize(dstFrom, n, dst.length);
+    if (n == 0) {
+      return;
+    }
+    if (array == PARAMETERS) {
+      device.download(arrays.param(i), from, dst, dstFrom, n);
+    } else if (s.stateCreated) {
+      device.download(arrays.state(i)[Objects.checkIndex(array, kernel.stateSlots().size())], from, dst, dstFrom, n);
+    } else {
+      Arrays.fill(dst, dstFrom, dstFrom + n, kernel.initialValue(Objects.checkIndex(array, kernel.stateSlots().size())));
+    }
+  }
+
+  /**
+   * Overwrites {@code n} values of shard {@code i}'s array {@code array} ({@link #PARAMETERS} or a
+   * state slot's index) from element {@code from} with {@code src[srcFrom ...]}: a restore writes
+   * every array this way and then calls {@link #restore(long, long)}.
+   *
+   * @throws IndexOutOfBoundsException when a range or the array index is outside its bounds
+   */
+  public void write(int i, int array, int from, float[] src, int srcFrom, int n) {
+    checkOpen();
+    Slot s = slots.get(i);
+    Objects.checkFromIndexSize(from, n, s.spec.length());
+    Objects.checkFromIndexSize(srcFrom, n, src.length);
+    if (n == 0) {
+      return;
+    }
+    DeviceArray target = array == PARAMETERS ? arrays.param(i)
+        : arrays.state(i)[Objects.checkIndex(array, kernel.stateSlots().size())];
+    device.upload(src, srcFrom, target, from, n);
+  }
+
+  /**
+   * Continues from a checkpoint taken at an update boundary whose parameters and state (for frozen
+   * tensors too) were {@link #write written} into every array: sets the counters.
+   *
+   * @throws IllegalStateException inside an accumulation window (a checkpoint is never taken there)
+   */
+  public void restore(long updatesApplied, long stepsSkipped) {
+    checkOpen();
+    if (inWindow != 0) {
+      throw new IllegalStateException("cannot restore inside an accumulation window (" + inWindow + " pushes in)");
+    }
+    for (Slot s : slots) {
+      s.stateCreated = true;
+      s.sumWindow = -1;
+    }
+    updates = updatesApplied;
+    skipped = stepsSkipped;
+    window = updatesApplied + stepsSkipped; // a window ends with each update or skip
+  }
+
   /**
    * Continues from a checkpoint taken at an update boundary: the counters, and each shard's state
    * in {@link #stateSlots()} order (taken over, for frozen tensors too, so that unfreezing later
@@ -334,19 +406,12 @@ public final class ShardGroup implements AutoCloseable {
       }
     }
     for (int i = 0; i < slots.size(); i++) {
-      Slot s = slots.get(i);
       float[][] st = state.get(i);
-      if (s.spec.length() > 0) {
-        for (int j = 0; j < st.length; j++) {
-          device.upload(st[j], 0, arrays.state(i)[j], 0, s.spec.length());
-        }
+      for (int j = 0; j < st.length; j++) {
+        write(i, j, 0, st[j], 0, st[j].length);
       }
-      s.stateCreated = true;
-      s.sumWindow = -1;
     }
-    updates = updatesApplied;
-    skipped = stepsSkipped;
-    window = updatesApplied + stepsSkipped; // a window ends with each update or skip
+    restore(updatesApplied, stepsSkipped);
   }
 
   /**

@@ -66,6 +66,50 @@ class ShardGroupTest {
   }
 
   @Test
+  void aRestoreWritesEveryArrayInRangesThenContinuesFromItsCounters() {
+    // momentum(lr 1, mu 0.5), PyTorch's rule: buf = mu * buf + g, p -= lr * buf
+    Pipeline p = dev.shardopt.dsl.Optimizers.momentum(1.0).beta(0.5);
+    ParallelApply parallel = new ParallelApply(pool, 1);
+    ShardGroup g = new ShardGroup(p, List.of(ShardSpec.whole(0, new TensorShape("a", new long[] {3}))), null, 1,
+        device(parallel), parallel);
+    float[] none = new float[3];
+    g.read(0, ShardGroup.PARAMETERS, 0, none, 0, 3);
+    assertThat(none).containsExactly(0f, 0f, 0f); // null initial values: zeros, until written
+    g.write(0, ShardGroup.PARAMETERS, 0, v(9, 1, 2), 1, 2); // elements 0, 1 from src[1..2]
+    g.write(0, ShardGroup.PARAMETERS, 2, v(3), 0, 1);
+    g.write(0, 0, 0, v(2, 4, -2), 0, 3); // the momentum buffer
+    g.restore(5, 2);
+    assertThat(g.updatesApplied()).isEqualTo(5);
+    assertThat(g.stepsSkipped()).isEqualTo(2);
+
+    float[] g1 = {1, 0, 2};
+    g.validate(g.pipeline(), 0, new float[][] {g1});
+    ShardGroup.PreparedStep s = g.prepare(List.<float[][]>of(new float[][] {g1}));
+    g.apply(s, StepDecider.decide(g.pipeline(), g.updatesApplied(), g.statistics(s), List.of("a")));
+    // buf = 0.5 * (2, 4, -2) + (1, 0, 2) = (2, 2, 1); p = (1, 2, 3) - buf = (-1, 0, 2)
+    float[] out = new float[4];
+    g.read(0, ShardGroup.PARAMETERS, 0, out, 1, 3);
+    assertThat(out).containsExactly(0f, -1f, 0f, 2f);
+    g.read(0, 0, 1, out, 0, 2);
+    assertThat(out[0]).isEqualTo(2f);
+    assertThat(out[1]).isEqualTo(1f);
+    assertThat(g.updatesApplied()).isEqualTo(6);
+
+    assertThatThrownBy(() -> g.read(0, 1, 0, out, 0, 1)).isInstanceOf(IndexOutOfBoundsException.class);
+    assertThatThrownBy(() -> g.write(0, ShardGroup.PARAMETERS, 2, v(1, 2), 0, 2))
+        .isInstanceOf(IndexOutOfBoundsException.class);
+  }
+
+  @Test
+  void aStateNeverCreatedReadsAsTheKernelsInitialState() {
+    Pipeline p = dev.shardopt.dsl.Optimizers.adagrad(0.1).initialAccumulator(0.25).freeze("a");
+    ShardGroup g = group(p, 1);
+    float[] out = {7, 7, 7};
+    g.read(0, 0, 0, out, 1, 1);
+    assertThat(out).containsExactly(7f, 0.25f, 7f);
+  }
+
+  @Test
   void aTensorUnfrozenOnTheLastPushOfItsFirstWindowGetsThatPushOverK() {
     Pipeline frozen = sgd(1.0).accumulate(3).freeze("b");
     ShardGroup g = group(frozen, 2);

@@ -29,8 +29,8 @@ import java.util.stream.Stream;
  *
  * <p><b>How training waits as little as it can.</b> The thread asks for the checkpoint at the next due
  * boundary {@code b} ({@link RemoteModel#checkpoint(Path, long)}) ahead of the trainers: the coordinator
- * then holds only step {@code b}'s decision until every worker has copied its shards into memory, and the
- * workers write them in the background while training goes on. When the call returns (the manifest is
+ * then holds only step {@code b}'s decision until every worker has copied its shards into the checkpoint's
+ * files (the page cache), and the workers force them to disk in the background while training goes on. When the call returns (the manifest is
  * written), the thread writes the trainers' state of {@code b}, which each trainer copied when it finished
  * step {@code b-1}, deletes the checkpoints beyond the {@code keep} newest, and asks for the next one.
  *

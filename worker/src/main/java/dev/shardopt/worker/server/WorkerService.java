@@ -5,6 +5,7 @@ import com.google.protobuf.Empty;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.DropModelRequest;
 import dev.shardopt.v1.HoldPushesRequest;
 import dev.shardopt.v1.HoldPushesResponse;
@@ -58,11 +59,9 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   }
 
   @Override
-  public void createShards(CreateShardsRequest request, StreamObserver<Empty> response) {
-    unary(response, () -> {
-      store.create(request);
-      return Empty.getDefaultInstance();
-    });
+  public void createShards(CreateShardsRequest request, StreamObserver<CreateShardsResponse> response) {
+    unary(response, () -> CreateShardsResponse.newBuilder()
+        .addAllRestored(store.create(request).restoredFrom().stream().map(FileRange::toProto).toList()).build());
   }
 
   @Override
@@ -84,12 +83,14 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
     // timeout answers.
     if (request.getNextPushCount() > 0) {
       long[] cut = request.getNextPushList().stream().mapToLong(Long::longValue).toArray();
-      async(response, () -> store.get(request.getModel()).copyAtCut(request.getStep(), cut)
+      async(response, () -> store.get(request.getModel())
+          .copyAtCut(request.getStep(), cut, directory(request.getPath()))
           .thenApply(c -> SnapshotShardsResponse.newBuilder().setBytes(c.bytes()).setUpdatesApplied(c.updatesApplied())
               .setStepsSkipped(c.stepsSkipped()).build()));
       return;
     }
-    async(response, () -> store.get(request.getModel()).snapshotShards(request.getStep(), config.waitMillis())
+    async(response, () -> store.get(request.getModel())
+        .snapshotShards(request.getStep(), directory(request.getPath()), config.waitMillis())
         .thenApply(bytes -> SnapshotShardsResponse.newBuilder().setBytes(bytes).build()));
   }
 
@@ -109,7 +110,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   @Override
   public void persistShards(PersistShardsRequest request, StreamObserver<PersistShardsResponse> response) {
-    // Returns at once; the checkpoint executor answers once the files are written.
+    // Returns at once; the checkpoint executor answers once the files are forced to disk.
     async(response, () -> store.get(request.getModel()).persistShards(request.getStep(), directory(request.getPath()))
         .thenApply(ranges -> PersistShardsResponse.newBuilder()
             .addAllRanges(ranges.stream().map(FileRange::toProto).toList()).build()));

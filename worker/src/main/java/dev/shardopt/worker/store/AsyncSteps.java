@@ -1,7 +1,10 @@
 package dev.shardopt.worker.store;
 
+import dev.shardopt.checkpoint.CheckpointException;
 import dev.shardopt.rpc.ApiException;
 import io.grpc.Status;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -135,14 +138,16 @@ final class AsyncSteps implements PushProtocol {
 
   /**
    * Phase one: the cut, per trainer the number of its pushes to capture. Applies the held pushes
-   * below it; the future completes with the copy once every trainer's next push is the cut's, and
-   * the held pushes beyond it are then applied.
+   * below it; once every trainer's next push is the cut's, writes the shards into the checkpoint
+   * attempt directory {@code dir}, unforced, completes the future with that snapshot (or fails it
+   * with an {@link UncheckedIOException} around the write's {@link CheckpointException}), and
+   * applies the held pushes beyond the cut.
    *
    * @throws ApiException FAILED_PRECONDITION without a hold, a second time, or when a trainer's
    *     pushes applied are already beyond the cut; INVALID_ARGUMENT for a cut of another length
    */
-  CompletableFuture<ShardCheckpoint> copyAt(long[] cut) {
-    CompletableFuture<ShardCheckpoint> copy;
+  CompletableFuture<ShardSnapshot> copyAt(long[] cut, Path dir) {
+    CompletableFuture<ShardSnapshot> copy;
     List<PushHold.Held> below;
     PushHold.Ended ended = PushHold.Ended.NOTHING;
     ApiException refused = null;
@@ -172,7 +177,7 @@ final class AsyncSteps implements PushProtocol {
         copy = null;
         below = List.of();
       } else {
-        copy = hold.cut(cut);
+        copy = hold.cut(cut, dir);
         below = hold.belowCut();
         ended = copyIfAtCut();
       }
@@ -224,7 +229,11 @@ final class AsyncSteps implements PushProtocol {
       return PushHold.Ended.NOTHING;
     }
     long pushes = Arrays.stream(cut).sum();
-    return hold.end(parts.shards().snapshot(pushes, 1), null);
+    try {
+      return hold.end(ShardSnapshot.take(parts.shards(), pushes, 1, hold.dir()), null);
+    } catch (CheckpointException e) { // the copy fails, the model goes on
+      return hold.end(null, new UncheckedIOException(e));
+    }
   }
 
   /** Outside the monitor: delivers the copy (or its failure) and applies the pushes the hold gave back. */

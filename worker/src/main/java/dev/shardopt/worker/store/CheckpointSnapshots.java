@@ -2,12 +2,9 @@ package dev.shardopt.worker.store;
 
 import dev.shardopt.checkpoint.CheckpointException;
 import dev.shardopt.checkpoint.FileRange;
-import dev.shardopt.checkpoint.ShardWriter;
 import dev.shardopt.rpc.ApiException;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -16,12 +13,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * One model's checkpoints on this worker, in two phases: {@link #snapshot} copies the shards of a
- * SYNC model in memory once the model reaches the step (all that training waits for; an ASYNC
- * model's copy is taken at its cut by {@link AsyncSteps} and {@link #keep kept} here), {@link
- * #persist} writes the copy into the checkpoint's files on the worker's checkpoint executor and
- * drops it. A snapshot waits for this model's earlier persist to finish ({@link #afterPersist}:
- * back-pressure, at most one copy being written).
+ * One model's checkpoints on this worker, in two phases: {@link #snapshot} writes the shards of a
+ * SYNC model into the checkpoint's files once the model reaches the step, unforced, so that the
+ * copy lands in the page cache (all that training waits for; see {@link ShardSnapshot}; an ASYNC
+ * model's is taken at its cut by {@link AsyncSteps} and {@link #keep kept} here); {@link #persist}
+ * forces those files to disk on the worker's checkpoint executor. A snapshot waits for this model's
+ * earlier persist to finish ({@link #afterPersist}: back-pressure, at most one checkpoint being
+ * forced).
  */
 final class CheckpointSnapshots {
   private final String model;
@@ -31,7 +29,8 @@ final class CheckpointSnapshots {
   private final WorkerCheckpoints checkpoints;
   private final ScheduledExecutorService timeouts;
   // ---- guarded by this
-  private final TreeMap<Long, ShardCheckpoint> taken = new TreeMap<>();
+  private ShardSnapshot taken;
+  private boolean ended;
   private CompletableFuture<?> persisting = CompletableFuture.completedFuture(null);
   private long persistingStep = -1;
 
@@ -43,16 +42,17 @@ final class CheckpointSnapshots {
     this.lifecycle = lifecycle;
     this.checkpoints = checkpoints;
     this.timeouts = timeouts;
+    lifecycle.onEnd(e -> end());
   }
 
   /**
-   * Copies the shards at update boundary {@code step} once the model has completed it, and keeps
-   * the copy for {@link #persist} (replacing any earlier one, whose checkpoint was given up). The
-   * future holds the bytes copied.
+   * Writes the shards at update boundary {@code step} into the checkpoint attempt directory {@code
+   * dir} once the model has completed it, unforced, and keeps them for {@link #persist} (replacing
+   * any earlier snapshot, whose checkpoint was given up). The future holds the bytes written.
    *
    * @param waitMillis how long to wait for an earlier persist, and then for the step
    */
-  CompletableFuture<Long> snapshot(long step, long waitMillis) {
+  CompletableFuture<Long> snapshot(long step, Path dir, long waitMillis) {
     try {
       lifecycle.check();
       int k = shards.accumulate();
@@ -70,8 +70,14 @@ final class CheckpointSnapshots {
                 + " ms (completed " + shards.version() + " steps); are all trainers pushing?")))
         .thenApply(reached -> {
           lifecycle.check();
-          ShardCheckpoint copy = shards.snapshot(step, shards.accumulate());
+          ShardSnapshot copy;
+          try {
+            copy = ShardSnapshot.take(shards, step, shards.accumulate(), dir);
+          } catch (CheckpointException e) {
+            throw CheckpointStatus.ofWrite(worker(), what(step), e);
+          }
           keep(copy);
+          lifecycle.check();
           return copy.bytes();
         });
   }
@@ -92,55 +98,85 @@ final class CheckpointSnapshots {
             + " ms; " + waiting + " waits for it"));
   }
 
-  /** Keeps {@code copy} for {@link #persist}, replacing any earlier one (whose checkpoint was given up). */
-  synchronized void keep(ShardCheckpoint copy) {
-    taken.clear();
-    taken.put(copy.step(), copy);
+  /**
+   * Keeps {@code copy} for {@link #persist}, replacing any earlier one (whose checkpoint was given
+   * up); after the model ended, discards it instead.
+   */
+  void keep(ShardSnapshot copy) {
+    ShardSnapshot dropped;
+    synchronized (this) {
+      dropped = ended ? copy : taken;
+      if (!ended) {
+        taken = copy;
+      }
+    }
+    if (dropped != null) {
+      dropped.discard();
+    }
   }
 
   /**
-   * Writes the snapshot of {@code step} into the checkpoint attempt directory {@code dir} on the
-   * checkpoint executor, then drops it. The future holds the byte ranges written with their CRC32Cs.
+   * Forces the snapshot of {@code step}, written into {@code dir}, to disk on the checkpoint
+   * executor, then drops it. The future holds the byte ranges written with their CRC32Cs.
    *
-   * @throws ApiException NOT_FOUND (in the future) when no snapshot of {@code step} was taken
+   * @throws ApiException NOT_FOUND (in the future) when no snapshot of {@code step} was taken,
+   *     FAILED_PRECONDITION when it was written into another directory
    */
   CompletableFuture<List<FileRange>> persist(long step, Path dir) {
     CompletableFuture<List<FileRange>> written = new CompletableFuture<>();
-    ShardCheckpoint copy;
+    ShardSnapshot copy;
     synchronized (this) {
-      copy = taken.remove(step);
-      if (copy == null) {
+      copy = taken;
+      if (copy == null || copy.step() != step) {
         return CompletableFuture.failedFuture(ApiException.notFound("no snapshot of step " + step + " of " + model
-            + " on " + worker() + (taken.isEmpty() ? "" : " (it holds step " + taken.firstKey() + ")")
+            + " on " + worker() + (copy == null ? "" : " (it holds step " + copy.step() + ")")
             + "; call SnapshotShards first"));
       }
+      if (!copy.dir().equals(dir)) {
+        return CompletableFuture.failedFuture(ApiException.failedPrecondition("the snapshot of step " + step + " of "
+            + model + " on " + worker() + " was written into " + copy.dir() + ", not " + dir));
+      }
+      taken = null;
       persisting = written;
       persistingStep = step;
     }
     try {
       checkpoints.executor().execute(() -> {
         try {
-          written.complete(write(copy, dir));
+          written.complete(copy.persist());
+        } catch (CheckpointException e) {
+          written.completeExceptionally(CheckpointStatus.ofWrite(worker(), what(step), e));
         } catch (RuntimeException e) {
           written.completeExceptionally(e);
         }
       });
     } catch (RejectedExecutionException e) {
+      copy.discard();
       written.completeExceptionally(ApiException.unavailable(worker() + " is shutting down"));
     }
     return written;
   }
 
-  private List<FileRange> write(ShardCheckpoint copy, Path dir) {
-    String what = "its shards of the checkpoint of step " + copy.step() + " of " + model;
-    try (ShardWriter writer = ShardWriter.open(dir)) {
-      return copy.writeTo(writer);
-    } catch (CheckpointException e) {
-      throw CheckpointStatus.ofWrite(worker(), what, e);
-    } catch (IOException e) { // closing: the data is already forced to disk
-      throw CheckpointStatus.ofWrite(worker(), what, new CheckpointException(CheckpointException.Kind.IO, dir,
-          "cannot close: " + e.getMessage(), e));
+  /** The model failed or was deleted: the snapshot not yet persisted is given up. */
+  private void end() {
+    ShardSnapshot dropped;
+    synchronized (this) {
+      ended = true;
+      dropped = taken;
+      taken = null;
     }
+    if (dropped != null) {
+      dropped.discard();
+    }
+  }
+
+  /** The status of a failed write of {@code what} on this worker. */
+  ApiException writeFailure(String what, CheckpointException e) {
+    return CheckpointStatus.ofWrite(worker(), what, e);
+  }
+
+  private String what(long step) {
+    return "its shards of the checkpoint of step " + step + " of " + model;
   }
 
   private String worker() {

@@ -1,5 +1,7 @@
 package dev.shardopt.worker.store;
 
+import dev.shardopt.checkpoint.CheckpointException;
+import dev.shardopt.checkpoint.FloatSource;
 import dev.shardopt.engine.BlockStatistics;
 import dev.shardopt.engine.InvalidGradientException;
 import dev.shardopt.engine.ShardGroup;
@@ -79,24 +81,48 @@ final class ModelShards implements AutoCloseable {
     }
   }
 
+  /** The updates applied and the steps skipped at a snapshot, which a checkpoint holds. */
+  record ShardCounters(long updatesApplied, long stepsSkipped) {}
+
+  /** Where {@link #snapshot} sends each shard's parameters and state slots. */
+  @FunctionalInterface
+  interface SnapshotSink {
+    /**
+     * Takes the {@code length} values of {@code shard}'s {@code slot} ({@code ""} for the
+     * parameters), which {@code values} reads from the live array: read them before returning,
+     * the next step changes them.
+     */
+    void accept(ShardSpec shard, String slot, long length, FloatSource values) throws CheckpointException;
+  }
+
   /**
-   * A copy of the parameters and every state slot (a never-created state as the kernel's initial
-   * one) at update boundary {@code step}, which the model must have reached and not passed.
+   * Hands the parameters and every state slot (a never-created state as the kernel's initial one)
+   * at update boundary {@code step}, which the model must have reached and not passed, to {@code
+   * sink}, shard by shard, skipping empty shards. Holds this monitor throughout, so no step changes
+   * them meanwhile: what the sink reads is one consistent state.
+   *
+   * @return the counters at that state
    */
-  synchronized ShardCheckpoint snapshot(long step, int k) {
+  synchronized ShardCounters snapshot(long step, int k, SnapshotSink sink) throws CheckpointException {
     checkOpen();
     if (version < step) {
       throw new IllegalStateException(model + " snapshot of step " + step + " taken at version " + version);
     }
     checkNotPassed(step, k);
-    float[][] params = new float[group.size()][];
-    float[][][] state = new float[group.size()][][];
+    List<String> slots = group.stateSlots();
     for (int i = 0; i < group.size(); i++) {
-      params[i] = group.parameters(i);
-      state[i] = group.stateOrInitial(i);
+      ShardSpec s = group.shard(i);
+      if (s.length() == 0) {
+        continue;
+      }
+      for (int j = ShardGroup.PARAMETERS; j < slots.size(); j++) {
+        int shard = i;
+        int array = j;
+        sink.accept(s, j == ShardGroup.PARAMETERS ? "" : slots.get(j), s.length(),
+            (from, dst, n) -> group.read(shard, array, (int) from, dst, 0, n));
+      }
     }
-    return new ShardCheckpoint(step, group.updatesApplied(), group.stepsSkipped(), group.shards(), group.stateSlots(),
-        params, state);
+    return new ShardCounters(group.updatesApplied(), group.stepsSkipped());
   }
 
   /** This worker's shards; their layout never changes. */

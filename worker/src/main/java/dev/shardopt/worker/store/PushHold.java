@@ -1,5 +1,6 @@
 package dev.shardopt.worker.store;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -23,7 +24,7 @@ final class PushHold {
    * What a hold hands back when it ends or is replaced: the pushes to apply, and the copy's future
    * with its outcome. Both are dealt with outside the monitor (the future's dependants answer RPCs).
    */
-  record Ended(List<Held> held, CompletableFuture<ShardCheckpoint> copy, ShardCheckpoint taken, RuntimeException failure) {
+  record Ended(List<Held> held, CompletableFuture<ShardSnapshot> copy, ShardSnapshot taken, RuntimeException failure) {
     static final Ended NOTHING = new Ended(List.of(), null, null, null);
 
     /** Completes the copy's future with the copy taken, or fails it. */
@@ -41,7 +42,8 @@ final class PushHold {
 
   private long number; // the hold on, or 0 for none
   private long[] cut; // null until SnapshotShards names it
-  private CompletableFuture<ShardCheckpoint> copy;
+  private Path dir; // where the copy is written, with the cut
+  private CompletableFuture<ShardSnapshot> copy;
   private final List<Held> held = new ArrayList<>();
 
   /** The hold on (as {@link #start} numbered it), or 0 when none is. */
@@ -74,14 +76,24 @@ final class PushHold {
     Ended old = number == 0 ? Ended.NOTHING : new Ended(List.of(), copy, null, replaced);
     number = n;
     cut = null;
+    dir = null;
     copy = new CompletableFuture<>();
     return old;
   }
 
-  /** Names the cut of the hold on; the future completes with the copy taken there. */
-  CompletableFuture<ShardCheckpoint> cut(long[] cut) {
+  /**
+   * Names the cut of the hold on, and the checkpoint attempt directory the copy is written into;
+   * the future completes with the copy taken there.
+   */
+  CompletableFuture<ShardSnapshot> cut(long[] cut, Path dir) {
     this.cut = cut.clone();
+    this.dir = dir;
     return copy;
+  }
+
+  /** The directory named with the cut, or null. */
+  Path dir() {
+    return dir;
   }
 
   /** Takes the held pushes below the cut out of the hold: they are to be applied now. */
@@ -101,11 +113,12 @@ final class PushHold {
    * Ends the hold on with the copy {@code taken} at the cut, or with {@code failure}; hands back
    * every held push.
    */
-  Ended end(ShardCheckpoint taken, RuntimeException failure) {
+  Ended end(ShardSnapshot taken, RuntimeException failure) {
     Ended e = new Ended(List.copyOf(held), copy, taken, failure);
     held.clear();
     number = 0;
     cut = null;
+    dir = null;
     copy = null;
     return e;
   }

@@ -1,5 +1,7 @@
 package dev.shardopt.worker.store;
 
+import dev.shardopt.checkpoint.FileRange;
+import dev.shardopt.engine.ShardGroup;
 import java.util.List;
 
 /**
@@ -8,8 +10,20 @@ import java.util.List;
  * @param step the steps completed: the next step to collect (ASYNC: the pushes applied, the sum of
  *     {@code nextPush})
  * @param nextPush ASYNC: per trainer, its next push index (the checkpoint's cut); empty for SYNC
- * @param parameters per shard
- * @param state per shard, per state slot (the kernel's order)
+ * @param load reads the parameters and state into a new group's arrays
  */
-record RestoredShards(
-    long step, long updatesApplied, long stepsSkipped, long[] nextPush, List<float[]> parameters, List<float[][]> state) {}
+record RestoredShards(long step, long updatesApplied, long stepsSkipped, long[] nextPush, Load load) {
+
+  /** Reads the checkpoint's values of a group's shards into its arrays. */
+  @FunctionalInterface
+  interface Load {
+    /**
+     * Writes every shard's parameters and state slots into {@code group}'s arrays, straight from
+     * the files; returns the byte ranges read, each with the CRC32C of the bytes read, for the
+     * coordinator, which checks them against the manifest.
+     *
+     * @throws dev.shardopt.rpc.ApiException naming the worker and the file when a file cannot be read
+     */
+    List<FileRange> into(ShardGroup group);
+  }
+}

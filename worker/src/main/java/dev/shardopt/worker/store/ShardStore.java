@@ -80,13 +80,13 @@ public final class ShardStore {
       TensorShape tensor =
           new TensorShape(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
       ShardSpec shard = new ShardSpec(index, tensor, Math.toIntExact(s.getOffset()), Math.toIntExact(s.getLength()));
-      float[] values = new float[shard.length()];
-      if (!request.hasRestore()) {
+      if (!request.hasRestore()) { // a restore reads them from the checkpoint instead
+        float[] values = new float[shard.length()];
         InitialValues.fill(t.getInit(), shard.offset(), values);
+        initial.add(values);
       }
       initializers.add(t.getInit().getKindCase());
       shards.add(shard);
-      initial.add(values);
     }
     RestoredShards restored = request.hasRestore() ? restore(request.getRestore(), spec, shards) : null;
     ExecutorService steps = Executors.newSingleThreadExecutor(r -> {
@@ -122,7 +122,7 @@ public final class ShardStore {
     } catch (IllegalArgumentException e) {
       throw ApiException.invalidArgument("pipeline: " + e.getMessage());
     }
-    return ShardRestore.read(restore, spec.getName(), shards, slots, checkpoints.workerName().get());
+    return ShardRestore.of(restore, spec.getName(), slots, checkpoints.workerName().get());
   }
 
   /** The model, or NOT_FOUND. */

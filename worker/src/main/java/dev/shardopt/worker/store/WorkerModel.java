@@ -1,5 +1,6 @@
 package dev.shardopt.worker.store;
 
+import dev.shardopt.checkpoint.CheckpointException;
 import dev.shardopt.checkpoint.FileRange;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
@@ -40,6 +41,7 @@ public final class WorkerModel {
   private final StepCoordinator coordinator;
   private final AsyncSteps async; // null for SYNC models
   private final CheckpointSnapshots checkpoints;
+  private final List<FileRange> restoredFrom;
 
   /**
    * @param shards this worker's shards of the model, each with its initial values
@@ -68,6 +70,7 @@ public final class WorkerModel {
     List<String> tensorNames = spec.getTensorsList().stream().map(t -> t.getName()).toList();
     this.coordinator = coordinator;
     long firstStep = restored == null ? 0 : restored.step();
+    List<FileRange> read = List.of();
     if (restored != null) {
       checkRestoredPushes(name, isAsync, trainers, restored);
     }
@@ -83,9 +86,10 @@ public final class WorkerModel {
       this.timeline = PipelineTimeline.restored(name, spec.getPipelineScheduleCount() > 0 ? spec.getPipelineScheduleList()
           : List.of(PipelineGeneration.newBuilder().setPipeline(spec.getPipeline()).build()), fixedThrough, coordinator);
       PipelineTimeline.Generation at = timeline.at(resumeAt);
-      ShardGroup group = new ShardGroup(at.pipeline(), shards, restored.parameters(), isAsync ? 1 : trainers, device, parallel);
+      ShardGroup group = new ShardGroup(at.pipeline(), shards, null, isAsync ? 1 : trainers, device, parallel);
       try {
-        group.restore(restored.updatesApplied(), restored.stepsSkipped(), restored.state());
+        read = restored.load().into(group);
+        group.restore(restored.updatesApplied(), restored.stepsSkipped());
       } catch (RuntimeException e) {
         group.close();
         throw e;
@@ -113,6 +117,16 @@ public final class WorkerModel {
       lifecycle.onEnd(async::end); // held pushes then fail as every later call does
     }
     this.checkpoints = new CheckpointSnapshots(name, this.shards, completed, lifecycle, checkpoints, timeouts);
+    this.restoredFrom = read;
+  }
+
+  /**
+   * The byte ranges of the checkpoint's files this model's shards were read from, each with the
+   * CRC32C of the bytes read (empty when not restored): CreateShards answers them, and the
+   * coordinator checks them against the manifest.
+   */
+  public List<FileRange> restoredFrom() {
+    return restoredFrom;
   }
 
   /** A restore's exactly-once bookkeeping must be its mode's: next_push for ASYNC, one per trainer, summing to step. */
@@ -273,22 +287,24 @@ public final class WorkerModel {
   }
 
   /**
-   * SYNC, phase one of a checkpoint: once {@code step} (an update boundary) is complete, copies the
-   * shards' parameters and optimizer state in memory; the future holds the bytes copied. Waits first
-   * for this model's earlier checkpoint to be written.
+   * SYNC, phase one of a checkpoint: once {@code step} (an update boundary) is complete, writes the
+   * shards' parameters and optimizer state into the checkpoint attempt directory {@code dir}, whose
+   * files the coordinator created, without forcing them to disk (the copy lands in the page cache);
+   * the future holds the bytes written. Waits first for this model's earlier checkpoint to be
+   * persisted.
    *
    * @param waitMillis bounds each wait (DEADLINE_EXCEEDED naming the step and the steps completed)
    */
-  public CompletableFuture<Long> snapshotShards(long step, long waitMillis) {
+  public CompletableFuture<Long> snapshotShards(long step, Path dir, long waitMillis) {
     if (async != null) {
       return CompletableFuture.failedFuture(ApiException.failedPrecondition(name() + " is ASYNC: its shards are copied"
           + " at a cut of the trainers' pushes (HoldPushes, then SnapshotShards with next_push), not at a step"));
     }
-    return checkpoints.snapshot(step, waitMillis);
+    return checkpoints.snapshot(step, dir, waitMillis);
   }
 
   /**
-   * ASYNC, phase zero of a checkpoint: once this model's earlier checkpoint is written, stops
+   * ASYNC, phase zero of a checkpoint: once this model's earlier checkpoint is persisted, stops
    * applying its pushes (they wait, unacknowledged) and answers each trainer's next push index. The
    * hold ends by itself, every held push applied, unless {@link #copyAtCut} completes it within
    * {@code waitMillis}.
@@ -318,20 +334,29 @@ public final class WorkerModel {
   /**
    * ASYNC, phase one: the cut, per trainer r the number {@code cut[r]} of its pushes to capture.
    * Applies the held pushes below it; once exactly pushes 0 .. cut[r]-1 of every trainer r are
-   * applied, copies the shards (kept for {@link #persistShards} at step {@code step}) and applies the
-   * held pushes beyond the cut.
+   * applied, writes the shards into the checkpoint attempt directory {@code dir}, unforced (kept for
+   * {@link #persistShards} at step {@code step}), and applies the held pushes beyond the cut.
    *
    * @param step the sum of {@code cut}
    */
-  public CompletableFuture<ShardCopy> copyAtCut(long step, long[] cut) {
+  public CompletableFuture<ShardCopy> copyAtCut(long step, long[] cut, Path dir) {
     long sum = LongStream.of(cut).sum();
     if (sum != step) {
       return CompletableFuture.failedFuture(ApiException.invalidArgument("step " + step + " is not the sum of next_push "
           + java.util.Arrays.toString(cut) + " (" + sum + "): an ASYNC checkpoint's step is the pushes it captures"));
     }
-    return asyncSteps().thenCompose(a -> a.copyAt(cut)).thenApply(copy -> {
+    return asyncSteps().thenCompose(a -> a.copyAt(cut, dir)).handle((copy, failure) -> {
+      if (failure != null) {
+        Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
+        if (cause instanceof java.io.UncheckedIOException u && u.getCause() instanceof CheckpointException c) {
+          throw checkpoints.writeFailure("its shards of the checkpoint at the cut " + java.util.Arrays.toString(cut)
+              + " of " + name(), c);
+        }
+        throw cause instanceof RuntimeException r ? r : new CompletionException(cause);
+      }
       checkpoints.keep(copy);
-      return new ShardCopy(copy.step(), copy.bytes(), copy.updatesApplied(), copy.stepsSkipped());
+      return new ShardCopy(copy.step(), copy.bytes(), copy.counters().updatesApplied(),
+          copy.counters().stepsSkipped());
     });
   }
 
@@ -341,9 +366,9 @@ public final class WorkerModel {
   }
 
   /**
-   * Phase two: writes the snapshot of {@code step} into the checkpoint attempt directory {@code dir}
-   * off the caller's thread, then drops it; the future holds the ranges written with their CRC32Cs.
-   * A failure leaves training alone.
+   * Phase two: forces the snapshot of {@code step} in {@code dir} to disk off the caller's thread,
+   * then drops it; the future holds the ranges written with their CRC32Cs. A failure leaves
+   * training alone.
    */
   public CompletableFuture<List<FileRange>> persistShards(long step, Path dir) {
     return checkpoints.persist(step, dir);

@@ -84,11 +84,12 @@ class WorkerServiceTest {
         .addTensors(TensorSpec.newBuilder().setName("u").addShape(2)
             .setInit(Initializer.newBuilder().setUpload(Initializer.Upload.getDefaultInstance())))
         .build();
-    RecordingCall<com.google.protobuf.Empty> call = new RecordingCall<>();
+    RecordingCall<dev.shardopt.v1.CreateShardsResponse> call = new RecordingCall<>();
     service.createShards(CreateShardsRequest.newBuilder().setModel(spec)
         .addShards(Shard.newBuilder().setTensor("w").setTensorIndex(0).setLength(4))
         .addShards(Shard.newBuilder().setTensor("u").setTensorIndex(1).setLength(2)).build(), call);
     assertThat(call.error).isNull();
+    assertThat(call.messages).singleElement().satisfies(r -> assertThat(r.getRestoredList()).isEmpty());
   }
 
   private RecordingCall<WriteParametersResponse> write(String tensor, ByteString data) {

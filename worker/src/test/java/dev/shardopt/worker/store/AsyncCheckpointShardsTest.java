@@ -96,14 +96,14 @@ class AsyncCheckpointShardsTest {
     assertThat(beyondCut).isNotDone();
     assertThat(m.version()).isEqualTo(3);
 
-    ShardCopy copy = m.copyAtCut(4, new long[] {3, 1}).get(10, TimeUnit.SECONDS);
+    PendingCheckpoint pending = CheckpointLayout.create(root, 4, CheckpointPlan.of(List.of(W), List.of()));
+    ShardCopy copy = m.copyAtCut(4, new long[] {3, 1}, pending.dir()).get(10, TimeUnit.SECONDS);
     assertThat(copy).isEqualTo(new ShardCopy(4, 2 * 4, 4, 0)); // sgd keeps no state: the parameters only
     assertThat(belowCut.get(10, TimeUnit.SECONDS)).isEqualTo(new PushAck(2, false, 4));
     assertThat(beyondCut.get(10, TimeUnit.SECONDS)).isEqualTo(new PushAck(1, false, 5)); // applied after the copy
     assertThat(pull(m, 5)[0]).containsExactly(-3f, -2f);
     assertThat(m.nextPushes()).containsExactly(3, 2);
 
-    PendingCheckpoint pending = CheckpointLayout.create(root, 4, CheckpointPlan.of(List.of(W), List.of()));
     List<FileRange> ranges = m.persistShards(4, pending.dir()).get(10, TimeUnit.SECONDS);
     return ManifestWriter.commit(pending, CheckpointManifest.newBuilder().setModelId("m").setStep(4)
         .setPipelineText(SGD.toString()).setTrainers(2).setMode(TrainingMode.ASYNC).addTensors(W)
@@ -157,14 +157,14 @@ class AsyncCheckpointShardsTest {
     assertThat(hold(m, 50)).containsExactly(1, 0);
     CompletableFuture<PushAck> held = pushLater(m, 1, 0);
     assertThat(held.get(10, TimeUnit.SECONDS)).isEqualTo(new PushAck(0, false, 2));
-    ApiException late = refused(() -> m.copyAtCut(2, new long[] {1, 1}).get(10, TimeUnit.SECONDS));
+    ApiException late = refused(() -> m.copyAtCut(2, new long[] {1, 1}, root).get(10, TimeUnit.SECONDS));
     assertThat(late.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(late).hasMessage("models/m holds no pushes on this worker: HoldPushes first (a hold ends by itself when"
         + " the cut does not follow within the worker's wait)");
 
     // a cut that is not reached in time fails its copy and lets the pushes go
     hold(m, 50);
-    CompletableFuture<ShardCopy> copy = m.copyAtCut(4, new long[] {2, 2});
+    CompletableFuture<ShardCopy> copy = m.copyAtCut(4, new long[] {2, 2}, root);
     ApiException expired = refused(() -> copy.get(10, TimeUnit.SECONDS));
     assertThat(expired.code()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     assertThat(expired).hasMessage("the checkpoint's hold on the pushes of models/m ended after 50 ms before the cut"
@@ -182,13 +182,14 @@ class AsyncCheckpointShardsTest {
     assertThat(held.get(10, TimeUnit.SECONDS)).isEqualTo(new PushAck(0, false, 1));
 
     hold(m, 5000);
-    CompletableFuture<ShardCopy> first = m.copyAtCut(2, new long[] {2, 0});
+    CompletableFuture<ShardCopy> first = m.copyAtCut(2, new long[] {2, 0}, root);
     CompletableFuture<PushAck> stillHeld = pushLater(m, 1, 0); // beyond the cut [2, 0]
     assertThat(hold(m, 5000)).containsExactly(1, 0); // a new coordinator's hold replaces the first
     ApiException replaced = refused(() -> first.get(10, TimeUnit.SECONDS));
     assertThat(replaced.code()).isEqualTo(Status.Code.ABORTED);
     assertThat(stillHeld).isNotDone(); // held for the new hold
-    assertThat(m.copyAtCut(2, new long[] {1, 1}).get(10, TimeUnit.SECONDS).step()).isEqualTo(2);
+    Path attempt = CheckpointLayout.create(root, 2, CheckpointPlan.of(List.of(W), List.of())).dir();
+    assertThat(m.copyAtCut(2, new long[] {1, 1}, attempt).get(10, TimeUnit.SECONDS).step()).isEqualTo(2);
     assertThat(stillHeld.get(10, TimeUnit.SECONDS)).isEqualTo(new PushAck(0, false, 2));
   }
 
@@ -212,21 +213,21 @@ class AsyncCheckpointShardsTest {
         + " models");
 
     WorkerModel m = counting();
-    assertThat(refused(() -> m.snapshotShards(0, 1000).get(10, TimeUnit.SECONDS))).hasMessage("models/m is ASYNC: its"
+    assertThat(refused(() -> m.snapshotShards(0, root, 1000).get(10, TimeUnit.SECONDS))).hasMessage("models/m is ASYNC: its"
         + " shards are copied at a cut of the trainers' pushes (HoldPushes, then SnapshotShards with next_push), not at"
         + " a step");
     push(m, 0, 0);
     push(m, 0, 1);
     hold(m, 5000);
-    ApiException sum = refused(() -> m.copyAtCut(3, new long[] {2, 0}).get(10, TimeUnit.SECONDS));
+    ApiException sum = refused(() -> m.copyAtCut(3, new long[] {2, 0}, root).get(10, TimeUnit.SECONDS));
     assertThat(sum.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(sum).hasMessage("step 3 is not the sum of next_push [2, 0] (2): an ASYNC checkpoint's step is the pushes"
         + " it captures");
-    ApiException length = refused(() -> m.copyAtCut(2, new long[] {2}).get(10, TimeUnit.SECONDS));
+    ApiException length = refused(() -> m.copyAtCut(2, new long[] {2}, root).get(10, TimeUnit.SECONDS));
     assertThat(length.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(length).hasMessage("next_push has 1 entries, but models/m has 2 trainers");
     CompletableFuture<PushAck> held = pushLater(m, 1, 0);
-    ApiException passed = refused(() -> m.copyAtCut(1, new long[] {1, 0}).get(10, TimeUnit.SECONDS));
+    ApiException passed = refused(() -> m.copyAtCut(1, new long[] {1, 0}, root).get(10, TimeUnit.SECONDS));
     assertThat(passed.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(passed).hasMessage("trainer 0's pushes on models/m are applied through push 1, beyond the cut [1, 0];"
         + " the hold was lost");

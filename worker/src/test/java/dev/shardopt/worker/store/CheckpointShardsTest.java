@@ -5,6 +5,7 @@ import static dev.shardopt.worker.store.TestModels.push;
 import static dev.shardopt.worker.store.TestModels.refused;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.shardopt.checkpoint.CheckpointException;
 import dev.shardopt.checkpoint.CheckpointLayout;
 import dev.shardopt.checkpoint.CheckpointPlan;
 import dev.shardopt.checkpoint.CheckpointReader;
@@ -154,14 +155,20 @@ class CheckpointShardsTest {
     return local;
   }
 
-  /** Two workers train 3 steps, snapshot and persist at 3; the checkpoint is committed and its directory returned. */
+  /**
+   * Two workers train 3 steps and snapshot at 3, train on to step 5 (the snapshot must not see those
+   * steps), then persist; the checkpoint is committed and its directory returned.
+   */
   private Path checkpointAfterThreeSteps() throws Exception {
     SimWorker a = worker(null, new int[] {0, 0, 8192}, new int[] {1, 0, 8229});
     SimWorker b = worker(null, new int[] {0, 8192, 16484 - 8192});
     train(0, 3, a, b);
     PendingCheckpoint pending = CheckpointLayout.create(root, 3, CheckpointPlan.of(TENSORS, ADAM_SLOTS));
-    assertThat(a.model().snapshotShards(3, 5000).get(10, TimeUnit.SECONDS)).isEqualTo((8192L + 8229) * 3 * 4);
-    assertThat(b.model().snapshotShards(3, 5000).get(10, TimeUnit.SECONDS)).isEqualTo((16484L - 8192) * 3 * 4);
+    assertThat(a.model().snapshotShards(3, pending.dir(), 5000).get(10, TimeUnit.SECONDS))
+        .isEqualTo((8192L + 8229) * 3 * 4);
+    assertThat(b.model().snapshotShards(3, pending.dir(), 5000).get(10, TimeUnit.SECONDS))
+        .isEqualTo((16484L - 8192) * 3 * 4);
+    train(3, 5, a, b);
     List<FileRange> ranges = new ArrayList<>(a.model().persistShards(3, pending.dir()).get(10, TimeUnit.SECONDS));
     ranges.addAll(b.model().persistShards(3, pending.dir()).get(10, TimeUnit.SECONDS));
     // each shard's parameters and both slots: 2 shards on a, 1 on b
@@ -210,6 +217,13 @@ class CheckpointShardsTest {
     SimWorker d = worker(restoreSpec(dir), new int[] {0, 16384, 100}, new int[] {1, 0, 8229});
     assertThat(c.model().version()).isEqualTo(3);
     assertThat(d.model().updatesApplied()).isEqualTo(3);
+    // what they read: every file's data exactly, its CRC32Cs combining into the manifest's
+    List<FileRange> read = new ArrayList<>(c.model().restoredFrom());
+    read.addAll(d.model().restoredFrom());
+    assertThat(read).hasSize(3 + 2 * 3);
+    try (CheckpointReader r = CheckpointReader.open(dir)) {
+      r.checkRanges(read);
+    }
     assertThat(d.model().fixedThrough()).isEqualTo(3);
     train(3, 6, c, d);
     LocalOptimizer local = reference(6);
@@ -222,6 +236,25 @@ class CheckpointShardsTest {
     // the barrier continues at step 3 (a schedule call may come first, as for a push racing a decision)
     assertThat(d.coordinator().calls.stream().filter(call -> call.startsWith("decide")))
         .containsExactly("decide 3 under 0", "decide 4 under 0", "decide 5 under 0");
+  }
+
+  @Test
+  void aRestoreOfAFlippedByteLoadsButItsRangesFailTheChecksumNamingTheFile() throws Exception {
+    Path dir = checkpointAfterThreeSteps();
+    Path file = dir.resolve("b.exp_avg.npy");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+      f.seek(f.length() - 5);
+      int b = f.read();
+      f.seek(f.length() - 5);
+      f.write(b ^ 0x04);
+    }
+    SimWorker all = worker(restoreSpec(dir), new int[] {0, 0, 16484}, new int[] {1, 0, 8229});
+    try (CheckpointReader r = CheckpointReader.open(dir)) {
+      CheckpointException e = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class,
+          () -> r.checkRanges(all.model().restoredFrom()));
+      assertThat(e.kind()).isEqualTo(CheckpointException.Kind.CHECKSUM);
+      assertThat(e.getMessage()).startsWith(file + ": checksum mismatch: CRC32C got ");
+    }
   }
 
   @Test
@@ -281,13 +314,13 @@ class CheckpointShardsTest {
   @Test
   void aSnapshotWaitsForItsStepWithARegisteredWaiter() throws Exception {
     WorkerModel m = small("momentum(0.5)", TrainingMode.SYNC);
-    CompletableFuture<Long> snap = m.snapshotShards(1, 5000);
+    PendingCheckpoint pending = pendingOfSmall(1);
+    CompletableFuture<Long> snap = m.snapshotShards(1, pending.dir(), 5000);
     assertThat(snap).isNotDone();
     assertThat(m.waitingPulls()).isEqualTo(1); // a waiter on the completed steps, no thread
     push(m, 0, 0, new float[][] {{1, 1, 1}});
     assertThat(snap.get(10, TimeUnit.SECONDS)).isEqualTo(3 * 2 * 4L); // parameters and momentum_buffer
     assertThat(m.waitingPulls()).isZero();
-    PendingCheckpoint pending = pendingOfSmall(1);
     List<FileRange> ranges = m.persistShards(1, pending.dir()).get(10, TimeUnit.SECONDS);
     assertThat(ranges).extracting(FileRange::path).containsExactly("w.npy", "w.momentum_buffer.npy");
     // read back exactly what the shards hold after one step; the buffer after one step is the gradient
@@ -303,9 +336,10 @@ class CheckpointShardsTest {
   }
 
   @Test
-  void aSnapshotOfAStepNotReachedInTimeIsDeadlineExceeded() {
+  void aSnapshotOfAStepNotReachedInTimeIsDeadlineExceeded() throws Exception {
     WorkerModel m = small("momentum(0.5)", TrainingMode.SYNC);
-    ApiException e = refused(() -> m.snapshotShards(2, 20).get(10, TimeUnit.SECONDS));
+    Path dir = pendingOfSmall(2).dir();
+    ApiException e = refused(() -> m.snapshotShards(2, dir, 20).get(10, TimeUnit.SECONDS));
     assertThat(e.code()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     assertThat(e).hasMessage("step 2 of models/m is not complete on worker workers/w1 after 20 ms (completed 0 steps);"
         + " are all trainers pushing?");
@@ -315,7 +349,7 @@ class CheckpointShardsTest {
   @Test
   void aSnapshotIsTakenOnlyAtAnUpdateBoundaryTheModelHasNotPassed() throws Exception {
     WorkerModel m = small("momentum(0.5).accumulate(2)", TrainingMode.SYNC);
-    ApiException odd = refused(() -> m.snapshotShards(1, 1000).get(10, TimeUnit.SECONDS));
+    ApiException odd = refused(() -> m.snapshotShards(1, root, 1000).get(10, TimeUnit.SECONDS));
     assertThat(odd.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(odd).hasMessage("step 1 of models/m is not an update boundary: a checkpoint's step must be a multiple"
         + " of the pipeline's accumulate 2");
@@ -324,10 +358,11 @@ class CheckpointShardsTest {
     }
     pull(m, 3);
     // step 2 only filled the window: the shards are still those of boundary 2
-    assertThat(m.snapshotShards(2, 1000).get(10, TimeUnit.SECONDS)).isEqualTo(24L);
+    Path dir = pendingOfSmall(2).dir();
+    assertThat(m.snapshotShards(2, dir, 1000).get(10, TimeUnit.SECONDS)).isEqualTo(24L);
     push(m, 0, 3, new float[][] {{1, 1, 1}});
     pull(m, 4);
-    ApiException passed = refused(() -> m.snapshotShards(2, 1000).get(10, TimeUnit.SECONDS));
+    ApiException passed = refused(() -> m.snapshotShards(2, dir, 1000).get(10, TimeUnit.SECONDS));
     assertThat(passed.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(passed).hasMessage("models/m has passed step 2 on this worker (completed 4 steps, so the update of the"
         + " window 2..3 is applied); choose a step >= 4");
@@ -347,10 +382,11 @@ class CheckpointShardsTest {
       }
     });
     writerBusy.await();
-    m.snapshotShards(0, 5000).get(10, TimeUnit.SECONDS);
     PendingCheckpoint pending = pendingOfSmall(0);
+    m.snapshotShards(0, pending.dir(), 5000).get(10, TimeUnit.SECONDS);
     CompletableFuture<List<FileRange>> persist = m.persistShards(0, pending.dir());
-    CompletableFuture<Long> second = m.snapshotShards(0, 5000);
+    Path next = CheckpointLayout.create(root.resolve("next"), 0, pending.plan()).dir();
+    CompletableFuture<Long> second = m.snapshotShards(0, next, 5000);
     assertThat(persist).isNotDone(); // queued behind the busy writer
     assertThat(second).isNotDone(); // back-pressure: waits for that persist
     release.countDown();
@@ -359,21 +395,21 @@ class CheckpointShardsTest {
   }
 
   @Test
-  void aFailedPersistNamesTheWorkerAndFileAndTrainingGoesOn() throws Exception {
+  void aFailedSnapshotWriteNamesTheWorkerAndFileAndTrainingGoesOn() throws Exception {
     WorkerModel m = small("momentum(0.5)", TrainingMode.SYNC);
-    m.snapshotShards(0, 5000).get(10, TimeUnit.SECONDS);
     Path missing = root.resolve("step-0000000000.partial-gone");
-    ApiException e = refused(() -> m.persistShards(0, missing).get(10, TimeUnit.SECONDS));
+    ApiException e = refused(() -> m.snapshotShards(0, missing, 5000).get(10, TimeUnit.SECONDS));
     assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(e).hasMessage("worker workers/w1 could not write its shards of the checkpoint of step 0 of models/m: "
         + missing.resolve("w.npy") + ": missing (cannot open: no such file)");
+    ApiException none = refused(() -> m.persistShards(0, missing).get(10, TimeUnit.SECONDS));
+    assertThat(none.code()).isEqualTo(Status.Code.NOT_FOUND);
 
-    m.snapshotShards(0, 5000).get(10, TimeUnit.SECONDS);
     PendingCheckpoint pending = pendingOfSmall(0);
     Path file = pending.dir().resolve("w.momentum_buffer.npy");
     Files.delete(file);
     Files.createDirectory(file); // not a writable file
-    ApiException io = refused(() -> m.persistShards(0, pending.dir()).get(10, TimeUnit.SECONDS));
+    ApiException io = refused(() -> m.snapshotShards(0, pending.dir(), 5000).get(10, TimeUnit.SECONDS));
     assertThat(io.code()).isEqualTo(Status.Code.INTERNAL);
     assertThat(io.getMessage()).startsWith("worker workers/w1 could not write its shards of the checkpoint of step 0 of"
         + " models/m: " + file + ": cannot open: ");
@@ -381,5 +417,25 @@ class CheckpointShardsTest {
     assertThat(push(m, 0, 0, new float[][] {{2, 2, 2}}).duplicate()).isFalse();
     assertThat(pull(m, 1)[0]).hasSize(3);
     assertThat(m.version()).isEqualTo(1);
+  }
+
+  @Test
+  void aSnapshotIsPersistedOnlyFromTheDirectoryItWasWrittenIntoAndALaterOneReplacesIt() throws Exception {
+    WorkerModel m = small("momentum(0.5)", TrainingMode.SYNC);
+    PendingCheckpoint first = pendingOfSmall(0);
+    PendingCheckpoint second = CheckpointLayout.create(root.resolve("other"), 0, first.plan());
+    m.snapshotShards(0, first.dir(), 5000).get(10, TimeUnit.SECONDS);
+    m.snapshotShards(0, second.dir(), 5000).get(10, TimeUnit.SECONDS); // the first attempt was given up
+    ApiException elsewhere = refused(() -> m.persistShards(0, first.dir()).get(10, TimeUnit.SECONDS));
+    assertThat(elsewhere.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(elsewhere).hasMessage("the snapshot of step 0 of models/m on worker workers/w1 was written into "
+        + second.dir() + ", not " + first.dir());
+    List<FileRange> ranges = m.persistShards(0, second.dir()).get(10, TimeUnit.SECONDS);
+    try (var r = CheckpointReader.open(ManifestWriter.commit(second, CheckpointManifest.newBuilder()
+        .addTensors(TensorSpec.newBuilder().setName("w").addShape(3)).build(), ranges))) {
+      r.verify();
+      assertThat(r.readAll("w", "")).containsExactly(1f, 2f, 3f);
+      assertThat(r.readAll("w", "momentum_buffer")).containsExactly(0f, 0f, 0f);
+    }
   }
 }
