@@ -33,7 +33,9 @@ public final class ManifestWriter {
    *   <li>checks that the data of each file is covered by {@code ranges} with no gap and no overlap (a gap
    *       means a worker did not write: the message names the file and the byte range);</li>
    *   <li>checks each file on disk: present, of its full size, with the header {@link CheckpointLayout#create}
-   *       wrote; forces its data to disk (fdatasync);</li>
+   *       wrote; forces a file that no range wrote (a tensor without elements) to disk. The others are on disk
+   *       already: the writer forced each range before reporting it ({@link ShardWriter}), and fsync writes a
+   *       file's every dirty page and its size, whichever process wrote them, the header included;</li>
    *   <li>writes {@code manifest.json}: {@code model} (model id, pipeline, schedule, trainers, mode,
    *       staleness, tensors, counters, exactly-once bookkeeping, as the caller fills them in) with the format
    *       version, the step, every file with its CRC32C, and the manifest's own checksum; through a temporary
@@ -44,6 +46,7 @@ public final class ManifestWriter {
    *
    * @param model the manifest's fields other than format_version, step, files and manifest_crc32c; its
    *     tensors must be the plan's (names and shapes, in order)
+   * @param ranges the ranges written, each forced to disk before it was reported
    * @return the committed checkpoint directory
    * @throws CheckpointException INCOMPLETE for a gap or overlap, ARGUMENT for a range of an unknown file or
    *     past the end, MISSING/TRUNCATED/MALFORMED for a file that is not as created, EXISTS if a complete
@@ -75,9 +78,10 @@ public final class ManifestWriter {
       CRC32C hc = new CRC32C();
       hc.update(header);
       List<FileRange> list = byPath.get(f.path());
+      boolean written = list.stream().anyMatch(r -> r.length() > 0);
       list.add(new FileRange(f.path(), 0, header.length, (int) hc.getValue()));
       int crc = Coverage.combine(file, header.length, size, list, "written");
-      checkOnDisk(file, header, size);
+      checkOnDisk(file, header, size, !written);
       m.addFiles(CheckpointManifest.File.newBuilder()
           .setPath(f.path())
           .setTensor(f.tensor())
@@ -129,7 +133,7 @@ public final class ManifestWriter {
     }
   }
 
-  private static void checkOnDisk(Path file, byte[] header, long size) throws CheckpointException {
+  private static void checkOnDisk(Path file, byte[] header, long size, boolean force) throws CheckpointException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long actual = ch.size();
       if (actual != size) {
@@ -142,9 +146,9 @@ public final class ManifestWriter {
         throw new CheckpointException(CheckpointException.Kind.MALFORMED, file,
             "the npy header is not the one the checkpoint was created with (a worker wrote outside its range?)");
       }
-      // fdatasync: costs nothing when the workers' own fdatasync already wrote everything, and
-      // covers a file no worker wrote (an empty tensor). The timestamps need no journal commit.
-      ch.force(false);
+      if (force) {
+        ch.force(false); // fdatasync: the header and the size; the timestamps need no journal commit
+      }
     } catch (NoSuchFileException e) {
       throw new CheckpointException(CheckpointException.Kind.MISSING, file, "missing: the file was deleted", e);
     } catch (IOException e) {

@@ -42,22 +42,24 @@ import java.util.stream.Stream;
  * then per round one training step, a checkpoint, deleting the model, restoring it from that
  * checkpoint (the restored model trains the next round), and a copy. Each round's baseline is the
  * mean time of the copies right before and after it; the report gives every round and the medians.
+ * Before each timed step, untimed: a full GC and a warm-up of the free memory ({@link #settle}).
  *
  * <ul>
  *   <li><b>checkpoint write</b>: bytes / {@code total_millis} of {@code CheckpointModel} (holding the
  *       boundary, creating the files, the workers' snapshots into them, their fdatasyncs, the
  *       manifest);
  *   <li><b>snapshot</b>: {@code snapshot_millis}, the only part training waits for;
- *   <li><b>restore</b>: {@code restoreModel} until READY (verification of every file's CRC32C, then
- *       the workers' reads), bytes / wall time;
+ *   <li><b>restore</b>: {@code restoreModel} until READY (the files' sizes and headers checked, the
+ *       workers' reads with their CRC32Cs, those checked against the manifest), bytes / wall time;
  *   <li><b>file copy</b>: {@code FileChannel.transferTo} of a file of that size into a new file,
  *       then fsync of the copy; the source was just written (and fsynced), as the checkpoint's files
  *       are when they are restored: both read from the page cache where it holds them.
  * </ul>
  *
  * <p>On a shared machine read the load average printed with the table. Options ({@code
- * --name=value}): {@code params} (100000000), {@code tensors} (4), {@code rounds} (3), {@code dir}
- * (a new directory under /tmp, deleted afterwards), {@code timeout-min} (15). Needs about 6 GB of
+ * --name=value}): {@code params} (100000000), {@code tensors} (4), {@code rounds} (3), {@code warm}
+ * (true; false skips the warm-up of the free memory), {@code dir} (a new directory under /tmp,
+ * deleted afterwards), {@code timeout-min} (15). Needs about 6 GB of
  * heap ({@code -Xmx8g}). Progress goes to stderr, the markdown table to stdout.
  */
 public final class CheckpointBenchmark {
@@ -87,6 +89,7 @@ public final class CheckpointBenchmark {
       o.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
     }
     long params = Long.parseLong(o.getOrDefault("params", "100000000"));
+    boolean warm = Boolean.parseBoolean(o.getOrDefault("warm", "true"));
     int tensors = Integer.parseInt(o.getOrDefault("tensors", "4"));
     int rounds = Integer.parseInt(o.getOrDefault("rounds", "3"));
     int timeoutMin = Integer.parseInt(o.getOrDefault("timeout-min", "15"));
@@ -108,21 +111,21 @@ public final class CheckpointBenchmark {
     watchdog.setDaemon(true);
     watchdog.start();
     try {
-      System.out.println(run(params, tensors, rounds, dir));
+      System.out.println(run(params, tensors, rounds, warm, dir));
     } finally {
       deleteTree(dir);
       watchdog.interrupt();
     }
   }
 
-  static String run(long params, int tensors, int rounds, Path dir) throws Exception {
+  static String run(long params, int tensors, int rounds, boolean warm, Path dir) throws Exception {
     String loadBefore = ClusterBenchmark.Environment.load();
     int n = Math.toIntExact(params / tensors);
     long bytes = 3L * Float.BYTES * n * tensors; // parameters, exp_avg, exp_avg_sq
+    Runnable quiesce = () -> settle(dir, warm ? bytes : 0);
 
     List<Round> done = new ArrayList<>();
-    System.gc();
-    double copy = copyMillis(dir, bytes);
+    double copy = copyMillis(dir, bytes, quiesce);
     log(String.format(Locale.ROOT, "file copy: %.0f ms", copy));
     EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(2);
     ClientOptions options = ClientOptions.defaults().rpcDeadline(Duration.ofMinutes(2))
@@ -137,13 +140,13 @@ public final class CheckpointBenchmark {
       for (int r = 1; r <= rounds; r++) {
         trainOneStep(model, n, tensors, r - 1);
         Path root = dir.resolve("checkpoints-" + r);
-        System.gc(); // the trainers' garbage (gradients, pulled copies) is not the checkpoint's: see the class comment
+        quiesce.run();
         CheckpointInfo info = model.checkpoint(root, r);
         if (info.bytes() != bytes) {
           throw new IllegalStateException("the checkpoint wrote " + info.bytes() + " bytes, expected " + bytes);
         }
         model.delete(); // the workers' memory, before the restore allocates it again
-        System.gc();
+        quiesce.run();
         long t0 = System.nanoTime();
         model = cluster.restoreModel("bench-" + r, Path.of(info.path()));
         double restore = (System.nanoTime() - t0) / 1e6;
@@ -151,8 +154,7 @@ public final class CheckpointBenchmark {
           throw new IllegalStateException("restored at step " + model.step() + ", expected " + r);
         }
         deleteTree(root);
-        System.gc();
-        double after = copyMillis(dir, bytes);
+        double after = copyMillis(dir, bytes, quiesce);
         Round round = new Round(copy, info.totalMillis(), info.snapshotMillis(), restore, after);
         done.add(round);
         log(String.format(Locale.ROOT, "round %d: checkpoint %.0f ms (snapshot %.0f ms), restore %.0f ms, file copy %.0f"
@@ -166,8 +168,8 @@ public final class CheckpointBenchmark {
 
     StringBuilder out = new StringBuilder();
     out.append(String.format(Locale.ROOT, "Checkpoint of a %,d-parameter adam(0.001) model (%d tensors of %,d, 2 trainers),"
-        + " 2 embedded workers, %,d bytes (parameters + exp_avg + exp_avg_sq), into %s; %d rounds%n%n", (long) n * tensors,
-        tensors, n, bytes, dir, rounds));
+        + " 2 embedded workers, %,d bytes (parameters + exp_avg + exp_avg_sq), into %s; %d rounds; free memory %s%n%n",
+        (long) n * tensors, tensors, n, bytes, dir, rounds, warm ? "warmed before each timed step" : "not warmed"));
     out.append("| Round | file copy before / after (ms) | baseline MB/s | checkpoint write (ms) | MB/s | write ÷ copy |"
         + " snapshot (ms) | restore (ms) | MB/s | restore ÷ copy |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < done.size(); i++) {
@@ -220,10 +222,40 @@ public final class CheckpointBenchmark {
   }
 
   /**
-   * Writes a file of {@code bytes} (fsynced, not timed), then times its copy: transferTo into a
-   * new file and fsync of the copy. Deletes both.
+   * Before each timed step (copy, checkpoint, restore), untimed: a full GC, so that the trainers'
+   * garbage (gradients, pulled copies; in one JVM with the workers here) is not collected during
+   * the step; and, when {@code warmBytes > 0}, a scratch file of that size written and deleted.
+   * Why: this VM gives free memory back to its host after some seconds idle, and the kernel's next
+   * use of it then costs several times more (measured: writing 600 MB into the page cache took
+   * 200 ms right after other pages were freed, 830 ms after 20 s idle). The copy's destination gets
+   * memory freed a moment before (its source, the last step's files), the checkpoint memory idle
+   * since the last round: without this, which one pays depends on timing, not on the code.
    */
-  static double copyMillis(Path dir, long bytes) throws IOException {
+  static void settle(Path dir, long warmBytes) {
+    System.gc();
+    if (warmBytes <= 0) {
+      return;
+    }
+    Path scratch = dir.resolve("warm-scratch.bin");
+    try {
+      try (FileChannel out = FileChannel.open(scratch, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        ByteBuffer block = ByteBuffer.allocateDirect(4 << 20);
+        for (long done = 0; done < warmBytes; ) {
+          block.clear().limit((int) Math.min(block.capacity(), warmBytes - done));
+          done += out.write(block);
+        }
+      }
+      Files.delete(scratch); // dirty pages of a deleted file are dropped, never written back
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Writes a file of {@code bytes} (fsynced, not timed), runs {@code beforeTiming}, then times its
+   * copy: transferTo into a new file and fsync of the copy. Deletes both.
+   */
+  static double copyMillis(Path dir, long bytes, Runnable beforeTiming) throws IOException {
     Path src = dir.resolve("copy-source.bin");
     Path dst = dir.resolve("copy-target.bin");
     try {
@@ -238,6 +270,7 @@ public final class CheckpointBenchmark {
         }
         out.force(true);
       }
+      beforeTiming.run();
       long t0 = System.nanoTime();
       try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ);
           FileChannel out = FileChannel.open(dst, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
