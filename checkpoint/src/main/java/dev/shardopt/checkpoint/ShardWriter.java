@@ -29,6 +29,13 @@ import java.util.zip.CRC32C;
  */
 public final class ShardWriter implements Closeable {
 
+  /**
+   * The staging buffer's size: the floats are converted into it, CRC'd and written from it while it
+   * is still in the core's cache (1 MiB wrote 600 MB about 7% faster than 4 MiB here, 256 KiB 25%
+   * slower: more system calls).
+   */
+  static final int CHUNK = 1 << 20;
+
   private final Path dir;
   private final Map<String, OpenFile> files = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
@@ -160,7 +167,7 @@ public final class ShardWriter implements Closeable {
 
   private ByteBuffer borrow() {
     ByteBuffer b = buffers.poll();
-    return b != null ? b : ByteBuffer.allocateDirect(Io.CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+    return b != null ? b : ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
   }
 
   private OpenFile file(String name) throws CheckpointException {
