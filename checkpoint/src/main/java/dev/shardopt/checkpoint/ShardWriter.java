@@ -95,7 +95,7 @@ public final class ShardWriter implements Closeable {
   public FileRange writeUnforced(String tensor, String slot, long elementOffset, long length, FloatSource source)
       throws CheckpointException {
     OpenFile f = file(FileNames.fileName(tensor, slot == null ? "" : slot));
-    float[] chunk = new float[(int) Math.min(length, Io.CHUNK / 4)];
+    float[] chunk = new float[(int) Math.min(length, CHUNK / 4)];
     return writeRange(f, elementOffset, length, (into, from, n) -> {
       source.read(from, chunk, n);
       into.put(chunk, 0, n);
