@@ -3,8 +3,10 @@ package dev.shardopt.coordinator;
 import dev.shardopt.checkpoint.CheckpointException;
 import dev.shardopt.checkpoint.CheckpointLayout;
 import dev.shardopt.checkpoint.CheckpointPlan;
+import dev.shardopt.checkpoint.CheckpointReader;
 import dev.shardopt.checkpoint.FileRange;
 import dev.shardopt.checkpoint.ManifestWriter;
+import dev.shardopt.checkpoint.Manifests;
 import dev.shardopt.checkpoint.PendingCheckpoint;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.v1.Checkpoint;
@@ -15,6 +17,7 @@ import dev.shardopt.v1.SnapshotShardsResponse;
 import dev.shardopt.v1.TrainingMode;
 import io.grpc.Status;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -88,6 +91,12 @@ public final class Checkpointer {
     if (models.mode(name) == TrainingMode.ASYNC) {
       return writeAsync(name, root, atStep, started);
     }
+    if (atStep != null) { // sent again after its answer was lost (a coordinator restart): the same answer
+      Checkpoint earlier = committedByThisRun(name, models.incarnation(name), root, atStep, started);
+      if (earlier != null) {
+        return earlier;
+      }
+    }
     ModelRegistry.CheckpointHold hold = models.holdCheckpoint(name, atStep);
     long held = System.nanoTime();
     long step = hold.step();
@@ -96,6 +105,11 @@ public final class Checkpointer {
       pending = CheckpointLayout.create(root, step, CheckpointPlan.of(hold.tensors(), hold.slots()));
     } catch (CheckpointException e) {
       hold.release();
+      Checkpoint earlier = e.kind() == CheckpointException.Kind.EXISTS
+          ? committedByThisRun(name, hold.incarnation(), root, step, started) : null;
+      if (earlier != null) { // no step since it: the model's state is the one it holds
+        return earlier;
+      }
       throw failed(name, step, toApi(e));
     } catch (RuntimeException e) {
       hold.release();
@@ -176,6 +190,35 @@ public final class Checkpointer {
     CheckpointManifest fields = model.manifest(cut, first.getUpdatesApplied(), first.getStepsSkipped());
     Checkpoint written = persist(name, pending, workers, step, fields, snapshotMillis, started);
     return written.toBuilder().addAllNextPush(LongStream.of(cut).boxed().toList()).build();
+  }
+
+  /**
+   * The complete checkpoint {@code root/step-<step>} when this run of the model ({@code
+   * incarnation}) committed it, as CheckpointModel answered it then (less its timings); null when
+   * there is none, or it is another run's (the caller then goes on, and a clash is ALREADY_EXISTS).
+   * SYNC only: an ASYNC checkpoint of the same step may hold another cut.
+   */
+  private static Checkpoint committedByThisRun(String name, String incarnation, Path root, long step, long started) {
+    Path dir = root.resolve(CheckpointLayout.stepDirName(step));
+    if (!Files.isRegularFile(dir.resolve(Manifests.FILE_NAME))) {
+      return null;
+    }
+    CheckpointManifest m;
+    try (CheckpointReader r = CheckpointReader.open(dir)) {
+      m = r.manifest();
+    } catch (CheckpointException | IOException e) {
+      return null; // not one this run can vouch for; writing it again reports the problem
+    }
+    if (!m.getModelIncarnation().equals(incarnation) || m.getStep() != step
+        || !name.equals("models/" + m.getModelId())) {
+      return null;
+    }
+    long bytes = 0;
+    for (CheckpointManifest.File f : m.getFilesList()) {
+      bytes += f.getSizeBytes() - f.getDataOffset();
+    }
+    return Checkpoint.newBuilder().setModel(name).setStep(step).setPath(dir.toString()).setBytes(bytes)
+        .setTotalMillis(millisSince(started)).build();
   }
 
   /**

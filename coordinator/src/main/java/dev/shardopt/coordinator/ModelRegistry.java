@@ -43,6 +43,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.UUID;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -93,6 +94,8 @@ public final class ModelRegistry {
     String failure;
     /** The last {@link #DECISIONS_KEPT} decisions, oldest first, for the state dir. */
     final Deque<DecidedStep> decided = new ArrayDeque<>();
+    /** This run of the model (CheckpointManifest.model_incarnation): new at create and restore. */
+    String incarnation = UUID.randomUUID().toString();
 
     /** @param restore where a restored model continues from, or null for a new one */
     Record(Model spec, List<Shard> shards, GenerationSchedule schedule, RestoreSpec restore) {
@@ -130,6 +133,9 @@ public final class ModelRegistry {
         decided.addLast(step);
         barrier.remember(step);
       }
+      if (!saved.getIncarnation().isEmpty()) {
+        incarnation = saved.getIncarnation();
+      }
       if (!saved.getFailure().isEmpty()) {
         failure = saved.getFailure();
         barrier.close(ApiException.unavailable(failure));
@@ -146,7 +152,7 @@ public final class ModelRegistry {
           .setUpdatesApplied(updates).setStepsSkipped(skipped).setNextStep(nextStep)
           .addAllRecentDecisions(decided.stream().map(DecidedStep::toProto).toList())
           .addAllUploadWorkers(new TreeSet<>(uploadWorkers)).addAllLoaded(new TreeSet<>(loaded))
-          .setFailure(failure == null ? "" : failure).build();
+          .setFailure(failure == null ? "" : failure).setIncarnation(incarnation).build();
     }
 
     /** Makes the model's state durable (with a state dir) before the caller answers anyone; under its lock. */
@@ -580,6 +586,11 @@ public final class ModelRegistry {
     public List<String> workers() {
       return List.copyOf(new LinkedHashSet<>(record.addresses.values()));
     }
+
+    /** This run of the model (see CheckpointManifest.model_incarnation). */
+    public String incarnation() {
+      return record.incarnation;
+    }
   }
 
   /**
@@ -618,6 +629,7 @@ public final class ModelRegistry {
       synchronized (record) {
         Pipeline atStep = record.schedule.at(step).pipeline();
         fields = CheckpointManifest.newBuilder().setModelId(record.name().substring("models/".length()))
+            .setModelIncarnation(record.incarnation)
             .setStep(step).setPipelineText(atStep.toString()).setPipelineSchedule(record.schedule.toProto())
             .setTrainers(record.spec.getTrainers()).setMode(record.spec.getMode())
             .setStaleness(record.spec.getStaleness()).addAllTensors(record.spec.getTensorsList())
@@ -678,6 +690,11 @@ public final class ModelRegistry {
     return record(name).spec.getMode();
   }
 
+  /** This run of the model (CheckpointManifest.model_incarnation). */
+  public String incarnation(String name) {
+    return record(name).incarnation;
+  }
+
   /**
    * What a checkpoint of an ASYNC model needs of it: the checkpoint's plan, the workers holding its
    * shards, and the manifest's model fields for a cut.
@@ -701,6 +718,7 @@ public final class ModelRegistry {
       long lowest = LongStream.of(nextPush).min().orElse(0);
       synchronized (record) {
         return CheckpointManifest.newBuilder().setModelId(record.name().substring("models/".length()))
+            .setModelIncarnation(record.incarnation)
             .setStep(step).setPipelineText(record.schedule.at(lowest).pipeline().toString())
             .setPipelineSchedule(record.schedule.toProto()).setTrainers(trainers()).setMode(record.spec.getMode())
             .setStaleness(record.spec.getStaleness()).addAllTensors(record.spec.getTensorsList())

@@ -99,6 +99,39 @@ class CheckpointerTest {
   }
 
   @Test
+  void aCheckpointSentAgainAfterItsAnswerWasLostGetsItBackAndAnotherRunsIsAlreadyExists() throws Exception {
+    create("adam(0.1)");
+    finiteStep(registry, M, 0, 0);
+    Checkpoint first = checkpointer.checkpoint(M, dir.toString(), 1L);
+    String run = registry.incarnation(M);
+    assertThat(run).matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    try (CheckpointReader reader = CheckpointReader.open(Path.of(first.getPath()))) {
+      assertThat(reader.manifest().getModelIncarnation()).isEqualTo(run);
+    }
+    finiteStep(registry, M, 1, 0);
+    finiteStep(registry, M, 2, 0); // step 1 is passed now: a new checkpoint of it could not be taken
+    int snapshots = fleet.of("snapshot").size();
+
+    Checkpoint again = checkpointer.checkpoint(M, dir.toString(), 1L);
+    assertThat(again.getPath()).isEqualTo(first.getPath());
+    assertThat(again.getStep()).isEqualTo(1);
+    assertThat(again.getBytes()).isEqualTo(first.getBytes()).isEqualTo(3L * 4 * (2 * B + 100));
+    assertThat(fleet.of("snapshot")).hasSize(snapshots); // nothing written again
+    assertThat(entries()).containsExactly("step-0000000001");
+
+    registry.delete(M); // another run of a model of the same name, into the same directory
+    create("adam(0.1)");
+    assertThat(registry.incarnation(M)).isNotEqualTo(run);
+    finiteStep(registry, M, 0, 0);
+    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 1L), Status.Code.ALREADY_EXISTS)
+        .hasMessageContaining("a checkpoint of step 1 already exists");
+    try (CheckpointReader reader = CheckpointReader.open(Path.of(first.getPath()))) {
+      assertThat(reader.manifest().getModelIncarnation()).isEqualTo(run); // left as it was
+    }
+    assertThat(finiteStep(registry, M, 1, 0).step()).isEqualTo(1); // and training goes on
+  }
+
+  @Test
   void anAccumulatingModelIsCheckpointedAtTheStartOfItsFirstUndecidedWindowAndOnlyAtMultiplesOfAccumulate() {
     create("sgd(0.1).accumulate(2)");
     finiteStep(registry, M, 1, 0); // the window of steps 0 and 1

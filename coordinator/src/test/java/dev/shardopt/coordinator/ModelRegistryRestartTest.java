@@ -82,6 +82,8 @@ class ModelRegistryRestartTest {
     assertThat(workers.register("host3:7003")).isEqualTo("workers/w3");
 
     assertThat(after.get(M)).isEqualTo(described);
+    assertThat(after.incarnation(M)).isEqualTo(before.incarnation(M)) // the same run: its checkpoints are its own
+        .isNotEqualTo(undisturbed.incarnation(M));
     assertThat(after.get(M).getUpdatesApplied()).isEqualTo(3);
     assertThat(after.get(M).getStepsSkipped()).isEqualTo(1);
     assertThat(after.shardMap(M)).isEqualTo(before.shardMap(M));
