@@ -112,8 +112,51 @@ public final class ShardWriter implements Closeable {
     if (closed) {
       throw new IllegalStateException("the writer is closed");
     }
-    for (OpenFile f : files.values()) {
-      force(f);
+    List<OpenFile> open = List.copyOf(files.values());
+    if (open.size() <= 1) {
+      for (OpenFile f : open) {
+        force(f);
+      }
+      return;
+    }
+    // All at once, one thread each: a journaling filesystem (ext4, XFS) commits concurrent fsyncs
+    // together, where one after the other each waits for a journal commit and a device flush.
+    List<Thread> threads = new ArrayList<>();
+    CheckpointException[] failure = new CheckpointException[1];
+    for (OpenFile f : open) {
+      Thread t = new Thread(() -> {
+        try {
+          force(f);
+        } catch (CheckpointException e) {
+          synchronized (failure) {
+            if (failure[0] == null) {
+              failure[0] = e;
+            }
+          }
+        }
+      }, "fsync " + f.name);
+      t.setDaemon(true);
+      threads.add(t);
+      t.start();
+    }
+    boolean interrupted = false;
+    for (Thread t : threads) {
+      while (true) {
+        try {
+          t.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true; // the files must be forced before the ranges are reported
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    synchronized (failure) {
+      if (failure[0] != null) {
+        throw failure[0];
+      }
     }
   }
 

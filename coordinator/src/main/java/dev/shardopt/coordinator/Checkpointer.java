@@ -206,7 +206,7 @@ public final class Checkpointer {
     CheckpointManifest m;
     try (CheckpointReader r = CheckpointReader.open(dir)) {
       m = r.manifest();
-    } catch (CheckpointException | IOException e) {
+    } catch (IOException e) {
       return null; // not one this run can vouch for; writing it again reports the problem
     }
     if (!m.getModelIncarnation().equals(incarnation) || m.getStep() != step
