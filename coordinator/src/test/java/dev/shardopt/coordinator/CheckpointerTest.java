@@ -142,8 +142,11 @@ class CheckpointerTest {
     assertThat(c.getStep()).isEqualTo(2);
     // the held step was 3, the last of the window: it decides now
     assertThat(finiteStep(registry, M, 3, 0).step()).isEqualTo(3);
-    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), 2L), Status.Code.FAILED_PRECONDITION)
+    assertApiError(() -> checkpointer.checkpoint(M, dir.resolve("other").toString(), 2L),
+        Status.Code.FAILED_PRECONDITION)
         .hasMessageContaining("the cluster has passed step 2").hasMessageContaining("choose at_step 4 or later");
+    // the checkpoint of step 2 this run committed: asked again (its answer lost), it is the answer
+    assertThat(checkpointer.checkpoint(M, dir.toString(), 2L).getPath()).isEqualTo(c.getPath());
   }
 
   @Test
@@ -236,9 +239,13 @@ class CheckpointerTest {
         .hasMessageContaining("a checkpoint of models/m is already running");
     answer.countDown();
     assertThat(first.get(5, TimeUnit.SECONDS).getStep()).isZero();
-    // the same step again: the complete checkpoint is kept, and the refusal leaves no hold
-    assertApiError(() -> checkpointer.checkpoint(M, dir.toString(), null), Status.Code.ALREADY_EXISTS)
-        .hasMessageContaining("a checkpoint of step 0 already exists");
+    // the same step again, no step since: the complete checkpoint this run wrote is the answer, and
+    // nothing is written again or left held
+    int snapshots = fleet.of("snapshot").size();
+    Checkpoint again = checkpointer.checkpoint(M, dir.toString(), null);
+    assertThat(again.getStep()).isZero();
+    assertThat(again.getPath()).isEqualTo(dir.resolve("step-0000000000").toString());
+    assertThat(fleet.of("snapshot")).hasSize(snapshots);
     assertThat(finiteStep(registry, M, 0, 0).step()).isZero();
   }
 

@@ -36,7 +36,8 @@ class CoordinatorStateStoreTest {
         .addRecentDecisions(StepDecision.newBuilder().setAction(StepDecision.Action.APPLY).setStep(8).setUpdate(6)
             .setLearningRate(5e-4).setClipScale(0.25f).setGradientNorm(2.0).setGeneration(1).setFixedThrough(9)
             .setLatestGeneration(1))
-        .addUploadWorkers("workers/w1").addLoaded("workers/w1").setFailure("step 9 timed out").build();
+        .addUploadWorkers("workers/w1").addLoaded("workers/w1").setFailure("step 9 timed out")
+        .setIncarnation("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").build();
   }
 
   @Test
