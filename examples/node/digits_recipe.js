@@ -9,7 +9,8 @@ const path = require('path');
 const zlib = require('zlib');
 
 const DATA = path.join(__dirname, '..', 'data', 'digits.csv.gz');
-const PIPELINE_JSON = '{"adam": {"lr": 0.05}}';
+// The pipeline in the DSL text form, sent as is (Model.pipeline_text); the coordinator parses it.
+const PIPELINE_TEXT = 'adam(0.05)';
 const FEATURES = 64;
 const CLASSES = 10;
 const BATCH = 50;
@@ -96,6 +97,6 @@ function accuracy(xs, ys, w, b) {
 }
 
 module.exports = {
-  PIPELINE_JSON, FEATURES, CLASSES, BATCH, TRAINERS, STEPS, TENSORS,
+  PIPELINE_TEXT, FEATURES, CLASSES, BATCH, TRAINERS, STEPS, TENSORS,
   loadDigits, trainerRows, logits, gradient, accuracy,
 };

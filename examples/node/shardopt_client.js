@@ -82,10 +82,14 @@ class Cluster {
     this.coordinator.close();
   }
 
-  /** Creates a model whose tensors ([name, shape]) start at zero; waits until it is READY. */
-  async createModel(modelId, pipeline, tensors, trainers = 1, mode = 'SYNC', readyTimeoutMs = 60000) {
+  /**
+   * Creates a model whose tensors ([name, shape]) start at zero; waits until it is READY.
+   * pipelineText is the DSL text, e.g. 'adam(1e-3).warmup(500)', which the coordinator parses (a bad
+   * one is INVALID_ARGUMENT with the column).
+   */
+  async createModel(modelId, pipelineText, tensors, trainers = 1, mode = 'SYNC', readyTimeoutMs = 60000) {
     const model = {
-      pipeline,
+      pipeline_text: pipelineText,
       trainers,
       mode,
       tensors: tensors.map(([name, shape]) => ({ name, shape, init: { zeros: {} } })),

@@ -6,7 +6,7 @@
 //   node examples/node/softmax_trainer.js --coordinator 127.0.0.1:7070 --model digits-node --out /tmp/params-node.json
 //
 // The driver (this process) creates the model (SYNC, 2 trainers, W [64,10] and b [10] zeros,
-// pipeline {"adam": {"lr": 0.05}}), starts two trainer processes (this script with --rank 0 and
+// pipeline "adam(0.05)" as DSL text), starts two trainer processes (this script with --rank 0 and
 // --rank 1), each of which pulls the parameters of every step and pushes its gradient directly to
 // the workers of the shard map. Once both are done it pulls the final parameters
 // (min_step = steps), prints the test accuracy and writes the parameters to --out as JSON.
@@ -72,8 +72,7 @@ async function drive(args) {
   const data = recipe.loadDigits();
   const cluster = new Cluster(args.coordinator);
   try {
-    const pipeline = JSON.parse(recipe.PIPELINE_JSON); // the OptimizerPipeline message as an object
-    const created = await cluster.createModel(args.model, pipeline, recipe.TENSORS, recipe.TRAINERS);
+    const created = await cluster.createModel(args.model, recipe.PIPELINE_TEXT, recipe.TENSORS, recipe.TRAINERS);
     const workers = (await cluster.model(created.name)).workers.size;
     console.log(`created ${created.name} (${created.trainers} trainers) on ${workers} worker(s); `
       + `training ${args.steps} steps on ${data.xTrain.length} rows`);

@@ -24,7 +24,8 @@ import os
 import numpy as np
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "digits.csv.gz")
-PIPELINE_JSON = '{"adam": {"lr": 0.05}}'
+# The pipeline in the DSL text form, sent as is (Model.pipeline_text); the coordinator parses it.
+PIPELINE_TEXT = "adam(0.05)"
 FEATURES = 64
 CLASSES = 10
 BATCH = 50

@@ -70,7 +70,6 @@ def generate_stubs():
 generate_stubs()
 
 import grpc  # noqa: E402
-from google.protobuf import json_format  # noqa: E402
 from shardopt.v1 import pipeline_pb2, service_pb2, service_pb2_grpc  # noqa: E402,F401
 
 # Pushes answered UNAVAILABLE are sent again, this often in all, with a doubling backoff.
@@ -83,11 +82,6 @@ PULL_TIMEOUT_S = 90.0
 
 class ShardoptError(Exception):
     pass
-
-
-def pipeline_from_json(text):
-    """An OptimizerPipeline from its JSON form, e.g. '{"adam": {"lr": 0.01}}'."""
-    return json_format.Parse(text, pipeline_pb2.OptimizerPipeline())
 
 
 class Cluster:
@@ -120,9 +114,11 @@ class Cluster:
     def __exit__(self, *exc):
         self.close()
 
-    def create_model(self, model_id, pipeline, tensors, trainers=1, mode="SYNC", ready_timeout_s=60.0):
-        """tensors: [(name, shape)] with the zeros initializer. Waits until READY."""
-        model = service_pb2.Model(pipeline=pipeline, trainers=trainers,
+    def create_model(self, model_id, pipeline_text, tensors, trainers=1, mode="SYNC", ready_timeout_s=60.0):
+        """pipeline_text: the DSL text, e.g. "adam(1e-3).warmup(500)", which the coordinator parses (a bad
+        one is INVALID_ARGUMENT with the column). tensors: [(name, shape)] with the zeros initializer.
+        Waits until READY."""
+        model = service_pb2.Model(pipeline_text=pipeline_text, trainers=trainers,
                                   mode=service_pb2.TrainingMode.Value(mode))
         for name, shape in tensors:
             model.tensors.add(name=name, shape=list(shape),

@@ -5,7 +5,7 @@
       --model digits-py --out /tmp/params-py.json
 
 The driver (this process) creates the model (SYNC, 2 trainers, W [64,10] and b [10] zeros,
-pipeline {"adam": {"lr": 0.05}}), starts two trainer processes (this script with --rank 0 and
+pipeline "adam(0.05)" as DSL text), starts two trainer processes (this script with --rank 0 and
 --rank 1), each of which pulls the parameters of every step and pushes its gradient directly to
 the workers of the shard map. Once both are done it pulls the final parameters (min_step = steps),
 prints the test accuracy and writes the parameters to --out as JSON. The recipe is in
@@ -44,8 +44,7 @@ def drive(args):
     started = time.monotonic()
     x_train, _, x_test, y_test = recipe.load_digits()
     with sc.Cluster(args.coordinator) as cluster:
-        pipeline = sc.pipeline_from_json(recipe.PIPELINE_JSON)
-        created = cluster.create_model(args.model, pipeline, recipe.TENSORS, trainers=recipe.TRAINERS)
+        created = cluster.create_model(args.model, recipe.PIPELINE_TEXT, recipe.TENSORS, trainers=recipe.TRAINERS)
         shards = len(cluster.coordinator.GetShardMap(sc.service_pb2.GetShardMapRequest(name=created.name),
                                                       timeout=sc.RPC_TIMEOUT_S).shards)
         print("created %s (%d trainers) in %d shard(s); training %d steps on %d rows" % (

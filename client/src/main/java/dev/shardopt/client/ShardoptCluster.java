@@ -11,6 +11,7 @@ import dev.shardopt.v1.GetStatusRequest;
 import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.ParsePipelineRequest;
 import dev.shardopt.v1.TrainingMode;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -201,6 +202,27 @@ public class ShardoptCluster implements AutoCloseable {
         .getModelsList().stream()
         .map(m -> m.getName().startsWith("models/") ? m.getName().substring(7) : m.getName())
         .toList();
+  }
+
+  /**
+   * Asks the coordinator to read a pipeline in the DSL text form, as CreateModel would, without
+   * creating anything: the canonical text and message, or the errors (a typo names its column and
+   * the closest method). An invalid text is an answer, not an exception.
+   *
+   * @param tensorNames parameter names to check the parameter rules against (two lrScale globs
+   *     matching one name is an error); may be empty
+   * @throws ShardoptException INVALID_ARGUMENT for an empty text; UNAVAILABLE when no coordinator answers
+   */
+  public PipelineCheck parsePipeline(String text, List<String> tensorNames) {
+    Objects.requireNonNull(text, "text");
+    ParsePipelineRequest request = ParsePipelineRequest.newBuilder().setPipelineText(text)
+        .addAllTensorNames(tensorNames).build();
+    return PipelineCheck.of(read("ParsePipeline", () -> coordinator().parsePipeline(request)));
+  }
+
+  /** {@link #parsePipeline(String, List)} without tensor names. */
+  public PipelineCheck parsePipeline(String text) {
+    return parsePipeline(text, List.of());
   }
 
   /** Workers, their health and traffic, and the models, from the coordinator. */

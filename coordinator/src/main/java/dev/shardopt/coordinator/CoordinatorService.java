@@ -19,6 +19,8 @@ import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.ListModelsResponse;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
+import dev.shardopt.v1.ParsePipelineRequest;
+import dev.shardopt.v1.ParsePipelineResponse;
 import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.RegisterWorkerRequest;
 import dev.shardopt.v1.RegisterWorkerResponse;
@@ -94,8 +96,14 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
 
   @Override
   public void updatePipeline(UpdatePipelineRequest request, StreamObserver<Model> response) {
-    unary(response, () -> models.updatePipeline(request.getName(),
-        request.hasPipeline() ? request.getPipeline() : null, request.getAtStep()));
+    unary(response, () -> models.updatePipelineTo(request.getName(),
+        PipelineInput.require("", request.hasPipeline() ? request.getPipeline() : null, request.getPipelineText()),
+        request.getAtStep()));
+  }
+
+  @Override
+  public void parsePipeline(ParsePipelineRequest request, StreamObserver<ParsePipelineResponse> response) {
+    unary(response, () -> PipelineInput.parse(request));
   }
 
   @Override

@@ -342,7 +342,8 @@ public final class ModelRegistry {
 
   private Model create(String modelId, Model requested, Restoring restoring) {
     String name = nameOf(modelId);
-    Pipeline pipeline = pipeline(requested.hasPipeline() ? requested.getPipeline() : null, "model.pipeline");
+    Pipeline pipeline = PipelineInput.require("model.",
+        requested.hasPipeline() ? requested.getPipeline() : null, requested.getPipelineText());
     List<String> names = new ArrayList<>();
     List<Long> sizes = new ArrayList<>();
     boolean upload = false;
@@ -510,7 +511,11 @@ public final class ModelRegistry {
    * nothing (see {@link GenerationSchedule#append}). The workers follow the schedule; none is called.
    */
   public Model updatePipeline(String name, OptimizerPipeline proto, long atStep) {
-    Pipeline next = pipeline(proto, "pipeline");
+    return updatePipelineTo(name, PipelineInput.require("", proto, null), atStep);
+  }
+
+  /** {@link #updatePipeline(String, OptimizerPipeline, long)} with the pipeline read already. */
+  public Model updatePipelineTo(String name, Pipeline next, long atStep) {
     checkStep("at_step", atStep);
     Record r = record(name);
     locked(r, Section.UPDATE, atStep, () -> {
@@ -894,16 +899,5 @@ public final class ModelRegistry {
       out.computeIfAbsent(s.getWorker(), w -> new ArrayList<>()).add(s);
     }
     return out;
-  }
-
-  private static Pipeline pipeline(OptimizerPipeline proto, String field) {
-    if (proto == null) {
-      throw ApiException.invalidArgument(field + " is missing; send the pipeline, e.g. the proto of adam(1e-3)");
-    }
-    try {
-      return Pipeline.fromProto(proto);
-    } catch (InvalidPipelineException e) {
-      throw ApiException.invalidArgument(field + ": " + e.getMessage());
-    }
   }
 }

@@ -13,7 +13,16 @@ import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.v1.Checkpoint;
 import dev.shardopt.v1.CheckpointModelRequest;
 import dev.shardopt.v1.CreateModelRequest;
+import dev.shardopt.v1.GetModelRequest;
 import dev.shardopt.v1.GetPipelineScheduleRequest;
+import dev.shardopt.v1.ListModelsRequest;
+import dev.shardopt.v1.ListModelsResponse;
+import dev.shardopt.v1.Momentum;
+import dev.shardopt.v1.OptimizerPipeline;
+import dev.shardopt.v1.ParsePipelineRequest;
+import dev.shardopt.v1.ParsePipelineResponse;
+import dev.shardopt.v1.PipelineError;
+import dev.shardopt.v1.Sgd;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.ReportStepRequest;
@@ -179,5 +188,119 @@ class CoordinatorServiceTest {
     Status refused = both.error();
     assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(refused.getDescription()).contains("model and restore_from are both set");
+  }
+
+  // ---------------------------------------------------------------- the pipeline as DSL text
+
+  /** The two-worker model with its pipeline as text only (no message). */
+  private static Model textModel(String text) {
+    return twoWorkerModel("sgd()").toBuilder().clearPipeline().setPipelineText(text).build();
+  }
+
+  private Answer<Model> createModel(String id, Model model) {
+    Answer<Model> answer = new Answer<>();
+    service.createModel(CreateModelRequest.newBuilder().setModelId(id).setModel(model).build(), answer);
+    return answer;
+  }
+
+  private List<String> modelNames() throws Exception {
+    Answer<ListModelsResponse> list = new Answer<>();
+    service.listModels(ListModelsRequest.getDefaultInstance(), list);
+    return list.value().getModelsList().stream().map(Model::getName).toList();
+  }
+
+  @Test
+  void createModelAcceptsThePipelineAsTextAlone() throws Exception {
+    Model m = createModel("t", textModel("momentum(0.05).beta(0.8).warmup(10)")).value();
+    assertThat(m.getPipelineText()).isEqualTo("momentum(0.05).beta(0.8).warmup(10)");
+    assertThat(m.getPipeline().getMomentum()).isEqualTo(
+        Momentum.newBuilder().setLr(0.05).setBeta(0.8).setDampening(0).build());
+    assertThat(m.getPipeline().getSchedule().getWarmupSteps()).isEqualTo(10);
+    assertThat(m.getPipelineSchedule(0).getPipeline()).isEqualTo(m.getPipeline());
+  }
+
+  @Test
+  void createModelAcceptsTextAndMessageThatAreTheSamePipeline() throws Exception {
+    Model both = textModel("sgd(1e-1)").toBuilder()
+        .setPipeline(OptimizerPipeline.newBuilder().setSgd(Sgd.newBuilder().setLr(0.1))).build();
+    assertThat(createModel("b", both).value().getPipelineText()).isEqualTo("sgd(0.1)");
+  }
+
+  @Test
+  void createModelRefusesTextAndMessageThatDifferAndCreatesNothing() throws Exception {
+    Model differ = textModel("sgd(0.2)").toBuilder()
+        .setPipeline(OptimizerPipeline.newBuilder().setSgd(Sgd.newBuilder().setLr(0.1))).build();
+    Status refused = createModel("d", differ).error();
+    assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(refused.getDescription()).isEqualTo("model.pipeline and model.pipeline_text are different pipelines:"
+        + " model.pipeline is sgd(0.1), model.pipeline_text is sgd(0.2); send one of them, or both the same");
+    assertThat(modelNames()).isEmpty();
+  }
+
+  @Test
+  void createModelWithoutAPipelineIsInvalidArgument() throws Exception {
+    Status refused = createModel("n", twoWorkerModel("sgd()").toBuilder().clearPipeline().build()).error();
+    assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(refused.getDescription()).startsWith("model.pipeline is missing: send model.pipeline_text");
+    assertThat(modelNames()).isEmpty();
+  }
+
+  @Test
+  void aBadTextIsInvalidArgumentWithTheColumnAndASuggestion() throws Exception {
+    Status refused = createModel("x", textModel("adam(1e-3).warmup(500).cosin(1e5)")).error();
+    assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(refused.getDescription())
+        .isEqualTo("model.pipeline_text: unknown method 'cosin' at column 24 — did you mean 'cosine'?");
+    assertThat(modelNames()).isEmpty();
+  }
+
+  @Test
+  void updatePipelineTakesTextAndRefusesABadOneChangingNothing() throws Exception {
+    create();
+    Answer<Model> updated = new Answer<>();
+    service.updatePipeline(UpdatePipelineRequest.newBuilder().setName("models/m")
+        .setPipelineText("sgd(0.05).clipNorm(2.0)").setAtStep(3).build(), updated);
+    Model m = updated.value();
+    assertThat(m.getPipelineText()).isEqualTo("sgd(0.05).clipNorm(2.0)");
+    assertThat(m.getPipelineScheduleList()).extracting(g -> g.getGeneration(), g -> g.getFromStep(),
+        g -> g.getPipeline().getSgd().getLr())
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(0L, 0L, 0.1), org.assertj.core.groups.Tuple.tuple(1L, 3L, 0.05));
+    assertThat(m.getPipelineSchedule(1).getPipeline().getClipping().getNorm()).isEqualTo(2.0);
+
+    Answer<Model> typo = new Answer<>();
+    service.updatePipeline(UpdatePipelineRequest.newBuilder().setName("models/m")
+        .setPipelineText("sgd(0.01).clipNrom(1.0)").setAtStep(5).build(), typo);
+    Status refused = typo.error();
+    assertThat(refused.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(refused.getDescription())
+        .isEqualTo("pipeline_text: unknown method 'clipNrom' at column 11 — did you mean 'clipNorm'?");
+
+    Answer<Model> neither = new Answer<>();
+    service.updatePipeline(UpdatePipelineRequest.newBuilder().setName("models/m").setAtStep(5).build(), neither);
+    assertThat(neither.error().getDescription()).startsWith("pipeline is missing: send pipeline_text");
+
+    Answer<Model> after = new Answer<>();
+    service.getModel(GetModelRequest.newBuilder().setName("models/m").build(), after);
+    assertThat(after.value().getPipelineScheduleCount()).isEqualTo(2);
+  }
+
+  @Test
+  void parsePipelineAnswersTheFormsOrTheErrorsAndCreatesNothing() throws Exception {
+    Answer<ParsePipelineResponse> ok = new Answer<>();
+    service.parsePipeline(ParsePipelineRequest.newBuilder().setPipelineText("sgd(0.5).accumulate(4)").build(), ok);
+    assertThat(ok.value().getErrorsList()).isEmpty();
+    assertThat(ok.value().getCanonicalText()).isEqualTo("sgd(0.5).accumulate(4)");
+    assertThat(ok.value().getPipeline().getSgd().getLr()).isEqualTo(0.5);
+    assertThat(ok.value().getPipeline().getAccumulate()).isEqualTo(4);
+
+    Answer<ParsePipelineResponse> bad = new Answer<>();
+    service.parsePipeline(ParsePipelineRequest.newBuilder().setPipelineText("adma(1e-3)").build(), bad);
+    assertThat(bad.value().getErrorsList()).containsExactly(PipelineError.newBuilder().setField("pipeline_text")
+        .setMessage("unknown method 'adma' at column 1 — did you mean 'adam'?").setColumn(1).build());
+
+    Answer<ParsePipelineResponse> nothing = new Answer<>();
+    service.parsePipeline(ParsePipelineRequest.getDefaultInstance(), nothing);
+    assertThat(nothing.error().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(modelNames()).isEmpty();
   }
 }

@@ -28,6 +28,23 @@ final class PipelineParser {
   private final String text;
   private int pos;
 
+  /**
+   * Every method name the text form knows, in the DSL's order: the base rules, the pipeline
+   * modifiers, then the rule modifiers (a name shared by a rule and a modifier, rmsprop's
+   * {@code momentum}, once). docs/clients.md maps each of them to the proto; its test compares.
+   */
+  static List<String> methodNames() {
+    List<String> out = new ArrayList<>(RuleModifiers.RULES);
+    out.addAll(PIPELINE_MODIFIERS);
+    RuleModifiers.all().stream().filter(n -> !out.contains(n)).forEach(out::add);
+    return List.copyOf(out);
+  }
+
+  /** The pipeline modifiers: the methods after the rule that are not a rule's hyperparameter. */
+  static List<String> pipelineModifiers() {
+    return PIPELINE_MODIFIERS;
+  }
+
   PipelineParser(String text) {
     if (text == null) {
       throw new InvalidPipelineException("pipeline text must not be null");
@@ -217,7 +234,7 @@ final class PipelineParser {
     }
     while (true) {
       skipSpace();
-      args.add(argument());
+      args.add(argument(name));
       skipSpace();
       if (pos >= text.length()) {
         throw error("missing ')' to close " + name + "(", pos + 1);
@@ -233,7 +250,7 @@ final class PipelineParser {
     }
   }
 
-  private Arg argument() {
+  private Arg argument(String method) {
     int column = pos + 1;
     if (pos >= text.length()) {
       throw error("expected an argument, got the end of the text", column);
@@ -241,6 +258,10 @@ final class PipelineParser {
     char ch = text.charAt(pos);
     if (ch == '"') {
       return new Arg(stringLiteral(), column);
+    }
+    Matcher word = IDENT.matcher(text).region(pos, text.length());
+    if (word.lookingAt()) {
+      throw nameAsArgument(method, word.group(), word.end(), column);
     }
     boolean negative = false;
     if (ch == '-' || ch == '+') {
@@ -332,6 +353,38 @@ final class PipelineParser {
   }
 
   // ---------------------------------------------------------------- errors
+
+  /**
+   * A name where an argument belongs: a keyword argument ({@code adam(lr=1e-3)}, Python style), a
+   * boolean ({@code centered(true)}) or an unquoted glob. Arguments are positional values only.
+   */
+  private InvalidPipelineException nameAsArgument(String method, String word, int end, int column) {
+    int after = end;
+    while (after < text.length() && Character.isWhitespace(text.charAt(after))) {
+      after++;
+    }
+    boolean keyword = after < text.length() && text.charAt(after) == '='
+        && (after + 1 >= text.length() || text.charAt(after + 1) != '=');
+    if (keyword) {
+      String hint = RuleModifiers.RULES.contains(method) && word.equals("lr")
+          ? "write the value alone, " + method + "(1e-3)"
+          : RuleModifiers.isRuleModifier(word) || PIPELINE_MODIFIERS.contains(word)
+              ? "set " + word + " with its own modifier, ." + word + "(...), after " + method + "(...)"
+              : "write the values alone, in order";
+      return error("keyword argument '" + word + "=' in " + method + "(...): arguments are positional; " + hint,
+          column);
+    }
+    if (word.equals("true") || word.equals("false") || word.equals("True") || word.equals("False")) {
+      return error("a flag takes no argument: write ." + method + "() to switch it on, and leave it out for off",
+          column);
+    }
+    if (word.equals("inf") || word.equals("Infinity") || word.equals("NaN") || word.equals("nan")) {
+      return error("got '" + word + "': the text form has no name for infinity or NaN; write a finite number",
+          column);
+    }
+    return error("expected a number (Java literal syntax, e.g. 1e-3 or 100_000) or a \"glob\", got the name '"
+        + word + "'; a glob is double-quoted, e.g. \"" + word + "\"", column);
+  }
 
   private static InvalidPipelineException error(String reason, int column) {
     return new InvalidPipelineException(reason, column);

@@ -40,12 +40,13 @@ import java.util.zip.GZIPInputStream;
  *     --model digits-java --out /tmp/params-java.json
  * </pre>
  *
- * <p>Creates the model (SYNC, 2 trainers, W [64, 10] and b [10] zeros, {@code {"adam": {"lr":
- * 0.05}}}), trains {@value #STEPS} steps, pulls the final parameters, prints the test accuracy and
+ * <p>Creates the model (SYNC, 2 trainers, W [64, 10] and b [10] zeros, pipeline {@code
+ * adam(0.05)}), trains {@value #STEPS} steps, pulls the final parameters, prints the test accuracy and
  * writes the parameters as JSON ({@code {"language", "model", "step", "accuracy", "tensors"}}).
  */
 public final class SoftmaxTrainer {
-  static final String PIPELINE_JSON = "{\"adam\": {\"lr\": 0.05}}";
+  /** The same DSL text the Python and Node trainers send as Model.pipeline_text. */
+  static final String PIPELINE_TEXT = "adam(0.05)";
   static final int FEATURES = 64;
   static final int CLASSES = 10;
   static final int BATCH = 50;
@@ -256,7 +257,7 @@ public final class SoftmaxTrainer {
     Digits d = Digits.load(data);
     try (ShardoptCluster cluster = Shardopt.connect(coordinator)) {
       RemoteModel model = cluster.createModel(ModelOptions.named(modelId)
-          .pipeline(Pipeline.fromJson(PIPELINE_JSON))
+          .pipeline(Pipeline.parse(PIPELINE_TEXT))
           .trainers(TRAINERS)
           .sync()
           .tensors(Tensors.of("W", FEATURES, CLASSES), Tensors.of("b", CLASSES)));
