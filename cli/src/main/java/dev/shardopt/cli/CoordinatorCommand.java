@@ -4,12 +4,15 @@ import com.google.inject.CreationException;
 import com.google.inject.Guice;
 import com.google.inject.ProvisionException;
 import dev.shardopt.coordinator.CoordinatorConfig;
+import dev.shardopt.coordinator.CoordinatorMetrics;
+import dev.shardopt.coordinator.CoordinatorObserver;
 import dev.shardopt.coordinator.CoordinatorModule;
 import dev.shardopt.coordinator.CoordinatorServer;
 import dev.shardopt.coordinator.CoordinatorStateStore;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code shardopt coordinator}: runs the control plane until SIGTERM. */
@@ -34,6 +37,8 @@ public final class CoordinatorCommand implements Callable<Integer> {
       + " a restart loses every model).")
   Path stateDir;
 
+  @Mixin MetricsOptions metrics = new MetricsOptions();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -41,9 +46,11 @@ public final class CoordinatorCommand implements Callable<Integer> {
     }
     CoordinatorConfig config = CoordinatorConfig.defaults().withHost(host).withPort(port)
         .withBarrierTimeoutMillis(barrierTimeoutMillis).withHeartbeatMillis(heartbeatMillis).withStateDir(stateDir);
+    MetricsEndpoint endpoint = metrics.start(); // first: a bad --metrics-port leaves nothing started
+    CoordinatorObserver observer = endpoint == null ? CoordinatorObserver.NONE : new CoordinatorMetrics(endpoint.registry());
     CoordinatorServer server;
     try {
-      server = Guice.createInjector(new CoordinatorModule(config)).getInstance(CoordinatorServer.class);
+      server = Guice.createInjector(new CoordinatorModule(config, observer)).getInstance(CoordinatorServer.class);
     } catch (ProvisionException | CreationException e) {
       Throwable cause = e;
       while (cause != null && !(cause instanceof CoordinatorStateStore.UnreadableStateException)) {
@@ -59,7 +66,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
     } catch (java.io.IOException e) {
       throw new UserErrorException("cannot serve on " + host + ":" + port + ": " + e.getMessage(), e);
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close();
+      if (endpoint != null) {
+        endpoint.close();
+      }
+    }, "shutdown"));
     server.awaitTermination();
     return ShardoptCli.EXIT_OK;
   }

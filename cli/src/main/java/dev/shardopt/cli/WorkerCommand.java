@@ -1,6 +1,8 @@
 package dev.shardopt.cli;
 
 import dev.shardopt.worker.server.WorkerConfig;
+import dev.shardopt.worker.server.WorkerMetrics;
+import dev.shardopt.worker.server.WorkerObserver;
 import dev.shardopt.worker.server.WorkerModule;
 import dev.shardopt.worker.server.WorkerServer;
 import java.util.concurrent.Callable;
@@ -36,6 +38,8 @@ public final class WorkerCommand implements Callable<Integer> {
 
   @Mixin DeviceOptions device = new DeviceOptions();
 
+  @Mixin MetricsOptions metrics = new MetricsOptions();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -52,8 +56,18 @@ public final class WorkerCommand implements Callable<Integer> {
       }
       config = config.withThreads(threads);
     }
+    MetricsEndpoint endpoint = metrics.start(); // a bad --metrics-port leaves nothing started
+    WorkerObserver observer = endpoint == null ? WorkerObserver.NONE : new WorkerMetrics(endpoint.registry());
     // A device that cannot open here fails with its one line (DeviceUnavailableException: exit 2).
-    WorkerServer server = WorkerServer.create(new WorkerModule(config));
+    WorkerServer server;
+    try {
+      server = WorkerServer.create(new WorkerModule(config, observer));
+    } catch (RuntimeException e) {
+      if (endpoint != null) {
+        endpoint.close();
+      }
+      throw e;
+    }
     try {
       server.start();
     } catch (java.io.IOException e) {
@@ -63,7 +77,12 @@ public final class WorkerCommand implements Callable<Integer> {
       throw new UserErrorException("cannot register with the coordinator at " + coordinator + ": "
           + e.getStatus().getCode() + " " + e.getStatus().getDescription(), e);
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close();
+      if (endpoint != null) {
+        endpoint.close();
+      }
+    }, "shutdown"));
     server.awaitTermination();
     return ShardoptCli.EXIT_OK;
   }

@@ -60,7 +60,15 @@ public final class Checkpointer {
   /** The models with a checkpoint running: one at a time each. */
   private final Set<String> running = ConcurrentHashMap.newKeySet();
 
+  private final CoordinatorObserver observer;
+
   public Checkpointer(ModelRegistry models, WorkerFleet fleet, Executor calls) {
+    this(models, fleet, calls, CoordinatorObserver.NONE);
+  }
+
+  /** @param observer told of every checkpoint committed (not of one answered again after a lost answer) */
+  public Checkpointer(ModelRegistry models, WorkerFleet fleet, Executor calls, CoordinatorObserver observer) {
+    this.observer = observer;
     this.models = models;
     this.fleet = fleet;
     this.calls = calls;
@@ -262,9 +270,11 @@ public final class Checkpointer {
         written.getRangesList().forEach(r -> ranges.add(FileRange.fromProto(r)));
       }
       Path committed = ManifestWriter.commit(pending, fields, ranges);
-      return Checkpoint.newBuilder().setModel(name).setStep(step).setPath(committed.toString())
+      Checkpoint written = Checkpoint.newBuilder().setModel(name).setStep(step).setPath(committed.toString())
           .setBytes(ranges.stream().mapToLong(FileRange::length).sum()).setSnapshotMillis(snapshotMillis)
           .setTotalMillis(millisSince(started)).build();
+      observer.checkpointWritten(name, written.getBytes(), written.getTotalMillis() / 1e3);
+      return written;
     } catch (CheckpointException e) {
       throw abort(pending, failed(name, step, toApi(e)));
     } catch (ApiException e) {

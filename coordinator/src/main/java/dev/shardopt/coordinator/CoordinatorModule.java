@@ -12,9 +12,17 @@ import java.util.concurrent.ScheduledExecutorService;
  */
 public class CoordinatorModule extends AbstractModule {
   private final CoordinatorConfig config;
+  private final CoordinatorObserver observer;
 
+  /** A coordinator without metrics. */
   public CoordinatorModule(CoordinatorConfig config) {
+    this(config, CoordinatorObserver.NONE);
+  }
+
+  /** @param observer the process's metrics of the coordinator ({@code CoordinatorMetrics} on its registry) */
+  public CoordinatorModule(CoordinatorConfig config, CoordinatorObserver observer) {
     this.config = config;
+    this.observer = observer;
   }
 
   @Override
@@ -23,6 +31,7 @@ public class CoordinatorModule extends AbstractModule {
     bind(CoordinatorService.class).in(Singleton.class);
     bind(CoordinatorServer.class).in(Singleton.class);
     bind(ScheduleLockHooks.class).toInstance(ScheduleLockHooks.NONE);
+    bind(CoordinatorObserver.class).toInstance(observer);
   }
 
   @Provides
@@ -50,12 +59,12 @@ public class CoordinatorModule extends AbstractModule {
   /** The checkpoint's calls to the workers, all of a phase at once (each blocks for its answer). */
   @Provides
   @Singleton
-  Checkpointer checkpointer(ModelRegistry models, WorkerFleet fleet) {
+  Checkpointer checkpointer(ModelRegistry models, WorkerFleet fleet, CoordinatorObserver observer) {
     return new Checkpointer(models, fleet, Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "coordinator-checkpoint");
       t.setDaemon(true);
       return t;
-    }));
+    }), observer);
   }
 
   @Provides
@@ -80,7 +89,7 @@ public class CoordinatorModule extends AbstractModule {
   @Provides
   @Singleton
   ModelRegistry models(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, ScheduleLockHooks hooks,
-      CoordinatorStateStore store) {
-    return new ModelRegistry(workers, fleet, timer, config, hooks, System::nanoTime, store);
+      CoordinatorStateStore store, CoordinatorObserver observer) {
+    return new ModelRegistry(workers, fleet, timer, config, hooks, System::nanoTime, store, observer);
   }
 }

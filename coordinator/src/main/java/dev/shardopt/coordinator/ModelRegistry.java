@@ -204,6 +204,8 @@ public final class ModelRegistry {
         if (metrics.size() > METRICS_KEPT) {
           metrics.removeFirst();
         }
+        observer.stepDecided(name(), decision, round.barrierWaitMillis() / 1e3,
+            (nanoTime.getAsLong() - round.firstReportNanos()) / 1e9);
         return decision;
       });
     }
@@ -256,6 +258,7 @@ public final class ModelRegistry {
   private final ScheduleLockHooks hooks;
   private final LongSupplier nanoTime;
   private final CoordinatorStateStore store;
+  private final CoordinatorObserver observer;
 
   /**
    * @param hooks called around each model's schedule lock ({@link ScheduleLockHooks#NONE} but in tests)
@@ -274,6 +277,18 @@ public final class ModelRegistry {
    */
   public ModelRegistry(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, CoordinatorConfig config,
       ScheduleLockHooks hooks, LongSupplier nanoTime, CoordinatorStateStore store) {
+    this(workers, fleet, timer, config, hooks, nanoTime, store, CoordinatorObserver.NONE);
+  }
+
+  /**
+   * A registry over {@code store} that tells {@code observer} of every step it decides and every
+   * model it deletes.
+   *
+   * @throws CoordinatorStateStore.UnreadableStateException when a model's state does not hold together
+   */
+  public ModelRegistry(WorkerRegistry workers, WorkerFleet fleet, ScheduledExecutorService timer, CoordinatorConfig config,
+      ScheduleLockHooks hooks, LongSupplier nanoTime, CoordinatorStateStore store, CoordinatorObserver observer) {
+    this.observer = observer;
     this.workers = workers;
     this.fleet = fleet;
     this.timer = timer;
@@ -479,6 +494,7 @@ public final class ModelRegistry {
     }
     store.deleteModel(name);
     r.barrier.close(ApiException.notFound(name + " was deleted"));
+    observer.modelDeleted(name);
     for (String address : new LinkedHashSet<>(r.addresses.values())) {
       try {
         fleet.dropModel(address, name);

@@ -39,9 +39,10 @@ public final class StepBarrier {
    *
    * @param generations the pipeline generation each worker prepared the step under, by worker
    * @param barrierWaitMillis the time from the step's first report to its last
+   * @param firstReportNanos when the step's first report came, on the barrier's clock
    */
-  public record CompletedRound(
-      long step, Map<String, Long> generations, List<BlockStatistics> statistics, double barrierWaitMillis) {}
+  public record CompletedRound(long step, Map<String, Long> generations, List<BlockStatistics> statistics,
+      double barrierWaitMillis, long firstReportNanos) {}
 
   private static final class Round {
     final Map<String, List<BlockStatistics>> stats = new LinkedHashMap<>();
@@ -172,7 +173,7 @@ public final class StepBarrier {
     // The wait for the workers, not the hold: the hold is the snapshot's, reported with it.
     double waitMillis = (r.completedNanos - r.startedNanos) / 1e6;
     try {
-      DecidedStep decision = decide.apply(new CompletedRound(step, Map.copyOf(r.generations), all, waitMillis));
+      DecidedStep decision = decide.apply(new CompletedRound(step, Map.copyOf(r.generations), all, waitMillis, r.startedNanos));
       recent.put(step, decision);
       return new Outcome(r.replies, decision, null);
     } catch (ApiException e) {

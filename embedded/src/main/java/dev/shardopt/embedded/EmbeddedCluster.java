@@ -4,10 +4,15 @@ import com.google.inject.Guice;
 import com.google.inject.Module;
 import com.google.inject.util.Modules;
 import dev.shardopt.coordinator.CoordinatorConfig;
+import dev.shardopt.coordinator.CoordinatorMetrics;
+import dev.shardopt.coordinator.CoordinatorObserver;
 import dev.shardopt.coordinator.CoordinatorModule;
 import dev.shardopt.coordinator.CoordinatorServer;
 import dev.shardopt.engine.device.DeviceSelection;
 import dev.shardopt.worker.server.WorkerConfig;
+import dev.shardopt.worker.server.WorkerMetrics;
+import dev.shardopt.worker.server.WorkerObserver;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import dev.shardopt.worker.server.WorkerModule;
 import dev.shardopt.worker.server.WorkerServer;
 import java.io.IOException;
@@ -72,6 +77,7 @@ public final class EmbeddedCluster implements AutoCloseable {
     private DeviceSelection device = DeviceSelection.cpu();
     private Module coordinatorOverride;
     private IntFunction<Module> workerOverride = i -> null;
+    private PrometheusRegistry metrics;
 
     public Builder workers(int n) {
       if (n < 1) {
@@ -122,8 +128,19 @@ public final class EmbeddedCluster implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Puts the coordinator's and the workers' metrics on {@code registry}, the process's (one per
+     * process: the workers share one set of metrics, labelled by worker). Off by default.
+     */
+    public Builder metrics(PrometheusRegistry registry) {
+      this.metrics = java.util.Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
     public EmbeddedCluster start() {
-      Module cm = new CoordinatorModule(coordinatorConfig);
+      CoordinatorObserver coordinatorMetrics = metrics == null ? CoordinatorObserver.NONE : new CoordinatorMetrics(metrics);
+      WorkerObserver workerMetrics = metrics == null ? WorkerObserver.NONE : new WorkerMetrics(metrics);
+      Module cm = new CoordinatorModule(coordinatorConfig, coordinatorMetrics);
       if (coordinatorOverride != null) {
         cm = Modules.override(cm).with(coordinatorOverride);
       }
@@ -135,7 +152,7 @@ public final class EmbeddedCluster implements AutoCloseable {
         for (int i = 0; i < workers; i++) {
           WorkerConfig base = WorkerConfig.defaults(coordinator.address()).withThreads(threads).withDevice(device);
           WorkerConfig wc = workerConfig.apply(i, base);
-          Module wm = new WorkerModule(wc);
+          Module wm = new WorkerModule(wc, workerMetrics);
           Module override = workerOverride.apply(i);
           if (override != null) {
             wm = Modules.override(wm).with(override);

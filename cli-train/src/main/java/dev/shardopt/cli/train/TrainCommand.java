@@ -1,6 +1,8 @@
 package dev.shardopt.cli.train;
 
 import dev.shardopt.cli.ExtensionCommand;
+import dev.shardopt.cli.MetricsEndpoint;
+import dev.shardopt.cli.MetricsOptions;
 import dev.shardopt.cli.ShardoptCli;
 import dev.shardopt.cli.UserErrorException;
 import dev.shardopt.client.ClientOptions;
@@ -24,6 +26,7 @@ import dev.shardopt.train.TrainingCharts;
 import dev.shardopt.train.TrainingConfig;
 import dev.shardopt.train.TrainingDivergedException;
 import dev.shardopt.train.TrainingReport;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -90,6 +93,9 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
 
   @Mixin RunOptions run = new RunOptions();
 
+  /** The embedded cluster's metrics (coordinator and workers) with the JVM's; with --coordinator, the JVM's alone. */
+  @Mixin MetricsOptions metrics = new MetricsOptions();
+
   @Override
   public Integer call() throws Exception {
     DigitsData data = DigitsData.load();
@@ -109,11 +115,16 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
     }
     long start = System.nanoTime();
     TrainingReport report;
-    try (ShardoptCluster cluster = opts.connect()) {
+    MetricsEndpoint endpoint = metrics.start(); // a bad --metrics-port: one line, exit 2, nothing started
+    try (ShardoptCluster cluster = opts.connect(endpoint == null ? null : endpoint.registry())) {
       out.flush();
       try (ProgressDisplay bar = new ProgressDisplay(out, "train", config.steps(), ProgressDisplay.isTerminal())) {
         report = opts.guard(() -> trainer.train(cluster, DataParallelTrainer.freshModelId("train"), config, bar,
             from, checkpoints));
+      }
+    } finally {
+      if (endpoint != null) {
+        endpoint.close();
       }
     }
     double total = (System.nanoTime() - start) / 1e9;
@@ -255,8 +266,20 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
 
       /** The embedded cluster, or a client of the external one. */
       ShardoptCluster connect() {
+        return connect(null);
+      }
+
+      /**
+       * The embedded cluster with its coordinator's and workers' metrics on {@code metrics} (null:
+       * none), or a client of the external one (whose processes serve their own metrics).
+       */
+      ShardoptCluster connect(PrometheusRegistry metrics) {
         if (coordinator == null) {
-          return ShardoptLocal.start(EmbeddedCluster.builder().workers(workers).device(device), ClientOptions.defaults());
+          EmbeddedCluster.Builder cluster = EmbeddedCluster.builder().workers(workers).device(device);
+          if (metrics != null) {
+            cluster.metrics(metrics);
+          }
+          return ShardoptLocal.start(cluster, ClientOptions.defaults());
         }
         return Shardopt.connect(coordinator);
       }

@@ -25,14 +25,23 @@ import org.slf4j.LoggerFactory;
  */
 public class WorkerModule extends AbstractModule {
   private final WorkerConfig config;
+  private final WorkerObserver observer;
 
+  /** A worker without metrics. */
   public WorkerModule(WorkerConfig config) {
+    this(config, WorkerObserver.NONE);
+  }
+
+  /** @param observer the process's worker metrics ({@code WorkerMetrics} on its registry), shared by its workers */
+  public WorkerModule(WorkerConfig config, WorkerObserver observer) {
     this.config = config;
+    this.observer = observer;
   }
 
   @Override
   protected void configure() {
     bind(WorkerConfig.class).toInstance(config);
+    bind(WorkerObserver.class).toInstance(observer);
     bind(WorkerService.class).in(Singleton.class);
     bind(WorkerServer.class).in(Singleton.class);
   }

@@ -33,6 +33,7 @@ import dev.shardopt.worker.store.WorkerModel;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
+import jakarta.inject.Named;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,6 +43,9 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 import java.util.stream.LongStream;
 
 /** The Worker gRPC service: translates protobuf to {@link ShardStore} and {@link WorkerModel} calls. */
@@ -51,11 +55,29 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   private final ShardStore store;
   private final WorkerConfig config;
+  private final Supplier<String> workerName;
+  private final WorkerObserver observer;
 
-  @Inject
+  /** A service without metrics. */
   public WorkerService(ShardStore store, WorkerConfig config) {
+    this(store, config, () -> "workers/unregistered", WorkerObserver.NONE);
+  }
+
+  /**
+   * @param workerName this worker's name as the coordinator gave it (for the observer's labels)
+   * @param observer told of every answered push, pull and checkpoint phase
+   */
+  public WorkerService(ShardStore store, WorkerConfig config, Supplier<String> workerName, WorkerObserver observer) {
     this.store = store;
     this.config = config;
+    this.workerName = workerName;
+    this.observer = observer;
+  }
+
+  @Inject
+  WorkerService(ShardStore store, WorkerConfig config, @Named("workerName") AtomicReference<String> name,
+      WorkerObserver observer) {
+    this(store, config, name::get, observer);
   }
 
   @Override
@@ -68,6 +90,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   public void dropModel(DropModelRequest request, StreamObserver<Empty> response) {
     unary(response, () -> {
       store.drop(request.getModel());
+      observer.modelDropped(workerName.get(), request.getModel());
       return Empty.getDefaultInstance();
     });
   }
@@ -81,17 +104,27 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   public void snapshotShards(SnapshotShardsRequest request, StreamObserver<SnapshotShardsResponse> response) {
     // Returns at once; the step that completes request.step, the push that reaches the cut, or the
     // timeout answers.
+    long started = System.nanoTime();
     if (request.getNextPushCount() > 0) {
       long[] cut = request.getNextPushList().stream().mapToLong(Long::longValue).toArray();
       async(response, () -> store.get(request.getModel())
           .copyAtCut(request.getStep(), cut, directory(request.getPath()))
-          .thenApply(c -> SnapshotShardsResponse.newBuilder().setBytes(c.bytes()).setUpdatesApplied(c.updatesApplied())
-              .setStepsSkipped(c.stepsSkipped()).build()));
+          .thenApply(c -> copied(request.getModel(), started, SnapshotShardsResponse.newBuilder().setBytes(c.bytes())
+              .setUpdatesApplied(c.updatesApplied()).setStepsSkipped(c.stepsSkipped()).build())));
       return;
     }
     async(response, () -> store.get(request.getModel())
         .snapshotShards(request.getStep(), directory(request.getPath()), config.waitMillis())
-        .thenApply(bytes -> SnapshotShardsResponse.newBuilder().setBytes(bytes).build()));
+        .thenApply(bytes -> copied(request.getModel(), started, SnapshotShardsResponse.newBuilder().setBytes(bytes).build())));
+  }
+
+  private SnapshotShardsResponse copied(String model, long startedNanos, SnapshotShardsResponse answer) {
+    observer.shardsCopied(workerName.get(), model, answer.getBytes(), secondsSince(startedNanos));
+    return answer;
+  }
+
+  private static double secondsSince(long startedNanos) {
+    return (System.nanoTime() - startedNanos) / 1e9;
   }
 
   @Override
@@ -111,9 +144,13 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   @Override
   public void persistShards(PersistShardsRequest request, StreamObserver<PersistShardsResponse> response) {
     // Returns at once; the checkpoint executor answers once the files are forced to disk.
+    long started = System.nanoTime();
     async(response, () -> store.get(request.getModel()).persistShards(request.getStep(), directory(request.getPath()))
-        .thenApply(ranges -> PersistShardsResponse.newBuilder()
-            .addAllRanges(ranges.stream().map(FileRange::toProto).toList()).build()));
+        .thenApply(ranges -> {
+          observer.shardsPersisted(workerName.get(), request.getModel(), ranges.stream().mapToLong(FileRange::length).sum(),
+              secondsSince(started));
+          return PersistShardsResponse.newBuilder().addAllRanges(ranges.stream().map(FileRange::toProto).toList()).build();
+        }));
   }
 
   private static Path directory(String path) {
@@ -184,6 +221,8 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
       float[][] gradient;
       BitSet[] covered;
       final PushChecksum checksum = new PushChecksum();
+      final long started = System.nanoTime();
+      long bytes;
       boolean failed;
 
       @Override
@@ -220,6 +259,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             TensorBytes.decode(chunk.getData(), gradient[i], from);
             covered[i].set(from, from + n);
             store.countIn(chunk.getData().size());
+            bytes += chunk.getData().size();
           }
         } catch (RuntimeException e) {
           failed = true;
@@ -283,6 +323,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
           response.onNext(PushResponse.newBuilder()
               .setStep(ack.step()).setDuplicate(ack.duplicate()).setModelStep(ack.modelStep()).build());
           response.onCompleted();
+          observer.pushed(workerName.get(), header.getModel(), bytes, secondsSince(started), ack.duplicate());
         });
       }
     };
@@ -290,6 +331,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   @Override
   public void pull(PullRequest request, StreamObserver<PullResponse> response) {
+    long started = System.nanoTime();
     ServerCallStreamObserver<PullResponse> call = (ServerCallStreamObserver<PullResponse>) response;
     FlowControlledSender<PullResponse> sender = new FlowControlledSender<>(call);
     WorkerModel model;
@@ -305,20 +347,26 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
       if (e != null) {
         response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
       } else {
-        sender.start(chunks(snap, perChunk));
+        sender.start(chunks(snap, perChunk,
+            bytes -> observer.pulled(workerName.get(), request.getModel(), bytes, secondsSince(started))));
       }
     });
   }
 
-  private Iterator<PullResponse> chunks(ParameterSnapshot snap, int perChunk) {
+  /** The snapshot's messages, lazily; {@code sent} gets their data bytes once the last one is taken. */
+  private Iterator<PullResponse> chunks(ParameterSnapshot snap, int perChunk, LongConsumer sent) {
     List<int[]> plan = new ArrayList<>(); // {shard, chunk}
     for (int i = 0; i < snap.shards().size(); i++) {
       for (int c = 0; c < snap.chunks().get(i).size(); c++) {
         plan.add(new int[] {i, c});
       }
     }
+    if (plan.isEmpty()) {
+      sent.accept(0);
+    }
     return new Iterator<>() {
       int next;
+      long bytes;
 
       @Override
       public boolean hasNext() {
@@ -334,6 +382,10 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
         ShardSpec s = snap.shards().get(p[0]);
         ByteString data = snap.chunks().get(p[0]).get(p[1]);
         store.countOut(data.size());
+        bytes += data.size();
+        if (next == plan.size()) {
+          sent.accept(bytes);
+        }
         return PullResponse.newBuilder()
             .setStep(snap.step())
             .setChunk(TensorChunk.newBuilder().setTensor(s.name()).setOffset((long) s.offset() + (long) p[1] * perChunk).setData(data))
