@@ -262,6 +262,7 @@ public final class Checkpointer {
         written.getRangesList().forEach(r -> ranges.add(FileRange.fromProto(r)));
       }
       Path committed = ManifestWriter.commit(pending, fields, ranges);
+      models.checkpointCommitted(name, committed.toString());
       return Checkpoint.newBuilder().setModel(name).setStep(step).setPath(committed.toString())
           .setBytes(ranges.stream().mapToLong(FileRange::length).sum()).setSnapshotMillis(snapshotMillis)
           .setTotalMillis(millisSince(started)).build();
