@@ -42,6 +42,9 @@ public final class ShardPlanner {
    */
   public static List<Shard> plan(List<String> tensorNames, List<Long> tensorSizes, List<WorkerSlot> workers,
       long maxShardBlocks, int replicas) {
+    if (workers.isEmpty()) {
+      throw new IllegalArgumentException("no workers to place shards on");
+    }
     if (replicas < 1 || replicas > workers.size()) {
       throw new IllegalArgumentException(replicas + " replicas need as many workers, and there are "
           + workers.size());
