@@ -772,6 +772,20 @@ public final class ModelRegistry {
     public String incarnation() {
       return record.incarnation;
     }
+
+    /** Whether the workers at {@code addresses} hold a copy of every range of the model. */
+    public boolean coveredBy(java.util.Collection<String> addresses) {
+      Set<String> ranges = new HashSet<>();
+      Set<String> covered = new HashSet<>();
+      for (Shard s : record.shards) {
+        String range = s.getTensorIndex() + ":" + s.getOffset();
+        ranges.add(range);
+        if (addresses.contains(s.getAddress())) {
+          covered.add(range);
+        }
+      }
+      return covered.containsAll(ranges);
+    }
   }
 
   /**
