@@ -32,6 +32,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
   @Option(names = "--heartbeat-ms", defaultValue = "500", description = "Worker heartbeat interval (default: ${DEFAULT-VALUE}).")
   long heartbeatMillis;
 
+  @Option(names = "--failure-timeout-ms", defaultValue = "3000",
+      description = "A worker that misses its heartbeats this long is declared dead: the backups of its shards take"
+          + " over (models with --replicas 2 or more) or its models fail (default: ${DEFAULT-VALUE}; a whole number"
+          + " of heartbeats, less than --barrier-timeout-ms).")
+  long failureTimeoutMillis;
+
   @Option(names = "--state-dir", description = "Directory where the coordinator keeps workers, models, schedules and"
       + " decided steps, durable before it answers, so that it continues after a crash or kill -9 (default: none,"
       + " a restart loses every model).")
@@ -44,8 +50,18 @@ public final class CoordinatorCommand implements Callable<Integer> {
     if (port < 0 || port > 65535) {
       throw new UserErrorException("--port must be in [0, 65535], got " + port);
     }
+    if (heartbeatMillis < 1) {
+      throw new UserErrorException("--heartbeat-ms must be >= 1, got " + heartbeatMillis);
+    }
+    if (failureTimeoutMillis < heartbeatMillis || failureTimeoutMillis >= barrierTimeoutMillis) {
+      throw new UserErrorException("--failure-timeout-ms must be at least --heartbeat-ms (" + heartbeatMillis
+          + ") and less than --barrier-timeout-ms (" + barrierTimeoutMillis + ", or a step would time out before a"
+          + " dead worker's backups take over), got " + failureTimeoutMillis);
+    }
+    int missedBeats = (int) Math.min(Integer.MAX_VALUE, (failureTimeoutMillis + heartbeatMillis - 1) / heartbeatMillis);
     CoordinatorConfig config = CoordinatorConfig.defaults().withHost(host).withPort(port)
-        .withBarrierTimeoutMillis(barrierTimeoutMillis).withHeartbeatMillis(heartbeatMillis).withStateDir(stateDir);
+        .withBarrierTimeoutMillis(barrierTimeoutMillis).withHeartbeatMillis(heartbeatMillis).withMissedBeats(missedBeats)
+        .withStateDir(stateDir);
     MetricsEndpoint endpoint = metrics.start(); // first: a bad --metrics-port leaves nothing started
     CoordinatorObserver observer = endpoint == null ? CoordinatorObserver.NONE : new CoordinatorMetrics(endpoint.registry());
     CoordinatorServer server;

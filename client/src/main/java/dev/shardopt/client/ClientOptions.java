@@ -21,12 +21,15 @@ import java.util.Objects;
  *   <li>{@code pushAttempts}, {@code retryBackoff}: a push a worker answers with UNAVAILABLE is sent
  *       again to that worker, up to {@code pushAttempts} attempts in all (default 3), after
  *       {@code retryBackoff} (default 200 ms), doubling each time.
+ *   <li>{@code failoverWait}: of a replicated model, a push or pull a worker does not answer is
+ *       tried again, reading the shard map each time, until the map moves the worker's shards to
+ *       their backups, for up to this long (default 60 s).
  * </ul>
  */
 public final class ClientOptions {
   private static final ClientOptions DEFAULTS = new ClientOptions(
       TensorBytes.DEFAULT_CHUNK_BYTES, Duration.ofSeconds(120), Duration.ofSeconds(60), 3,
-      Duration.ofMillis(200), Duration.ofMinutes(10));
+      Duration.ofMillis(200), Duration.ofMinutes(10), Duration.ofSeconds(60));
 
   private final int chunkBytes;
   private final Duration rpcDeadline;
@@ -34,15 +37,17 @@ public final class ClientOptions {
   private final int pushAttempts;
   private final Duration retryBackoff;
   private final Duration checkpointDeadline;
+  private final Duration failoverWait;
 
   private ClientOptions(int chunkBytes, Duration rpcDeadline, Duration readyTimeout,
-      int pushAttempts, Duration retryBackoff, Duration checkpointDeadline) {
+      int pushAttempts, Duration retryBackoff, Duration checkpointDeadline, Duration failoverWait) {
     this.chunkBytes = chunkBytes;
     this.rpcDeadline = rpcDeadline;
     this.readyTimeout = readyTimeout;
     this.pushAttempts = pushAttempts;
     this.retryBackoff = retryBackoff;
     this.checkpointDeadline = checkpointDeadline;
+    this.failoverWait = failoverWait;
   }
 
   public static ClientOptions defaults() {
@@ -56,17 +61,17 @@ public final class ClientOptions {
               + bytes);
     }
     return new ClientOptions(bytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff,
-        checkpointDeadline);
+        checkpointDeadline, failoverWait);
   }
 
   public ClientOptions rpcDeadline(Duration d) {
     return new ClientOptions(chunkBytes, positive("rpcDeadline", d), readyTimeout, pushAttempts,
-        retryBackoff, checkpointDeadline);
+        retryBackoff, checkpointDeadline, failoverWait);
   }
 
   public ClientOptions readyTimeout(Duration d) {
     return new ClientOptions(chunkBytes, rpcDeadline, positive("readyTimeout", d), pushAttempts,
-        retryBackoff, checkpointDeadline);
+        retryBackoff, checkpointDeadline, failoverWait);
   }
 
   /** Attempts in all for a push answered with UNAVAILABLE; 1: no retry. */
@@ -75,7 +80,7 @@ public final class ClientOptions {
       throw new IllegalArgumentException("pushAttempts must be in [1, 10], got " + attempts);
     }
     return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, attempts, retryBackoff,
-        checkpointDeadline);
+        checkpointDeadline, failoverWait);
   }
 
   public ClientOptions retryBackoff(Duration d) {
@@ -84,13 +89,27 @@ public final class ClientOptions {
       throw new IllegalArgumentException("retryBackoff must not be negative, got " + d);
     }
     return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, d,
-        checkpointDeadline);
+        checkpointDeadline, failoverWait);
   }
 
   /** Deadline of a checkpoint call (snapshot and the workers' writes). */
   public ClientOptions checkpointDeadline(Duration d) {
     return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff,
-        positive("checkpointDeadline", d));
+        positive("checkpointDeadline", d), failoverWait);
+  }
+
+  /**
+   * How long a push or pull of a replicated model keeps trying a worker that does not answer, reading
+   * the shard map again, before it fails: it must outlast the coordinator's failure timeout, after
+   * which the worker's shards move to their backups (default 60 s).
+   */
+  public ClientOptions failoverWait(Duration d) {
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff, checkpointDeadline,
+        positive("failoverWait", d));
+  }
+
+  public Duration failoverWait() {
+    return failoverWait;
   }
 
   public int chunkBytes() {
@@ -134,6 +153,6 @@ public final class ClientOptions {
   public String toString() {
     return "ClientOptions{chunkBytes=" + chunkBytes + ", rpcDeadline=" + rpcDeadline
         + ", readyTimeout=" + readyTimeout + ", pushAttempts=" + pushAttempts + ", retryBackoff="
-        + retryBackoff + ", checkpointDeadline=" + checkpointDeadline + "}";
+        + retryBackoff + ", checkpointDeadline=" + checkpointDeadline + ", failoverWait=" + failoverWait + "}";
   }
 }

@@ -25,9 +25,11 @@ public final class ModelOptions {
   private final TrainingMode mode;
   private final int staleness;
   private final List<TensorDef> tensors;
+  private final int replicas;
 
   private ModelOptions(String id, Pipeline pipeline, int trainers, TrainingMode mode, int staleness,
-      List<TensorDef> tensors) {
+      List<TensorDef> tensors, int replicas) {
+    this.replicas = replicas;
     this.id = id;
     this.pipeline = pipeline;
     this.trainers = trainers;
@@ -39,7 +41,7 @@ public final class ModelOptions {
   /** Options for the model {@code id} ({@code [a-z0-9][a-z0-9-_.]{0,62}}). */
   public static ModelOptions named(String id) {
     checkId(id);
-    return new ModelOptions(id, null, 1, TrainingMode.SYNC, 0, List.of());
+    return new ModelOptions(id, null, 1, TrainingMode.SYNC, 0, List.of(), 1);
   }
 
   static void checkId(String id) {
@@ -51,7 +53,7 @@ public final class ModelOptions {
 
   public ModelOptions pipeline(Pipeline p) {
     return new ModelOptions(id, Objects.requireNonNull(p, "pipeline"), trainers, mode, staleness,
-        tensors);
+        tensors, replicas);
   }
 
   /** K, the gradients per step (sync) or the trainers that push (async); at least 1. */
@@ -59,12 +61,12 @@ public final class ModelOptions {
     if (k < 1) {
       throw new IllegalArgumentException("trainers must be at least 1, got " + k);
     }
-    return new ModelOptions(id, pipeline, k, mode, staleness, tensors);
+    return new ModelOptions(id, pipeline, k, mode, staleness, tensors, replicas);
   }
 
   /** Bulk-synchronous: a step applies once all trainers have pushed it. The default. */
   public ModelOptions sync() {
-    return new ModelOptions(id, pipeline, trainers, TrainingMode.SYNC, 0, tensors);
+    return new ModelOptions(id, pipeline, trainers, TrainingMode.SYNC, 0, tensors, replicas);
   }
 
   /** Asynchronous without a staleness bound: each push applies when it arrives. */
@@ -80,7 +82,7 @@ public final class ModelOptions {
     if (staleness < 0) {
       throw new IllegalArgumentException("staleness must be >= 0 (0: no bound), got " + staleness);
     }
-    return new ModelOptions(id, pipeline, trainers, TrainingMode.ASYNC, staleness, tensors);
+    return new ModelOptions(id, pipeline, trainers, TrainingMode.ASYNC, staleness, tensors, replicas);
   }
 
   /** The model's tensors, in model order; replaces any given before. */
@@ -97,7 +99,22 @@ public final class ModelOptions {
             "model '" + id + "' has two tensors named '" + t.name() + "'; tensor names must be unique");
       }
     }
-    return new ModelOptions(id, pipeline, trainers, mode, staleness, copy);
+    return new ModelOptions(id, pipeline, trainers, mode, staleness, copy, replicas);
+  }
+
+  /**
+   * Copies of every shard, each on a different worker (default 1): with 2 or more, training goes on
+   * when a worker dies, on the copies of its shards; the cluster needs at least that many workers.
+   */
+  public ModelOptions replicas(int r) {
+    if (r < 1 || r > 16) {
+      throw new IllegalArgumentException("replicas must be in [1, 16], got " + r);
+    }
+    return new ModelOptions(id, pipeline, trainers, mode, staleness, tensors, r);
+  }
+
+  public int replicas() {
+    return replicas;
   }
 
   public String id() {
@@ -137,7 +154,8 @@ public final class ModelOptions {
         .setPipeline(pipeline.toProto())
         .setTrainers(trainers)
         .setMode(mode)
-        .setStaleness(staleness);
+        .setStaleness(staleness)
+        .setReplicas(replicas);
     for (TensorDef t : tensors) {
       b.addTensors(t.toProto());
     }
@@ -147,6 +165,7 @@ public final class ModelOptions {
   @Override
   public String toString() {
     return "ModelOptions{" + id + ", " + pipeline + ", trainers=" + trainers + ", " + mode
-        + (mode == TrainingMode.ASYNC ? ", staleness=" + staleness : "") + ", tensors=" + tensors + "}";
+        + (mode == TrainingMode.ASYNC ? ", staleness=" + staleness : "") + (replicas > 1 ? ", replicas=" + replicas : "")
+        + ", tensors=" + tensors + "}";
   }
 }

@@ -174,6 +174,24 @@ public final class RemoteModel {
     return l;
   }
 
+  /**
+   * The shard map read again from the coordinator; it replaces the cached one when its epoch is
+   * newer (a worker was declared dead and its shards' backups took over). Returns the newer of the two.
+   */
+  ShardLayout refreshLayout() {
+    ShardMap map = cluster.read("GetShardMap of " + name, () -> cluster.coordinator()
+        .getShardMap(GetShardMapRequest.newBuilder().setName(name).build()));
+    ShardLayout fresh = ShardLayout.of(map, tensors);
+    synchronized (this) {
+      ShardLayout known = layout;
+      if (known == null || fresh.epoch() > known.epoch()) {
+        layout = fresh;
+        return fresh;
+      }
+      return known;
+    }
+  }
+
   List<TensorInfo> tensorInfos() {
     return tensors;
   }
@@ -302,7 +320,7 @@ public final class RemoteModel {
     if (minStep < 0) {
       throw new IllegalArgumentException("minStep must be >= 0, got " + minStep);
     }
-    return cluster.workerCalls().pull(layout(), name, minStep);
+    return cluster.workerCalls().pull(layout(), name, minStep, this::refreshLayout);
   }
 
   @Override

@@ -13,7 +13,9 @@ import java.util.stream.Collectors;
 
 /**
  * A model's shard map checked against its tensors and grouped by worker address: every tensor is
- * covered exactly once, and each worker's shards are in (tensor, offset) order. Immutable.
+ * covered exactly once by primaries (replica 0), every backup copies a primary's range on another
+ * worker, and each worker's shards are in (tensor, offset) order. Pushes and uploads go to every
+ * copy ({@link #workers}); pulls read each range from its primary ({@link #pullSources}). Immutable.
  */
 final class ShardLayout {
 
@@ -28,9 +30,14 @@ final class ShardLayout {
   private final List<TensorInfo> tensors;
   private final Map<String, TensorInfo> byName;
   private final List<WorkerShards> workers;
+  private final List<WorkerShards> pullSources;
+  private final boolean replicated;
 
-  private ShardLayout(ShardMap map, List<TensorInfo> tensors, List<WorkerShards> workers) {
+  private ShardLayout(ShardMap map, List<TensorInfo> tensors, List<WorkerShards> workers,
+      List<WorkerShards> pullSources, boolean replicated) {
     this.map = map;
+    this.pullSources = pullSources;
+    this.replicated = replicated;
     this.tensors = tensors;
     this.byName = tensors.stream()
         .collect(Collectors.toMap(TensorInfo::name, Function.identity(), (a, b) -> a, LinkedHashMap::new));
@@ -52,6 +59,8 @@ final class ShardLayout {
     }
     Map<String, List<Shard>> byAddress = new LinkedHashMap<>();
     Map<String, String> workerNames = new LinkedHashMap<>();
+    List<Shard> primaries = new ArrayList<>();
+    List<Shard> backups = new ArrayList<>();
     for (Shard s : map.getShardsList()) {
       TensorInfo t = byName.get(s.getTensor());
       if (t == null) {
@@ -71,13 +80,40 @@ final class ShardLayout {
             + Long.toUnsignedString(s.getOffset()) + " and length "
             + Long.toUnsignedString(s.getLength()));
       }
-      String err = coverage.get(t.name()).add(s.getOffset(), s.getLength(),
-          "worker " + s.getAddress());
-      if (err != null) {
-        throw invalid(where + err);
+      if (s.getReplica() == 0) {
+        String err = coverage.get(t.name()).add(s.getOffset(), s.getLength(),
+            "worker " + s.getAddress());
+        if (err != null) {
+          throw invalid(where + err);
+        }
+        primaries.add(s);
+      } else {
+        backups.add(s);
       }
       byAddress.computeIfAbsent(s.getAddress(), a -> new ArrayList<>()).add(s);
       workerNames.putIfAbsent(s.getAddress(), s.getWorker());
+    }
+    Map<String, Shard> primaryOf = new LinkedHashMap<>();
+    for (Shard p : primaries) {
+      primaryOf.put(p.getTensorIndex() + ":" + p.getOffset(), p);
+    }
+    Map<String, List<String>> copiesOn = new LinkedHashMap<>();
+    for (Shard p : primaries) {
+      copiesOn.computeIfAbsent(p.getTensorIndex() + ":" + p.getOffset(), k -> new ArrayList<>()).add(p.getAddress());
+    }
+    for (Shard b : backups) {
+      String key = b.getTensorIndex() + ":" + b.getOffset();
+      Shard p = primaryOf.get(key);
+      if (p == null || p.getLength() != b.getLength()) {
+        throw invalid(where + "copy " + b.getReplica() + " of tensor '" + b.getTensor() + "' at offset "
+            + b.getOffset() + " on " + b.getAddress() + " has no primary of the same range");
+      }
+      List<String> on = copiesOn.get(key);
+      if (on.contains(b.getAddress())) {
+        throw invalid(where + "two copies of tensor '" + b.getTensor() + "' at offset " + b.getOffset()
+            + " are on the same worker " + b.getAddress());
+      }
+      on.add(b.getAddress());
     }
     for (Coverage c : coverage.values()) {
       String gap = c.firstGap();
@@ -85,14 +121,25 @@ final class ShardLayout {
         throw invalid(where + gap + " (no shard holds them)");
       }
     }
-    List<WorkerShards> workers = new ArrayList<>();
+    List<WorkerShards> workers = grouped(byAddress, workerNames);
+    Map<String, List<Shard>> primaryByAddress = new LinkedHashMap<>();
+    for (Shard p : primaries) {
+      primaryByAddress.computeIfAbsent(p.getAddress(), a -> new ArrayList<>()).add(p);
+    }
+    return new ShardLayout(map, List.copyOf(tensors), workers, grouped(primaryByAddress, workerNames),
+        !backups.isEmpty());
+  }
+
+  private static List<WorkerShards> grouped(Map<String, List<Shard>> byAddress, Map<String, String> workerNames) {
+    List<WorkerShards> out = new ArrayList<>();
     Comparator<Shard> order =
         Comparator.comparingInt(Shard::getTensorIndex).thenComparingLong(Shard::getOffset);
     byAddress.forEach((address, shards) -> {
-      shards.sort(order);
-      workers.add(new WorkerShards(address, workerNames.get(address), List.copyOf(shards)));
+      List<Shard> sorted = new ArrayList<>(shards);
+      sorted.sort(order);
+      out.add(new WorkerShards(address, workerNames.get(address), List.copyOf(sorted)));
     });
-    return new ShardLayout(map, List.copyOf(tensors), List.copyOf(workers));
+    return List.copyOf(out);
   }
 
   private static ShardoptException invalid(String message) {
@@ -111,8 +158,23 @@ final class ShardLayout {
     return byName.get(name);
   }
 
-  /** The workers in order of first appearance in the shard map. */
+  /** The workers in order of first appearance in the shard map, each with every copy it holds. */
   List<WorkerShards> workers() {
     return workers;
+  }
+
+  /** Where pulls read: the workers holding primaries, each with its primaries only. */
+  List<WorkerShards> pullSources() {
+    return pullSources;
+  }
+
+  /** Whether some range has more than one copy (a pull then names the shards it wants). */
+  boolean replicated() {
+    return replicated;
+  }
+
+  /** The shard map's epoch: a newer map supersedes this one. */
+  long epoch() {
+    return map.getEpoch();
   }
 }

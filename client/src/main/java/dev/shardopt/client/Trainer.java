@@ -165,7 +165,7 @@ public final class Trainer {
   }
 
   private PushResult send(PushHeader header, Map<String, float[]> gradient) {
-    return model.cluster().workerCalls().push(model.layout(), header, gradient);
+    return model.cluster().workerCalls().push(model.layout(), header, gradient, model::refreshLayout);
   }
 
   @Override

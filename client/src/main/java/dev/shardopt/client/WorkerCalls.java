@@ -1,6 +1,8 @@
 package dev.shardopt.client;
 
 import dev.shardopt.v1.PullRequest;
+import dev.shardopt.v1.ShardStart;
+import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.PullResponse;
 import dev.shardopt.v1.PushHeader;
 import dev.shardopt.v1.PushRequest;
@@ -25,6 +27,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +41,9 @@ import org.slf4j.LoggerFactory;
  */
 final class WorkerCalls {
   private static final Logger log = LoggerFactory.getLogger(WorkerCalls.class);
+  /** How often a call to a replicated model's worker that has not answered checks the shard map. */
+  private static final Duration MOVED_POLL = Duration.ofSeconds(1);
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(1);
 
   /** Pulls that find the workers at different steps are tried again this often in all. */
   static final int PULL_ATTEMPTS = 3;
@@ -69,9 +75,23 @@ final class WorkerCalls {
    * at once (after the other workers' answers are in).
    */
   PushResult push(ShardLayout layout, PushHeader header, Map<String, float[]> gradient) {
+    return push(layout, header, gradient, () -> layout);
+  }
+
+  /**
+   * As {@link #push(ShardLayout, PushHeader, Map)}; of a replicated model, the push goes to every
+   * copy of every shard, and a worker that does not answer (UNAVAILABLE, or no answer for a second)
+   * is tried again, reading the shard map with {@code reread} each time, for up to {@link
+   * ClientOptions#failoverWait()}: once the coordinator has declared it dead, the map's newer epoch
+   * no longer lists it, and the push is complete when every copy the new map lists has it.
+   */
+  PushResult push(ShardLayout first, PushHeader header, Map<String, float[]> gradient,
+      Supplier<ShardLayout> reread) {
+    ShardLayout layout = first;
     List<ShardLayout.WorkerShards> pending = layout.workers();
     Map<String, PushResponse> answers = new LinkedHashMap<>();
     Duration backoff = options.retryBackoff();
+    long giveUp = System.nanoTime() + options.failoverWait().toNanos();
     for (int attempt = 1; ; attempt++) {
       Map<ShardLayout.WorkerShards, CompletableFuture<PushResponse>> calls = new LinkedHashMap<>();
       List<ShardLayout.WorkerShards> targets = pending;
@@ -85,12 +105,19 @@ final class WorkerCalls {
         List<ShardLayout.WorkerShards> retry = new ArrayList<>();
         List<ShardoptException> retryable = new ArrayList<>();
         ShardoptException failure = null;
+        boolean moved = false;
+        boolean replicated = layout.replicated();
+        boolean mayRetry = attempt < options.pushAttempts() || (replicated && System.nanoTime() < giveUp);
         for (Map.Entry<ShardLayout.WorkerShards, CompletableFuture<PushResponse>> e : calls.entrySet()) {
           String address = e.getKey().address();
           String what = "push of step " + header.getStep() + " (trainer " + header.getTrainer()
               + ", " + header.getModel() + ") to worker " + address;
           try {
-            PushResponse r = await(e.getValue());
+            PushResponse r = replicated ? awaitOrMoved(e.getValue(), address, layout, reread) : await(e.getValue());
+            if (r == null) {
+              moved = true; // its shards moved to their backups: the new map says where
+              continue;
+            }
             if (r.getStep() != header.getStep()) {
               throw new ShardoptException(Status.Code.INTERNAL, address,
                   what + " was acknowledged for step " + r.getStep(), "", null);
@@ -99,9 +126,8 @@ final class WorkerCalls {
           } catch (ShardoptException | ExecutionException ex) {
             Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
             Status s = ShardoptException.statusOf(cause);
-            if (s != null && s.getCode() == Status.Code.UNAVAILABLE && attempt < options.pushAttempts()) {
-              log.warn("{} failed (attempt {} of {}): {}; sending it again in {} ms", what, attempt,
-                  options.pushAttempts(), s, backoff.toMillis());
+            if (s != null && retryable(s.getCode(), replicated) && mayRetry) {
+              log.warn("{} failed (attempt {}): {}; sending it again in {} ms", what, attempt, s, backoff.toMillis());
               retry.add(e.getKey());
               retryable.add(ShardoptException.of(cause, what, address));
             } else {
@@ -118,11 +144,25 @@ final class WorkerCalls {
           retryable.forEach(failure::addSuppressed); // not retried: the push has failed anyway
           throw failure;
         }
+        if (replicated && (moved || !retry.isEmpty())) {
+          ShardLayout newer = reread.get();
+          if (newer.epoch() > layout.epoch()) {
+            log.info("push of step {} (trainer {}, {}): the shard map moved to epoch {}; sending it to the copies it"
+                + " lists that have not acknowledged it", header.getStep(), header.getTrainer(), header.getModel(),
+                newer.epoch());
+            layout = newer;
+            pending = newer.workers().stream().filter(w -> !answers.containsKey(w.address())).toList();
+            if (pending.isEmpty()) {
+              break;
+            }
+            continue;
+          }
+        }
         if (retry.isEmpty()) {
           break;
         }
         sleep(backoff);
-        backoff = backoff.multipliedBy(2);
+        backoff = min(backoff.multipliedBy(2), MAX_BACKOFF);
         pending = retry;
       } finally {
         ctx.cancel(null);
@@ -130,6 +170,41 @@ final class WorkerCalls {
     }
     boolean duplicate = answers.values().stream().allMatch(PushResponse::getDuplicate);
     return new PushResult(header.getStep(), duplicate);
+  }
+
+  /** Whether a call that failed with {@code code} is tried again: a replicated model's also when it got no answer. */
+  private static boolean retryable(Status.Code code, boolean replicated) {
+    return code == Status.Code.UNAVAILABLE || (replicated && code == Status.Code.DEADLINE_EXCEEDED);
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  /**
+   * Waits for {@code f} in slices of {@link #MOVED_POLL}; after each slice without an answer, reads the
+   * shard map: null when a newer epoch no longer lists {@code address} (the worker was declared dead),
+   * the answer otherwise.
+   */
+  private <T> T awaitOrMoved(CompletableFuture<T> f, String address, ShardLayout layout,
+      Supplier<ShardLayout> reread) throws ExecutionException {
+    long end = System.nanoTime() + options.rpcDeadline().toNanos() + 10_000_000_000L;
+    while (true) {
+      try {
+        return f.get(MOVED_POLL.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ShardoptException(Status.Code.CANCELLED, null, "interrupted", "", e);
+      } catch (TimeoutException e) {
+        ShardLayout newer = reread.get();
+        if (newer.epoch() > layout.epoch() && newer.workers().stream().noneMatch(w -> w.address().equals(address))) {
+          return null;
+        }
+        if (System.nanoTime() > end) {
+          throw new ShardoptException(Status.Code.DEADLINE_EXCEEDED, null, "no answer from " + address, "", e);
+        }
+      }
+    }
   }
 
   private CompletableFuture<PushResponse> sendPush(
@@ -201,10 +276,41 @@ final class WorkerCalls {
    * in all, then fails with ABORTED.
    */
   PulledParameters pull(ShardLayout layout, String model, long minStep) {
+    return pull(layout, model, minStep, () -> layout);
+  }
+
+  /**
+   * As {@link #pull(ShardLayout, String, long)}; of a replicated model, each shard is read from its
+   * primary, and a pull that a primary does not answer is tried again, reading the shard map with
+   * {@code reread}, for up to {@link ClientOptions#failoverWait()}: a newer map names the promoted
+   * backup.
+   */
+  PulledParameters pull(ShardLayout first, String model, long minStep, Supplier<ShardLayout> reread) {
+    ShardLayout layout = first;
     long min = minStep;
+    long giveUp = System.nanoTime() + options.failoverWait().toNanos();
+    Duration backoff = options.retryBackoff();
     for (int attempt = 1; ; attempt++) {
       PullAssembler assembler = new PullAssembler(layout.tensors());
-      pullOnce(layout, model, min, assembler);
+      try {
+        pullOnce(layout, model, min, assembler, reread);
+      } catch (ShardoptException e) {
+        if (!layout.replicated() || !retryable(e.code(), true) || System.nanoTime() > giveUp) {
+          throw e;
+        }
+        ShardLayout newer = reread.get();
+        if (newer.epoch() > layout.epoch()) {
+          log.info("pull of {}: the shard map moved to epoch {}; pulling from the copies it lists", model,
+              newer.epoch());
+          layout = newer;
+        } else {
+          log.warn("pull of {} failed: {}; trying again in {} ms", model, e.getMessage(), backoff.toMillis());
+          sleep(backoff);
+          backoff = min(backoff.multipliedBy(2), MAX_BACKOFF);
+        }
+        attempt--; // a failover is not one of the PULL_ATTEMPTS for mixed steps
+        continue;
+      }
       try {
         return assembler.finish();
       } catch (ShardoptException e) {
@@ -218,22 +324,35 @@ final class WorkerCalls {
     }
   }
 
-  private void pullOnce(ShardLayout layout, String model, long minStep, PullAssembler assembler) {
-    PullRequest request = PullRequest.newBuilder().setModel(model).setMinStep(minStep).build();
+  private void pullOnce(ShardLayout layout, String model, long minStep, PullAssembler assembler,
+      Supplier<ShardLayout> reread) {
     Map<String, CompletableFuture<Void>> calls = new LinkedHashMap<>();
     Context.CancellableContext ctx = Context.current().withCancellation();
     try {
       ctx.run(() -> {
-        for (ShardLayout.WorkerShards w : layout.workers()) {
+        for (ShardLayout.WorkerShards w : layout.pullSources()) {
+          PullRequest.Builder request = PullRequest.newBuilder().setModel(model).setMinStep(minStep);
+          if (layout.replicated()) { // the worker holds backups too: name the primaries wanted
+            for (Shard s : w.shards()) {
+              request.addShards(ShardStart.newBuilder().setTensorIndex(s.getTensorIndex()).setOffset(s.getOffset()));
+            }
+          }
           PullObserver observer = new PullObserver(w.address(), assembler);
-          stub(w.address()).pull(request, observer);
+          stub(w.address()).pull(request.build(), observer);
           calls.put(w.address(), observer.done);
         }
       });
       ShardoptException failure = null;
       for (Map.Entry<String, CompletableFuture<Void>> e : calls.entrySet()) {
         try {
-          await(e.getValue());
+          if (layout.replicated()) {
+            if (awaitOrMoved(e.getValue(), e.getKey(), layout, reread) == null && !e.getValue().isDone()) {
+              throw new ShardoptException(Status.Code.UNAVAILABLE, e.getKey(), "worker " + e.getKey()
+                  + " was declared dead; its shards moved to their backups", "", null);
+            }
+          } else {
+            await(e.getValue());
+          }
         } catch (ShardoptException | ExecutionException ex) {
           Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
           ShardoptException se = ShardoptException.of(cause,

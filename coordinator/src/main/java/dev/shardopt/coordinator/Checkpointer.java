@@ -16,6 +16,8 @@ import dev.shardopt.v1.PersistShardsResponse;
 import dev.shardopt.v1.SnapshotShardsResponse;
 import dev.shardopt.v1.TrainingMode;
 import io.grpc.Status;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,6 +52,7 @@ import java.util.stream.LongStream;
  * no separate field for the copy alone; {@code total_millis} covers everything up to the commit.
  */
 public final class Checkpointer {
+  private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
   /** The largest step a checkpoint directory name holds (10 digits). */
   static final long MAX_STEP = 9_999_999_999L;
 
@@ -125,10 +128,11 @@ public final class Checkpointer {
     }
     CheckpointManifest fields;
     double snapshotMillis;
+    List<String> copied;
     try {
       String path = pending.dir().toString();
       try {
-        onEvery(hold.workers(), a -> fleet.snapshotShards(a, name, step, path));
+        copied = onCopies(hold, a -> fleet.snapshotShards(a, name, step, path));
       } finally {
         fields = hold.release();
         snapshotMillis = millisSince(held);
@@ -138,7 +142,48 @@ public final class Checkpointer {
     } catch (RuntimeException e) {
       throw abort(pending, failed(name, step, new ApiException(Status.Code.INTERNAL, e.toString(), e)));
     }
-    return persist(name, pending, hold.workers(), step, fields, snapshotMillis, started);
+    return persist(name, pending, copied, step, fields, snapshotMillis, started);
+  }
+
+  /**
+   * Calls {@code call} on every worker holding copies of the model at once and returns those that
+   * answered. Of a replicated model, a worker that cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED:
+   * dead, or not yet declared so) is left out when the others hold a copy of each of its ranges;
+   * every other failure, or a range left without a copy, fails the checkpoint.
+   */
+  private List<String> onCopies(ModelRegistry.CheckpointHold hold, Function<String, ?> call) {
+    List<String> workers = hold.workers();
+    List<CompletableFuture<Object>> answers = workers.stream()
+        .map(a -> CompletableFuture.supplyAsync(() -> (Object) call.apply(a), calls)).toList();
+    List<String> answered = new ArrayList<>();
+    RuntimeException first = null;
+    List<String> unreachable = new ArrayList<>();
+    for (int i = 0; i < workers.size(); i++) {
+      try {
+        answers.get(i).join();
+        answered.add(workers.get(i));
+      } catch (CompletionException e) {
+        RuntimeException cause = e.getCause() instanceof RuntimeException r ? r : e;
+        boolean lost = cause instanceof ApiException api
+            && (api.code() == Status.Code.UNAVAILABLE || api.code() == Status.Code.DEADLINE_EXCEEDED);
+        if (lost) {
+          unreachable.add(workers.get(i));
+        }
+        if (first == null || (!lost && first instanceof ApiException f && f.code() == Status.Code.UNAVAILABLE)) {
+          first = cause;
+        }
+      }
+    }
+    if (first == null) {
+      return answered;
+    }
+    boolean onlyUnreachable = unreachable.size() + answered.size() == workers.size();
+    if (onlyUnreachable && hold.coveredBy(answered)) {
+      log.warn("checkpoint of {}: {} did not answer; the copies on {} hold every shard", hold.model(), unreachable,
+          answered);
+      return answered;
+    }
+    throw first;
   }
 
   private Checkpoint writeAsync(String name, Path root, Long atStep, long started) {
@@ -265,16 +310,23 @@ public final class Checkpointer {
       CheckpointManifest fields, double snapshotMillis, long started) {
     try {
       String path = pending.dir().toString();
-      List<FileRange> ranges = new ArrayList<>();
-      for (PersistShardsResponse written : onEvery(workers, a -> fleet.persistShards(a, name, step, path))) {
-        written.getRangesList().forEach(r -> ranges.add(FileRange.fromProto(r)));
+      List<FileRange> written = new ArrayList<>();
+      List<String> writers = new ArrayList<>();
+      List<PersistShardsResponse> answers = onEvery(workers, a -> fleet.persistShards(a, name, step, path));
+      for (int i = 0; i < answers.size(); i++) {
+        for (var r : answers.get(i).getRangesList()) {
+          written.add(FileRange.fromProto(r));
+          writers.add(workers.get(i));
+        }
       }
+      List<FileRange> ranges = oncePerRange(name, written, writers);
       Path committed = ManifestWriter.commit(pending, fields, ranges);
-      Checkpoint written = Checkpoint.newBuilder().setModel(name).setStep(step).setPath(committed.toString())
+      models.checkpointCommitted(name, committed.toString());
+      Checkpoint done = Checkpoint.newBuilder().setModel(name).setStep(step).setPath(committed.toString())
           .setBytes(ranges.stream().mapToLong(FileRange::length).sum()).setSnapshotMillis(snapshotMillis)
           .setTotalMillis(millisSince(started)).build();
-      observer.checkpointWritten(name, written.getBytes(), written.getTotalMillis() / 1e3);
-      return written;
+      observer.checkpointWritten(name, done.getBytes(), done.getTotalMillis() / 1e3);
+      return done;
     } catch (CheckpointException e) {
       throw abort(pending, failed(name, step, toApi(e)));
     } catch (ApiException e) {
@@ -282,6 +334,29 @@ public final class Checkpointer {
     } catch (RuntimeException e) {
       throw abort(pending, failed(name, step, new ApiException(Status.Code.INTERNAL, e.toString(), e)));
     }
+  }
+
+  /**
+   * Each byte range once: the copies of a replicated model's shard each write the same range of the
+   * same file, with the same bytes, which their CRC32Cs must show.
+   *
+   * @throws ApiException INTERNAL when two copies wrote different bytes
+   */
+  private static List<FileRange> oncePerRange(String name, List<FileRange> written, List<String> writers) {
+    java.util.Map<String, Integer> first = new java.util.HashMap<>();
+    List<FileRange> out = new ArrayList<>();
+    for (int i = 0; i < written.size(); i++) {
+      FileRange r = written.get(i);
+      String key = r.path() + "@" + r.offset() + "+" + r.length();
+      Integer earlier = first.putIfAbsent(key, i);
+      if (earlier == null) {
+        out.add(r);
+      } else if (written.get(earlier).crc32c() != r.crc32c()) {
+        throw new ApiException(Status.Code.INTERNAL, "the copies of " + name + " differ: " + writers.get(earlier)
+            + " and " + writers.get(i) + " wrote different bytes into " + r.path() + " at byte " + r.offset());
+      }
+    }
+    return out;
   }
 
   /**

@@ -40,6 +40,14 @@ public record CoordinatorConfig(String host, int port, long heartbeatMillis, int
     return new CoordinatorConfig(host, port, h, missedBeats, barrierTimeoutMillis, maxShardBlocks, stateDir);
   }
 
+  /** Heartbeats a worker may miss before it is unhealthy, and, holding copies of a model, declared dead. */
+  public CoordinatorConfig withMissedBeats(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("missedBeats must be >= 1, got " + n);
+    }
+    return new CoordinatorConfig(host, port, heartbeatMillis, n, barrierTimeoutMillis, maxShardBlocks, stateDir);
+  }
+
   public CoordinatorConfig withMaxShardBlocks(long b) {
     return new CoordinatorConfig(host, port, heartbeatMillis, missedBeats, barrierTimeoutMillis, b, stateDir);
   }

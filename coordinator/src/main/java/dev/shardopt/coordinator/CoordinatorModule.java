@@ -69,6 +69,12 @@ public class CoordinatorModule extends AbstractModule {
 
   @Provides
   @Singleton
+  FailureDetector failureDetector(ModelRegistry models, WorkerRegistry workers) {
+    return new FailureDetector(models, workers);
+  }
+
+  @Provides
+  @Singleton
   CheckpointRestorer restorer(ModelRegistry models) {
     return new CheckpointRestorer(models);
   }

@@ -26,17 +26,19 @@ public final class CoordinatorServer implements AutoCloseable {
   private final GrpcWorkerFleet fleet;
   private final ScheduledExecutorService timer;
   private final CoordinatorStateStore state;
+  private final FailureDetector failures;
   private final HealthStatusManager health = new HealthStatusManager();
   private Server server;
 
   @Inject
   CoordinatorServer(CoordinatorConfig config, CoordinatorService service, GrpcWorkerFleet fleet, ScheduledExecutorService timer,
-      CoordinatorStateStore state) {
+      CoordinatorStateStore state, FailureDetector failures) {
     this.config = config;
     this.service = service;
     this.fleet = fleet;
     this.timer = timer;
     this.state = state;
+    this.failures = failures;
   }
 
   public CoordinatorServer start() throws IOException {
@@ -49,6 +51,7 @@ public final class CoordinatorServer implements AutoCloseable {
         .build()
         .start();
     health.setStatus("", ServingStatus.SERVING);
+    failures.start(timer);
     log.info("shardopt coordinator serving on {}; {}", address(), state.durable()
         ? "state in " + config.stateDir().toAbsolutePath()
         : "state is not durable (no --state-dir): a restart loses every model");

@@ -19,6 +19,7 @@ import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
 import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.ModelRecordState;
+import dev.shardopt.v1.ReplicationStatus;
 import dev.shardopt.v1.ModelState;
 import dev.shardopt.v1.OptimizerPipeline;
 import dev.shardopt.v1.PipelineGeneration;
@@ -75,10 +76,11 @@ public final class ModelRegistry {
   /** One model, as the coordinator knows it. */
   private final class Record {
     final Model spec;
-    final List<Shard> shards;
+    /** Every copy of every range, primary first; replaced whole (under this Record) when a worker is lost. */
+    volatile List<Shard> shards;
     final List<String> tensorNames;
-    /** Address by worker name, for the workers holding shards. */
-    final Map<String, String> addresses = new LinkedHashMap<>();
+    /** Address by worker name, for the workers holding shards; replaced whole with {@link #shards}. */
+    volatile Map<String, String> addresses;
     /** The workers that hold shards of an upload tensor and must report loaded. */
     final Set<String> uploadWorkers = new HashSet<>();
     final StepBarrier barrier;
@@ -96,11 +98,18 @@ public final class ModelRegistry {
     final Deque<DecidedStep> decided = new ArrayDeque<>();
     /** This run of the model (CheckpointManifest.model_incarnation): new at create and restore. */
     String incarnation = UUID.randomUUID().toString();
+    /** ShardMap.epoch: bumped when a worker is lost. */
+    long epoch;
+    /** The path of the model's latest committed checkpoint, or null. */
+    String latestCheckpoint;
+    /** The workers declared dead that held copies, in order. */
+    final List<String> lostWorkers = new ArrayList<>();
 
     /** @param restore where a restored model continues from, or null for a new one */
     Record(Model spec, List<Shard> shards, GenerationSchedule schedule, RestoreSpec restore) {
       this.spec = spec;
       this.shards = List.copyOf(shards);
+      this.addresses = addressesOf(shards);
       this.tensorNames = spec.getTensorsList().stream().map(TensorSpec::getName).toList();
       this.schedule = schedule;
       if (restore != null) {
@@ -109,7 +118,6 @@ public final class ModelRegistry {
         nextStep = restore.getStep();
       }
       for (Shard s : shards) {
-        addresses.put(s.getWorker(), s.getAddress());
         if (restore == null && s.getLength() > 0
             && spec.getTensors(s.getTensorIndex()).getInit().getKindCase() == Initializer.KindCase.UPLOAD) {
           uploadWorkers.add(s.getWorker());
@@ -136,6 +144,12 @@ public final class ModelRegistry {
       if (!saved.getIncarnation().isEmpty()) {
         incarnation = saved.getIncarnation();
       }
+      epoch = saved.getEpoch();
+      latestCheckpoint = saved.getLatestCheckpoint().isEmpty() ? null : saved.getLatestCheckpoint();
+      lostWorkers.addAll(saved.getLostWorkersList());
+      for (String lost : lostWorkers) {
+        barrier.removeParticipant(lost, lostWhy(lost));
+      }
       if (!saved.getFailure().isEmpty()) {
         failure = saved.getFailure();
         barrier.close(ApiException.unavailable(failure));
@@ -152,7 +166,13 @@ public final class ModelRegistry {
           .setUpdatesApplied(updates).setStepsSkipped(skipped).setNextStep(nextStep)
           .addAllRecentDecisions(decided.stream().map(DecidedStep::toProto).toList())
           .addAllUploadWorkers(new TreeSet<>(uploadWorkers)).addAllLoaded(new TreeSet<>(loaded))
-          .setFailure(failure == null ? "" : failure).setIncarnation(incarnation).build();
+          .setFailure(failure == null ? "" : failure).setIncarnation(incarnation).setEpoch(epoch)
+          .addAllLostWorkers(lostWorkers).setLatestCheckpoint(latestCheckpoint == null ? "" : latestCheckpoint).build();
+    }
+
+    String lostWhy(String worker) {
+      return worker + " was declared dead (it missed its heartbeats for " + failureTimeoutMillis()
+          + " ms) and the copies of its shards on other workers took over";
     }
 
     /** Makes the model's state durable (with a state dir) before the caller answers anyone; under its lock. */
@@ -411,6 +431,11 @@ public final class ModelRegistry {
           + requested.getStaleness());
     }
 
+    int replicas = Math.max(1, requested.getReplicas());
+    if (replicas > 16) {
+      throw ApiException.invalidArgument("model.replicas must be in [1, 16], got " + requested.getReplicas());
+    }
+
     GenerationSchedule schedule = restoring == null ? new GenerationSchedule(name, pipeline, names)
         : GenerationSchedule.restored(name, pipeline, restoring.generations(), names, restoredFixedThrough(restoring.spec()));
     upload &= restoring == null;
@@ -418,10 +443,21 @@ public final class ModelRegistry {
     if (healthy.isEmpty()) {
       throw ApiException.unavailable("no healthy workers to hold " + name + "; start a worker with --coordinator");
     }
-    Model spec = requested.toBuilder().setName(name).setTrainers(trainers).setMode(mode)
+    if (replicas > 1 && mode == TrainingMode.ASYNC) {
+      throw ApiException.invalidArgument("model.replicas " + replicas + " needs a SYNC model: the copies of an ASYNC"
+          + " model would apply the trainers' pushes in the order each receives them, and drift apart");
+    }
+    if (healthy.size() < replicas) {
+      throw ApiException.failedPrecondition(name + " asks for " + replicas + " replicas, each on a different worker,"
+          + " but " + healthy.size() + " worker" + (healthy.size() == 1 ? " is" : "s are") + " healthy "
+          + healthy.stream().map(ShardPlanner.WorkerSlot::name).toList() + "; start more workers or ask for fewer"
+          + " replicas");
+    }
+    Model spec = requested.toBuilder().setName(name).setTrainers(trainers).setMode(mode).setReplicas(replicas)
         .setPipeline(pipeline.toProto()).setPipelineText(pipeline.toString())
-        .setState(upload ? ModelState.LOADING : ModelState.READY).clearStep().clearFailure().build();
-    List<Shard> shards = ShardPlanner.plan(names, sizes, healthy, config.maxShardBlocks());
+        .setState(upload ? ModelState.LOADING : ModelState.READY).clearStep().clearFailure().clearReplication()
+        .build();
+    List<Shard> shards = ShardPlanner.plan(names, sizes, healthy, config.maxShardBlocks(), replicas);
     synchronized (this) {
       if (models.containsKey(name)) {
         throw ApiException.alreadyExists(name + " already exists; delete it first or choose another model_id");
@@ -506,7 +542,152 @@ public final class ModelRegistry {
 
   public ShardMap shardMap(String name) {
     Record r = record(name);
-    return ShardMap.newBuilder().setModel(name).addAllShards(r.shards).setBlockSize(ReductionBlocks.BLOCK).build();
+    synchronized (r) {
+      return ShardMap.newBuilder().setModel(name).addAllShards(r.shards).setBlockSize(ReductionBlocks.BLOCK)
+          .setEpoch(r.epoch).build();
+    }
+  }
+
+  /** Records {@code path} as {@code name}'s latest committed checkpoint (named when the model is lost). */
+  public void checkpointCommitted(String name, String path) {
+    Record r;
+    synchronized (this) {
+      r = models.get(name);
+    }
+    if (r == null) {
+      return;
+    }
+    synchronized (r) {
+      r.latestCheckpoint = path;
+      try {
+        r.persist();
+      } catch (RuntimeException e) { // the checkpoint is committed; only this hint may be lost
+        log.warn("{}: its latest checkpoint {} could not be made durable in the state dir: {}", name, path,
+            e.getMessage());
+      }
+    }
+  }
+
+  /** How long a worker may miss its heartbeats before it is declared dead (--failure-timeout). */
+  long failureTimeoutMillis() {
+    return config.heartbeatMillis() * config.missedBeats();
+  }
+
+  /**
+   * {@code worker} is declared dead: it missed its heartbeats for longer than the failure timeout.
+   * For each model it holds copies of: when every range keeps a copy on another worker, its copies
+   * are dropped from the shard map (of each range it was primary of, the next copy becomes
+   * primary), the map's epoch is bumped, and the step barrier stops waiting for it and refuses its
+   * reports from now on (a worker that comes back is fenced off the model). Otherwise the model
+   * fails, naming the ranges lost and where its latest checkpoint is, if it has one.
+   *
+   * @return one line per model, what happened to it
+   */
+  public List<String> workerLost(String worker) {
+    List<Record> holding;
+    synchronized (this) {
+      holding = models.values().stream().filter(r -> r != null && r.addresses.containsKey(worker)).toList();
+    }
+    List<String> lines = new ArrayList<>();
+    for (Record r : holding) {
+      String why;
+      long epoch;
+      List<String> lost;
+      synchronized (r) {
+        if (!r.addresses.containsKey(worker) || r.failure != null) {
+          continue;
+        }
+        List<Shard> remaining = new ArrayList<>();
+        Map<String, Integer> copies = new LinkedHashMap<>();
+        for (Shard s : r.shards) {
+          String range = s.getTensor() + "[" + s.getOffset() + ", " + (s.getOffset() + s.getLength()) + ")";
+          copies.putIfAbsent(range, 0);
+          if (!s.getWorker().equals(worker)) {
+            copies.merge(range, 1, Integer::sum);
+            remaining.add(s);
+          }
+        }
+        lost = copies.entrySet().stream().filter(e -> e.getValue() == 0).map(Map.Entry::getKey).toList();
+        if (!lost.isEmpty()) {
+          r.failure = worker + " was declared dead and " + lost.size() + " shard" + (lost.size() == 1 ? "" : "s")
+              + " of " + r.name() + " had no other copy: " + (lost.size() <= 8 ? lost : lost.subList(0, 8) + " ...")
+              + (r.spec.getReplicas() <= 1 ? " (the model has 1 replica; create it with replicas >= 2 to survive"
+              + " this)" : "") + "; " + (r.latestCheckpoint == null ? "it has no checkpoint"
+              : "its latest checkpoint is " + r.latestCheckpoint + " (CreateModel with restore_from)");
+          why = r.failure;
+        } else {
+          r.shards = List.copyOf(renumbered(remaining));
+          r.addresses = addressesOf(r.shards);
+          r.epoch++;
+          r.lostWorkers.add(worker);
+          why = r.lostWhy(worker);
+        }
+        epoch = r.epoch;
+        try {
+          r.persist();
+        } catch (RuntimeException e) {
+          log.warn("{}: the failover could not be made durable: {}", r.name(), e.getMessage());
+        }
+      }
+      if (!lost.isEmpty()) {
+        r.barrier.close(ApiException.unavailable(why));
+        lines.add(r.name() + " failed: " + why);
+      } else {
+        r.barrier.removeParticipant(worker, why);
+        lines.add("failover: " + r.name() + ": " + worker + " declared dead; its shards' backups took over (epoch "
+            + epoch + ")");
+      }
+    }
+    return lines;
+  }
+
+  /** Model.replication of {@code r}; under its lock. */
+  private static ReplicationStatus replication(Record r) {
+    int replicas = Math.max(1, r.spec.getReplicas());
+    Map<String, Integer> copies = new LinkedHashMap<>();
+    for (Shard s : r.shards) {
+      copies.merge(s.getTensorIndex() + ":" + s.getOffset(), 1, Integer::sum);
+    }
+    int min = copies.values().stream().mapToInt(Integer::intValue).min().orElse(replicas);
+    int under = (int) copies.values().stream().filter(c -> c < replicas).count();
+    return ReplicationStatus.newBuilder().setReplicas(replicas).setEpoch(r.epoch).setMinLiveCopies(min)
+        .setUnderReplicatedShards(under).addAllLostWorkers(r.lostWorkers).build();
+  }
+
+  /** The workers holding copies of a model that has not failed, in model and shard-map order. */
+  public List<String> workersHoldingCopies() {
+    List<Record> all;
+    synchronized (this) {
+      all = models.values().stream().filter(Objects::nonNull).toList();
+    }
+    Set<String> out = new LinkedHashSet<>();
+    for (Record r : all) {
+      synchronized (r) {
+        if (r.failure == null) {
+          out.addAll(r.addresses.keySet());
+        }
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** Each range's remaining copies numbered 0 (the primary), 1, ... in their former order. */
+  private static List<Shard> renumbered(List<Shard> copies) {
+    Map<String, Integer> next = new HashMap<>();
+    List<Shard> out = new ArrayList<>();
+    for (Shard s : copies) {
+      int k = next.merge(s.getTensorIndex() + ":" + s.getOffset(), 1, Integer::sum) - 1;
+      out.add(s.getReplica() == k ? s : s.toBuilder().setReplica(k).build());
+    }
+    return out;
+  }
+
+  private static Map<String, String> addressesOf(List<Shard> shards) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Shard s : shards) {
+      out.put(s.getWorker(), s.getAddress());
+    }
+    return java.util.Collections.unmodifiableMap(out);
   }
 
   /** Shards per worker name, for status. */
@@ -611,6 +792,20 @@ public final class ModelRegistry {
     /** This run of the model (see CheckpointManifest.model_incarnation). */
     public String incarnation() {
       return record.incarnation;
+    }
+
+    /** Whether the workers at {@code addresses} hold a copy of every range of the model. */
+    public boolean coveredBy(java.util.Collection<String> addresses) {
+      Set<String> ranges = new HashSet<>();
+      Set<String> covered = new HashSet<>();
+      for (Shard s : record.shards) {
+        String range = s.getTensorIndex() + ":" + s.getOffset();
+        ranges.add(range);
+        if (addresses.contains(s.getAddress())) {
+          covered.add(range);
+        }
+      }
+      return covered.containsAll(ranges);
     }
   }
 
@@ -837,6 +1032,7 @@ public final class ModelRegistry {
       b.setPipeline(newest.toProto()).setPipelineText(newest.toString())
           .clearPipelineSchedule().addAllPipelineSchedule(r.schedule.generationsProto());
       failure = r.failure;
+      b.setReplication(replication(r));
       loaded = r.loaded.containsAll(r.uploadWorkers);
       updates = r.updates;
       skipped = r.skipped;

@@ -3,7 +3,9 @@ package dev.shardopt.coordinator;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Places a model's tensors on workers. The tensors are laid end to end (each padded to whole
@@ -11,6 +13,11 @@ import java.util.List;
  * large tensors are split, small ones packed, and the load is balanced by bytes to within one
  * block. A shard never exceeds {@code maxShardBlocks} blocks, so a worker may hold several shards
  * of one tensor. Every cut falls on a block boundary.
+ *
+ * <p>With {@code replicas} R &gt; 1, the range of worker i (its primaries) also goes, as backups 1
+ * .. R-1, to workers i+1 .. i+R-1 (mod W): every worker holds R of the W runs, each range's copies
+ * are on R different workers, and when worker i dies its primaries' first backups are all on one
+ * worker, the next. The map lists each range's copies together, primary first.
  */
 public final class ShardPlanner {
   private ShardPlanner() {}
@@ -24,6 +31,44 @@ public final class ShardPlanner {
    * @param maxShardBlocks largest shard in blocks, or 0 for no limit
    */
   public static List<Shard> plan(
+      List<String> tensorNames, List<Long> tensorSizes, List<WorkerSlot> workers, long maxShardBlocks) {
+    return plan(tensorNames, tensorSizes, workers, maxShardBlocks, 1);
+  }
+
+  /**
+   * {@link #plan(List, List, List, long)} with {@code replicas} copies of every range.
+   *
+   * @throws IllegalArgumentException when there are fewer workers than replicas
+   */
+  public static List<Shard> plan(List<String> tensorNames, List<Long> tensorSizes, List<WorkerSlot> workers,
+      long maxShardBlocks, int replicas) {
+    if (workers.isEmpty()) {
+      throw new IllegalArgumentException("no workers to place shards on");
+    }
+    if (replicas < 1 || replicas > workers.size()) {
+      throw new IllegalArgumentException(replicas + " replicas need as many workers, and there are "
+          + workers.size());
+    }
+    List<Shard> primaries = planPrimaries(tensorNames, tensorSizes, workers, maxShardBlocks);
+    if (replicas == 1) {
+      return primaries;
+    }
+    Map<String, Integer> index = new HashMap<>();
+    for (int i = 0; i < workers.size(); i++) {
+      index.put(workers.get(i).name(), i);
+    }
+    List<Shard> out = new ArrayList<>();
+    for (Shard p : primaries) {
+      int home = index.get(p.getWorker());
+      for (int k = 0; k < replicas; k++) {
+        WorkerSlot slot = workers.get((home + k) % workers.size());
+        out.add(p.toBuilder().setWorker(slot.name()).setAddress(slot.address()).setReplica(k).build());
+      }
+    }
+    return out;
+  }
+
+  private static List<Shard> planPrimaries(
       List<String> tensorNames, List<Long> tensorSizes, List<WorkerSlot> workers, long maxShardBlocks) {
     if (workers.isEmpty()) {
       throw new IllegalArgumentException("no workers to place shards on");

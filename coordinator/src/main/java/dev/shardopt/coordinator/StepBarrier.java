@@ -60,7 +60,10 @@ public final class StepBarrier {
   }
 
   private final String model;
+  /** Guarded by this: shrinks when a worker is declared dead ({@link #removeParticipant}). */
   private final Set<String> participants;
+  /** Workers removed, with why: their reports are refused (fenced). */
+  private final Map<String, String> removed = new LinkedHashMap<>();
   private final ScheduledExecutorService timer;
   private final long timeoutMillis;
   /** Every participant's report -> decision; called once per step, under this barrier's lock. */
@@ -85,7 +88,7 @@ public final class StepBarrier {
       Function<CompletedRound, DecidedStep> decide, BiFunction<Long, Set<String>, ApiException> onTimeout,
       LongSupplier nanoTime) {
     this.model = model;
-    this.participants = Set.copyOf(participants);
+    this.participants = new TreeSet<>(participants);
     this.timer = timer;
     this.timeoutMillis = timeoutMillis;
     this.decide = decide;
@@ -100,7 +103,10 @@ public final class StepBarrier {
   public void report(String worker, long step, long generation, List<BlockStatistics> stats, Reply reply) {
     Outcome outcome;
     synchronized (this) {
-      if (!participants.contains(worker)) {
+      if (removed.containsKey(worker)) {
+        outcome = new Outcome(List.of(reply), null, ApiException.failedPrecondition(worker + " is fenced off " + model
+            + ": " + removed.get(worker) + "; it must drop its shards of the model"));
+      } else if (!participants.contains(worker)) {
         outcome = new Outcome(List.of(reply), null, ApiException.failedPrecondition(worker + " holds no shards of "
             + model + " (participants: " + new TreeSet<>(participants) + ")"));
       } else if (failure != null) {
@@ -146,6 +152,41 @@ public final class StepBarrier {
     }
   }
 
+  /**
+   * Stops waiting for {@code worker}, declared dead (the copies of its shards on other workers report
+   * them), and refuses its reports from now on, with {@code why}. A round every remaining participant
+   * has reported is decided now (or kept, when held).
+   */
+  public void removeParticipant(String worker, String why) {
+    List<Outcome> outcomes = new ArrayList<>();
+    synchronized (this) {
+      removed.put(worker, why);
+      if (!participants.remove(worker)) {
+        return;
+      }
+      for (Long step : new ArrayList<>(rounds.keySet())) {
+        Round r = rounds.get(step);
+        r.stats.remove(worker);
+        r.generations.remove(worker);
+        if (r.complete || r.stats.isEmpty() || !r.stats.keySet().containsAll(participants)) {
+          continue;
+        }
+        r.complete = true;
+        r.completedNanos = nanoTime.getAsLong();
+        r.timeout.cancel(false);
+        if (!held.contains(step)) {
+          outcomes.add(decide(step, r));
+        }
+      }
+    }
+    outcomes.forEach(Outcome::answer);
+  }
+
+  /** The workers whose reports a step waits for. */
+  public synchronized Set<String> participants() {
+    return Set.copyOf(participants);
+  }
+
   /** Answers retried reports of {@code d}'s step with it: a decision a restarted coordinator had sent. */
   public synchronized void remember(DecidedStep d) {
     recent.put(d.step(), d);
@@ -168,8 +209,14 @@ public final class StepBarrier {
   /** A complete round's decision (or error), under this barrier's lock; the replies are answered outside it. */
   private Outcome decide(long step, Round r) {
     rounds.remove(step);
-    List<BlockStatistics> all = new ArrayList<>();
-    r.stats.values().forEach(all::addAll);
+    List<BlockStatistics> all;
+    try {
+      all = ReplicaStatistics.merge(r.stats);
+    } catch (ReplicaStatistics.DivergedException e) {
+      failure = new ApiException(io.grpc.Status.Code.INTERNAL, "step " + step + " of " + model + ": " + e.getMessage()
+          + "; the model is stopped (restore it from a checkpoint)", e);
+      return new Outcome(r.replies, null, failure);
+    }
     // The wait for the workers, not the hold: the hold is the snapshot's, reported with it.
     double waitMillis = (r.completedNanos - r.startedNanos) / 1e6;
     try {

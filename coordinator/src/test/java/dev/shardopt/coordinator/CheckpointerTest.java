@@ -132,6 +132,35 @@ class CheckpointerTest {
   }
 
   @Test
+  void aReplicatedModelIsCheckpointedFromTheCopiesThatAnswerWhenOneWorkerCannotBeReached() throws Exception {
+    String a3 = "host3:7003";
+    cluster.workers.register(a3);
+    registry.create("m", twoWorkerModel("adam(0.1)").toBuilder().setReplicas(2).build());
+    fleet.failSnapshotOn.put(A2, ApiException.unavailable("worker " + A2 + " is gone"));
+
+    Checkpoint c = checkpointer.checkpoint(M, dir.toString(), null);
+    assertThat(c.getStep()).isZero();
+    assertThat(c.getBytes()).isEqualTo(3L * 4 * (2 * B + 100)); // every range once, from w1 and w3
+    assertThat(fleet.of("persist")).extracting(ModelRegistryTest.FakeFleet.Call::address)
+        .containsExactlyInAnyOrder(A1, a3);
+    try (CheckpointReader reader = CheckpointReader.open(Path.of(c.getPath()))) {
+      reader.verify();
+      float[] v = reader.readAll("a", "exp_avg");
+      assertThat(v[B + 5]).isEqualTo(ModelRegistryTest.FakeFleet.value(0, 1, B + 5)); // w2's range, from w3
+      assertThat(reader.readAll("b", "")[7]).isEqualTo(ModelRegistryTest.FakeFleet.value(1, 0, 7));
+    }
+
+    // any other failure, or two copies of a range lost, fails it
+    fleet.failSnapshotOn.put(A2, new ApiException(Status.Code.INTERNAL, "worker " + A2 + ": disk on fire"));
+    assertApiError(() -> checkpointer.checkpoint(M, dir.resolve("x").toString(), null), Status.Code.INTERNAL)
+        .hasMessageContaining("disk on fire");
+    fleet.failSnapshotOn.put(A2, ApiException.unavailable("worker " + A2 + " is gone"));
+    fleet.failSnapshotOn.put(a3, ApiException.unavailable("worker " + a3 + " is gone"));
+    assertApiError(() -> checkpointer.checkpoint(M, dir.resolve("y").toString(), null), Status.Code.UNAVAILABLE)
+        .hasMessageContaining("is gone");
+  }
+
+  @Test
   void anAccumulatingModelIsCheckpointedAtTheStartOfItsFirstUndecidedWindowAndOnlyAtMultiplesOfAccumulate() {
     create("sgd(0.1).accumulate(2)");
     finiteStep(registry, M, 1, 0); // the window of steps 0 and 1

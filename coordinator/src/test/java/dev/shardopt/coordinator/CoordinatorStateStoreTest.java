@@ -37,7 +37,8 @@ class CoordinatorStateStoreTest {
             .setLearningRate(5e-4).setClipScale(0.25f).setGradientNorm(2.0).setGeneration(1).setFixedThrough(9)
             .setLatestGeneration(1))
         .addUploadWorkers("workers/w1").addLoaded("workers/w1").setFailure("step 9 timed out")
-        .setIncarnation("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").build();
+        .setIncarnation("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").setEpoch(2).addLostWorkers("workers/w3")
+        .addLostWorkers("workers/w4").setLatestCheckpoint("/ckpt/step-0000000006").build();
   }
 
   @Test

@@ -119,6 +119,28 @@ class ShardPlannerTest {
   }
 
   @Test
+  void threeCopiesOnFourWorkersGoToTheNextWorkersInTurn() {
+    // 4 blocks, one per worker; copy k of worker i's run goes to worker i + k (mod 4)
+    List<Shard> plan = ShardPlanner.plan(List.of("x"), List.of(4 * B), workers(4), 0, 3);
+    assertThat(plan).extracting(s -> s.getOffset() / B + ":" + s.getReplica() + "@" + s.getWorker()).containsExactly(
+        "0:0@workers/w1", "0:1@workers/w2", "0:2@workers/w3",
+        "1:0@workers/w2", "1:1@workers/w3", "1:2@workers/w4",
+        "2:0@workers/w3", "2:1@workers/w4", "2:2@workers/w1",
+        "3:0@workers/w4", "3:1@workers/w1", "3:2@workers/w2");
+    // each worker holds 3 of the 4 runs, the same bytes each
+    for (int w = 1; w <= 4; w++) {
+      String name = "workers/w" + w;
+      assertThat(plan.stream().filter(s -> s.getWorker().equals(name)).mapToLong(Shard::getLength).sum())
+          .isEqualTo(3L * B);
+    }
+    // the primaries alone are the plan without replicas
+    assertThat(plan.stream().filter(s -> s.getReplica() == 0).toList())
+        .isEqualTo(ShardPlanner.plan(List.of("x"), List.of(4 * B), workers(4), 0));
+    assertThatThrownBy(() -> ShardPlanner.plan(List.of("x"), List.of(B), workers(2), 0, 3))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("3 replicas need as many workers, and there are 2");
+  }
+
+  @Test
   void maxShardBlocksCapsShardsSoAWorkerHoldsSeveralOfOneTensor() {
     // 10 blocks on 2 workers: w1 = blocks 0-4, w2 = 5-9; with at most 2 blocks a shard:
     // w1: [0,2) [2,4) [4,5); w2: [5,7) [7,9) [9,10).

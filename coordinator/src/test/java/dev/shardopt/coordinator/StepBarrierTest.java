@@ -141,6 +141,35 @@ class StepBarrierTest {
   }
 
   @Test
+  void aRemovedParticipantIsNoLongerAwaitedAndItsReportsAreRefused() {
+    StepBarrier b = barrier(Set.of("w1", "w2", "w3"), LONG_TIMEOUT_MS);
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r3 = new RecordingReply();
+    b.report("w1", 0, 1, stats(0, 0, 1), r1);
+    b.report("w3", 0, 1, stats(0, 1, 2), r3);
+    b.hold(() -> 1); // step 1 is held for a snapshot: removing w2 must not decide it
+    RecordingReply h1 = new RecordingReply();
+    b.report("w1", 1, 1, stats(0, 0, 1), h1);
+    b.report("w3", 1, 1, stats(0, 1, 2), new RecordingReply());
+    assertThat(r1.answered()).isFalse();
+
+    b.removeParticipant("w2", "w2 was declared dead");
+    assertThat(r1.decision().step()).isZero(); // w1 and w3 reported: decided now
+    assertThat(decidedStats.get(0)).hasSize(2);
+    assertThat(h1.answered()).as("held").isFalse();
+    b.release(1);
+    assertThat(h1.decision().step()).isEqualTo(1);
+    assertThat(b.participants()).containsExactlyInAnyOrder("w1", "w3");
+
+    RecordingReply late = new RecordingReply();
+    b.report("w2", 2, 1, stats(0, 2, 1), late);
+    assertThat(late.failure().code()).isEqualTo(io.grpc.Status.Code.FAILED_PRECONDITION);
+    assertThat(late.failure()).hasMessage("w2 is fenced off models/m: w2 was declared dead; it must drop its shards"
+        + " of the model");
+    assertThat(decideCalls).hasValue(2);
+  }
+
+  @Test
   void concurrentReportsDecideExactlyOnce() throws Exception {
     List<String> names = new ArrayList<>();
     for (int i = 0; i < 8; i++) {
@@ -156,10 +185,11 @@ class StepBarrierTest {
           RecordingReply r = new RecordingReply();
           replies.add(r);
           long s = step;
+          int block = names.indexOf(w); // each worker its own shard
           pool.execute(() -> {
             try {
               if (go.await(5, TimeUnit.SECONDS)) {
-                b.report(w, s, 1, stats(0, 0, 1), r);
+                b.report(w, s, 1, stats(0, block, 1), r);
               }
             } catch (InterruptedException e) {
               Thread.currentThread().interrupt();

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * K = 3 trainers push through real gRPC servers on loopback; the parameters after every step must
- * be bitwise those of the in-process optimizer, for 1, 2, 3 and 5 workers and any shard size.
+ * be bitwise those of the in-process optimizer, for 1, 2, 3 and 5 workers, any shard size, and 2 or
+ * 3 copies of every shard (pulled from the primaries).
  */
 class ClusterDeterminismTest {
   // Tensor sizes cross reduction blocks (8192) so that shards split tensors mid-way.
@@ -42,13 +43,14 @@ class ClusterDeterminismTest {
   void everyWorkerCountAndShardSizeGivesTheLocalTrajectoryBitwise() throws Exception {
     List<List<Map<String, float[]>>> grads = SyncTrainingRun.gaussianGradients(11, STEPS, TRAINERS, NAMES, SHAPES, s -> 1);
     List<Map<String, float[]>> expected = local(grads);
-    int[][] configs = {{1, 0}, {2, 0}, {3, 1}, {5, 0}, {2, 2}};
+    // workers, shard blocks, replicas
+    int[][] configs = {{1, 0, 1}, {2, 0, 1}, {3, 1, 1}, {5, 0, 1}, {2, 2, 1}, {3, 1, 2}, {4, 0, 3}};
     for (int[] c : configs) {
-      List<Map<String, float[]>> got = cluster(c[0], c[1], grads);
+      List<Map<String, float[]>> got = cluster(c[0], c[1], c[2], grads);
       for (int s = 0; s < STEPS; s++) {
         for (String name : NAMES) {
           assertThat(got.get(s).get(name))
-              .as("%d workers, shard blocks %d, step %d, %s", c[0], c[1], s, name)
+              .as("%d workers, shard blocks %d, %d replicas, step %d, %s", c[0], c[1], c[2], s, name)
               .isEqualTo(expected.get(s).get(name));
         }
       }
@@ -88,13 +90,13 @@ class ClusterDeterminismTest {
     }
   }
 
-  private static List<Map<String, float[]>> cluster(int workers, int shardBlocks, List<List<Map<String, float[]>>> grads)
-      throws Exception {
+  private static List<Map<String, float[]>> cluster(int workers, int shardBlocks, int replicas,
+      List<List<Map<String, float[]>>> grads) throws Exception {
     EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(workers)
         .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(shardBlocks))
         .worker((i, c) -> c.withThreads(1 + i % 2));
     try (ShardoptCluster cluster = ShardoptLocal.start(b, ClientOptions.defaults())) {
-      ModelOptions options = ModelOptions.named("det").pipeline(PIPELINE).trainers(TRAINERS);
+      ModelOptions options = ModelOptions.named("det").pipeline(PIPELINE).trainers(TRAINERS).replicas(replicas);
       List<dev.shardopt.client.TensorDef> defs = new ArrayList<>();
       for (int t = 0; t < NAMES.length; t++) {
         defs.add(Tensors.of(NAMES[t], SHAPES[t]).init(normal(0.1, 100 + t)));

@@ -74,6 +74,31 @@ final class RawWorker implements AutoCloseable {
         .writeParameters(observer(answer, (WriteParametersResponse r) -> {})));
   }
 
+  /**
+   * The values of the one shard of tensor {@code tensorIndex} starting at {@code offset} that this
+   * worker holds, at version {@code minStep} or later: a Pull naming that shard only.
+   */
+  float[] pullShard(String model, long minStep, int tensorIndex, long offset, int length) {
+    java.util.Iterator<dev.shardopt.v1.PullResponse> it = WorkerGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(20, TimeUnit.SECONDS)
+        .pull(dev.shardopt.v1.PullRequest.newBuilder().setModel(model).setMinStep(minStep)
+            .addShards(dev.shardopt.v1.ShardStart.newBuilder().setTensorIndex(tensorIndex).setOffset(offset)).build());
+    float[] out = new float[length];
+    int filled = 0;
+    while (it.hasNext()) {
+      TensorChunk c = it.next().getChunk();
+      java.nio.FloatBuffer f = c.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+      int at = Math.toIntExact(c.getOffset() - offset);
+      int n = f.remaining();
+      f.get(out, at, n);
+      filled += n;
+    }
+    if (filled != length) {
+      throw new AssertionError("pulled " + filled + " values of a shard of " + length);
+    }
+    return out;
+  }
+
   private <Q> Status.Code call(List<Q> messages, Function<CompletableFuture<Status>, StreamObserver<Q>> start)
       throws Exception {
     CompletableFuture<Status> answer = new CompletableFuture<>();

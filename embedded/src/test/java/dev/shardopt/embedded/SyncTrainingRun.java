@@ -64,6 +64,12 @@ final class SyncTrainingRun {
    */
   static List<Map<String, float[]>> train(RemoteModel model, List<List<Map<String, float[]>>> grads)
       throws Exception {
+    return train(model, grads, s -> { });
+  }
+
+  /** As {@link #train(RemoteModel, List)}, calling {@code beforeStep} with each step first (to inject faults). */
+  static List<Map<String, float[]>> train(RemoteModel model, List<List<Map<String, float[]>>> grads,
+      java.util.function.IntConsumer beforeStep) throws Exception {
     int trainerCount = grads.get(0).size();
     List<Trainer> trainers = new ArrayList<>();
     for (int r = 0; r < trainerCount; r++) {
@@ -73,6 +79,7 @@ final class SyncTrainingRun {
     try {
       List<Map<String, float[]>> out = new ArrayList<>();
       for (int s = 0; s < grads.size(); s++) {
+        beforeStep.accept(s);
         List<Future<?>> pushes = new ArrayList<>();
         for (int r = 0; r < trainerCount; r++) {
           Trainer trainer = trainers.get(r);

@@ -124,6 +124,7 @@ public final class DataParallelTrainer {
         : cluster.createModel(ModelOptions.named(modelId)
             .pipeline(config.pipeline())
             .trainers(k)
+            .replicas(config.replicas())
             .sync()
             .tensors(MlpWithBatchNorm.tensorDefs(config.hidden(), config.seed())));
     try {

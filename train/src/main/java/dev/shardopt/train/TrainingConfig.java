@@ -16,9 +16,16 @@ import java.util.Objects;
  * @param hidden    H, the width of the hidden layer
  * @param evalEvery evaluate the test accuracy every this many steps (and after the last)
  * @param testFraction the share of each class held out for the test set
+ * @param replicas  copies of every shard on the parameter server, each on a different worker (1: none)
  */
 public record TrainingConfig(Pipeline pipeline, int trainers, int steps, int batch, long seed, int hidden,
-    int evalEvery, double testFraction) {
+    int evalEvery, double testFraction, int replicas) {
+
+  /** One copy of every shard. */
+  public TrainingConfig(Pipeline pipeline, int trainers, int steps, int batch, long seed, int hidden, int evalEvery,
+      double testFraction) {
+    this(pipeline, trainers, steps, batch, seed, hidden, evalEvery, testFraction, 1);
+  }
 
   public static final int DEFAULT_TRAINERS = 2;
   public static final int DEFAULT_STEPS = 1500;
@@ -48,6 +55,9 @@ public record TrainingConfig(Pipeline pipeline, int trainers, int steps, int bat
     if (!(testFraction > 0 && testFraction < 1)) {
       throw new IllegalArgumentException("testFraction must be in (0, 1), got " + testFraction);
     }
+    if (replicas < 1 || replicas > 16) {
+      throw new IllegalArgumentException("replicas must be in [1, 16], got " + replicas);
+    }
   }
 
   /** The defaults with {@code pipeline}: 2 trainers, 1500 steps, batch 64, seed 42, H = 64, 20% test. */
@@ -62,31 +72,35 @@ public record TrainingConfig(Pipeline pipeline, int trainers, int steps, int bat
   }
 
   public TrainingConfig withPipeline(Pipeline p) {
-    return new TrainingConfig(p, trainers, steps, batch, seed, hidden, evalEvery, testFraction);
+    return new TrainingConfig(p, trainers, steps, batch, seed, hidden, evalEvery, testFraction, replicas);
   }
 
   public TrainingConfig withTrainers(int k) {
-    return new TrainingConfig(pipeline, k, steps, batch, seed, hidden, evalEvery, testFraction);
+    return new TrainingConfig(pipeline, k, steps, batch, seed, hidden, evalEvery, testFraction, replicas);
   }
 
   /** Also sets {@link #evalEvery} to {@link #defaultEvalEvery(int)}. */
   public TrainingConfig withSteps(int n) {
-    return new TrainingConfig(pipeline, trainers, n, batch, seed, hidden, defaultEvalEvery(n), testFraction);
+    return new TrainingConfig(pipeline, trainers, n, batch, seed, hidden, defaultEvalEvery(n), testFraction, replicas);
   }
 
   public TrainingConfig withBatch(int b) {
-    return new TrainingConfig(pipeline, trainers, steps, b, seed, hidden, evalEvery, testFraction);
+    return new TrainingConfig(pipeline, trainers, steps, b, seed, hidden, evalEvery, testFraction, replicas);
   }
 
   public TrainingConfig withSeed(long s) {
-    return new TrainingConfig(pipeline, trainers, steps, batch, s, hidden, evalEvery, testFraction);
+    return new TrainingConfig(pipeline, trainers, steps, batch, s, hidden, evalEvery, testFraction, replicas);
   }
 
   public TrainingConfig withHidden(int h) {
-    return new TrainingConfig(pipeline, trainers, steps, batch, seed, h, evalEvery, testFraction);
+    return new TrainingConfig(pipeline, trainers, steps, batch, seed, h, evalEvery, testFraction, replicas);
+  }
+
+  public TrainingConfig withReplicas(int r) {
+    return new TrainingConfig(pipeline, trainers, steps, batch, seed, hidden, evalEvery, testFraction, r);
   }
 
   public TrainingConfig withEvalEvery(int n) {
-    return new TrainingConfig(pipeline, trainers, steps, batch, seed, hidden, n, testFraction);
+    return new TrainingConfig(pipeline, trainers, steps, batch, seed, hidden, n, testFraction, replicas);
   }
 }

@@ -225,6 +225,11 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
         description = "Workers of the embedded cluster (default: ${DEFAULT-VALUE}); not with --coordinator.")
     int workers;
 
+    @Option(names = "--replicas", paramLabel = "R", defaultValue = "1",
+        description = "Copies of every shard, each on a different worker (default: ${DEFAULT-VALUE}); with 2 or more,"
+            + " training goes on when a worker dies. Needs at least R workers.")
+    int replicas;
+
     @Option(names = "--trainers", paramLabel = "K", defaultValue = "2",
         description = "Synchronous data-parallel trainers, one thread each (default: ${DEFAULT-VALUE}).")
     int trainers;
@@ -257,11 +262,11 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
 
     /** The options after their checks; {@code device} is the embedded workers' (null with a coordinator). */
     record Checked(int workers, int trainers, int steps, int batch, int hidden, long seed, int evalEvery,
-        String coordinator, DeviceSelection device) {
+        String coordinator, DeviceSelection device, int replicas) {
 
       TrainingConfig config(Pipeline p) {
         return new TrainingConfig(p, trainers, steps, batch, seed, hidden, evalEvery,
-            TrainingConfig.DEFAULT_TEST_FRACTION);
+            TrainingConfig.DEFAULT_TEST_FRACTION, replicas);
       }
 
       /** The embedded cluster, or a client of the external one. */
@@ -348,8 +353,15 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
       } else if (workers < 1 || workers > MAX_WORKERS) {
         throw new UserErrorException("--workers must be in [1, " + MAX_WORKERS + "], got " + workers);
       }
+      if (replicas < 1 || replicas > 16) {
+        throw new UserErrorException("--replicas must be in [1, 16], got " + replicas);
+      }
+      if (coordinator == null && replicas > workers) {
+        throw new UserErrorException("--replicas " + replicas + " needs at least as many workers, each copy on a"
+            + " different one; give --workers " + replicas + " or more (got " + workers + ")");
+      }
       return new Checked(workers, trainers, steps, batch, hidden, seed,
-          evalEvery != null ? evalEvery : TrainingConfig.defaultEvalEvery(steps), coordinator, selection);
+          evalEvery != null ? evalEvery : TrainingConfig.defaultEvalEvery(steps), coordinator, selection, replicas);
     }
 
     private static boolean given(CommandSpec spec, String option) {

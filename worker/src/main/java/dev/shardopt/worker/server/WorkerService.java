@@ -343,7 +343,10 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
     }
     int perChunk = config.chunkBytes() / Float.BYTES;
     // Returns at once; the step that completes min_step sends the snapshot.
-    model.pull(request.getMinStep(), request.getTensorsList(), config.waitMillis(), perChunk).whenComplete((snap, e) -> {
+    java.util.List<long[]> starts = request.getShardsList().stream()
+        .map(st -> new long[] {st.getTensorIndex(), st.getOffset()}).toList();
+    model.pull(request.getMinStep(), request.getTensorsList(), starts, config.waitMillis(), perChunk)
+        .whenComplete((snap, e) -> {
       if (e != null) {
         response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
       } else {

@@ -27,6 +27,11 @@ final class SnapshotCache {
    * @param chunkFloats elements per chunk
    */
   ParameterSnapshot snapshot(List<String> tensors, int chunkFloats) {
+    return snapshot(tensors, List.of(), chunkFloats);
+  }
+
+  /** As {@link #snapshot(List, int)}, only the shards starting at {@code starts} (tensor index, offset) when not empty. */
+  ParameterSnapshot snapshot(List<String> tensors, List<long[]> starts, int chunkFloats) {
     ParameterSnapshot all = shards.read((version, params) -> {
       synchronized (this) {
         if (latest == null || latest.step() != version || latestChunkFloats != chunkFloats) {
@@ -37,13 +42,16 @@ final class SnapshotCache {
         return latest;
       }
     });
-    if (tensors.isEmpty()) {
+    if (tensors.isEmpty() && starts.isEmpty()) {
       return all;
     }
     List<ShardSpec> picked = new ArrayList<>();
     List<List<ByteString>> chunks = new ArrayList<>();
     for (int i = 0; i < all.shards().size(); i++) {
-      if (tensors.contains(all.shards().get(i).name())) {
+      ShardSpec s = all.shards().get(i);
+      boolean named = tensors.isEmpty() || tensors.contains(s.name());
+      boolean started = starts.isEmpty() || starts.stream().anyMatch(st -> st[0] == s.tensorIndex() && st[1] == s.offset());
+      if (named && started) {
         picked.add(all.shards().get(i));
         chunks.add(all.chunks().get(i));
       }

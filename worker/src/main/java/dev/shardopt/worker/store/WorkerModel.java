@@ -271,8 +271,21 @@ public final class WorkerModel {
    * @param chunkFloats elements per chunk
    */
   public CompletableFuture<ParameterSnapshot> pull(long minStep, List<String> tensors, long waitMillis, int chunkFloats) {
+    return pull(minStep, tensors, List.of(), waitMillis, chunkFloats);
+  }
+
+  /**
+   * As {@link #pull(long, List, long, int)}, only the shards that start at {@code starts} (tensor
+   * index, offset) when it is not empty: a replicated model's client pulls each shard from one copy.
+   *
+   * @throws ApiException NOT_FOUND (in the future) naming a start where this worker holds no shard
+   *     (the client's shard map is stale: it reads it again)
+   */
+  public CompletableFuture<ParameterSnapshot> pull(long minStep, List<String> tensors, List<long[]> starts,
+      long waitMillis, int chunkFloats) {
     try {
       shards.checkTensors(tensors);
+      checkStarts(starts);
       lifecycle.check();
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
@@ -282,8 +295,18 @@ public final class WorkerModel {
             + Math.max(1, spec.getTrainers()) + " trainers pushing?"))
         .thenApply(reached -> {
           lifecycle.check();
-          return snapshots.snapshot(tensors, chunkFloats);
+          return snapshots.snapshot(tensors, starts, chunkFloats);
         });
+  }
+
+  private void checkStarts(List<long[]> starts) {
+    for (long[] st : starts) {
+      boolean held = shards.shards().stream().anyMatch(s -> s.tensorIndex() == st[0] && s.offset() == st[1]);
+      if (!held) {
+        throw ApiException.notFound(name() + " has no shard of tensor " + st[0] + " starting at element " + st[1]
+            + " on this worker; read the shard map again (GetShardMap)");
+      }
+    }
   }
 
   /**

@@ -1,0 +1,100 @@
+package dev.shardopt.cli.train;
+
+import static dev.shardopt.cli.train.TrainCheckpointTest.assertSameCheckpoint;
+import static dev.shardopt.cli.train.TrainCommandTest.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.shardopt.cli.ClusterProcesses;
+import dev.shardopt.cli.train.TrainCommandTest.Result;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 9's user view: {@code shardopt train --replicas 2} against a coordinator and 3 worker processes,
+ * each in its own JVM; one worker is killed (SIGKILL) once train has written its checkpoint of step 20.
+ * The coordinator declares it dead after the failure timeout, its shards' backups take over, and train
+ * finishes by itself: its final checkpoint is byte for byte that of an undisturbed run, with the same
+ * accuracy.
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class TrainWorkerKillTest {
+  private static final int STEPS = 60;
+  private static final String[] RUN = {"train", "--batch", "32", "--hidden", "16", "--trainers", "2", "--seed", "7",
+      "--steps", String.valueOf(STEPS), "--checkpoint-every", "10", "--keep", "2"};
+  private static final String KILL_AFTER = "checkpoint step-0000000020: ";
+
+  private final ClusterProcesses servers = new ClusterProcesses("256m");
+  private final ClusterProcesses trainers = new ClusterProcesses("768m");
+  private final List<String> log = new ArrayList<>();
+  private final List<String> trainLog = new ArrayList<>();
+
+  @TempDir Path dir;
+
+  @AfterEach
+  void killAll() throws InterruptedException {
+    trainers.close();
+    servers.close();
+  }
+
+  @Test
+  void trainWithTwoReplicasEndsWithTheUndisturbedRunsFinalCheckpointAfterAWorkerIsKilled() throws Exception {
+    Path killed = dir.resolve("killed");
+    String address = servers.start(log, "coordinator", "--port", "0", "--heartbeat-ms", "100",
+        "--failure-timeout-ms", "1000");
+    List<Process> workers = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
+      workers.add(servers.last());
+    }
+
+    CountDownLatch pastStep20 = new CountDownLatch(1);
+    List<String> args = new ArrayList<>(List.of(RUN));
+    args.addAll(List.of("--coordinator", address, "--replicas", "2", "--checkpoint-dir", killed.toString(),
+        "--plot", dir.resolve("killed.png").toString()));
+    Process train = trainers.launch(trainLog, line -> {
+      if (line.startsWith(KILL_AFTER)) {
+        pastStep20.countDown();
+      }
+    }, args.toArray(String[]::new));
+
+    assertThat(pastStep20.await(120, TimeUnit.SECONDS)).as("train wrote step 20's checkpoint: %s", output()).isTrue();
+    Process victim = workers.get(1);
+    victim.destroyForcibly(); // SIGKILL
+    assertThat(victim.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(victim.exitValue()).isEqualTo(137);
+
+    assertThat(train.waitFor(150, TimeUnit.SECONDS)).as("train ends: %s", output()).isTrue();
+    assertThat(train.exitValue()).as(output()).isZero();
+    synchronized (log) {
+      assertThat(String.join("\n", log)).containsPattern("failover: models/\\S+: workers/w2 declared dead; its"
+          + " shards' backups took over \\(epoch 1\\)");
+    }
+
+    Path undisturbed = dir.resolve("undisturbed");
+    List<String> same = new ArrayList<>(List.of(RUN));
+    same.addAll(List.of("--workers", "2", "--checkpoint-dir", undisturbed.toString(),
+        "--plot", dir.resolve("undisturbed.png").toString()));
+    Result whole = run(same.toArray(String[]::new));
+    assertThat(whole.status()).as(whole.err()).isZero();
+    assertSameCheckpoint(undisturbed, killed, STEPS); // every .npy, the manifest and the trainer state
+    assertThat(accuracy(output())).isEqualTo(accuracy(whole.out()));
+  }
+
+  private String output() {
+    synchronized (trainLog) {
+      return String.join("\n", trainLog);
+    }
+  }
+
+  private static String accuracy(String out) {
+    return out.lines().filter(l -> l.startsWith("test accuracy")).findFirst().orElseThrow(() -> new AssertionError(out))
+        .replaceAll(" in \\d+\\.\\d s$", "");
+  }
+}

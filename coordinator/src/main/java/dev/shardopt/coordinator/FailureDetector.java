@@ -1,0 +1,51 @@
+package dev.shardopt.coordinator;
+
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Declares dead the workers that hold copies of a model and have missed their heartbeats for
+ * longer than the failure timeout ({@link WorkerRegistry#beating}), once per heartbeat interval:
+ * {@link ModelRegistry#workerLost} then moves their shards to their backups, or fails the models
+ * that had no other copy. One log line per model affected.
+ */
+public final class FailureDetector {
+  private static final Logger log = LoggerFactory.getLogger(FailureDetector.class);
+
+  private final ModelRegistry models;
+  private final WorkerRegistry workers;
+
+  public FailureDetector(ModelRegistry models, WorkerRegistry workers) {
+    this.models = models;
+    this.workers = workers;
+  }
+
+  /** Checks every heartbeat interval on {@code timer}, from now on. */
+  public void start(ScheduledExecutorService timer) {
+    long period = workers.heartbeatMillis();
+    timer.scheduleWithFixedDelay(() -> {
+      try {
+        check();
+      } catch (RuntimeException e) { // the next check tries again
+        log.warn("failure detection: {}", e.toString());
+      }
+    }, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  /** One round: the lines of what happened (also logged). */
+  public List<String> check() {
+    List<String> lines = new java.util.ArrayList<>();
+    for (String worker : models.workersHoldingCopies()) {
+      if (!workers.beating(worker)) {
+        for (String line : models.workerLost(worker)) {
+          log.warn(line);
+          lines.add(line);
+        }
+      }
+    }
+    return lines;
+  }
+}

@@ -1,0 +1,192 @@
+package dev.shardopt.coordinator;
+
+import static dev.shardopt.coordinator.ModelRegistryTest.assertApiError;
+import static dev.shardopt.coordinator.ModelRegistryTest.stat;
+import static dev.shardopt.coordinator.ModelRegistryTest.twoWorkerModel;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.v1.HeartbeatRequest;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.ModelState;
+import dev.shardopt.v1.Shard;
+import dev.shardopt.v1.ShardMap;
+import io.grpc.Status;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Replicated models on the coordinator: each shard's statistics count once, copies that differ stop
+ * the model, and a worker that misses its heartbeats past the failure timeout (500 ms x 6 here) is
+ * declared dead: its backups take over and the step in flight is decided without it, or, with no
+ * other copy, the model fails naming what is lost.
+ */
+class FailoverTest {
+  private static final String A1 = "host1:7001";
+  private static final String A2 = "host2:7002";
+  private static final String A3 = "host3:7003";
+  private static final String M = "models/m";
+
+  private final AtomicLong now = new AtomicLong(1_000_000);
+  private final WorkerRegistry workers = new WorkerRegistry(500, 6, now::get);
+  private final ModelRegistryTest.FakeFleet fleet = new ModelRegistryTest.FakeFleet();
+  private ScheduledExecutorService timer;
+  private ModelRegistry registry;
+  private FailureDetector detector;
+
+  @BeforeEach
+  void start() {
+    timer = Executors.newSingleThreadScheduledExecutor();
+    registry = new ModelRegistry(workers, fleet, timer, CoordinatorConfig.defaults(), ScheduleLockHooks.NONE,
+        () -> 42_000_000_000L);
+    detector = new FailureDetector(registry, workers);
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    timer.shutdownNow();
+    assertThat(timer.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+  }
+
+  /**
+   * "a" [2, 8192] and "b" [10, 10]: 3 blocks on 3 workers, w1 a[0, 8192), w2 a[8192, 16384), w3 b;
+   * with 2 replicas the backups are a[0, 8192) on w2, a[8192, 16384) on w3 and b on w1.
+   */
+  private void threeWorkersTwoCopies(String pipeline) {
+    for (String a : List.of(A1, A2, A3)) {
+      workers.register(a);
+    }
+    registry.create("m", twoWorkerModel(pipeline).toBuilder().setReplicas(2).build());
+  }
+
+  private static final BlockStatistics A0 = stat(0, 0, 0.25);
+  private static final BlockStatistics A1_BLOCK = stat(0, 1, 0.5);
+  private static final BlockStatistics B0 = stat(1, 0, 0.25);
+
+  private void beat(String... names) {
+    for (String n : names) {
+      workers.heartbeat(HeartbeatRequest.newBuilder().setWorker(n).build());
+    }
+  }
+
+  @Test
+  void theCopiesArePlacedOnDifferentWorkersAndEachShardsStatisticsCountOnce() {
+    threeWorkersTwoCopies("sgd(0.1).clipNorm(2.0)");
+    ShardMap map = registry.shardMap(M);
+    assertThat(map.getShardsList()).extracting(s -> s.getTensor() + "@" + s.getOffset() + " " + s.getReplica() + " "
+        + s.getWorker()).containsExactly(
+            "a@0 0 workers/w1", "a@0 1 workers/w2",
+            "a@8192 0 workers/w2", "a@8192 1 workers/w3",
+            "b@0 0 workers/w3", "b@0 1 workers/w1");
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r2 = new RecordingReply();
+    RecordingReply r3 = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 0, 0, List.of(A0, B0), r1);
+    registry.reportStep(M, "workers/w2", 0, 0, List.of(A0, A1_BLOCK), r2);
+    assertThat(r1.answered()).as("waits for w3").isFalse();
+    registry.reportStep(M, "workers/w3", 0, 0, List.of(A1_BLOCK, B0), r3);
+    // 0.25 + 0.5 + 0.25 = 1: each shard once (twice would be 2, a norm of sqrt(2))
+    assertThat(r1.decision().decision().gradientNorm()).isEqualTo(1.0);
+    assertThat(r3.decision()).isSameAs(r1.decision());
+  }
+
+  @Test
+  void copiesWhoseStatisticsDifferStopTheModel() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    RecordingReply r1 = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 0, 0, List.of(A0, B0), r1);
+    registry.reportStep(M, "workers/w2", 0, 0, List.of(stat(0, 0, 0.26), A1_BLOCK), new RecordingReply());
+    registry.reportStep(M, "workers/w3", 0, 0, List.of(A1_BLOCK, B0), new RecordingReply());
+    assertThat(r1.failure().code()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(r1.failure()).hasMessageContaining("step 0 of models/m: the copies of the shard of tensor 0 from block 0"
+        + " differ: workers/w1 reported sums [0.25], workers/w2 sums [0.26]");
+    RecordingReply later = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 1, 0, List.of(A0, B0), later);
+    assertThat(later.failure().code()).isEqualTo(Status.Code.INTERNAL); // stopped
+  }
+
+  @Test
+  void aWorkerThatStopsBeatingIsDeclaredDeadItsBackupsTakeOverAndTheStepInFlightIsDecided() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    RecordingReply r1 = new RecordingReply();
+    RecordingReply r2 = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 0, 0, List.of(A0, B0), r1);
+    registry.reportStep(M, "workers/w2", 0, 0, List.of(A0, A1_BLOCK), r2);
+    now.addAndGet(2_000);
+    beat("workers/w1", "workers/w2");
+    assertThat(detector.check()).as("w3 is 2 s late, within the 3 s failure timeout").isEmpty();
+    now.addAndGet(1_500);
+    beat("workers/w1", "workers/w2");
+
+    assertThat(detector.check()).containsExactly(
+        "failover: models/m: workers/w3 declared dead; its shards' backups took over (epoch 1)");
+    // the step in flight: w1's copy of b stands for w3's
+    assertThat(r1.decision().decision().gradientNorm()).isEqualTo(1.0);
+    assertThat(r2.decision()).isSameAs(r1.decision());
+    ShardMap map = registry.shardMap(M);
+    assertThat(map.getEpoch()).isEqualTo(1);
+    assertThat(map.getShardsList()).extracting(s -> s.getTensor() + "@" + s.getOffset() + " " + s.getReplica() + " "
+        + s.getWorker()).containsExactly(
+            "a@0 0 workers/w1", "a@0 1 workers/w2", "a@8192 0 workers/w2", "b@0 0 workers/w1");
+    Model m = registry.get(M);
+    assertThat(m.getState()).isEqualTo(ModelState.READY);
+    assertThat(m.getReplication().getEpoch()).isEqualTo(1);
+    assertThat(m.getReplication().getMinLiveCopies()).isEqualTo(1);
+    assertThat(m.getReplication().getUnderReplicatedShards()).isEqualTo(2);
+    assertThat(m.getReplication().getLostWorkersList()).containsExactly("workers/w3");
+
+    // the next step needs w1 and w2 only; w3, back from a pause, is fenced off
+    RecordingReply late = new RecordingReply();
+    registry.reportStep(M, "workers/w3", 1, 0, List.of(A1_BLOCK, B0), late);
+    assertThat(late.failure().code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(late.failure()).hasMessageContaining("workers/w3 is fenced off models/m: workers/w3 was declared dead");
+    RecordingReply n1 = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 1, 0, List.of(A0, B0), n1);
+    registry.reportStep(M, "workers/w2", 1, 0, List.of(A0, A1_BLOCK), new RecordingReply());
+    assertThat(n1.decision().step()).isEqualTo(1);
+    assertThat(detector.check()).isEmpty(); // declared once
+  }
+
+  @Test
+  void withNoOtherCopyTheModelFailsNamingTheLostShardsAndItsLatestCheckpoint() {
+    workers.register(A1);
+    workers.register(A2);
+    registry.create("m", twoWorkerModel("sgd(0.1)"));
+    registry.checkpointCommitted(M, "/ckpt/step-0000000005");
+    RecordingReply waiting = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 0, 0, List.of(A0), waiting);
+    now.addAndGet(3_500);
+    beat("workers/w1");
+
+    assertThat(detector.check()).containsExactly("models/m failed: workers/w2 was declared dead and 2 shards of"
+        + " models/m had no other copy: [a[8192, 16384), b[0, 100)] (the model has 1 replica; create it with replicas"
+        + " >= 2 to survive this); its latest checkpoint is /ckpt/step-0000000005 (CreateModel with restore_from)");
+    assertThat(waiting.failure().code()).isEqualTo(Status.Code.UNAVAILABLE);
+    Model m = registry.get(M);
+    assertThat(m.getState()).isEqualTo(ModelState.FAILED);
+    assertThat(m.getFailure()).contains("its latest checkpoint is /ckpt/step-0000000005");
+    assertThat(registry.shardMap(M).getEpoch()).isZero();
+  }
+
+  @Test
+  void replicasAreRefusedWithFewerWorkersAndForAsyncModels() {
+    workers.register(A1);
+    workers.register(A2);
+    assertApiError(() -> registry.create("m", twoWorkerModel("sgd(0.1)").toBuilder().setReplicas(3).build()),
+        Status.Code.FAILED_PRECONDITION)
+        .hasMessage("models/m asks for 3 replicas, each on a different worker, but 2 workers are healthy"
+            + " [workers/w1, workers/w2]; start more workers or ask for fewer replicas");
+    assertApiError(() -> registry.create("m", twoWorkerModel("sgd(0.1)").toBuilder().setReplicas(2)
+        .setMode(dev.shardopt.v1.TrainingMode.ASYNC).setTrainers(2).build()), Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("model.replicas 2 needs a SYNC model");
+    assertApiError(() -> registry.create("m", twoWorkerModel("sgd(0.1)").toBuilder().setReplicas(17).build()),
+        Status.Code.INVALID_ARGUMENT).hasMessage("model.replicas must be in [1, 16], got 17");
+    assertThat(registry.list()).isEmpty();
+  }
+}
