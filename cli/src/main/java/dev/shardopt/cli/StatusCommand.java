@@ -64,6 +64,12 @@ public final class StatusCommand implements Callable<Integer> {
         if (!m.getFailure().isEmpty()) {
           out.printf("  failure: %s%n", m.getFailure());
         }
+        if (m.getReplication().getReplicas() > 1) {
+          var r = m.getReplication();
+          out.printf("  replicas %d: epoch %d, fewest live copies %d, %d shards under-replicated%s%n", r.getReplicas(),
+              r.getEpoch(), r.getMinLiveCopies(), r.getUnderReplicatedShards(),
+              r.getLostWorkersCount() == 0 ? "" : ", lost " + String.join(", ", r.getLostWorkersList()));
+        }
         ModelMetrics metrics = stub.withDeadlineAfter(10, TimeUnit.SECONDS)
             .getMetrics(GetMetricsRequest.newBuilder().setName(m.getName()).setFromStep(Math.max(0, m.getStep() - 5)).build());
         for (StepMetrics s : metrics.getStepsList()) {

@@ -76,6 +76,18 @@ class TrainWorkerKillTest {
       assertThat(String.join("\n", log)).containsPattern("failover: models/\\S+: workers/w2 declared dead; its"
           + " shards' backups took over \\(epoch 1\\)");
     }
+    List<String> status = new ArrayList<>();
+    Process st = servers.launch(status, line -> { }, "status", "--coordinator", address);
+    assertThat(st.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(st.exitValue()).isZero();
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10); // the reader thread may lag the exit
+    while (System.nanoTime() < end && !printed(status, "  replicas ")) {
+      Thread.sleep(50);
+    }
+    synchronized (status) {
+      assertThat(String.join("\n", status)).containsPattern(
+          "(?m)^  replicas 2: epoch 1, fewest live copies 1, \\d+ shards under-replicated, lost workers/w2$");
+    }
 
     Path undisturbed = dir.resolve("undisturbed");
     List<String> same = new ArrayList<>(List.of(RUN));
@@ -85,6 +97,12 @@ class TrainWorkerKillTest {
     assertThat(whole.status()).as(whole.err()).isZero();
     assertSameCheckpoint(undisturbed, killed, STEPS); // every .npy, the manifest and the trainer state
     assertThat(accuracy(output())).isEqualTo(accuracy(whole.out()));
+  }
+
+  private static boolean printed(List<String> lines, String prefix) {
+    synchronized (lines) {
+      return lines.stream().anyMatch(l -> l.startsWith(prefix));
+    }
   }
 
   private String output() {
