@@ -14,8 +14,8 @@ import io.prometheus.metrics.model.snapshots.Unit;
  * are the decisions' own, as GetMetrics reports them: {@code shardopt_gradient_norm} is the global
  * L2 norm of the step's summed gradient before clipping, {@code shardopt_clipped_gradient_norm}
  * that norm times the clip scale, NaN (like the learning rate) for a skipped step.
- *
- * <p>Replica and failover counters (issue 9) join here when failover lands.
+ * {@code shardopt_failovers_total} counts the workers declared dead that held copies of the model,
+ * {@code shardopt_live_copies_min} the fewest copies any of its shards has after the last failover.
  */
 public final class CoordinatorMetrics implements CoordinatorObserver {
   private final Histogram stepDuration;
@@ -27,6 +27,8 @@ public final class CoordinatorMetrics implements CoordinatorObserver {
   private final Gauge learningRate;
   private final Histogram checkpointDuration;
   private final Counter checkpointBytes;
+  private final Counter failovers;
+  private final Gauge liveCopiesMin;
 
   public CoordinatorMetrics(PrometheusRegistry registry) {
     stepDuration = Histogram.builder().name("shardopt_step_duration_seconds").unit(Unit.SECONDS)
@@ -57,6 +59,18 @@ public final class CoordinatorMetrics implements CoordinatorObserver {
     checkpointBytes = Counter.builder().name("shardopt_checkpoint_bytes").unit(Unit.BYTES)
         .help("Tensor data bytes of the committed checkpoints (parameters and optimizer state, no headers)")
         .labelNames("model").withoutExemplars().register(registry);
+    failovers = Counter.builder().name("shardopt_failovers_total")
+        .help("Workers holding copies of the model declared dead, their shards' backups promoted")
+        .labelNames("model").withoutExemplars().register(registry);
+    liveCopiesMin = Gauge.builder().name("shardopt_live_copies_min")
+        .help("The fewest live copies any shard of the model has, as of its last failover")
+        .labelNames("model").withoutExemplars().register(registry);
+  }
+
+  @Override
+  public void failedOver(String model, String worker, long epoch, int minLiveCopies) {
+    failovers.labelValues(model).inc();
+    liveCopiesMin.labelValues(model).set(minLiveCopies);
   }
 
   @Override
@@ -91,5 +105,7 @@ public final class CoordinatorMetrics implements CoordinatorObserver {
     learningRate.remove(model);
     checkpointDuration.remove(model);
     checkpointBytes.remove(model);
+    failovers.remove(model);
+    liveCopiesMin.remove(model);
   }
 }

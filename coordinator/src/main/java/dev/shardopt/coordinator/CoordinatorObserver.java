@@ -5,8 +5,6 @@ package dev.shardopt.coordinator;
  * it at fixed points and never depend on what it does, so that their tests need no metrics library.
  * Calls come from gRPC and timer threads, some under a model's lock: an observer records and
  * returns, never blocks, never throws.
- *
- * <p>Replica and failover events (issue 9) join here when failover lands.
  */
 public interface CoordinatorObserver {
   /** Observes nothing: a coordinator without metrics. */
@@ -28,6 +26,14 @@ public interface CoordinatorObserver {
    * @param seconds from the request to the manifest's commit
    */
   default void checkpointWritten(String model, long bytes, double seconds) {}
+
+  /**
+   * A worker holding copies of {@code model} was declared dead and their backups took over.
+   *
+   * @param epoch the shard map's epoch after it
+   * @param minLiveCopies the fewest copies any shard of the model has now
+   */
+  default void failedOver(String model, String worker, long epoch, int minLiveCopies) {}
 
   /** {@code model} was deleted: its series go. */
   default void modelDeleted(String model) {}

@@ -634,6 +634,11 @@ public final class ModelRegistry {
         lines.add(r.name() + " failed: " + why);
       } else {
         r.barrier.removeParticipant(worker, why);
+        int minCopies;
+        synchronized (r) {
+          minCopies = replication(r).getMinLiveCopies();
+        }
+        observer.failedOver(r.name(), worker, epoch, minCopies);
         lines.add("failover: " + r.name() + ": " + worker + " declared dead; its shards' backups took over (epoch "
             + epoch + ")");
       }

@@ -39,12 +39,18 @@ class FailoverTest {
   private ScheduledExecutorService timer;
   private ModelRegistry registry;
   private FailureDetector detector;
+  private final List<String> observed = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   @BeforeEach
   void start() {
     timer = Executors.newSingleThreadScheduledExecutor();
     registry = new ModelRegistry(workers, fleet, timer, CoordinatorConfig.defaults(), ScheduleLockHooks.NONE,
-        () -> 42_000_000_000L);
+        () -> 42_000_000_000L, CoordinatorStateStore.none(), new CoordinatorObserver() {
+          @Override
+          public void failedOver(String model, String worker, long epoch, int minLiveCopies) {
+            observed.add(model + " " + worker + " epoch " + epoch + " copies " + minLiveCopies);
+          }
+        });
     detector = new FailureDetector(registry, workers);
   }
 
@@ -140,6 +146,7 @@ class FailoverTest {
     assertThat(m.getReplication().getMinLiveCopies()).isEqualTo(1);
     assertThat(m.getReplication().getUnderReplicatedShards()).isEqualTo(2);
     assertThat(m.getReplication().getLostWorkersList()).containsExactly("workers/w3");
+    assertThat(observed).containsExactly("models/m workers/w3 epoch 1 copies 1"); // the metrics' event
 
     // the next step needs w1 and w2 only; w3, back from a pause, is fenced off
     RecordingReply late = new RecordingReply();
