@@ -34,6 +34,7 @@ class MetricsDocTest {
     coordinator.stepDecided("models/m", new DecidedStep(0,
         new UpdateDecision(UpdateDecision.Action.APPLY, 0, 0.1, 1f, 2.0, null), 0, 1, 0), 0.01, 0.02);
     coordinator.checkpointWritten("models/m", 12, 0.5);
+    coordinator.failedOver("models/m", "workers/w2", 1, 1);
     worker.pushed("workers/w1", "models/m", 8, 0.001, false);
     worker.pulled("workers/w1", "models/m", 8, 0.001);
     worker.shardsCopied("workers/w1", "models/m", 8, 0.1);
@@ -59,7 +60,7 @@ class MetricsDocTest {
             .as("listed twice: " + m.group(1)).isNull();
       }
     }
-    assertThat(registered).hasSize(17);
+    assertThat(registered).hasSize(19);
     assertThat(documented).isEqualTo(registered);
   }
 }
