@@ -81,13 +81,7 @@ public final class CheckpointBenchmark {
   }
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> o = new LinkedHashMap<>();
-    for (String a : args) {
-      if (!a.startsWith("--") || !a.contains("=")) {
-        throw new IllegalArgumentException("options are --name=value, got " + a);
-      }
-      o.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
-    }
+    Map<String, String> o = ClusterBenchmark.options(args);
     long params = Long.parseLong(o.getOrDefault("params", "100000000"));
     boolean warm = Boolean.parseBoolean(o.getOrDefault("warm", "true"));
     int tensors = Integer.parseInt(o.getOrDefault("tensors", "4"));

@@ -640,6 +640,18 @@ public final class ClusterBenchmark {
     };
   }
 
+  /** Options of the form {@code --name=value}, by name, in order. */
+  static Map<String, String> options(String[] args) {
+    Map<String, String> o = new java.util.LinkedHashMap<>();
+    for (String a : args) {
+      if (!a.startsWith("--") || !a.contains("=")) {
+        throw new IllegalArgumentException("options are --name=value, got " + a);
+      }
+      o.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+    }
+    return o;
+  }
+
   static void log(String line) {
     System.err.println("[bench] " + line);
   }

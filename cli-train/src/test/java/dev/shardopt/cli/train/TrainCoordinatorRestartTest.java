@@ -4,7 +4,6 @@ import static dev.shardopt.cli.train.TrainCheckpointTest.assertSameCheckpoint;
 import static dev.shardopt.cli.train.TrainCommandTest.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.shardopt.cli.ClusterProcesses;
 import dev.shardopt.cli.train.TrainCommandTest.Result;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,21 +30,17 @@ class TrainCoordinatorRestartTest {
       "--steps", String.valueOf(STEPS), "--checkpoint-every", "10", "--keep", "2"};
   private static final String KILL_AFTER = "checkpoint step-0000000020: ";
 
-  private final ClusterProcesses servers = new ClusterProcesses("256m");
-  private final ClusterProcesses trainers = new ClusterProcesses("768m");
-  private final List<String> log = new ArrayList<>();
-  private final List<String> trainLog = new ArrayList<>();
+  private final TrainAgainstProcesses p = new TrainAgainstProcesses();
 
   @TempDir Path dir;
 
   @AfterEach
   void killAll() throws InterruptedException {
-    trainers.close();
-    servers.close();
+    p.close();
   }
 
   private String coordinator(String port) throws Exception {
-    return servers.start(log, "coordinator", "--port", port, "--heartbeat-ms", "100", "--state-dir",
+    return p.servers.start(p.serverLog, "coordinator", "--port", port, "--heartbeat-ms", "100", "--state-dir",
         dir.resolve("state").toString());
   }
 
@@ -53,32 +48,28 @@ class TrainCoordinatorRestartTest {
   void trainEndsWithTheUndisturbedRunsFinalCheckpointAfterTheCoordinatorIsKilledAndRestarted() throws Exception {
     Path killed = dir.resolve("killed");
     String address = coordinator("0");
-    Process first = servers.last();
+    Process first = p.servers.last();
     String port = address.substring(address.lastIndexOf(':') + 1);
-    servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
-    servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
+    p.servers.start(p.serverLog, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
+    p.servers.start(p.serverLog, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
 
     CountDownLatch pastStep20 = new CountDownLatch(1);
     List<String> args = new ArrayList<>(List.of(RUN));
     args.addAll(List.of("--coordinator", address, "--checkpoint-dir", killed.toString(),
         "--plot", dir.resolve("killed.png").toString()));
-    Process train = trainers.launch(trainLog, line -> {
-      if (line.startsWith(KILL_AFTER)) {
-        pastStep20.countDown();
-      }
-    }, args.toArray(String[]::new));
+    Process train = p.train(args, KILL_AFTER, pastStep20);
 
-    assertThat(pastStep20.await(120, TimeUnit.SECONDS)).as("train wrote step 20's checkpoint: %s", output()).isTrue();
+    assertThat(pastStep20.await(120, TimeUnit.SECONDS)).as("train wrote step 20's checkpoint: %s", p.trainOutput()).isTrue();
     first.destroyForcibly(); // SIGKILL
     assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
-    assertThat(train.isAlive()).as(output()).isTrue();
-    assertThat(output()).doesNotContain("test accuracy");
+    assertThat(train.isAlive()).as(p.trainOutput()).isTrue();
+    assertThat(p.trainOutput()).doesNotContain("test accuracy");
     assertThat(Files.exists(killed.resolve(String.format("step-%010d", STEPS)))).isFalse();
 
     assertThat(coordinator(port)).isEqualTo(address);
-    assertThat(train.waitFor(150, TimeUnit.SECONDS)).as("train ends: %s", output()).isTrue();
-    assertThat(train.exitValue()).as(output()).isZero();
-    assertThat(output()).contains("cluster: coordinator " + address).containsPattern("(?m)^test accuracy ");
+    assertThat(train.waitFor(150, TimeUnit.SECONDS)).as("train ends: %s", p.trainOutput()).isTrue();
+    assertThat(train.exitValue()).as(p.trainOutput()).isZero();
+    assertThat(p.trainOutput()).contains("cluster: coordinator " + address).containsPattern("(?m)^test accuracy ");
 
     Path undisturbed = dir.resolve("undisturbed");
     List<String> same = new ArrayList<>(List.of(RUN));
@@ -87,20 +78,7 @@ class TrainCoordinatorRestartTest {
     Result whole = run(same.toArray(String[]::new));
     assertThat(whole.status()).as(whole.err()).isZero();
     assertSameCheckpoint(undisturbed, killed, STEPS); // every .npy, the manifest and the trainer state
-    assertThat(accuracy(output())).isEqualTo(accuracy(whole.out()));
-    synchronized (log) {
-      assertThat(String.join("\n", log)).doesNotContain("registered again as").doesNotContain("Exception in thread");
-    }
-  }
-
-  private String output() {
-    synchronized (trainLog) {
-      return String.join("\n", trainLog);
-    }
-  }
-
-  private static String accuracy(String out) {
-    return out.lines().filter(l -> l.startsWith("test accuracy")).findFirst().orElseThrow(() -> new AssertionError(out))
-        .replaceAll(" in \\d+\\.\\d s$", "");
+    assertThat(TrainAgainstProcesses.accuracy(p.trainOutput())).isEqualTo(TrainAgainstProcesses.accuracy(whole.out()));
+    assertThat(p.serverOutput()).doesNotContain("registered again as").doesNotContain("Exception in thread");
   }
 }

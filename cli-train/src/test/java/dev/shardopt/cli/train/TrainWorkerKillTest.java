@@ -4,7 +4,6 @@ import static dev.shardopt.cli.train.TrainCheckpointTest.assertSameCheckpoint;
 import static dev.shardopt.cli.train.TrainCommandTest.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.shardopt.cli.ClusterProcesses;
 import dev.shardopt.cli.train.TrainCommandTest.Result;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,68 +19,59 @@ import org.junit.jupiter.api.io.TempDir;
  * Issue 9's user view: {@code shardopt train --replicas 2} against a coordinator and 3 worker processes,
  * each in its own JVM; one worker is killed (SIGKILL) once train has written its checkpoint of step 20.
  * The coordinator declares it dead after the failure timeout, its shards' backups take over, and train
- * finishes by itself: its final checkpoint is byte for byte that of an undisturbed run, with the same
- * accuracy.
+ * finishes by itself (meanwhile {@code status} shows the model with one copy lost): its final
+ * checkpoint is byte for byte that of an undisturbed run, with the same accuracy.
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class TrainWorkerKillTest {
-  private static final int STEPS = 60;
+  private static final int STEPS = 100;
   private static final String[] RUN = {"train", "--batch", "32", "--hidden", "16", "--trainers", "2", "--seed", "7",
       "--steps", String.valueOf(STEPS), "--checkpoint-every", "10", "--keep", "2"};
   private static final String KILL_AFTER = "checkpoint step-0000000020: ";
 
-  private final ClusterProcesses servers = new ClusterProcesses("256m");
-  private final ClusterProcesses trainers = new ClusterProcesses("768m");
-  private final List<String> log = new ArrayList<>();
-  private final List<String> trainLog = new ArrayList<>();
+  private final TrainAgainstProcesses p = new TrainAgainstProcesses();
 
   @TempDir Path dir;
 
   @AfterEach
   void killAll() throws InterruptedException {
-    trainers.close();
-    servers.close();
+    p.close();
   }
 
   @Test
   void trainWithTwoReplicasEndsWithTheUndisturbedRunsFinalCheckpointAfterAWorkerIsKilled() throws Exception {
     Path killed = dir.resolve("killed");
-    String address = servers.start(log, "coordinator", "--port", "0", "--heartbeat-ms", "100",
+    String address = p.servers.start(p.serverLog, "coordinator", "--port", "0", "--heartbeat-ms", "100",
         "--failure-timeout-ms", "1000");
     List<Process> workers = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      servers.start(log, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
-      workers.add(servers.last());
+      p.servers.start(p.serverLog, "worker", "--port", "0", "--coordinator", address, "--threads", "1");
+      workers.add(p.servers.last());
     }
 
     CountDownLatch pastStep20 = new CountDownLatch(1);
     List<String> args = new ArrayList<>(List.of(RUN));
     args.addAll(List.of("--coordinator", address, "--replicas", "2", "--checkpoint-dir", killed.toString(),
         "--plot", dir.resolve("killed.png").toString()));
-    Process train = trainers.launch(trainLog, line -> {
-      if (line.startsWith(KILL_AFTER)) {
-        pastStep20.countDown();
-      }
-    }, args.toArray(String[]::new));
+    Process train = p.train(args, KILL_AFTER, pastStep20);
 
-    assertThat(pastStep20.await(120, TimeUnit.SECONDS)).as("train wrote step 20's checkpoint: %s", output()).isTrue();
+    assertThat(pastStep20.await(120, TimeUnit.SECONDS)).as("train wrote step 20's checkpoint: %s", p.trainOutput()).isTrue();
     Process victim = workers.get(1);
     victim.destroyForcibly(); // SIGKILL
     assertThat(victim.waitFor(10, TimeUnit.SECONDS)).isTrue();
     assertThat(victim.exitValue()).isEqualTo(137);
 
-    assertThat(train.waitFor(150, TimeUnit.SECONDS)).as("train ends: %s", output()).isTrue();
-    assertThat(train.exitValue()).as(output()).isZero();
-    synchronized (log) {
-      assertThat(String.join("\n", log)).containsPattern("failover: models/\\S+: workers/w2 declared dead; its"
-          + " shards' backups took over \\(epoch 1\\)");
+    // once the coordinator has failed over, and while train goes on, status shows the model's copies
+    long failedOver = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < failedOver && !p.serverOutput().contains("failover: models/")) {
+      Thread.sleep(50);
     }
     List<String> status = new ArrayList<>();
-    Process st = servers.launch(status, line -> { }, "status", "--coordinator", address);
+    Process st = p.servers.launch(status, line -> { }, "status", "--coordinator", address);
     assertThat(st.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(st.exitValue()).isZero();
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10); // the reader thread may lag the exit
-    while (System.nanoTime() < end && !printed(status, "  replicas ")) {
+    while (System.nanoTime() < end && !TrainAgainstProcesses.printed(status, "  replicas ")) {
       Thread.sleep(50);
     }
     synchronized (status) {
@@ -89,6 +79,10 @@ class TrainWorkerKillTest {
           "(?m)^  replicas 2: epoch 1, fewest live copies 1, \\d+ shards under-replicated, lost workers/w2$");
     }
 
+    assertThat(train.waitFor(150, TimeUnit.SECONDS)).as("train ends: %s", p.trainOutput()).isTrue();
+    assertThat(train.exitValue()).as(p.trainOutput()).isZero();
+    assertThat(p.serverOutput()).containsPattern("failover: models/\\S+: workers/w2 declared dead; its"
+        + " shards' backups took over \\(epoch 1\\)");
     Path undisturbed = dir.resolve("undisturbed");
     List<String> same = new ArrayList<>(List.of(RUN));
     same.addAll(List.of("--workers", "2", "--checkpoint-dir", undisturbed.toString(),
@@ -96,23 +90,6 @@ class TrainWorkerKillTest {
     Result whole = run(same.toArray(String[]::new));
     assertThat(whole.status()).as(whole.err()).isZero();
     assertSameCheckpoint(undisturbed, killed, STEPS); // every .npy, the manifest and the trainer state
-    assertThat(accuracy(output())).isEqualTo(accuracy(whole.out()));
-  }
-
-  private static boolean printed(List<String> lines, String prefix) {
-    synchronized (lines) {
-      return lines.stream().anyMatch(l -> l.startsWith(prefix));
-    }
-  }
-
-  private String output() {
-    synchronized (trainLog) {
-      return String.join("\n", trainLog);
-    }
-  }
-
-  private static String accuracy(String out) {
-    return out.lines().filter(l -> l.startsWith("test accuracy")).findFirst().orElseThrow(() -> new AssertionError(out))
-        .replaceAll(" in \\d+\\.\\d s$", "");
+    assertThat(TrainAgainstProcesses.accuracy(p.trainOutput())).isEqualTo(TrainAgainstProcesses.accuracy(whole.out()));
   }
 }
