@@ -1,0 +1,43 @@
+package dev.shardopt.dsl.fuzz;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.shardopt.dsl.Glob;
+import dev.shardopt.dsl.InvalidPipelineException;
+import java.util.regex.Pattern;
+
+/**
+ * Fuzzes {@link Glob#matches} against an independent reference, the glob translated to a
+ * {@code java.util.regex} pattern ({@code *} to {@code .*}, {@code ?} to {@code .}, the rest
+ * quoted), on short globs and names over a small alphabet that includes unicode, so that the
+ * regex's backtracking stays cheap here.
+ */
+class GlobFuzzTest {
+
+  @FuzzTest(maxDuration = "4s")
+  void matchesLikeTheRegex(FuzzedDataProvider data) {
+    String pattern = data.consumeString(12);
+    String name = data.consumeRemainingAsString();
+    if (name.length() > 40) {
+      name = name.substring(0, 40);
+    }
+    Glob glob;
+    try {
+      glob = new Glob(pattern);
+    } catch (InvalidPipelineException e) {
+      assertThat(pattern).isEmpty();
+      return;
+    }
+    assertThat(glob.matches(name)).as("glob %s on %s", pattern, name).isEqualTo(reference(pattern, name));
+  }
+
+  static boolean reference(String glob, String name) {
+    StringBuilder re = new StringBuilder();
+    for (char c : glob.toCharArray()) {
+      re.append(c == '*' ? ".*" : c == '?' ? "." : Pattern.quote(String.valueOf(c)));
+    }
+    return Pattern.compile(re.toString(), Pattern.DOTALL).matcher(name).matches();
+  }
+}
