@@ -4,7 +4,8 @@
 # duration in the annotation). Prints one line per target: inputs executed, seconds, findings.
 # Findings land as crash-* files in target/fuzz-long/<target>/; copy one into the target's
 # src/test/resources/.../<Class>Inputs/<method>/ to replay it in every build.
-# Usage: scripts/fuzz-long.sh MINUTES   (run `mvn -o -q -pl worker,cli -am test-compile` first)
+# Usage: scripts/fuzz-long.sh MINUTES [FILTER]   (FILTER: run only targets whose class contains it;
+# run `mvn -o -q -pl worker,cli -am test-compile` first)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 minutes=${1:?usage: scripts/fuzz-long.sh MINUTES}
@@ -17,9 +18,18 @@ targets=(
   "cli dev.shardopt.cli.io.TensorFilesFuzzTest read"
   "worker dev.shardopt.worker.server.WorkerServiceFuzzTest createAndWrite"
 )
+filter=${2:-}
+if [[ -n "$filter" ]]; then
+  kept=()
+  for t in "${targets[@]}"; do [[ "$t" == *"$filter"* ]] && kept+=("$t"); done
+  targets=("${kept[@]}")
+fi
 per=$(( minutes * 60 / ${#targets[@]} ))
 (( per >= 5 )) || per=5
 total_runs=0
+# This worktree's own module classes come before the resolved classpath, which names the shardopt
+# modules' jars in ~/.m2 (possibly older builds).
+reactor=$(ls -d "$PWD"/*/target/classes | paste -sd:)
 for t in "${targets[@]}"; do
   read -r module class method <<<"$t"
   out="$module/target/fuzz-long/${class##*.}"
@@ -32,7 +42,7 @@ for t in "${targets[@]}"; do
   log="$out/log.txt"
   set +e
   (cd "$out" && timeout $(( per + 120 )) java -Xmx256m -XX:-OmitStackTraceInFastThrow \
-    -cp "$OLDPWD/$module/target/test-classes:$OLDPWD/$module/target/classes:$(cat "$OLDPWD/$cp_file")" \
+    -cp "$OLDPWD/$module/target/test-classes:$OLDPWD/$module/target/classes:$reactor:$(cat "$OLDPWD/$cp_file")" \
     com.code_intelligence.jazzer.Jazzer --target_class="$class" --target_method="$method" --keep_going=50 \
     -max_total_time="$per" -rss_limit_mb=0 corpus ${seeds:+"$OLDPWD/$seeds"}) >"$log" 2>&1
   set -e

@@ -20,16 +20,18 @@ public record Glob(String pattern) {
    * {@code a}), and globs come from clients.
    */
   public boolean matches(String name) {
+    // By code point, so that '?' takes a whole character outside the BMP, as the regex did.
+    int[] glob = pattern.codePoints().toArray();
+    int[] text = name.codePoints().toArray();
     int p = 0;
     int n = 0;
-    int star = -1; // index in pattern of the last '*' seen
-    int resume = 0; // index in name where that star's match ends
-    while (n < name.length()) {
-      if (p < pattern.length() && (pattern.charAt(p) == '?' || pattern.charAt(p) == name.charAt(n))
-          && pattern.charAt(p) != '*') {
+    int star = -1; // index in glob of the last '*' seen
+    int resume = 0; // index in text where that star's match ends
+    while (n < text.length) {
+      if (p < glob.length && glob[p] != '*' && (glob[p] == '?' || glob[p] == text[n])) {
         p++;
         n++;
-      } else if (p < pattern.length() && pattern.charAt(p) == '*') {
+      } else if (p < glob.length && glob[p] == '*') {
         star = p++;
         resume = n;
       } else if (star >= 0) {
@@ -39,10 +41,10 @@ public record Glob(String pattern) {
         return false;
       }
     }
-    while (p < pattern.length() && pattern.charAt(p) == '*') {
+    while (p < glob.length && glob[p] == '*') {
       p++;
     }
-    return p == pattern.length();
+    return p == glob.length;
   }
 
   @Override

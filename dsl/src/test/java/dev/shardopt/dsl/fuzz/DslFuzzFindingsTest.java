@@ -125,4 +125,13 @@ class DslFuzzFindingsTest {
     // tau 2 in the first cycle of 4: (1 + cos(pi/2)) / 2 = 0.5 (cos(pi/2) is 6.1e-17 in doubles).
     assertThat(p.learningRate(2)).isEqualTo((1 + Math.cos(Math.PI / 2)) / 2);
   }
+
+  @Test
+  void globQuestionMarkTakesOneCharacterOutsideTheBmp() {
+    // GlobFuzzTest against the regex: the first linear matcher walked UTF-16 units, so "?" did
+    // not match U+1F600 (a surrogate pair) while the regex's "." did.
+    assertThat(new Glob("?").matches("\uD83D\uDE00")).isTrue();
+    assertThat(new Glob("*\uDB7E\uDF7D").matches("\uDB7E\uDF7D")).isTrue();
+    assertThat(new Glob("??").matches("\uD83D\uDE00")).isFalse();
+  }
 }

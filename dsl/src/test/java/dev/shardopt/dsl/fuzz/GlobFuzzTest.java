@@ -30,13 +30,32 @@ class GlobFuzzTest {
       assertThat(pattern).isEmpty();
       return;
     }
-    assertThat(glob.matches(name)).as("glob %s on %s", pattern, name).isEqualTo(reference(pattern, name));
+    // The reference backtracks (the reason Glob no longer uses it): runs of '*' are collapsed,
+    // which keeps the meaning, and globs with more than 4 star runs are not compared.
+    String collapsed = pattern.replaceAll("\\*+", "*");
+    if (collapsed.chars().filter(c -> c == '*').count() > 4) {
+      return;
+    }
+    assertThat(glob.matches(name)).as("glob %s on %s", pattern, name).isEqualTo(reference(collapsed, name));
   }
 
+  /** The glob as a regex: literal runs quoted whole (so surrogate pairs stay pairs). */
   static boolean reference(String glob, String name) {
     StringBuilder re = new StringBuilder();
+    StringBuilder literal = new StringBuilder();
     for (char c : glob.toCharArray()) {
-      re.append(c == '*' ? ".*" : c == '?' ? "." : Pattern.quote(String.valueOf(c)));
+      if (c == '*' || c == '?') {
+        if (literal.length() > 0) {
+          re.append(Pattern.quote(literal.toString()));
+          literal.setLength(0);
+        }
+        re.append(c == '*' ? ".*" : ".");
+      } else {
+        literal.append(c);
+      }
+    }
+    if (literal.length() > 0) {
+      re.append(Pattern.quote(literal.toString()));
     }
     return Pattern.compile(re.toString(), Pattern.DOTALL).matcher(name).matches();
   }
