@@ -1,6 +1,11 @@
 package dev.shardopt.dsl;
 
-/** Range checks whose messages read like {@code beta2 must be in [0, 1), got 1.5}. */
+/**
+ * Range checks whose messages read like {@code beta2 must be in [0, 1), got 1.5}. Each returns the
+ * value with {@code -0.0} read as {@code +0.0} ({@code value + 0.0}): the text form prints both as
+ * {@code 0.0}, and the value records compare doubles bitwise, so a kept {@code -0.0} would make a
+ * pipeline differ from its own text read back.
+ */
 final class Check {
   private Check() {}
 
@@ -8,21 +13,21 @@ final class Check {
     if (!(value >= lo && value < hi)) {
       throw outOfRange(name, value, "[" + bound(lo) + ", " + bound(hi) + ")");
     }
-    return value;
+    return value + 0.0;
   }
 
   static double closed(String name, double value, double lo, double hi) {
     if (!(value >= lo && value <= hi)) {
       throw outOfRange(name, value, "[" + bound(lo) + ", " + bound(hi) + "]");
     }
-    return value;
+    return value + 0.0;
   }
 
   static double openClosed(String name, double value, double lo, double hi) {
     if (!(value > lo && value <= hi)) {
       throw outOfRange(name, value, "(" + bound(lo) + ", " + bound(hi) + "]");
     }
-    return value;
+    return value + 0.0;
   }
 
   /** Finite and {@code >= 0}. */
@@ -30,7 +35,7 @@ final class Check {
     if (!(value >= 0 && value < Double.POSITIVE_INFINITY)) {
       throw outOfRange(name, value, "[0, inf) and finite");
     }
-    return value;
+    return value + 0.0;
   }
 
   /** Finite and {@code > 0}. */
@@ -38,7 +43,7 @@ final class Check {
     if (!(value > 0 && value < Double.POSITIVE_INFINITY)) {
       throw outOfRange(name, value, "(0, inf) and finite");
     }
-    return value;
+    return value + 0.0;
   }
 
   /** A whole number of steps, at least {@code min}. */

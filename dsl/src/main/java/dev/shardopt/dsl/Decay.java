@@ -24,7 +24,7 @@ public sealed interface Decay
   record Cosine(long totalSteps, double minLr) implements Decay {
     public Cosine {
       Check.steps("totalSteps", totalSteps, 1);
-      Check.nonNegative("minLr", minLr);
+      minLr = Check.nonNegative("minLr", minLr);
     }
 
     @Override
@@ -39,7 +39,7 @@ public sealed interface Decay
 
     public StepDecay {
       Check.steps("every", every, 1);
-      Check.openClosed("gamma", gamma, 0, 1);
+      gamma = Check.openClosed("gamma", gamma, 0, 1);
     }
 
     @Override
@@ -51,7 +51,7 @@ public sealed interface Decay
   /** {@code f = gamma^tau}. */
   record ExponentialDecay(double gamma) implements Decay {
     public ExponentialDecay {
-      Check.openClosed("gamma", gamma, 0, 1);
+      gamma = Check.openClosed("gamma", gamma, 0, 1);
     }
 
     @Override
@@ -68,7 +68,7 @@ public sealed interface Decay
     public CosineRestarts {
       Check.steps("period", period, 1);
       Check.steps("mult", mult, 1);
-      Check.nonNegative("minLr", minLr);
+      minLr = Check.nonNegative("minLr", minLr);
     }
 
     @Override

@@ -27,6 +27,12 @@ public record LearningRateSchedule(double lr, long warmupSteps, Decay decay) {
   }
 
   /** The learning rate of the update that follows {@code t} applied updates. */
+  /**
+   * The cosine factor {@code (1+cos)/2} is formed before it scales {@code lr - minLr}: it lies in
+   * [0, 1], so the result lies between lr and minLr and stays finite for any finite pair (the
+   * product first overflowed to -inf for {@code minLr} near {@code Double.MAX_VALUE}); halving is
+   * exact, so ordinary values give the same bits either way.
+   */
   public double at(long t) {
     if (t < 0) {
       throw new IllegalArgumentException("t must be >= 0, got " + t);
@@ -39,7 +45,7 @@ public record LearningRateSchedule(double lr, long warmupSteps, Decay decay) {
       return lr;
     } else if (decay instanceof Decay.Cosine c) {
       double p = Math.min((double) tau / (c.totalSteps() - warmupSteps), 1.0);
-      return c.minLr() + (lr - c.minLr()) * (1 + Math.cos(Math.PI * p)) / 2;
+      return c.minLr() + (lr - c.minLr()) * ((1 + Math.cos(Math.PI * p)) / 2);
     } else if (decay instanceof Decay.StepDecay s) {
       return lr * Math.pow(s.gamma(), (double) (tau / s.every()));
     } else if (decay instanceof Decay.ExponentialDecay e) {
@@ -52,10 +58,16 @@ public record LearningRateSchedule(double lr, long warmupSteps, Decay decay) {
       } else {
         while (inCycle >= cycle) {
           inCycle -= cycle;
-          cycle = Math.multiplyExact(cycle, r.mult());
+          if (cycle > Long.MAX_VALUE / r.mult()) {
+            // The next cycle is longer than any long tau, so it holds inCycle; its length only
+            // enters the cosine as a double.
+            double next = (double) cycle * r.mult();
+            return r.minLr() + (lr - r.minLr()) * ((1 + Math.cos(Math.PI * inCycle / next)) / 2);
+          }
+          cycle *= r.mult();
         }
       }
-      return r.minLr() + (lr - r.minLr()) * (1 + Math.cos(Math.PI * inCycle / cycle)) / 2;
+      return r.minLr() + (lr - r.minLr()) * ((1 + Math.cos(Math.PI * inCycle / cycle)) / 2);
     }
     throw new AssertionError(decay);
   }

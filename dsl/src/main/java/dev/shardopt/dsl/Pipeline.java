@@ -28,6 +28,9 @@ public sealed class Pipeline
     permits MomentumPipeline, NesterovPipeline, AdagradPipeline, RmspropPipeline, AdamPipeline,
         LionPipeline {
 
+  /** The most noDecay, freeze and lrScale globs one pipeline may have, together. */
+  public static final int MAX_PARAMETER_RULES = 1024;
+
   final Rule rule;
   final long warmupSteps;
   final Decay decay;
@@ -167,8 +170,8 @@ public sealed class Pipeline
   // ---------------------------------------------------------------- pipeline modifiers
 
   /** Weight decay {@code wd >= 0}: coupled ({@code g += wd theta}), or decoupled for adamw and lion. */
-  public Pipeline weightDecay(double wd) {
-    Check.nonNegative("weightDecay", wd);
+  public Pipeline weightDecay(double rate) {
+    double wd = Check.nonNegative("weightDecay", rate);
     once(Double.compare(weightDecay, rule.defaultWeightDecay()) != 0, "weightDecay",
         "weightDecay(" + Numbers.format(weightDecay) + ")");
     return set(b -> b.weightDecay = wd);
@@ -252,18 +255,21 @@ public sealed class Pipeline
 
   /** Parameters whose names match get no weight decay of either kind. */
   public Pipeline noDecay(String... globs) {
+    checkRuleCount("noDecay", globs);
     List<Glob> added = globs("noDecay", noDecay, globs);
     return set(b -> b.noDecay.addAll(added));
   }
 
   /** Parameters whose names match never change and count nowhere, the clip norm included. */
   public Pipeline freeze(String... globs) {
+    checkRuleCount("freeze", globs);
     List<Glob> added = globs("freeze", freeze, globs);
     return set(b -> b.freeze.addAll(added));
   }
 
   /** Parameters whose names match use {@code lr_t * factor} everywhere the rule uses the lr. */
   public Pipeline lrScale(String glob, double factor) {
+    checkRuleCount("lrScale", glob);
     Glob g = globs("lrScale", lrScales.stream().map(LrScale::glob).toList(), glob).get(0);
     LrScale scale = new LrScale(g, factor);
     return set(b -> b.lrScales.add(scale));
@@ -366,6 +372,19 @@ public sealed class Pipeline
           "a second decay schedule (" + d.name() + ") after " + decay.name() + " is not allowed");
     }
     return set(b -> b.decay = d);
+  }
+
+  /**
+   * Refuses more than {@link #MAX_PARAMETER_RULES} globs in all: each one is checked against every
+   * other and matched against every parameter name, and a client could otherwise send hundreds of
+   * thousands in one message.
+   */
+  private void checkRuleCount(String method, String... adding) {
+    int total = noDecay.size() + freeze.size() + lrScales.size() + (adding == null ? 0 : adding.length);
+    if (total > MAX_PARAMETER_RULES) {
+      throw new InvalidPipelineException(method + " would make " + total
+          + " noDecay, freeze and lrScale globs; at most " + MAX_PARAMETER_RULES + " are allowed");
+    }
   }
 
   private static List<Glob> globs(String method, List<Glob> existing, String... patterns) {

@@ -63,23 +63,24 @@ final class PipelineProtos {
   }
 
   static Pipeline fromProto(OptimizerPipeline m) {
-    if (m.getSpecVersion() > SPEC_VERSION) {
-      throw new InvalidPipelineException(
-          "spec_version " + m.getSpecVersion() + " is newer than this build reads (" + SPEC_VERSION + ")");
+    if (Integer.compareUnsigned(m.getSpecVersion(), SPEC_VERSION) > 0) {
+      throw new InvalidPipelineException("spec_version " + Integer.toUnsignedString(m.getSpecVersion())
+          + " is newer than this build reads (" + SPEC_VERSION + ")");
     }
     Pipeline.Builder b = new Pipeline.Builder(rule(m));
     if (m.hasSchedule()) {
       Schedule s = m.getSchedule();
-      b.warmupSteps = Check.steps("schedule.warmup_steps", s.getWarmupSteps(), 0);
+      b.warmupSteps = uint64("schedule.warmup_steps", s.getWarmupSteps());
       b.decay = switch (s.getDecayCase()) {
-        case COSINE -> new Decay.Cosine(s.getCosine().getTotalSteps(), s.getCosine().getMinLr());
+        case COSINE -> new Decay.Cosine(
+            uint64("schedule.cosine.total_steps", s.getCosine().getTotalSteps()), s.getCosine().getMinLr());
         case STEP_DECAY -> new Decay.StepDecay(
-            s.getStepDecay().getEvery(),
+            uint64("schedule.step_decay.every", s.getStepDecay().getEvery()),
             s.getStepDecay().hasGamma() ? s.getStepDecay().getGamma() : Decay.StepDecay.DEFAULT_GAMMA);
         case EXPONENTIAL_DECAY -> new Decay.ExponentialDecay(s.getExponentialDecay().getGamma());
         case COSINE_RESTARTS -> new Decay.CosineRestarts(
-            s.getCosineRestarts().getPeriod(),
-            Math.max(1, s.getCosineRestarts().getMult()),
+            uint64("schedule.cosine_restarts.period", s.getCosineRestarts().getPeriod()),
+            Math.max(1, uint64("schedule.cosine_restarts.mult", s.getCosineRestarts().getMult())),
             s.getCosineRestarts().getMinLr());
         case DECAY_NOT_SET -> Decay.None.INSTANCE;
       };
@@ -93,7 +94,7 @@ final class PipelineProtos {
     if (m.hasWeightDecay()) {
       b.weightDecay = Check.nonNegative("weight_decay", m.getWeightDecay());
     }
-    b.accumulate = Math.max(1, m.getAccumulate());
+    b.accumulate = Math.max(1, uint32("accumulate", m.getAccumulate()));
     b.skipNonFinite = switch (m.getNonFinite()) {
       case NON_FINITE_POLICY_SKIP_STEP -> true;
       case NON_FINITE_POLICY_REJECT, NON_FINITE_POLICY_UNSPECIFIED -> false;
@@ -101,6 +102,10 @@ final class PipelineProtos {
           "non_finite " + m.getNonFiniteValue() + " is unknown; allowed: NON_FINITE_POLICY_REJECT, NON_FINITE_POLICY_SKIP_STEP");
     };
     Pipeline p = b.rule.kind().descriptor().typed(b);
+    if (m.getParameterRulesCount() > Pipeline.MAX_PARAMETER_RULES) {
+      throw new InvalidPipelineException("parameter_rules has " + m.getParameterRulesCount()
+          + " entries; at most " + Pipeline.MAX_PARAMETER_RULES + " are allowed");
+    }
     for (int i = 0; i < m.getParameterRulesCount(); i++) {
       ParameterRule pr = m.getParameterRules(i);
       p = switch (pr.getKind()) {
@@ -112,6 +117,27 @@ final class PipelineProtos {
       };
     }
     return p;
+  }
+
+  /**
+   * A uint64 field's value; Java reads one past {@code Long.MAX_VALUE} as negative, which must be
+   * refused by its unsigned value rather than clamped or misreported.
+   */
+  private static long uint64(String field, long raw) {
+    if (raw < 0) {
+      throw new InvalidPipelineException(field + " must be in [0, " + Long.MAX_VALUE + "], got "
+          + Long.toUnsignedString(raw));
+    }
+    return raw;
+  }
+
+  /** A uint32 field's value, refused past {@code Integer.MAX_VALUE} (Java reads it as negative). */
+  private static int uint32(String field, int raw) {
+    if (raw < 0) {
+      throw new InvalidPipelineException(field + " must be in [0, " + Integer.MAX_VALUE + "], got "
+          + Integer.toUnsignedString(raw));
+    }
+    return raw;
   }
 
   private static Rule rule(OptimizerPipeline m) {

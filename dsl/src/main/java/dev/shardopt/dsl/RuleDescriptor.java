@@ -103,10 +103,11 @@ final class RuleDescriptor<R extends Rule, P extends Pipeline> {
 
   /** Validates every value in order, lr first, then builds the record. */
   R create(RuleValues values) {
+    RuleValues checked = values;
     for (Hyperparameter<R> h : hyperparameters) {
-      h.validator().check(h.name(), values.number(h.name()));
+      checked = checked.with(h.name(), h.validator().check(h.name(), values.number(h.name())));
     }
-    return factory.apply(values);
+    return factory.apply(checked);
   }
 
   RuleValues values(Rule rule) {

@@ -16,7 +16,12 @@ public record TensorShape(String name, long[] shape) {
         throw new IllegalArgumentException(
             "tensor '" + name + "' has a negative dimension in shape " + Arrays.toString(shape));
       }
-      n = Math.multiplyExact(n, d);
+      // past the limit already: stop before the product can overflow a long
+      n = d == 0 ? 0 : n > (Integer.MAX_VALUE - 8) / d ? Long.MAX_VALUE : n * d;
+    }
+    if (n == Long.MAX_VALUE) {
+      throw new IllegalArgumentException("tensor '" + name + "' has shape " + Arrays.toString(shape)
+          + ", more than " + (Integer.MAX_VALUE - 8) + " elements; at most that many per tensor");
     }
     if (n > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(

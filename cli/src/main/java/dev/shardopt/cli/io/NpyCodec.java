@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * Reads and writes one array in the NPY format (versions 1.0 and 2.0), restricted to dtype {@code <f4} in C
@@ -30,11 +31,16 @@ final class NpyCodec {
       throw new NpyFormatException(NpyFormatException.Reason.MALFORMED, "shape " + Tensor.shapeString(shape)
           + " is too large; at most " + TensorFiles.MAX_ELEMENTS + " elements are supported");
     }
-    float[] data = new float[(int) n];
+    // The array grows with the data that arrives (doubling, capped at n), so a header that claims
+    // billions of elements in a short file is refused as truncated without a huge allocation.
+    float[] data = new float[(int) Math.min(n, CHUNK)];
     long expectedBytes = n * 4;
     byte[] buf = new byte[(int) Math.min(CHUNK, Math.max(expectedBytes, 4))];
     int filled = 0;
-    while (filled < data.length) {
+    while (filled < n) {
+      if (filled == data.length) {
+        data = Arrays.copyOf(data, (int) Math.min(n, 2L * data.length));
+      }
       int want = (int) Math.min(buf.length, (long) (data.length - filled) * 4);
       int got = in.readNBytes(buf, 0, want);
       if (got < want) {

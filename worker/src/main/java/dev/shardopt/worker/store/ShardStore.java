@@ -79,7 +79,15 @@ public final class ShardStore {
       TensorSpec t = spec.getTensors(index);
       TensorShape tensor =
           new TensorShape(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
-      ShardSpec shard = new ShardSpec(index, tensor, Math.toIntExact(s.getOffset()), Math.toIntExact(s.getLength()));
+      // Checked against the tensor before anything is allocated from them: both are uint64 on the
+      // wire (negative here past 2^63), and the initial values' array is sized by the length.
+      long size = tensor.size();
+      if (s.getOffset() < 0 || s.getLength() < 0 || s.getOffset() > size || s.getLength() > size - s.getOffset()) {
+        throw ApiException.invalidArgument("shard [" + Long.toUnsignedString(s.getOffset()) + ", +"
+            + Long.toUnsignedString(s.getLength()) + ") of '" + t.getName() + "' is outside the tensor's "
+            + size + " elements");
+      }
+      ShardSpec shard = new ShardSpec(index, tensor, (int) s.getOffset(), (int) s.getLength());
       if (!request.hasRestore()) { // a restore reads them from the checkpoint instead
         float[] values = new float[shard.length()];
         InitialValues.fill(t.getInit(), shard.offset(), values);

@@ -1,0 +1,169 @@
+package dev.shardopt.worker.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import com.google.protobuf.ByteString;
+import dev.shardopt.dsl.Pipeline;
+import dev.shardopt.engine.BlockStatistics;
+import dev.shardopt.engine.StepDecider;
+import dev.shardopt.engine.device.CpuBackend;
+import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.v1.CreateShardsRequest;
+import dev.shardopt.v1.GetProgressRequest;
+import dev.shardopt.v1.Initializer;
+import dev.shardopt.v1.Model;
+import dev.shardopt.v1.ModelProgress;
+import dev.shardopt.v1.PipelineGeneration;
+import dev.shardopt.v1.PipelineSchedule;
+import dev.shardopt.v1.PullRequest;
+import dev.shardopt.v1.PullResponse;
+import dev.shardopt.v1.PushHeader;
+import dev.shardopt.v1.PushRequest;
+import dev.shardopt.v1.PushResponse;
+import dev.shardopt.v1.Shard;
+import dev.shardopt.v1.TensorChunk;
+import dev.shardopt.v1.TensorSpec;
+import dev.shardopt.v1.WriteParametersResponse;
+import dev.shardopt.worker.store.BarrierDecision;
+import dev.shardopt.worker.store.ShardStore;
+import dev.shardopt.worker.store.WorkerCheckpoints;
+import dev.shardopt.worker.store.StepCoordinator;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.shardopt.v1.Sgd;
+import dev.shardopt.v1.OptimizerPipeline;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import dev.shardopt.worker.store.WorkerModel;
+import dev.shardopt.v1.CreateShardsResponse;
+
+/**
+ * Fuzzes the Worker service's CreateShards and WriteParameters handlers with structurally valid but
+ * adversarial messages: shapes with huge, negative or long-overflowing dimensions, shards with
+ * negative (past 2^63), overlapping or out-of-range offsets and lengths, tensor indexes past the
+ * model, NaN/inf/negative learning rates, unicode names, data chunks of any length.
+ * Invariants: a request succeeds or fails with a StatusRuntimeException whose code is one a client
+ * can act on (never UNKNOWN or INTERNAL, which is what an escaped NPE or ArithmeticException
+ * becomes); a refused CreateShards leaves the store's models as they were; no allocation sized
+ * from an unchecked field (the campaign's 256 MiB heap makes one an OutOfMemoryError).
+ */
+class WorkerServiceFuzzTest {
+  private static final Set<Status.Code> ACTIONABLE = Set.of(Status.Code.INVALID_ARGUMENT,
+      Status.Code.OUT_OF_RANGE, Status.Code.FAILED_PRECONDITION, Status.Code.ALREADY_EXISTS,
+      Status.Code.NOT_FOUND, Status.Code.RESOURCE_EXHAUSTED);
+  private static final long[] DIMS = {0, 1, 3, 4, -1, 1L << 31, 1L << 32, Long.MAX_VALUE, Long.MIN_VALUE, 1L << 40};
+
+  /** A real ShardStore behind the service, with a coordinator that answers every barrier. */
+  static final class Harness implements AutoCloseable {
+    final ExecutorService pool = Executors.newCachedThreadPool();
+    final ScheduledExecutorService timeouts = Executors.newSingleThreadScheduledExecutor();
+    final ShardStore store = new ShardStore(COORDINATOR, new CpuBackend(new ParallelApply(pool, 1)),
+        new ParallelApply(pool, 1), timeouts, new WorkerCheckpoints(Runnable::run, () -> "worker workers/w1"));
+    final WorkerService service = new WorkerService(store, WorkerConfig.defaults("unused:1"));
+
+    @Override
+    public void close() {
+      store.close();
+      pool.shutdownNow();
+      timeouts.shutdownNow();
+    }
+  }
+
+  static final Pipeline sgd = Pipeline.parse("sgd(1.0)");
+  static final StepCoordinator COORDINATOR = new StepCoordinator() {
+    @Override
+    public BarrierDecision decide(String model, long step, long generation, List<BlockStatistics> stats) {
+      return new BarrierDecision(StepDecider.decide(sgd, 0, stats, List.of()), generation, step + 1, 0);
+    }
+
+    @Override
+    public PipelineSchedule schedule(String model, long throughStep) {
+      return PipelineSchedule.newBuilder().setFixedThrough(throughStep)
+          .addGenerations(PipelineGeneration.newBuilder().setPipeline(sgd.toProto())).build();
+    }
+
+    @Override
+    public void loaded(String model) {}
+  };
+  static final Harness harness = new Harness();
+  static final ShardStore store = harness.store;
+  static final WorkerService service = harness.service;
+
+  @AfterAll
+  static void stop() {
+    harness.close();
+  }
+
+  private static long dim(FuzzedDataProvider d) {
+    return d.consumeBoolean() ? DIMS[d.consumeInt(0, DIMS.length - 1)] : d.consumeLong(-2, 64);
+  }
+
+  private static String name(FuzzedDataProvider d, String usual) {
+    return d.consumeBoolean() ? usual : d.consumeString(12);
+  }
+
+  @FuzzTest(maxDuration = "8s")
+  void createAndWrite(FuzzedDataProvider d) {
+    String model = name(d, "models/m");
+    Model.Builder spec = Model.newBuilder().setName(model);
+    if (d.consumeBoolean()) {
+      spec.setPipeline(sgd.toProto());
+    } else {
+      spec.setPipeline(OptimizerPipeline.newBuilder().setSgd(Sgd.newBuilder().setLr(d.consumeDouble())));
+    }
+    int tensors = d.consumeInt(0, 3);
+    for (int i = 0; i < tensors; i++) {
+      TensorSpec.Builder t = TensorSpec.newBuilder().setName(name(d, "t" + i));
+      int rank = d.consumeInt(0, 3);
+      for (int k = 0; k < rank; k++) {
+        t.addShape(dim(d));
+      }
+      spec.addTensors(t);
+    }
+    CreateShardsRequest.Builder req = CreateShardsRequest.newBuilder().setModel(spec);
+    int shards = d.consumeInt(0, 3);
+    for (int i = 0; i < shards; i++) {
+      req.addShards(Shard.newBuilder().setTensor(name(d, "t" + i)).setTensorIndex(d.consumeInt(-1, 3))
+          .setOffset(dim(d)).setLength(dim(d)));
+    }
+    List<String> before = store.models().stream().map(WorkerModel::name).toList();
+    RecordingCall<CreateShardsResponse> created = new RecordingCall<>();
+    service.createShards(req.build(), created);
+    if (created.error != null) {
+      assertActionable(created.error);
+      assertThat(store.models().stream().map(WorkerModel::name).toList()).isEqualTo(before);
+      return;
+    }
+    try {
+      RecordingCall<WriteParametersResponse> wrote = new RecordingCall<>();
+      StreamObserver<TensorChunk> in = service.writeParameters(wrote);
+      int chunks = d.consumeInt(0, 3);
+      for (int i = 0; i < chunks; i++) {
+        in.onNext(TensorChunk.newBuilder().setModel(name(d, model)).setTensor(name(d, "t" + i))
+            .setOffset(dim(d)).setData(ByteString.copyFrom(d.consumeBytes(64))).build());
+      }
+      in.onCompleted();
+      if (wrote.error != null) {
+        assertActionable(wrote.error);
+      }
+    } finally {
+      store.drop(model);
+    }
+  }
+
+  private static void assertActionable(Throwable t) {
+    assertThat(t).isInstanceOf(StatusRuntimeException.class);
+    Status s = ((StatusRuntimeException) t).getStatus();
+    assertThat(s.getCode()).as("%s", s).isIn(ACTIONABLE);
+    assertThat(s.getDescription()).isNotBlank();
+  }
+}
