@@ -11,12 +11,19 @@ import org.slf4j.LoggerFactory;
  * longer than the failure timeout ({@link WorkerRegistry#beating}), once per heartbeat interval:
  * {@link ModelRegistry#workerLost} then moves their shards to their backups, or fails the models
  * that had no other copy. One log line per model affected.
+ *
+ * <p>A coordinator that was itself not running (SIGSTOP, a long GC pause, a starved machine) heard no
+ * heartbeats meanwhile, so the silence it sees afterwards is its own. The exact rule: when more than
+ * half the failure timeout has passed since the previous check, this check declares nobody dead and
+ * restarts every worker's silence from now ({@link WorkerRegistry#restartSilence}); a worker that
+ * really died is declared dead one failure timeout later.
  */
 public final class FailureDetector {
   private static final Logger log = LoggerFactory.getLogger(FailureDetector.class);
 
   private final ModelRegistry models;
   private final WorkerRegistry workers;
+  private long lastCheckMillis = Long.MIN_VALUE;
 
   public FailureDetector(ModelRegistry models, WorkerRegistry workers) {
     this.models = models;
@@ -36,8 +43,17 @@ public final class FailureDetector {
   }
 
   /** One round: the lines of what happened (also logged). */
-  public List<String> check() {
+  public synchronized List<String> check() {
     List<String> lines = new java.util.ArrayList<>();
+    long now = workers.nowMillis();
+    long gap = lastCheckMillis == Long.MIN_VALUE ? 0 : now - lastCheckMillis;
+    lastCheckMillis = now;
+    if (gap > workers.failureTimeoutMillis() / 2) {
+      workers.restartSilence();
+      log.warn("failure detection: {} ms since the previous check (the coordinator was paused or starved);"
+          + " counting every worker's silence from now", gap);
+      return lines;
+    }
     for (String worker : models.workersHoldingCopies()) {
       if (!workers.beating(worker)) {
         for (String line : models.workerLost(worker)) {

@@ -69,6 +69,27 @@ public final class WorkerRegistry {
     return heartbeatMillis;
   }
 
+  /** How long a worker may miss its heartbeats before it is no longer {@link #beating}. */
+  public long failureTimeoutMillis() {
+    return heartbeatMillis * missedBeats;
+  }
+
+  /** This registry's clock, in milliseconds. */
+  public long nowMillis() {
+    return clock.getAsLong();
+  }
+
+  /**
+   * Every worker's silence counted from now, as if each had just beaten: for when the coordinator
+   * itself was not running (paused), so that it did not hear heartbeats that were sent.
+   */
+  public synchronized void restartSilence() {
+    long now = clock.getAsLong();
+    for (Entry e : byName.values()) {
+      e.lastBeat = Math.max(e.lastBeat, now);
+    }
+  }
+
   /**
    * Registers a worker; the same address registering again keeps its name (a restart of the worker,
    * or of the coordinator when the state dir knows the address). Durable before it returns.

@@ -160,6 +160,34 @@ class FailoverTest {
     assertThat(detector.check()).isEmpty(); // declared once
   }
 
+  /**
+   * The chaos suite's SIGSTOP of the coordinator: checks every 500 ms, then none for 4 s (the
+   * coordinator paused), during which nobody's heartbeat was heard. The first check after it declares
+   * nobody dead; a worker that stays silent a whole failure timeout after it is declared dead then.
+   */
+  @Test
+  void aCoordinatorThatWasPausedDeclaresNobodyDeadForTheSilenceOfItsOwnPause() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    assertThat(detector.check()).isEmpty();
+    now.addAndGet(500);
+    beat("workers/w1", "workers/w2", "workers/w3");
+    assertThat(detector.check()).isEmpty();
+    now.addAndGet(4_000); // paused: > the 3 s failure timeout since every last heartbeat
+    assertThat(workers.beating("workers/w1")).isFalse();
+    assertThat(detector.check()).as("its own pause is no evidence").isEmpty();
+    assertThat(registry.shardMap(M).getEpoch()).isZero();
+    assertThat(registry.get(M).getReplication().getLostWorkersList()).isEmpty();
+    for (int i = 0; i < 6; i++) { // 3 s of checks; w1 and w2 beat, w3 stays silent
+      now.addAndGet(500);
+      beat("workers/w1", "workers/w2");
+      assertThat(detector.check()).as("within the failure timeout after the pause, check %d", i).isEmpty();
+    }
+    now.addAndGet(500);
+    beat("workers/w1", "workers/w2");
+    assertThat(detector.check()).containsExactly(
+        "failover: models/m: workers/w3 declared dead; its shards' backups took over (epoch 1)");
+  }
+
   @Test
   void withNoOtherCopyTheModelFailsNamingTheLostShardsAndItsLatestCheckpoint() {
     workers.register(A1);

@@ -40,9 +40,15 @@ public final class CoordinatorAnswers {
     };
   }
 
-  /** UNAVAILABLE without the coordinator's trailer: it did not answer. */
+  /**
+   * UNAVAILABLE or UNKNOWN without the coordinator's trailer: it did not answer. UNKNOWN because
+   * grpc-java reports a connection reset under a call as {@code UNKNOWN: channel closed} (grpc-java
+   * issues 10120, 10474), which is what a call in flight gets when the coordinator is killed; an
+   * UNKNOWN the coordinator sent carries the trailer like its every answer.
+   */
   public static boolean unanswered(StatusRuntimeException e) {
-    return e.getStatus().getCode() == Status.Code.UNAVAILABLE
+    Status.Code code = e.getStatus().getCode();
+    return (code == Status.Code.UNAVAILABLE || code == Status.Code.UNKNOWN)
         && (e.getTrailers() == null || !e.getTrailers().containsKey(TRAILER));
   }
 

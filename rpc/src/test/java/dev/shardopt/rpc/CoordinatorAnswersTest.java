@@ -28,9 +28,13 @@ class CoordinatorAnswersTest {
   }
 
   @Test
-  void onlyAnUnavailableWithoutTheTrailerIsUnanswered() {
+  void onlyAnUnavailableOrAnUnknownWithoutTheTrailerIsUnanswered() {
     assertThat(CoordinatorAnswers.unanswered(Status.UNAVAILABLE.asRuntimeException())).isTrue();
     assertThat(CoordinatorAnswers.unanswered(answered(Status.UNAVAILABLE))).isFalse();
+    // grpc-java's status when the connection is reset under a call (the coordinator was killed)
+    assertThat(CoordinatorAnswers.unanswered(Status.UNKNOWN.withDescription("channel closed").asRuntimeException()))
+        .isTrue();
+    assertThat(CoordinatorAnswers.unanswered(answered(Status.UNKNOWN))).isFalse();
     assertThat(CoordinatorAnswers.unanswered(Status.DEADLINE_EXCEEDED.asRuntimeException())).isFalse();
   }
 

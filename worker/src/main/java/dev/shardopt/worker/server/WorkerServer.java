@@ -130,6 +130,11 @@ public final class WorkerServer implements AutoCloseable {
       if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
         reregister(); // a coordinator restarted without our name: a state dir that knows our address gives it back
       } else {
+        if (e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+          // reconnect on the next beat, not after gRPC's growing backoff (seconds): a restarted
+          // coordinator that hears nothing for its failure timeout declares this worker dead
+          coordinator.resetConnectBackoff();
+        }
         log.debug("heartbeat failed: {}", e.toString());
       }
     } catch (RuntimeException e) {
