@@ -17,6 +17,10 @@ import org.slf4j.LoggerFactory;
  * half the failure timeout has passed since the previous check, this check declares nobody dead and
  * restarts every worker's silence from now ({@link WorkerRegistry#restartSilence}); a worker that
  * really died is declared dead one failure timeout later.
+ *
+ * <p>A restarted coordinator (state dir) gives the workers it knows from before time to find it
+ * again, their channels reconnecting: one that has not beaten yet is declared dead only once {@link
+ * #restartGraceMillis} have passed since this detector's first check, not after one failure timeout.
  */
 public final class FailureDetector {
   private static final Logger log = LoggerFactory.getLogger(FailureDetector.class);
@@ -24,6 +28,7 @@ public final class FailureDetector {
   private final ModelRegistry models;
   private final WorkerRegistry workers;
   private long lastCheckMillis = Long.MIN_VALUE;
+  private long firstCheckMillis = Long.MIN_VALUE;
 
   public FailureDetector(ModelRegistry models, WorkerRegistry workers) {
     this.models = models;
@@ -42,10 +47,18 @@ public final class FailureDetector {
     }, period, period, TimeUnit.MILLISECONDS);
   }
 
+  /** How long a restarted coordinator waits for a worker it knew before to beat: 3 failure timeouts, at least 10 s. */
+  long restartGraceMillis() {
+    return Math.max(10_000, 3 * workers.failureTimeoutMillis());
+  }
+
   /** One round: the lines of what happened (also logged). */
   public synchronized List<String> check() {
     List<String> lines = new java.util.ArrayList<>();
     long now = workers.nowMillis();
+    if (firstCheckMillis == Long.MIN_VALUE) {
+      firstCheckMillis = now;
+    }
     long gap = lastCheckMillis == Long.MIN_VALUE ? 0 : now - lastCheckMillis;
     lastCheckMillis = now;
     if (gap > workers.failureTimeoutMillis() / 2) {
@@ -55,7 +68,8 @@ public final class FailureDetector {
       return lines;
     }
     for (String worker : models.workersHoldingCopies()) {
-      if (!workers.beating(worker)) {
+      if (!workers.beating(worker)
+          && !(workers.awaitingFirstBeat(worker) && now - firstCheckMillis < restartGraceMillis())) {
         for (String line : models.workerLost(worker)) {
           log.warn(line);
           lines.add(line);

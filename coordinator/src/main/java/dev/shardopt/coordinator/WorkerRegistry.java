@@ -24,6 +24,8 @@ public final class WorkerRegistry {
     final String name;
     final String address;
     long lastBeat;
+    /** Known from the state dir and not heard from by this coordinator process yet. */
+    boolean restored;
     boolean failedStep;
     long bytesIn;
     long bytesOut;
@@ -60,7 +62,9 @@ public final class WorkerRegistry {
     this.store = store;
     WorkerRegistryState saved = store.workers();
     for (WorkerIdentity w : saved.getWorkersList()) {
-      byName.put(w.getName(), new Entry(w.getName(), w.getAddress(), clockMillis.getAsLong()));
+      Entry e = new Entry(w.getName(), w.getAddress(), clockMillis.getAsLong());
+      e.restored = true;
+      byName.put(w.getName(), e);
     }
     next = Math.max(next, saved.getNextNumber());
   }
@@ -72,6 +76,15 @@ public final class WorkerRegistry {
   /** How long a worker may miss its heartbeats before it is no longer {@link #beating}. */
   public long failureTimeoutMillis() {
     return heartbeatMillis * missedBeats;
+  }
+
+  /**
+   * Whether {@code name} is known from the state dir and has not yet beaten or registered with this
+   * coordinator process: after a restart its channel has to find the coordinator again.
+   */
+  public synchronized boolean awaitingFirstBeat(String name) {
+    Entry e = byName.get(name);
+    return e != null && e.restored;
   }
 
   /** This registry's clock, in milliseconds. */
@@ -108,6 +121,7 @@ public final class WorkerRegistry {
     for (Entry e : byName.values()) {
       if (e.address.equals(address)) {
         e.lastBeat = clock.getAsLong();
+        e.restored = false;
         e.failedStep = false;
         e.device = reported(device);
         return e.name;
@@ -143,6 +157,7 @@ public final class WorkerRegistry {
       throw ApiException.notFound(beat.getWorker() + " is not registered; call RegisterWorker first");
     }
     e.lastBeat = clock.getAsLong();
+    e.restored = false;
     e.failedStep = false;
     e.bytesIn = beat.getBytesIn();
     e.bytesOut = beat.getBytesOut();

@@ -189,6 +189,43 @@ class FailoverTest {
   }
 
   @Test
+  void aRestartedCoordinatorGivesTheWorkersItKnewTimeToFindItBeforeDeclaringOneDead(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path stateDir) {
+    CoordinatorStateStore before = CoordinatorStateStore.open(stateDir);
+    WorkerRegistry first = new WorkerRegistry(500, 6, now::get, before);
+    ModelRegistry running = new ModelRegistry(first, fleet, timer, CoordinatorConfig.defaults(), ScheduleLockHooks.NONE,
+        () -> 42_000_000_000L, before);
+    for (String a : List.of(A1, A2, A3)) {
+      first.register(a);
+    }
+    running.create("m", twoWorkerModel("sgd(0.1)").toBuilder().setReplicas(2).build());
+
+    // the coordinator is killed and restarted on its state dir
+    CoordinatorStateStore reopened = CoordinatorStateStore.open(stateDir);
+    WorkerRegistry restartedWorkers = new WorkerRegistry(500, 6, now::get, reopened);
+    ModelRegistry restarted = new ModelRegistry(restartedWorkers, fleet, timer, CoordinatorConfig.defaults(),
+        ScheduleLockHooks.NONE, () -> 42_000_000_000L, reopened);
+    FailureDetector afterRestart = new FailureDetector(restarted, restartedWorkers);
+    assertThat(afterRestart.restartGraceMillis()).isEqualTo(10_000);
+    assertThat(afterRestart.check()).isEmpty();
+    for (int i = 0; i < 19; i++) { // 9.5 s: w1 finds the new coordinator at once, w2 after 4 s, w3 never
+      now.addAndGet(500);
+      restartedWorkers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w1").build());
+      if (i >= 7) {
+        restartedWorkers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w2").build());
+      }
+      assertThat(afterRestart.check()).as("within the restart grace, check %d", i).isEmpty();
+    }
+    assertThat(restartedWorkers.awaitingFirstBeat("workers/w3")).isTrue();
+    assertThat(restartedWorkers.awaitingFirstBeat("workers/w2")).isFalse();
+    now.addAndGet(500);
+    restartedWorkers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w1").build());
+    restartedWorkers.heartbeat(HeartbeatRequest.newBuilder().setWorker("workers/w2").build());
+    assertThat(afterRestart.check()).containsExactly(
+        "failover: models/m: workers/w3 declared dead; its shards' backups took over (epoch 1)");
+  }
+
+  @Test
   void withNoOtherCopyTheModelFailsNamingTheLostShardsAndItsLatestCheckpoint() {
     workers.register(A1);
     workers.register(A2);

@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -121,10 +120,6 @@ class ChaosSuiteTest {
     ChaosTable.record(TABLE, "SIGSTOP of the coordinator for twice the failure timeout, SIGCONT", results);
   }
 
-  @Disabled("finding, not fixed yet: with R = 2, after kill -9 of the coordinator mid-run and its restart on the"
-      + " state dir, a trainer's pull fails 'the pull is incomplete: tensor w: elements [0, 3000) are missing'"
-      + " (the shard map the restarted coordinator serves lacks the primaries of a range); R = 1 is covered by"
-      + " TrainCoordinatorRestartTest. See docs/reliability.md, Not yet.")
   @Test
   void aCoordinatorKilledAndRestartedOnItsStateDirChangesNoBit() throws Exception {
     ChaosScenarios s = start(dir.resolve("state"));
