@@ -17,6 +17,15 @@ final class TrainAgainstProcesses implements AutoCloseable {
   final List<String> serverLog = new ArrayList<>();
   private final List<String> trainLog = new ArrayList<>();
 
+  /**
+   * The small train run of these tests, {@code steps} steps with a checkpoint every 10 (the last 2
+   * kept): an MLP of width 16, batch 32, 2 trainers, seed 7; a few seconds on 2 cores.
+   */
+  static List<String> smallRun(int steps) {
+    return List.of("train", "--batch", "32", "--hidden", "16", "--trainers", "2", "--seed", "7",
+        "--steps", String.valueOf(steps), "--checkpoint-every", "10", "--keep", "2");
+  }
+
   /** Starts {@code shardopt ARGS} (a train command); {@code seen} counts down at a line starting with {@code prefix}. */
   Process train(List<String> args, String prefix, CountDownLatch seen) throws Exception {
     return trainers.launch(trainLog, line -> {

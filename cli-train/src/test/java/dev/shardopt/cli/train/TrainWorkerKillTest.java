@@ -25,8 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class TrainWorkerKillTest {
   private static final int STEPS = 100;
-  private static final String[] RUN = {"train", "--batch", "32", "--hidden", "16", "--trainers", "2", "--seed", "7",
-      "--steps", String.valueOf(STEPS), "--checkpoint-every", "10", "--keep", "2"};
+  private static final List<String> RUN = TrainAgainstProcesses.smallRun(STEPS);
   private static final String KILL_AFTER = "checkpoint step-0000000020: ";
 
   private final TrainAgainstProcesses p = new TrainAgainstProcesses();
@@ -50,7 +49,7 @@ class TrainWorkerKillTest {
     }
 
     CountDownLatch pastStep20 = new CountDownLatch(1);
-    List<String> args = new ArrayList<>(List.of(RUN));
+    List<String> args = new ArrayList<>(RUN);
     args.addAll(List.of("--coordinator", address, "--replicas", "2", "--checkpoint-dir", killed.toString(),
         "--plot", dir.resolve("killed.png").toString()));
     Process train = p.train(args, KILL_AFTER, pastStep20);
@@ -84,7 +83,7 @@ class TrainWorkerKillTest {
     assertThat(p.serverOutput()).containsPattern("failover: models/\\S+: workers/w2 declared dead; its"
         + " shards' backups took over \\(epoch 1\\)");
     Path undisturbed = dir.resolve("undisturbed");
-    List<String> same = new ArrayList<>(List.of(RUN));
+    List<String> same = new ArrayList<>(RUN);
     same.addAll(List.of("--workers", "2", "--checkpoint-dir", undisturbed.toString(),
         "--plot", dir.resolve("undisturbed.png").toString()));
     Result whole = run(same.toArray(String[]::new));
