@@ -394,15 +394,24 @@ public final class ModelRegistry {
         throw ApiException.invalidArgument("model.tensors[" + i + "].name '" + t.getName() + "' is used twice");
       }
       long n = 1;
+      boolean tooLarge = false;
       for (long d : t.getShapeList()) {
         if (d < 0) {
           throw ApiException.invalidArgument("tensor '" + t.getName() + "' has a negative dimension in shape " + t.getShapeList());
         }
-        n = Math.multiplyExact(n, d);
+        if (d != 0 && n > Long.MAX_VALUE / d) { // the product passes 2^63: far past the limit below
+          tooLarge = true;
+        } else {
+          n *= d;
+        }
       }
-      if (n > Integer.MAX_VALUE - 8) {
-        throw ApiException.invalidArgument("tensor '" + t.getName() + "' has " + n + " elements; at most "
-            + (Integer.MAX_VALUE - 8) + " per tensor (split it)");
+      if (n == 0) {
+        tooLarge = false; // a zero dimension makes the tensor empty whatever the others
+      }
+      if (tooLarge || n > Integer.MAX_VALUE - 8) {
+        throw ApiException.invalidArgument("tensor '" + t.getName() + "' of shape " + t.getShapeList() + " has "
+            + (tooLarge ? "more than 2^63" : Long.toString(n)) + " elements; at most " + (Integer.MAX_VALUE - 8)
+            + " per tensor (split it)");
       }
       try {
         pipeline.settingsFor(t.getName());
@@ -986,7 +995,30 @@ public final class ModelRegistry {
     if (r.spec.getMode() == TrainingMode.ASYNC) {
       throw ApiException.failedPrecondition(name + " is ASYNC: its steps need no barrier");
     }
+    checkStatistics(r, worker, stats);
     r.barrier.report(worker, step, generation, stats, reply);
+  }
+
+  /**
+   * A report's statistics name tensors of the model, each (tensor, first block) at most once: a
+   * shard's statistics twice in one report would otherwise look like two copies that differ.
+   *
+   * @throws ApiException INVALID_ARGUMENT naming the statistics
+   */
+  private static void checkStatistics(Record r, String worker, List<BlockStatistics> stats) {
+    Set<String> seen = new HashSet<>();
+    int tensors = r.spec.getTensorsCount();
+    for (BlockStatistics b : stats) {
+      String what = "statistics of tensor " + Integer.toUnsignedString(b.tensorIndex()) + " from block "
+          + Integer.toUnsignedString(b.firstBlock());
+      if (b.tensorIndex() < 0 || b.tensorIndex() >= tensors || b.firstBlock() < 0) {
+        throw ApiException.invalidArgument(worker + " reported " + what + " of " + r.name() + ", which has " + tensors
+            + " tensors; a tensor index is in [0, " + tensors + ") and a block index not negative");
+      }
+      if (!seen.add(b.tensorIndex() + ":" + b.firstBlock())) {
+        throw ApiException.invalidArgument(worker + " reported " + what + " of " + r.name() + " twice in one report");
+      }
+    }
   }
 
   public void reportLoaded(String name, String worker) {

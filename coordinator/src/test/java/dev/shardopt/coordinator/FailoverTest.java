@@ -103,6 +103,23 @@ class FailoverTest {
   }
 
   @Test
+  void aReportNamingAShardTwiceOrATensorOutsideTheModelIsInvalidNotADivergence() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    // a fuzzing finding: the same block twice in one report was taken for two copies that differ
+    assertApiError(() -> registry.reportStep(M, "workers/w1", 0, 0, List.of(A0, stat(0, 0, 0.5)), new RecordingReply()),
+        Status.Code.INVALID_ARGUMENT)
+        .hasMessage("workers/w1 reported statistics of tensor 0 from block 0 of models/m twice in one report");
+    assertApiError(() -> registry.reportStep(M, "workers/w1", 0, 0, List.of(stat(-1, 0, 0.5)), new RecordingReply()),
+        Status.Code.INVALID_ARGUMENT)
+        .hasMessageContaining("statistics of tensor 4294967295 from block 0 of models/m, which has 2 tensors");
+    RecordingReply r1 = new RecordingReply(); // nothing was taken: the step goes on as usual
+    registry.reportStep(M, "workers/w1", 0, 0, List.of(A0, B0), r1);
+    registry.reportStep(M, "workers/w2", 0, 0, List.of(A0, A1_BLOCK), new RecordingReply());
+    registry.reportStep(M, "workers/w3", 0, 0, List.of(A1_BLOCK, B0), new RecordingReply());
+    assertThat(r1.decision().decision().gradientNorm()).isEqualTo(1.0);
+  }
+
+  @Test
   void copiesWhoseStatisticsDifferStopTheModel() {
     threeWorkersTwoCopies("sgd(0.1)");
     RecordingReply r1 = new RecordingReply();

@@ -320,6 +320,19 @@ class ModelRegistryTest {
   // ---------------------------------------------------------------- create
 
   @Test
+  void aShapeWhoseProductPassesALongIsInvalidArgumentAndAZeroDimensionMakesItEmpty() {
+    twoWorkers();
+    ModelRegistry r = registry();
+    // a fuzzing finding: 2^32 x 2^32 overflowed Math.multiplyExact and answered INTERNAL
+    assertApiError(() -> r.create("big", model("sgd(0.1)", tensor("w", 1L << 32, 1L << 32))), Status.Code.INVALID_ARGUMENT)
+        .hasMessage("tensor 'w' of shape [4294967296, 4294967296] has more than 2^63 elements; at most 2147483639 per"
+            + " tensor (split it)");
+    assertThat(r.list()).isEmpty();
+    Model m = r.create("empty", model("sgd(0.1)", tensor("w", 1L << 32, 1L << 32, 0)));
+    assertThat(r.shardMap(m.getName()).getShards(0).getLength()).isZero();
+  }
+
+  @Test
   void createPlacesShardsOnTheWorkersAndDescribesTheModel() {
     twoWorkers();
     ModelRegistry r = registry();
