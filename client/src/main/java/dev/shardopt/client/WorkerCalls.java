@@ -346,7 +346,8 @@ final class WorkerCalls {
       for (Map.Entry<String, CompletableFuture<Void>> e : calls.entrySet()) {
         try {
           if (layout.replicated()) {
-            if (awaitOrMoved(e.getValue(), e.getKey(), layout, reread) == null && !e.getValue().isDone()) {
+            // a pull's stream ends with no value: TRUE marks its end, so that null means only "moved"
+            if (awaitOrMoved(e.getValue().thenApply(done -> Boolean.TRUE), e.getKey(), layout, reread) == null) {
               throw new ShardoptException(Status.Code.UNAVAILABLE, e.getKey(), "worker " + e.getKey()
                   + " was declared dead; its shards moved to their backups", "", null);
             }

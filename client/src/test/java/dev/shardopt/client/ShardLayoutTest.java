@@ -32,6 +32,31 @@ class ShardLayoutTest {
   }
 
   @Test
+  void aReplicatedMapPushesToEveryCopyAndPullsFromPrimariesAndRefusesABadCopy() {
+    // every range of the fixture map once more, as copy 1 on the other worker
+    ShardMap.Builder copies = Fixtures.map().toBuilder().setEpoch(3);
+    for (Shard s : Fixtures.map().getShardsList()) {
+      copies.addShards(s.toBuilder().setReplica(1).setAddress(s.getAddress().equals(A) ? B : A)
+          .setWorker(s.getAddress().equals(A) ? "workers/b" : "workers/a"));
+    }
+    ShardLayout layout = ShardLayout.of(copies.build(), Fixtures.tensors());
+    assertThat(layout.replicated()).isTrue();
+    assertThat(layout.epoch()).isEqualTo(3);
+    long total = Fixtures.map().getShardsList().stream().mapToLong(Shard::getLength).sum();
+    assertThat(layout.workers()).extracting(ShardLayout.WorkerShards::elements).containsOnly(total); // all of it, twice
+    assertThat(layout.pullSources().stream().mapToLong(ShardLayout.WorkerShards::elements).sum()).isEqualTo(total);
+    assertThat(ShardLayout.of(Fixtures.map(), Fixtures.tensors()).replicated()).isFalse();
+
+    Shard first = Fixtures.map().getShards(0);
+    assertThatThrownBy(() -> ShardLayout.of(Fixtures.map().toBuilder().addShards(first.toBuilder().setReplica(1)).build(),
+        Fixtures.tensors()))
+        .hasMessageContaining("two copies of tensor 'w' at offset 0 are on the same worker " + first.getAddress());
+    assertThatThrownBy(() -> ShardLayout.of(Fixtures.map().toBuilder().addShards(first.toBuilder().setReplica(1)
+        .setLength(first.getLength() - 1).setAddress("elsewhere:1")).build(), Fixtures.tensors()))
+        .hasMessageContaining("copy 1 of tensor 'w' at offset 0 on elsewhere:1 has no primary of the same range");
+  }
+
+  @Test
   void refusesAMissingRange() {
     ShardMap gap = Fixtures.map().toBuilder().removeShards(1).build();
     assertThatThrownBy(() -> ShardLayout.of(gap, Fixtures.tensors()))

@@ -156,34 +156,35 @@ public final class Checkpointer {
     List<CompletableFuture<Object>> answers = workers.stream()
         .map(a -> CompletableFuture.supplyAsync(() -> (Object) call.apply(a), calls)).toList();
     List<String> answered = new ArrayList<>();
-    RuntimeException first = null;
     List<String> unreachable = new ArrayList<>();
+    RuntimeException firstUnreachable = null;
+    RuntimeException firstOther = null;
     for (int i = 0; i < workers.size(); i++) {
       try {
         answers.get(i).join();
         answered.add(workers.get(i));
       } catch (CompletionException e) {
         RuntimeException cause = e.getCause() instanceof RuntimeException r ? r : e;
-        boolean lost = cause instanceof ApiException api
-            && (api.code() == Status.Code.UNAVAILABLE || api.code() == Status.Code.DEADLINE_EXCEEDED);
-        if (lost) {
+        if (cause instanceof ApiException api
+            && (api.code() == Status.Code.UNAVAILABLE || api.code() == Status.Code.DEADLINE_EXCEEDED)) {
           unreachable.add(workers.get(i));
-        }
-        if (first == null || (!lost && first instanceof ApiException f && f.code() == Status.Code.UNAVAILABLE)) {
-          first = cause;
+          firstUnreachable = firstUnreachable == null ? cause : firstUnreachable;
+        } else {
+          firstOther = firstOther == null ? cause : firstOther;
         }
       }
     }
-    if (first == null) {
-      return answered;
+    if (firstOther != null) {
+      throw firstOther;
     }
-    boolean onlyUnreachable = unreachable.size() + answered.size() == workers.size();
-    if (onlyUnreachable && hold.coveredBy(answered)) {
+    if (firstUnreachable != null && !hold.coveredBy(answered)) {
+      throw firstUnreachable;
+    }
+    if (firstUnreachable != null) {
       log.warn("checkpoint of {}: {} did not answer; the copies on {} hold every shard", hold.model(), unreachable,
           answered);
-      return answered;
     }
-    throw first;
+    return answered;
   }
 
   private Checkpoint writeAsync(String name, Path root, Long atStep, long started) {
