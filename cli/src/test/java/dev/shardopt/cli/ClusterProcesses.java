@@ -18,13 +18,23 @@ import java.util.regex.Pattern;
  * kills every one still running. Shared with cli-train's tests through this module's test jar.
  */
 public final class ClusterProcesses implements AutoCloseable {
-  private static final Pattern SERVING = Pattern.compile("serving on (127\\.0\\.0\\.1:\\d+)");
+  private static final Pattern SERVING = Pattern.compile("serving on (\\d+\\.\\d+\\.\\d+\\.\\d+:\\d+)");
   private final String heap;
+  private final List<String> prefix;
   private final List<Process> processes = new ArrayList<>();
 
   /** @param heap the JVMs' -Xmx, e.g. "256m" */
   public ClusterProcesses(String heap) {
+    this(heap, List.of());
+  }
+
+  /**
+   * @param heap the JVMs' -Xmx, e.g. "256m"
+   * @param prefix a command that runs the JVM, e.g. {@code ip netns exec NS} (empty: run it directly)
+   */
+  public ClusterProcesses(String heap, List<String> prefix) {
     this.heap = heap;
+    this.prefix = List.copyOf(prefix);
   }
 
   /** The processes started, in order. */
@@ -58,7 +68,8 @@ public final class ClusterProcesses implements AutoCloseable {
    * {@code output}, under that list's lock, and then given to {@code onLine} (on the reader's thread).
    */
   public Process launch(List<String> output, Consumer<String> onLine, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(
+    List<String> cmd = new ArrayList<>(prefix);
+    cmd.addAll(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx" + heap, "-XX:+UseSerialGC",
         "-cp", System.getProperty("java.class.path"), "dev.shardopt.cli.ShardoptCli"));
     cmd.addAll(List.of(args));
