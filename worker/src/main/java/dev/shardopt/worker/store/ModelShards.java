@@ -227,7 +227,8 @@ final class ModelShards implements AutoCloseable {
     List<ShardSpec> all = group.shards();
     for (int i = 0; i < all.size(); i++) {
       ShardSpec s = all.get(i);
-      if (s.name().equals(tensor) && offset >= s.offset() && offset + count <= (long) s.offset() + s.length()) {
+      // offset is a uint64 on the wire (negative here past 2^63); offset + count could overflow
+      if (s.name().equals(tensor) && offset >= s.offset() && count <= (long) s.offset() + s.length() - offset) {
         return i;
       }
     }
@@ -244,7 +245,7 @@ final class ModelShards implements AutoCloseable {
         ranges.add("[" + s.offset() + ", " + (s.offset() + s.length()) + ")");
       }
     }
-    throw ApiException.outOfRange("elements [" + offset + ", " + (offset + count) + ") of '" + tensor
+    throw ApiException.outOfRange("elements [" + Long.toUnsignedString(offset) + ", " + Long.toUnsignedString(offset + count) + ") of '" + tensor
         + "' are not inside one shard on this worker (shards: " + String.join(", ", ranges) + ")");
   }
 

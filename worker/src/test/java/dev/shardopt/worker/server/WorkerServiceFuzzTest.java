@@ -21,6 +21,8 @@ import dev.shardopt.v1.PushHeader;
 import dev.shardopt.v1.PushRequest;
 import dev.shardopt.v1.PushResponse;
 import dev.shardopt.v1.Shard;
+import dev.shardopt.v1.ShardStart;
+import java.util.concurrent.TimeUnit;
 import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.WriteParametersResponse;
@@ -157,6 +159,125 @@ class WorkerServiceFuzzTest {
       }
     } finally {
       store.drop(model);
+    }
+  }
+
+  /** models/p: w[8] and u[3], one trainer, sgd(1.0); pushed to by {@link #pushAndPull}. */
+  static final String PUSHED = "models/p";
+
+  static {
+    RecordingCall<CreateShardsResponse> created = new RecordingCall<>();
+    service.createShards(CreateShardsRequest.newBuilder().setModel(Model.newBuilder().setName(PUSHED)
+            .setPipeline(sgd.toProto()).setTrainers(1)
+            .addTensors(TensorSpec.newBuilder().setName("w").addShape(8))
+            .addTensors(TensorSpec.newBuilder().setName("u").addShape(3)))
+        .addShards(Shard.newBuilder().setTensor("w").setTensorIndex(0).setLength(8))
+        .addShards(Shard.newBuilder().setTensor("u").setTensorIndex(1).setLength(3)).build(), created);
+    if (created.error != null) {
+      throw new IllegalStateException(created.error);
+    }
+  }
+
+  /** One completed pull of every shard of {@link #PUSHED} at its current step: the step and the bytes, in order. */
+  private static List<Object> snapshot() throws InterruptedException {
+    RecordingCall<PullResponse> call = new RecordingCall<>();
+    service.pull(PullRequest.newBuilder().setModel(PUSHED).build(), call);
+    assertThat(call.done.await(10, TimeUnit.SECONDS)).as("a pull of the current step answers").isTrue();
+    assertThat(call.error).isNull();
+    List<Object> out = new ArrayList<>();
+    for (PullResponse r : call.messages()) {
+      out.add(r.getStep());
+      out.add(r.getChunk());
+    }
+    return out;
+  }
+
+  private static long step(FuzzedDataProvider d, long current) {
+    return switch (d.consumeInt(0, 4)) {
+      case 0, 1 -> current;
+      case 2 -> current - 1;
+      case 3 -> current + 1;
+      default -> d.consumeLong();
+    };
+  }
+
+  private static TensorChunk chunk(FuzzedDataProvider d) {
+    TensorChunk.Builder c = TensorChunk.newBuilder();
+    c.setTensor(d.consumeBoolean() ? (d.consumeBoolean() ? "w" : "u") : d.consumeString(6));
+    c.setOffset(d.consumeBoolean() ? d.consumeLong(0, 9) : dim(d));
+    if (d.consumeBoolean()) {
+      c.setModel(name(d, PUSHED));
+    }
+    int floats = d.consumeInt(0, 9);
+    c.setData(d.consumeBoolean() ? ByteString.copyFrom(d.consumeBytes(floats * 4)) : ByteString.copyFrom(d.consumeBytes(37)));
+    return c.build();
+  }
+
+  /**
+   * Push streams and pulls of one live model: any trainer, step (the current, a past, the next or any
+   * long), ASYNC-only header fields on this SYNC model, chunks of any tensor, offset and byte count
+   * (odd ones included), headers repeated or missing, streams cut by the client. A refused push leaves
+   * the model's step and parameters as they were; an accepted one moves the step by at most one. A
+   * pull of any tensors and shard starts answers, or is refused with an actionable status.
+   */
+  @FuzzTest(maxDuration = "8s")
+  void pushAndPull(FuzzedDataProvider d) throws InterruptedException {
+    List<Object> before = snapshot();
+    long current = (Long) before.get(0);
+    PushHeader.Builder header = PushHeader.newBuilder().setModel(name(d, PUSHED))
+        .setTrainer(d.consumeBoolean() ? 0 : d.consumeInt()).setStep(step(d, current));
+    if (d.consumeBoolean()) {
+      header.setGradientNormSquared(d.consumeDouble()).setNonFinite(d.consumeBoolean())
+          .setPipelineGeneration(d.consumeLong());
+    }
+    RecordingCall<PushResponse> pushed = new RecordingCall<>();
+    StreamObserver<PushRequest> in = service.push(pushed);
+    int messages = d.consumeInt(0, 4);
+    for (int i = 0; i < messages; i++) {
+      PushRequest.Builder m = PushRequest.newBuilder();
+      if (i == 0 ? !d.consumeBoolean() || d.consumeBoolean() : d.consumeInt(0, 7) == 0) {
+        m.setHeader(header);
+      }
+      if (d.consumeInt(0, 5) != 0) {
+        m.setChunk(chunk(d));
+      }
+      in.onNext(m.build());
+    }
+    boolean cut = d.consumeInt(0, 7) == 0;
+    if (cut) {
+      in.onError(Status.CANCELLED.withDescription("client cancelled").asRuntimeException());
+    } else {
+      in.onCompleted();
+    }
+    boolean answered = pushed.done.await(cut ? 0 : 200, TimeUnit.MILLISECONDS);
+    List<Object> after = snapshot();
+    if (!answered || pushed.error != null) {
+      // refused, cut, or waiting for a step that is not this one's: nothing may have changed
+      if (pushed.error != null) {
+        assertActionable(pushed.error);
+      }
+      assertThat(after).as("a push that was not accepted changed the model").isEqualTo(before);
+    } else {
+      assertThat(pushed.messages()).singleElement().satisfies(r -> assertThat(r.getModelStep()).isIn(current, current + 1));
+      assertThat((Long) after.get(0)).isIn(current, current + 1);
+    }
+
+    PullRequest.Builder pull = PullRequest.newBuilder().setModel(name(d, PUSHED))
+        .setMinStep(d.consumeBoolean() ? 0 : (Long) after.get(0));
+    int tensors = d.consumeInt(0, 2);
+    for (int i = 0; i < tensors; i++) {
+      pull.addTensors(d.consumeBoolean() ? (d.consumeBoolean() ? "w" : "u") : d.consumeString(6));
+    }
+    int starts = d.consumeInt(0, 2);
+    for (int i = 0; i < starts; i++) {
+      pull.addShards(ShardStart.newBuilder().setTensorIndex(d.consumeBoolean() ? d.consumeInt(0, 2) : d.consumeInt())
+          .setOffset(d.consumeBoolean() ? d.consumeLong(0, 2) : d.consumeLong()));
+    }
+    RecordingCall<PullResponse> pulled = new RecordingCall<>();
+    service.pull(pull.build(), pulled);
+    assertThat(pulled.done.await(10, TimeUnit.SECONDS)).as("a pull of a step already reached answers").isTrue();
+    if (pulled.error != null) {
+      assertActionable(pulled.error);
     }
   }
 
