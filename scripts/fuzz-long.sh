@@ -5,7 +5,7 @@
 # Findings land as crash-* files in target/fuzz-long/<target>/; copy one into the target's
 # src/test/resources/.../<Class>Inputs/<method>/ to replay it in every build.
 # Usage: scripts/fuzz-long.sh MINUTES [FILTER]   (FILTER: run only targets whose class contains it;
-# run `mvn -o -q -pl worker,cli -am test-compile` first)
+# run `mvn -o -q -pl worker,coordinator,cli -am test-compile` first)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 minutes=${1:?usage: scripts/fuzz-long.sh MINUTES}
@@ -17,6 +17,8 @@ targets=(
   "checkpoint dev.shardopt.checkpoint.CheckpointReaderFuzzTest openMutatedManifest"
   "cli dev.shardopt.cli.io.TensorFilesFuzzTest read"
   "worker dev.shardopt.worker.server.WorkerServiceFuzzTest createAndWrite"
+  "worker dev.shardopt.worker.server.WorkerServiceFuzzTest pushAndPull"
+  "coordinator dev.shardopt.coordinator.CoordinatorServiceFuzzTest createUpdateAndReport"
 )
 filter=${2:-}
 if [[ -n "$filter" ]]; then
@@ -32,7 +34,7 @@ total_runs=0
 reactor=$(ls -d "$PWD"/*/target/classes | paste -sd:)
 for t in "${targets[@]}"; do
   read -r module class method <<<"$t"
-  out="$module/target/fuzz-long/${class##*.}"
+  out="$module/target/fuzz-long/${class##*.}.$method"
   mkdir -p "$out/corpus"
   cp_file="$module/target/fuzz-test.cp"
   [[ -s "$cp_file" ]] || timeout 300 mvn -o -q -pl "$module" dependency:build-classpath \
@@ -49,6 +51,6 @@ for t in "${targets[@]}"; do
   runs=$(grep -oE 'Done [0-9]+ runs' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
   findings=$(find "$out" -maxdepth 1 -name 'crash-*' | wc -l)
   total_runs=$(( total_runs + runs ))
-  printf '%-28s %12s inputs %5s s %3s findings\n' "${class##*.}" "$runs" "$per" "$findings"
+  printf '%-48s %12s inputs %5s s %3s findings\n' "${class##*.}.$method" "$runs" "$per" "$findings"
 done
 echo "total: $total_runs inputs"
