@@ -1,10 +1,11 @@
 'use strict';
 // The API's .proto files, loaded at run time by @grpc/proto-loader (nothing is generated).
 //
-// Where they come from: a packed package (npm pack) carries a copy in its own proto/ folder, made by
-// scripts/copy-protos.js at pack time from the repository's proto/src/main/proto and removed again
-// after packing. A checkout of the repository (the tests, examples/node's link to this folder) has
-// no copy and reads the repository's files, so that it can never run on stale ones.
+// Where they come from: in a checkout of the repository (the tests, examples/node's link to this
+// folder) the repository's own proto/src/main/proto, so that it never runs on a stale copy. A packed
+// package (npm pack) has no repository around it and carries a copy in its own proto/ folder, made by
+// scripts/copy-protos.js at pack time and removed again after packing; test/package.test.js checks
+// that the tarball's copy is the repository's.
 
 const fs = require('fs');
 const path = require('path');
@@ -15,9 +16,9 @@ const PACKED = path.join(__dirname, '..', 'proto');
 const REPOSITORY = path.join(__dirname, '..', '..', '..', 'proto', 'src', 'main', 'proto');
 const SERVICE = 'shardopt/v1/service.proto';
 
-/** The folder holding shardopt/v1/service.proto: the packed copy, else the repository's. */
+/** The folder holding shardopt/v1/service.proto: the repository's, else the packed copy. */
 function protoDir() {
-  for (const dir of [PACKED, REPOSITORY]) {
+  for (const dir of [REPOSITORY, PACKED]) {
     if (fs.existsSync(path.join(dir, SERVICE))) return dir;
   }
   throw new Error(`shardopt: ${SERVICE} is neither in ${PACKED} (a packed package) nor in ${REPOSITORY} `
