@@ -33,6 +33,11 @@ export interface ConnectOptions {
   pushAttempts?: number;
   /** First pause between push attempts, ms, doubled each time (default 200). */
   retryBackoffMs?: number;
+  /**
+   * Of a replicated model: how long a push or pull that a worker does not answer is tried again,
+   * reading the shard map each time, until the map moves its shards to their backups, ms (default 60000).
+   */
+  failoverWaitMs?: number;
   /** Elements per chunk, at most 1048576 = 4 MiB of float32 (the default). */
   chunkElements?: number;
 }

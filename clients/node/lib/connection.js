@@ -22,6 +22,9 @@ const DEFAULTS = Object.freeze({
   readyTimeoutMs: 60000,
   pushAttempts: 3,
   retryBackoffMs: 200,
+  // Of a replicated model: how long a push or pull that a worker does not answer is tried again,
+  // reading the shard map each time, until the map moves the worker's shards to their backups.
+  failoverWaitMs: 60000,
   chunkElements: CHUNK_ELEMENTS,
 });
 

@@ -74,7 +74,7 @@ class Trainer {
     const header = { model: this.model.name, trainer: this.rank, step };
     const result = this.model.mode === 'ASYNC'
       ? await this.pushAsync(header, gradient)
-      : await this.model.cluster.transfer.push(this.model.layout, header, gradient);
+      : await this.model.cluster.transfer.push(this.model.layout, header, gradient, () => this.model.refreshLayout());
     this.nextStep = Math.max(this.nextStep, step + 1);
     return result;
   }
@@ -88,7 +88,7 @@ class Trainer {
         gradient_norm_squared: stats.normSquared,
         non_finite: stats.nonFinite,
         pipeline_generation: generation.generation,
-      }, gradient);
+      }, gradient, () => this.model.refreshLayout());
     };
     const known = inForce(this.model.schedule, header.step);
     try {
@@ -135,7 +135,15 @@ class RemoteModel {
 
   /** {step, tensors} once the model has completed `minStep` steps. */
   pullParameters(minStep) {
-    return this.cluster.transfer.pull(this.layout, this.name, this.tensors, minStep);
+    return this.cluster.transfer.pull(this.layout, this.name, this.tensors, minStep, () => this.refreshLayout());
+  }
+
+  /** Reads the shard map again (GetShardMap); a newer epoch replaces the layout. */
+  async refreshLayout() {
+    const map = await this.cluster.connection.coordinatorCall('GetShardMap', { name: this.name }, `GetShardMap of ${this.name}`);
+    const layout = new ShardLayout(map, this.tensors);
+    if (layout.epoch > this.layout.epoch) this.layout = layout;
+    return this.layout;
   }
 
   /** The model as the coordinator has it now (GetModel), in camelCase. */

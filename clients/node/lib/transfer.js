@@ -9,6 +9,12 @@ const { fromGrpc, errorOf } = require('./errors');
 const { encode, decodeInto, spans, malformed } = require('./tensors');
 
 const PULL_ATTEMPTS = 3;
+const MAX_BACKOFF_MS = 2000;
+
+/** Whether a call that failed with `code` is tried again: a replicated model's also when it got no answer. */
+function retryable(code, replicated) {
+  return code === status.UNAVAILABLE || (replicated && code === status.DEADLINE_EXCEEDED);
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -84,27 +90,55 @@ class Transfer {
     return sendStream((cb) => stub.Push(this.connection.metadata(), this.connection.callOptions(), cb), messages);
   }
 
-  /** One push to one worker, sent again on UNAVAILABLE (the same chunks: a worker that had it says duplicate). */
-  async pushToWorker(address, shards, header, gradient) {
+  /**
+   * Pushes to every worker of the layout (every copy); {step, duplicate: every worker said
+   * duplicate}. A worker that answers UNAVAILABLE is sent the same push again (the same chunks, so
+   * one that had it answers duplicate), up to pushAttempts in all. Of a replicated model, a worker
+   * that does not answer (UNAVAILABLE, DEADLINE_EXCEEDED) makes the client read the shard map again
+   * (`reread`) for up to failoverWaitMs: once a newer map has moved that worker's shards to their
+   * backups, the push goes to the copies it lists that have not acknowledged it.
+   */
+  async push(first, header, gradient, reread) {
+    let layout = first;
+    let pending = [...layout.workers.keys()];
+    const answers = new Map();
+    const giveUp = Date.now() + this.settings.failoverWaitMs;
     let pause = this.settings.retryBackoffMs;
+    const what = (address) => `push of step ${header.step} (trainer ${header.trainer}, ${header.model}) to worker ${address}`;
     for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.pushOnce(address, shards, header, gradient);
-      } catch (err) {
-        if (err.code !== status.UNAVAILABLE || attempt >= this.settings.pushAttempts) {
-          const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-          throw fromGrpc(err, `push of step ${header.step} (trainer ${header.trainer}, ${header.model}) to worker ${address}${tries}`, address);
+      const current = layout;
+      const results = await Promise.allSettled(pending.map((a) => this.pushOnce(a, current.workers.get(a), header, gradient)));
+      const replicated = current.replicated;
+      const mayRetry = attempt < this.settings.pushAttempts || (replicated && Date.now() < giveUp);
+      const retry = [];
+      let failure = null;
+      results.forEach((r, i) => {
+        const address = pending[i];
+        if (r.status === 'fulfilled') {
+          answers.set(address, r.value);
+        } else if (retryable(r.reason.code, replicated) && mayRetry) {
+          retry.push(address);
+        } else if (failure === null) {
+          const tries = attempt > 1 ? ` (attempt ${attempt})` : '';
+          failure = fromGrpc(r.reason, `${what(address)}${tries}`, address);
         }
-        await sleep(pause);
-        pause *= 2;
+      });
+      if (failure) throw failure;
+      if (retry.length === 0) break;
+      if (replicated && reread) {
+        const newer = await reread();
+        if (newer.epoch > current.epoch) {
+          layout = newer;
+          pending = [...newer.workers.keys()].filter((a) => !answers.has(a));
+          if (pending.length === 0) break;
+          continue;
+        }
       }
+      await sleep(pause);
+      pause = Math.min(pause * 2, MAX_BACKOFF_MS);
+      pending = retry;
     }
-  }
-
-  /** Pushes to every worker of the layout (every copy); {step, duplicate: every worker said duplicate}. */
-  async push(layout, header, gradient) {
-    const answers = await Promise.all([...layout.workers].map(([address, shards]) => this.pushToWorker(address, shards, header, gradient)));
-    return { step: header.step, duplicate: answers.every((r) => r.duplicate) };
+    return { step: header.step, duplicate: [...answers.values()].every((r) => r.duplicate) };
   }
 
   /** One worker's primaries at min_step or later into `out`; resolves with the step it answered. */
@@ -149,8 +183,28 @@ class Transfer {
   /**
    * {step, tensors} once the model has completed `minStep` steps: every primary's shard, checked to
    * cover every element once. Workers at different steps (ASYNC) are pulled again at the newest.
+   * Of a replicated model, a pull a primary does not answer is tried again with the shard map read
+   * again (`reread`), for up to failoverWaitMs.
    */
-  async pull(layout, modelName, tensors, minStep) {
+  async pull(first, modelName, tensors, minStep, reread) {
+    let layout = first;
+    const giveUp = Date.now() + this.settings.failoverWaitMs;
+    let pause = this.settings.retryBackoffMs;
+    for (;;) {
+      try {
+        return await this.pullOnce(layout, modelName, tensors, minStep);
+      } catch (err) {
+        // Of a replicated model, a primary that does not answer: read the map again until a newer one
+        // names the promoted backup.
+        if (!layout.replicated || !reread || !retryable(err.code, true) || Date.now() > giveUp) throw err;
+        await sleep(pause);
+        pause = Math.min(pause * 2, MAX_BACKOFF_MS);
+        layout = await reread();
+      }
+    }
+  }
+
+  async pullOnce(layout, modelName, tensors, minStep) {
     let steps = [];
     let min = minStep;
     for (let attempt = 1; attempt <= PULL_ATTEMPTS; attempt++) {

@@ -55,6 +55,17 @@ async function startCluster({ workers = 2, args = [] } = {}) {
       coordinator,
       workers: addresses,
       dir,
+      /** kill -9 of worker `i` (0-based); resolves once it has exited. */
+      killWorker(i) {
+        const child = children[1 + i];
+        return new Promise((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) resolve();
+          else {
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }
+        });
+      },
       stop() {
         stop();
         fs.rmSync(dir, { recursive: true, force: true });
