@@ -267,3 +267,28 @@ test('errors are Error subclasses with the gRPC code; local checks fail before a
     nobody.close();
   }
 });
+
+test('ASYNC: a push under a pipeline changed by another client is refused, re-read and sent under the new one', async () => {
+  const model = await cluster.createModel('node-async-gen', { pipeline: 'sgd(0.1)', tensors: { w: new Float32Array([1, 1, 1, 1]) }, mode: 'ASYNC' });
+  try {
+    const t = model.trainer(0);
+    await t.push(0, { w: new Float32Array([0.1, 0.1, 0.1, 0.1]) });
+    await t.push(1, { w: new Float32Array([0.1, 0.1, 0.1, 0.1]) });
+    // Another client schedules clipValue + clipNorm from step 3: this model object still knows generation 0 only.
+    const other = await cluster.model('node-async-gen');
+    await other.updatePipeline('sgd(0.1).clipValue(0.5).clipNorm(1.0)', 3);
+    await t.push(2, { w: new Float32Array([0.1, 0.1, 0.1, 0.1]) });
+    const g = [2, -3, 0.25, 0.4];
+    await t.push(3, { w: new Float32Array(g) });
+    assert.equal(model.schedule.length, 2, 'the push re-read the schedule');
+    // Step 3 under generation 1, computed here: clamp to ±0.5, then scale by min(1, 1/(‖g‖ + 1e-6)).
+    const clamped = g.map((x) => Math.max(-0.5, Math.min(0.5, x)));
+    const coef = Math.min(1, 1 / (Math.hypot(...clamped) + 1e-6));
+    const expected = clamped.map((x) => 1 - 3 * 0.1 * 0.1 - 0.1 * coef * x);
+    const { step, tensors } = await t.pullParameters(4);
+    assert.equal(step, 4);
+    assertWithin(tensors.w, expected, 'w after the step under generation 1');
+  } finally {
+    await model.delete();
+  }
+});
