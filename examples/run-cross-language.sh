@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The proof that the API is language-neutral: one recipe (softmax regression on the digits data, see
 # examples/python/digits_recipe.py), trained on one local cluster by the Java client, by two Python
-# processes and by two Node processes, each on its own model. Each must reach the stated test
+# processes and by two Node processes (the shardopt npm package, clients/node), each on its own model,
+# each sending the pipeline as DSL text. Each must reach the stated test
 # accuracy, and the three final parameter sets must be equal within 1e-6 (max abs diff).
 #
 #   examples/run-cross-language.sh        (from anywhere; exits non-zero with a message on failure)
@@ -9,7 +10,7 @@
 # Needs: Java 17 and Maven (the Java side and the servers), node and npm, and Debian's
 # python3-grpcio python3-numpy python3-protobuf protobuf-compiler protobuf-compiler-grpc
 # libprotobuf-dev (run with /usr/bin/python3). Builds what it needs: ./shardopt (by its launcher),
-# the examples module, and examples/node/node_modules (npm ci) when missing. The coordinator and the
+# the examples module, and clients/node/node_modules and examples/node/node_modules (npm ci) when missing. The coordinator and the
 # two workers serve on ports the OS picks on 127.0.0.1 and are stopped on exit.
 #
 # Environment: MIN_ACCURACY (default 0.93; measured 0.9528), TOLERANCE (default 1e-6),
@@ -77,7 +78,13 @@ command -v timeout >/dev/null || fail "timeout (coreutils) not found"
 
 # ------------------------------------------------------------------------------------------ build
 started=$SECONDS
-if [[ ! -f examples/node/node_modules/@grpc/grpc-js/package.json || ! -f examples/node/node_modules/@grpc/proto-loader/package.json ]]; then
+# The Node trainer uses the shardopt package (clients/node), linked into examples/node: the package's
+# own dependencies live in clients/node/node_modules.
+if [[ ! -f clients/node/node_modules/@grpc/grpc-js/package.json || ! -f clients/node/node_modules/@grpc/proto-loader/package.json ]]; then
+  say "npm ci in clients/node"
+  (cd clients/node && timeout 600 npm ci --no-audit --no-fund --ignore-scripts >"$WORK/npm.log" 2>&1) || fail "npm ci in clients/node failed (see npm.log above)"
+fi
+if [[ ! -e examples/node/node_modules/shardopt/package.json ]]; then
   say "npm ci in examples/node"
   (cd examples/node && timeout 600 npm ci --no-audit --no-fund --ignore-scripts >"$WORK/npm.log" 2>&1) || fail "npm ci in examples/node failed (see npm.log above)"
 fi
