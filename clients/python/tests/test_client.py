@@ -117,6 +117,45 @@ class CreatePullPushTest(unittest.TestCase):
             model.delete()
 
 
+class AsyncTest(unittest.TestCase):
+    def test_async_push_carries_the_norm_after_clip_value_without_frozen_tensors(self):
+        pipeline = 'sgd(1.0).clipValue(2.0).clipNorm(1.0).freeze("f")'
+        model = CLUSTER.create_model(_id(self), pipeline=pipeline, mode="ASYNC",
+                                     tensors={"w": shardopt.zeros([3]), "f": shardopt.zeros([2])})
+        try:
+            t = model.trainer(0)
+            t.push(0, {"w": np.array([3, 4, 0], np.float32), "f": np.array([100, 100], np.float32)})
+            clipped = np.array([2, 2, 0], np.float32)  # clipValue(2)
+            scale = np.float32(1.0 / (np.sqrt(8.0) + 1e-6))  # clipNorm over w only: f is frozen
+            params = t.pull()
+            np.testing.assert_allclose(-(clipped * scale), params["w"], rtol=1e-6)
+            np.testing.assert_array_equal(np.zeros(2, np.float32), params["f"])
+            self.assertEqual(1, t.step)
+        finally:
+            model.delete()
+
+    def test_reduction_order_equals_the_documented_loops(self):
+        from shardopt import reduction
+        rng = np.random.default_rng(3)
+        g = (rng.standard_normal(20000) * 10).astype(np.float32)
+        g[5] = np.inf
+        c = np.float32(7.5)
+        total = 0.0
+        for start in range(0, g.size, 8192):  # docs/formulas.md, "The reduction order", as loops
+            lanes = [0.0] * 64
+            for i in range(start, min(start + 8192, g.size)):
+                m = float(min(abs(g[i]), c))
+                lanes[(i - start) % 64] += m * m
+            w = 32
+            while w >= 1:
+                for j in range(w):
+                    lanes[j] += lanes[j + w]
+                w //= 2
+            total += lanes[0]
+        self.assertEqual(total, reduction.tensor_sum_of_squares(g, 7.5))
+        self.assertTrue(np.isnan(reduction.tensor_sum_of_squares(np.array([1, np.nan], np.float32), 7.5)))
+
+
 class ErrorsTest(unittest.TestCase):
     def test_bad_pipeline_text_is_invalid_argument_with_the_column(self):
         text = "adam(1e-3).cosin(100)"
