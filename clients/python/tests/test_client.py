@@ -102,6 +102,13 @@ class CreatePullPushTest(unittest.TestCase):
                 self.assertEqual(1, info.step)
                 self.assertEqual(os.path.join(d, "step-0000000001"), info.path)
                 self.assertTrue(os.path.isfile(os.path.join(info.path, "manifest.json")))
+                restored = CLUSTER.restore_model(_id(self) + "-r", d)
+                try:
+                    t2 = restored.trainer(0)
+                    self.assertEqual(1, t2.step)  # continues after the checkpoint's step
+                    np.testing.assert_array_equal(np.full(4, 0.5, np.float32), t2.pull()["w"])  # 1 - 0.5 * 1
+                finally:
+                    restored.delete()
         finally:
             model.delete()
 

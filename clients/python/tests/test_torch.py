@@ -103,5 +103,22 @@ class TorchAgreementTest(unittest.TestCase):
         self.check("rmsprop")
 
 
+@unittest.skipUnless(os.environ.get("SHARDOPT_TORCH_MORE") == "1",
+                     "the other rows of docs/clients.md's torch table: SHARDOPT_TORCH_MORE=1 (about 25 s each)")
+class MoreTorchAgreementTest(TorchAgreementTest):
+    test_adamw_with_warmup_cosine_and_clipping = None
+    test_sgd_nesterov_with_warmup_cosine_and_clipping = None
+    test_rmsprop_with_momentum_warmup_cosine_and_clipping = None
+
+    def test_centered_rmsprop(self):
+        self.check("rmsprop_centered")
+
+    def test_momentum_with_dampening(self):
+        self.check("momentum_dampening")
+
+    def test_adam_amsgrad_with_coupled_weight_decay(self):
+        self.check("adam_amsgrad")
+
+
 if __name__ == "__main__":
     unittest.main()

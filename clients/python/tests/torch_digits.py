@@ -81,6 +81,19 @@ CONFIGS: Dict[str, Tuple[str, Callable[[List[dict]], torch.optim.Optimizer]]] = 
                 '.clipNorm(1.0).noDecay("*.bias")',
                 lambda groups: torch.optim.RMSprop(groups, lr=0.001, alpha=0.99, eps=1e-8, momentum=0.5,
                                                    weight_decay=1e-4)),
+    # More of docs/clients.md's torch table, run by test_torch.py with SHARDOPT_TORCH_MORE=1.
+    "rmsprop_centered": ('rmsprop(0.001).rho(0.9).eps(1e-8).momentum(0.5).centered().weightDecay(1e-4).warmup(20)'
+                         '.cosine(200).clipNorm(1.0).noDecay("*.bias")',
+                         lambda groups: torch.optim.RMSprop(groups, lr=0.001, alpha=0.9, eps=1e-8, momentum=0.5,
+                                                            centered=True, weight_decay=1e-4)),
+    "momentum_dampening": ('momentum(0.1).beta(0.9).dampening(0.1).weightDecay(1e-4).warmup(20).cosine(200)'
+                           '.clipNorm(1.0).noDecay("*.bias")',
+                           lambda groups: torch.optim.SGD(groups, lr=0.1, momentum=0.9, dampening=0.1,
+                                                          weight_decay=1e-4)),
+    "adam_amsgrad": ('adam(0.01).beta2(0.99).amsgrad().weightDecay(1e-4).warmup(20).cosine(200).clipNorm(1.0)'
+                     '.noDecay("*.bias")',
+                     lambda groups: torch.optim.Adam(groups, lr=0.01, betas=(0.9, 0.99), amsgrad=True,
+                                                     weight_decay=1e-4)),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
@@ -132,7 +133,6 @@ class Cluster:
     def restore_model(self, name: str, checkpoint: str, ready_timeout: float = 60.0) -> Model:
         """Creates model ``name`` from a checkpoint directory (or a directory of checkpoints, whose
         latest complete one is used); its trainers continue from the checkpoint's step."""
-        import os
         info = self._call("CreateModel %s from %s" % (name, checkpoint), self._stub.CreateModel,
                           pb.CreateModelRequest(model_id=name, restore_from=os.path.abspath(checkpoint)))
         created = self._attach(info)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -61,7 +60,6 @@ class Model:
         self.replicated = any(s.replica for s in shard_map.shards)
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.push_shards)),
                                         thread_name_prefix="shardopt-" + self.id)
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return "Model(%r, trainers=%d, mode=%s, tensors=%s)" % (self.name, self.trainers, self.mode,

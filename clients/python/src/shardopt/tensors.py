@@ -7,7 +7,7 @@ most 4 MiB that never cross a shard boundary (docs/clients.md, "Tensor bytes").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence, Tuple
+from typing import Iterator, Sequence, Tuple
 
 import numpy as np
 
@@ -88,6 +88,3 @@ def element_count(shape: Sequence[int]) -> int:
     """Elements of a tensor of this shape (1 for a scalar)."""
     return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
 
-
-def shapes_of(specs: Sequence[pb.TensorSpec]) -> Mapping[str, Tuple[int, ...]]:
-    return {t.name: tuple(int(d) for d in t.shape) for t in specs}
