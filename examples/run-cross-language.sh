@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The proof that the API is language-neutral: one recipe (softmax regression on the digits data, see
 # examples/python/digits_recipe.py), trained on one local cluster by the Java client, by two Python
-# processes and by two Node processes (the shardopt npm package, clients/node), each on its own model,
-# each sending the pipeline as DSL text. Each must reach the stated test
-# accuracy, and the three final parameter sets must be equal within 1e-6 (max abs diff).
+# processes (the shardopt package, clients/python, installed offline into a venv) and by two Node
+# processes (the shardopt npm package, clients/node), each on its own model, each sending the
+# pipeline as DSL text. Each must reach the stated test accuracy, and the three final parameter sets
+# must be bitwise equal (TOLERANCE). Then, on the same cluster, the PyTorch
+# optimizer (shardopt.torch) trains the digits MLP with AdamW, warmup, cosine and clipping from 2
+# processes and must stay within 2e-6 + 2e-5|x| of local torch at every step
+# (clients/python/tests/test_torch.py).
 #
 #   examples/run-cross-language.sh        (from anywhere; exits non-zero with a message on failure)
 #
 # Needs: Java 17 and Maven (the Java side and the servers), node and npm, and Debian's
-# python3-grpcio python3-numpy python3-protobuf protobuf-compiler protobuf-compiler-grpc
-# libprotobuf-dev (run with /usr/bin/python3). Builds what it needs: ./shardopt (by its launcher),
+# python3-grpcio python3-numpy python3-protobuf python3-venv python3-setuptools python3-torch
+# (run with /usr/bin/python3). Builds what it needs: ./shardopt (by its launcher),
 # the examples module, and clients/node/node_modules and examples/node/node_modules (npm ci) when missing. The coordinator and the
 # two workers serve on ports the OS picks on 127.0.0.1 and are stopped on exit.
 #
@@ -27,7 +31,6 @@ TRAIN_TIMEOUT="${TRAIN_TIMEOUT:-300}"
 PY=/usr/bin/python3 # Debian's python, which sees python3-grpcio (another python3 may come first on PATH)
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/shardopt-xlang.XXXXXX")" || exit 1
-export SHARDOPT_PY_GEN_DIR="$WORK/py-stubs"
 PIDS=()
 
 say() { echo "cross-language: $*"; }
@@ -71,8 +74,8 @@ trap 'exit 130' INT TERM
 [[ -x "$PY" ]] || fail "$PY not found; apt-get install -y python3 python3-grpcio python3-numpy python3-protobuf"
 "$PY" -c 'import grpc, numpy, google.protobuf' 2>/dev/null \
   || fail "$PY cannot import grpc, numpy and google.protobuf; apt-get install -y python3-grpcio python3-numpy python3-protobuf"
-command -v protoc >/dev/null || fail "protoc not found; apt-get install -y protobuf-compiler libprotobuf-dev"
-command -v grpc_python_plugin >/dev/null || fail "grpc_python_plugin not found; apt-get install -y protobuf-compiler-grpc"
+"$PY" -c 'import torch, venv, setuptools' 2>/dev/null \
+  || fail "$PY cannot import torch, venv and setuptools; apt-get install -y python3-torch python3-venv python3-setuptools"
 command -v node >/dev/null || fail "node not found"
 command -v timeout >/dev/null || fail "timeout (coreutils) not found"
 
@@ -95,6 +98,11 @@ timeout 600 mvn -q -B -DskipTests -pl examples package dependency:build-classpat
   -Dmdep.outputFile="$ROOT/examples/target/classpath.txt" >"$WORK/build-examples.log" 2>&1 \
   || fail "building the examples module failed"
 JAVA_CP="$ROOT/examples/target/classes:$(cat examples/target/classpath.txt)"
+# The Python package, installed as its README says: offline, into a venv that sees Debian's packages.
+"$PY" -m venv --system-site-packages "$WORK/venv" || fail "python3 -m venv failed"
+timeout 300 "$WORK/venv/bin/pip" install -q --no-index --no-build-isolation ./clients/python >"$WORK/pip.log" 2>&1 \
+  || fail "pip install ./clients/python failed (see pip.log above)"
+PYPKG="$WORK/venv/bin/python"
 say "built in $((SECONDS - started)) s"
 
 # ------------------------------------------------------------------------------------------ cluster
@@ -142,7 +150,7 @@ run_trainer() {
 
 run_trainer java java -cp "$JAVA_CP" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
   dev.shardopt.examples.SoftmaxTrainer --coordinator "$COORDINATOR" --model xlang-java --out "$WORK/java.json"
-run_trainer python "$PY" examples/python/softmax_trainer.py --coordinator "$COORDINATOR" \
+run_trainer python "$PYPKG" examples/python/softmax_trainer.py --coordinator "$COORDINATOR" \
   --model xlang-python --out "$WORK/python.json"
 run_trainer node node examples/node/softmax_trainer.js --coordinator "$COORDINATOR" \
   --model xlang-node --out "$WORK/node.json"
@@ -152,3 +160,11 @@ run_trainer node node examples/node/softmax_trainer.js --coordinator "$COORDINAT
   "$WORK/java.json" "$WORK/python.json" "$WORK/node.json" \
   || fail "the final parameters of Java, Python and Node differ by more than $TOLERANCE"
 say "OK: Java, Python and Node trained the same parameters (within $TOLERANCE) in $((SECONDS - started)) s"
+
+# ------------------------------------------------------------------------------------------ pytorch
+t0=$SECONDS
+(cd clients/python/tests && SHARDOPT_COORDINATOR="$COORDINATOR" timeout "$TRAIN_TIMEOUT" "$PYPKG" -m unittest \
+  test_torch.TorchAgreementTest.test_adamw_with_warmup_cosine_and_clipping) >"$WORK/pytorch.log" 2>&1 \
+  || fail "the PyTorch optimizer did not stay within 2e-6 + 2e-5|x| of local torch (see pytorch.log above)"
+grep '^adamw:' "$WORK/pytorch.log" | sed 's/^/  /'
+say "OK: the PyTorch optimizer trained within 2e-6 + 2e-5|x| of local torch ($((SECONDS - t0)) s)"
