@@ -494,8 +494,8 @@ public final class ModelRegistry {
         throw failed.values().iterator().next();
       }
       if (restoring != null) {
-        restoring.check().accept(created.answers().values().stream()
-            .flatMap(a -> a.getRestoredList().stream()).toList());
+        restoring.check().accept(onceEach(name, created.answers().values().stream()
+            .flatMap(a -> a.getRestoredList().stream()).toList()));
       }
       synchronized (record) {
         record.persist();
@@ -520,6 +520,25 @@ public final class ModelRegistry {
       models.put(name, record);
     }
     return describe(record);
+  }
+
+  /**
+   * The byte ranges the workers read of a checkpoint, each once: the copies of a replicated model
+   * each read their range, and two reads of one range must have the same CRC32C.
+   *
+   * @throws ApiException FAILED_PRECONDITION naming a range two copies read differently
+   */
+  private static List<CheckpointRange> onceEach(String name, List<CheckpointRange> read) {
+    Map<String, CheckpointRange> once = new LinkedHashMap<>();
+    for (CheckpointRange c : read) {
+      CheckpointRange seen = once.putIfAbsent(c.getPath() + "@" + c.getOffset() + "+" + c.getLength(), c);
+      if (seen != null && seen.getCrc32C() != c.getCrc32C()) {
+        throw ApiException.failedPrecondition("two copies of " + name + " read bytes [" + c.getOffset() + ", +"
+            + c.getLength() + ") of " + c.getPath() + " with different CRC32Cs; the checkpoint's file changed while it"
+            + " was read");
+      }
+    }
+    return List.copyOf(once.values());
   }
 
   public Model get(String name) {
@@ -722,7 +741,8 @@ public final class ModelRegistry {
 
   /**
    * Plans a copy of {@code name}'s under-replicated ranges onto the first of {@code healthy} that
-   * holds no shard of it (a worker's shards of a model never change once created), and marks them
+   * holds no shard of it (a worker's shards of a model never change once created) and was never
+   * fenced off it, and marks them
    * being copied; empty when there is nothing to copy or no such worker. The step is the first
    * update boundary after the first undecided step: no worker has admitted a push of it unless the
    * trainers ran ahead, which the sources' hold then refuses.
@@ -730,6 +750,8 @@ public final class ModelRegistry {
   public java.util.Optional<CopyPlan> planCopy(String name, List<ShardPlanner.WorkerSlot> healthy) {
     Record r = record(name);
     Model spec = describeSpec(r);
+    // the barrier's lock outside the model's: a worker fenced off the model (a withdrawn copy) never joins it
+    List<ShardPlanner.WorkerSlot> candidates = healthy.stream().filter(w -> !r.barrier.removed(w.name())).toList();
     synchronized (r) {
       if (r.failure != null || r.copying > 0) {
         return java.util.Optional.empty();
@@ -739,7 +761,7 @@ public final class ModelRegistry {
       for (Shard s : r.shards) {
         byRange.computeIfAbsent(s.getTensorIndex() + ":" + s.getOffset(), k -> new ArrayList<>()).add(s);
       }
-      ShardPlanner.WorkerSlot target = healthy.stream()
+      ShardPlanner.WorkerSlot target = candidates.stream()
           .filter(w -> !r.addresses.containsKey(w.name()) && !r.lostWorkers.contains(w.name())
               && !r.addresses.containsValue(w.address()))
           .findFirst().orElse(null);
@@ -1028,6 +1050,7 @@ public final class ModelRegistry {
             .setStep(step).setPipelineText(atStep.toString()).setPipelineSchedule(record.schedule.toProto())
             .setTrainers(record.spec.getTrainers()).setMode(record.spec.getMode())
             .setStaleness(record.spec.getStaleness()).addAllTensors(record.spec.getTensorsList())
+            .setReplicas(Math.max(1, record.spec.getReplicas()))
             .setUpdatesApplied(record.updates).setStepsSkipped(record.skipped).setNextStep(step).build();
         if (released) {
           return fields;

@@ -113,6 +113,7 @@ public final class Rereplicator {
         Map<String, CopyShardsResponse> first = new LinkedHashMap<>();
         streams.forEach((source, stream) -> first.put(source, firstOf(source, stream)));
         CopyShardsResponse counters = sameCounters(plan, first);
+        drop(plan); // a copy an earlier attempt left there (its coordinator restarted mid-copy), if any
         fleet.createShards(plan.target().address(), CreateShardsRequest.newBuilder().setModel(plan.spec())
             .addAllShards(plan.copies()).setCopyOf(RestoreSpec.newBuilder().setStep(plan.step())
                 .setUpdatesApplied(counters.getUpdatesApplied()).setStepsSkipped(counters.getStepsSkipped()))

@@ -200,6 +200,11 @@ public final class StepBarrier {
     }
   }
 
+  /** Whether {@code worker} was removed ({@link #removeParticipant}): it never takes part again. */
+  public synchronized boolean removed(String worker) {
+    return removed.containsKey(worker);
+  }
+
   /** The workers whose reports a step waits for. */
   public synchronized Set<String> participants() {
     return Set.copyOf(participants);
