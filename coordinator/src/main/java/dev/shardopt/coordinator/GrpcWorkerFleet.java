@@ -76,22 +76,7 @@ public final class GrpcWorkerFleet implements WorkerFleet, ShardCopier, AutoClos
       CompletableFuture<CreateShardsResponse> answer = new CompletableFuture<>();
       try {
         WorkerGrpc.newStub(channel(address)).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
-            .createShards(request, new StreamObserver<>() {
-              @Override
-              public void onNext(CreateShardsResponse value) {
-                answer.complete(value);
-              }
-
-              @Override
-              public void onError(Throwable t) {
-                answer.completeExceptionally(t);
-              }
-
-              @Override
-              public void onCompleted() {
-                answer.complete(CreateShardsResponse.getDefaultInstance());
-              }
-            });
+            .createShards(request, answerInto(answer, CreateShardsResponse.getDefaultInstance()));
       } catch (RuntimeException e) {
         answer.completeExceptionally(e);
       }
@@ -175,22 +160,8 @@ public final class GrpcWorkerFleet implements WorkerFleet, ShardCopier, AutoClos
   public void writeCopy(String address, Iterator<TensorChunk> chunks) {
     CompletableFuture<WriteParametersResponse> answer = new CompletableFuture<>();
     StreamObserver<TensorChunk> out = WorkerGrpc.newStub(channel(address))
-        .withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS).writeParameters(new StreamObserver<>() {
-          @Override
-          public void onNext(WriteParametersResponse value) {
-            answer.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            answer.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {
-            answer.complete(WriteParametersResponse.getDefaultInstance());
-          }
-        });
+        .withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+        .writeParameters(answerInto(answer, WriteParametersResponse.getDefaultInstance()));
     try {
       while (chunks.hasNext() && !answer.isDone()) {
         out.onNext(chunks.next());
@@ -213,6 +184,26 @@ public final class GrpcWorkerFleet implements WorkerFleet, ShardCopier, AutoClos
   public void commitCopy(String address, CommitCopyRequest request) {
     call(address, (request.getAbort() ? "abort the copy of " : "commit the copy of ") + request.getModel() + " at step "
         + request.getStep(), () -> stub(address).commitCopy(request));
+  }
+
+  /** An observer of a one-answer call that completes {@code answer} (with {@code none} when the call ends without one). */
+  private static <T> StreamObserver<T> answerInto(CompletableFuture<T> answer, T none) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {
+        answer.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        answer.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        answer.complete(none);
+      }
+    };
   }
 
   private static <T> T call(String address, String what, Supplier<T> r) {

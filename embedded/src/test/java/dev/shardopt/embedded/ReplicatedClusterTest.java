@@ -57,6 +57,13 @@ class ReplicatedClusterTest {
     return SyncTrainingRun.gaussianGradients(5, STEPS, TRAINERS, NAMES, SHAPES, s -> 1);
   }
 
+  /** The parameters after every step of an undisturbed R = 2 run of {@code grads} on 3 workers. */
+  private static List<Map<String, float[]>> undisturbed(List<List<Map<String, float[]>>> grads) throws Exception {
+    try (ShardoptCluster cluster = ShardoptLocal.start(threeWorkers(), ClientOptions.defaults())) {
+      return SyncTrainingRun.train(create(cluster, "m", 2), grads);
+    }
+  }
+
   @Test
   void everyCopyOfEveryShardHoldsItsPrimarysBitsAfterTraining() throws Exception {
     try (EmbeddedCluster embedded = threeWorkers().start();
@@ -99,10 +106,7 @@ class ReplicatedClusterTest {
   @Test
   void aWorkerStoppedMidRunIsReplacedByItsBackupsAndTheRunEndsBitwiseAsAnUndisturbedOne() throws Exception {
     List<List<Map<String, float[]>>> grads = gradients();
-    List<Map<String, float[]>> undisturbed;
-    try (ShardoptCluster cluster = ShardoptLocal.start(threeWorkers(), ClientOptions.defaults())) {
-      undisturbed = SyncTrainingRun.train(create(cluster, "m", 2), grads);
-    }
+    List<Map<String, float[]>> undisturbed = undisturbed(grads);
     try (EmbeddedCluster embedded = threeWorkers().start();
         ShardoptCluster cluster = dev.shardopt.client.Shardopt.connect(embedded.coordinatorAddress())) {
       RemoteModel model = create(cluster, "m", 2);
@@ -141,10 +145,7 @@ class ReplicatedClusterTest {
   void aReplicatedModelRestoredFromItsCheckpointHasItsCopiesAgainAndContinuesBitwise(@TempDir Path dir)
       throws Exception {
     List<List<Map<String, float[]>>> grads = gradients();
-    List<Map<String, float[]>> undisturbed;
-    try (ShardoptCluster cluster = ShardoptLocal.start(threeWorkers(), ClientOptions.defaults())) {
-      undisturbed = SyncTrainingRun.train(create(cluster, "m", 2), grads);
-    }
+    List<Map<String, float[]>> undisturbed = undisturbed(grads);
     try (EmbeddedCluster embedded = threeWorkers().start();
         ShardoptCluster cluster = dev.shardopt.client.Shardopt.connect(embedded.coordinatorAddress())) {
       RemoteModel model = create(cluster, "m", 2);

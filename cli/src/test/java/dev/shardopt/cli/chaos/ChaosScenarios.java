@@ -115,7 +115,7 @@ final class ChaosScenarios {
    * by re-replication are all that holds some ranges (with 3 kills, all of them). {@code rejoined}
    * gets the step at which each kill's ranges had R copies again.
    */
-  RunResult killAndRejoin(long seed, int kills, List<Long> rejoined) throws Exception {
+  RunResult killAndRejoin(long seed, int kills, List<Long> rejoined, List<String> statusLines) throws Exception {
     Random r = new Random(seed);
     List<Member> originals = new ArrayList<>(cluster.live());
     String id = "kill-rejoin-" + seed;
@@ -131,6 +131,7 @@ final class ChaosScenarios {
               && rep.getCopyingShards() == 0) {
             waiting[0] = false;
             rejoined.add(step);
+            statusLines.add(replicationLine(id));
             notes.add("seed " + seed + ": every range has " + REPLICAS + " copies again before step " + step + " ("
                 + rep.getCopiesMade() + " copies made, epoch " + rep.getEpoch() + ")");
             nextKillAt[0] = step + 3;
@@ -154,6 +155,24 @@ final class ChaosScenarios {
         }
       }, () -> { }, kills, id);
     }
+  }
+
+  /** The replication line {@code shardopt status} prints for model {@code id}. */
+  private String replicationLine(String id) {
+    java.io.StringWriter out = new java.io.StringWriter();
+    int exit = dev.shardopt.cli.ShardoptCli.run(new java.io.PrintWriter(out), new java.io.PrintWriter(
+        new java.io.StringWriter()), "status", "--coordinator", cluster.coordinator());
+    String[] lines = out.toString().split("\\R");
+    for (int i = 0; i < lines.length; i++) {
+      if (lines[i].startsWith("models/" + id + " ")) {
+        for (int j = i + 1; j < lines.length && lines[j].startsWith("  "); j++) {
+          if (lines[j].startsWith("  replicas ")) {
+            return lines[j];
+          }
+        }
+      }
+    }
+    return "status exit " + exit + " without a replication line for " + id + ":\n" + out;
   }
 
   /**

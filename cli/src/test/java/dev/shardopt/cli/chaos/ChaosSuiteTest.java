@@ -108,7 +108,8 @@ class ChaosSuiteTest {
     List<RunResult> results = new ArrayList<>();
     for (int i = 0; i < runs(1); i++) {
       List<Long> rejoined = new ArrayList<>();
-      RunResult r = s.killAndRejoin(SEED + i, REJOIN_KILLS, rejoined);
+      List<String> status = new ArrayList<>();
+      RunResult r = s.killAndRejoin(SEED + i, REJOIN_KILLS, rejoined, status);
       String why = r + "\n" + s.notes() + "\n" + cluster.log();
       assertThat(r.pulledStep()).as(why).isEqualTo(REJOIN_STEPS);
       assertThat(r.differingElements()).as("parameters whose bits differ from the fault-free run: %s", why).isZero();
@@ -118,6 +119,13 @@ class ChaosSuiteTest {
       assertThat(rejoined).as("every kill was followed by re-replication before the run ended: %s", why)
           .hasSize(REJOIN_KILLS);
       assertThat(r.faults()).isEqualTo(REJOIN_KILLS);
+      // what `shardopt status` said each time every range had 2 copies again, after k kills
+      for (int k = 1; k <= REJOIN_KILLS; k++) {
+        String line = status.get(k - 1);
+        assertThat(line).as("status after kill %d", k).matches("  replicas 2: epoch \\d+, fewest live copies 2,"
+            + " 0 shards under-replicated, \\d+ cop(y|ies) re-replicated, lost workers/w\\d+(, workers/w\\d+)*");
+        assertThat(line.substring(line.indexOf(", lost ")).split(",")).as("status after kill %d", k).hasSize(k + 1);
+      }
       results.add(r);
     }
     assertThat(cluster.log()).containsPattern("re-replication: models/kill-rejoin-\\d+: \\d+ shards? from .* done");

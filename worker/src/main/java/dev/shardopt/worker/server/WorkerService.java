@@ -342,15 +342,11 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   @Override
   public void copyShards(CopyShardsRequest request, StreamObserver<CopyShardsResponse> response) {
-    WorkerModel model;
-    try {
-      model = store.get(request.getModel());
-    } catch (RuntimeException e) {
-      response.onError(ApiException.toStatus(e));
+    WorkerModel model = modelOrError(request.getModel(), response);
+    if (model == null) {
       return;
     }
-    List<long[]> starts = request.getShardsList().stream()
-        .map(st -> new long[] {st.getTensorIndex(), st.getOffset()}).toList();
+    List<long[]> starts = starts(request.getShardsList());
     int perChunk = config.chunkBytes() / Float.BYTES;
     // The hold is taken now; the step that completes request.step (or the timeout) sends the copy,
     // off the step's thread.
@@ -385,17 +381,13 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
     long started = System.nanoTime();
     ServerCallStreamObserver<PullResponse> call = (ServerCallStreamObserver<PullResponse>) response;
     FlowControlledSender<PullResponse> sender = new FlowControlledSender<>(call);
-    WorkerModel model;
-    try {
-      model = store.get(request.getModel());
-    } catch (RuntimeException e) {
-      response.onError(ApiException.toStatus(e));
+    WorkerModel model = modelOrError(request.getModel(), response);
+    if (model == null) {
       return;
     }
     int perChunk = config.chunkBytes() / Float.BYTES;
     // Returns at once; the step that completes min_step sends the snapshot.
-    java.util.List<long[]> starts = request.getShardsList().stream()
-        .map(st -> new long[] {st.getTensorIndex(), st.getOffset()}).toList();
+    List<long[]> starts = starts(request.getShardsList());
     model.pull(request.getMinStep(), request.getTensorsList(), starts, config.waitMillis(), perChunk)
         .whenComplete((snap, e) -> {
       if (e != null) {
@@ -405,6 +397,21 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             bytes -> observer.pulled(workerName.get(), request.getModel(), bytes, secondsSince(started))));
       }
     });
+  }
+
+  /** The model, or null once {@code response} got the error (NOT_FOUND) instead. */
+  private WorkerModel modelOrError(String name, StreamObserver<?> response) {
+    try {
+      return store.get(name);
+    } catch (RuntimeException e) {
+      response.onError(ApiException.toStatus(e));
+      return null;
+    }
+  }
+
+  /** Each ShardStart as {tensor index, offset}. */
+  private static List<long[]> starts(List<dev.shardopt.v1.ShardStart> shards) {
+    return shards.stream().map(st -> new long[] {st.getTensorIndex(), st.getOffset()}).toList();
   }
 
   /** The snapshot's messages, lazily; {@code sent} gets their data bytes once the last one is taken. */
