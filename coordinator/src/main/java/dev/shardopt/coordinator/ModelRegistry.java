@@ -821,6 +821,8 @@ public final class ModelRegistry {
           throw e;
         }
         r.copiesMade += plan.copies().size();
+        observer.copiesAdded(r.name(), plan.target().name(), plan.copies().size(), r.epoch,
+            replication(r).getMinLiveCopies());
         return r.epoch;
       }
     } catch (RuntimeException e) {

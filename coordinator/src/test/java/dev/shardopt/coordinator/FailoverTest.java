@@ -50,6 +50,11 @@ class FailoverTest {
           public void failedOver(String model, String worker, long epoch, int minLiveCopies) {
             observed.add(model + " " + worker + " epoch " + epoch + " copies " + minLiveCopies);
           }
+
+          @Override
+          public void copiesAdded(String model, String worker, int copies, long epoch, int minLiveCopies) {
+            observed.add(model + " " + copies + " copied to " + worker + " epoch " + epoch + " copies " + minLiveCopies);
+          }
         });
     detector = new FailureDetector(registry, workers);
   }
@@ -314,6 +319,8 @@ class FailoverTest {
 
     assertThat(registry.addCopies(plan)).isEqualTo(2);
     registry.copyEnded(plan);
+    assertThat(observed).containsExactly("models/m workers/w2 epoch 1 copies 1",
+        "models/m 2 copied to workers/w4 epoch 2 copies 2");
     assertThat(registry.shardMap(M).getShardsList()).extracting(s -> s.getTensor() + "@" + s.getOffset() + " "
         + s.getReplica() + " " + s.getWorker()).containsExactly(
             "a@0 0 workers/w1", "a@8192 0 workers/w3", "b@0 0 workers/w3", "b@0 1 workers/w1",
