@@ -66,8 +66,12 @@ public final class StatusCommand implements Callable<Integer> {
         }
         if (m.getReplication().getReplicas() > 1) {
           var r = m.getReplication();
-          out.printf("  replicas %d: epoch %d, fewest live copies %d, %d shards under-replicated%s%n", r.getReplicas(),
+          out.printf("  replicas %d: epoch %d, fewest live copies %d, %d shards under-replicated%s%s%s%n", r.getReplicas(),
               r.getEpoch(), r.getMinLiveCopies(), r.getUnderReplicatedShards(),
+              r.getCopyingShards() == 0 ? "" : ", re-replicating " + r.getCopyingShards() + " of " + r.getShards()
+                  + " shards",
+              r.getCopiesMade() == 0 ? "" : ", " + r.getCopiesMade() + " cop" + (r.getCopiesMade() == 1 ? "y" : "ies")
+                  + " re-replicated",
               r.getLostWorkersCount() == 0 ? "" : ", lost " + String.join(", ", r.getLostWorkersList()));
         }
         ModelMetrics metrics = stub.withDeadlineAfter(10, TimeUnit.SECONDS)

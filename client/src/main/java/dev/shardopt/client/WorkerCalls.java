@@ -95,11 +95,14 @@ final class WorkerCalls {
     for (int attempt = 1; ; attempt++) {
       Map<ShardLayout.WorkerShards, CompletableFuture<PushResponse>> calls = new LinkedHashMap<>();
       List<ShardLayout.WorkerShards> targets = pending;
+      // Tagged with the map it is sent by: a worker that took a newer epoch (a copy of its shards
+      // was added) refuses it with UNAVAILABLE, and the push goes to the copies the new map lists.
+      PushHeader tagged = header.toBuilder().setEpoch(layout.epoch()).build();
       Context.CancellableContext ctx = Context.current().withCancellation();
       try {
         ctx.run(() -> {
           for (ShardLayout.WorkerShards w : targets) {
-            calls.put(w, sendPush(w, header, gradient));
+            calls.put(w, sendPush(w, tagged, gradient));
           }
         });
         List<ShardLayout.WorkerShards> retry = new ArrayList<>();

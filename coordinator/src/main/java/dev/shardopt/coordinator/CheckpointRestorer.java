@@ -56,7 +56,8 @@ public final class CheckpointRestorer {
         throw ApiException.invalidArgument(dir + ": the manifest's pipeline_schedule has no generation");
       }
       Model spec = Model.newBuilder().addAllTensors(m.getTensorsList()).setTrainers(m.getTrainers()).setMode(m.getMode())
-          .setStaleness(m.getStaleness()).setPipeline(generations.get(0).getPipeline()).build();
+          .setStaleness(m.getStaleness()).setPipeline(generations.get(0).getPipeline())
+          .setReplicas(Math.max(1, m.getReplicas())).build();
       RestoreSpec restore = RestoreSpec.newBuilder().setPath(dir.toString()).setStep(m.getStep())
           .setUpdatesApplied(m.getUpdatesApplied()).setStepsSkipped(m.getStepsSkipped())
           .addAllNextPush(m.getNextPushList()).build();

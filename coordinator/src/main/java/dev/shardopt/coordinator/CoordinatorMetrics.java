@@ -15,7 +15,8 @@ import io.prometheus.metrics.model.snapshots.Unit;
  * L2 norm of the step's summed gradient before clipping, {@code shardopt_clipped_gradient_norm}
  * that norm times the clip scale, NaN (like the learning rate) for a skipped step.
  * {@code shardopt_failovers_total} counts the workers declared dead that held copies of the model,
- * {@code shardopt_live_copies_min} the fewest copies any of its shards has after the last failover.
+ * {@code shardopt_live_copies_min} the fewest copies any of its shards has after the last failover or
+ * re-replication.
  */
 public final class CoordinatorMetrics implements CoordinatorObserver {
   private final Histogram stepDuration;
@@ -63,13 +64,18 @@ public final class CoordinatorMetrics implements CoordinatorObserver {
         .help("Workers holding copies of the model declared dead, their shards' backups promoted")
         .labelNames("model").withoutExemplars().register(registry);
     liveCopiesMin = Gauge.builder().name("shardopt_live_copies_min")
-        .help("The fewest live copies any shard of the model has, as of its last failover")
+        .help("The fewest live copies any shard of the model has, as of its last failover or re-replication")
         .labelNames("model").withoutExemplars().register(registry);
   }
 
   @Override
   public void failedOver(String model, String worker, long epoch, int minLiveCopies) {
     failovers.labelValues(model).inc();
+    liveCopiesMin.labelValues(model).set(minLiveCopies);
+  }
+
+  @Override
+  public void copiesAdded(String model, String worker, int copies, long epoch, int minLiveCopies) {
     liveCopiesMin.labelValues(model).set(minLiveCopies);
   }
 

@@ -73,6 +73,17 @@ public class CoordinatorModule extends AbstractModule {
     return new FailureDetector(models, workers);
   }
 
+  /** Re-replication: copies run one at a time on their own thread, off the timer's. */
+  @Provides
+  @Singleton
+  Rereplicator rereplicator(ModelRegistry models, WorkerRegistry workers, WorkerFleet fleet, GrpcWorkerFleet copier) {
+    return new Rereplicator(models, workers, fleet, copier, Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "coordinator-rereplication");
+      t.setDaemon(true);
+      return t;
+    }));
+  }
+
   @Provides
   @Singleton
   CheckpointRestorer restorer(ModelRegistry models) {

@@ -35,6 +35,15 @@ public interface CoordinatorObserver {
    */
   default void failedOver(String model, String worker, long epoch, int minLiveCopies) {}
 
+  /**
+   * Re-replication added copies of {@code model}'s shards on {@code worker}.
+   *
+   * @param copies the shards copied
+   * @param epoch the shard map's epoch after it
+   * @param minLiveCopies the fewest copies any shard of the model has now
+   */
+  default void copiesAdded(String model, String worker, int copies, long epoch, int minLiveCopies) {}
+
   /** {@code model} was deleted: its series go. */
   default void modelDeleted(String model) {}
 }

@@ -27,18 +27,20 @@ public final class CoordinatorServer implements AutoCloseable {
   private final ScheduledExecutorService timer;
   private final CoordinatorStateStore state;
   private final FailureDetector failures;
+  private final Rereplicator rereplicator;
   private final HealthStatusManager health = new HealthStatusManager();
   private Server server;
 
   @Inject
   CoordinatorServer(CoordinatorConfig config, CoordinatorService service, GrpcWorkerFleet fleet, ScheduledExecutorService timer,
-      CoordinatorStateStore state, FailureDetector failures) {
+      CoordinatorStateStore state, FailureDetector failures, Rereplicator rereplicator) {
     this.config = config;
     this.service = service;
     this.fleet = fleet;
     this.timer = timer;
     this.state = state;
     this.failures = failures;
+    this.rereplicator = rereplicator;
   }
 
   public CoordinatorServer start() throws IOException {
@@ -52,6 +54,7 @@ public final class CoordinatorServer implements AutoCloseable {
         .start();
     health.setStatus("", ServingStatus.SERVING);
     failures.start(timer);
+    rereplicator.start(timer);
     log.info("shardopt coordinator serving on {}; {}", address(), state.durable()
         ? "state in " + config.stateDir().toAbsolutePath()
         : "state is not durable (no --state-dir): a restart loses every model");

@@ -2,6 +2,9 @@ package dev.shardopt.coordinator;
 
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.v1.CommitCopyRequest;
+import dev.shardopt.v1.CopyShardsRequest;
+import dev.shardopt.v1.CopyShardsResponse;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.DropModelRequest;
@@ -13,12 +16,15 @@ import dev.shardopt.v1.PersistShardsRequest;
 import dev.shardopt.v1.PersistShardsResponse;
 import dev.shardopt.v1.SnapshotShardsRequest;
 import dev.shardopt.v1.SnapshotShardsResponse;
+import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
+import dev.shardopt.v1.WriteParametersResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -28,8 +34,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.LongStream;
 
-/** {@link WorkerFleet} over the Worker service, one channel per worker address. */
-public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
+/** {@link WorkerFleet} and {@link ShardCopier} over the Worker service, one channel per worker address. */
+public final class GrpcWorkerFleet implements WorkerFleet, ShardCopier, AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   /** GetModel asks every worker for its progress: a hung worker must not stall it for long. */
   static final long PROGRESS_DEADLINE_MILLIS = 2_000;
@@ -70,22 +76,7 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
       CompletableFuture<CreateShardsResponse> answer = new CompletableFuture<>();
       try {
         WorkerGrpc.newStub(channel(address)).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
-            .createShards(request, new StreamObserver<>() {
-              @Override
-              public void onNext(CreateShardsResponse value) {
-                answer.complete(value);
-              }
-
-              @Override
-              public void onError(Throwable t) {
-                answer.completeExceptionally(t);
-              }
-
-              @Override
-              public void onCompleted() {
-                answer.complete(CreateShardsResponse.getDefaultInstance());
-              }
-            });
+            .createShards(request, answerInto(answer, CreateShardsResponse.getDefaultInstance()));
       } catch (RuntimeException e) {
         answer.completeExceptionally(e);
       }
@@ -145,6 +136,74 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
     return call(address, "persist its shards of " + model + " at step " + step + " in " + path,
         () -> stub(address).withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
             .persistShards(PersistShardsRequest.newBuilder().setModel(model).setStep(step).setPath(path).build()));
+  }
+
+  @Override
+  public Iterator<CopyShardsResponse> copyShards(String address, CopyShardsRequest request) {
+    String what = "copy its shards of " + request.getModel() + " at step " + request.getStep();
+    Iterator<CopyShardsResponse> stream = call(address, what, () -> WorkerGrpc.newBlockingStub(channel(address))
+        .withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS).copyShards(request));
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return call(address, what, stream::hasNext);
+      }
+
+      @Override
+      public CopyShardsResponse next() {
+        return call(address, what, stream::next);
+      }
+    };
+  }
+
+  @Override
+  public void writeCopy(String address, Iterator<TensorChunk> chunks) {
+    CompletableFuture<WriteParametersResponse> answer = new CompletableFuture<>();
+    StreamObserver<TensorChunk> out = WorkerGrpc.newStub(channel(address))
+        .withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+        .writeParameters(answerInto(answer, WriteParametersResponse.getDefaultInstance()));
+    try {
+      while (chunks.hasNext() && !answer.isDone()) {
+        out.onNext(chunks.next());
+      }
+    } catch (RuntimeException e) {
+      out.onError(e);
+      throw e;
+    }
+    out.onCompleted();
+    try {
+      answer.join();
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause();
+      throw cause instanceof StatusRuntimeException sre ? failure(address, "write the copy it is given", sre)
+          : cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+    }
+  }
+
+  @Override
+  public void commitCopy(String address, CommitCopyRequest request) {
+    call(address, (request.getAbort() ? "abort the copy of " : "commit the copy of ") + request.getModel() + " at step "
+        + request.getStep(), () -> stub(address).commitCopy(request));
+  }
+
+  /** An observer of a one-answer call that completes {@code answer} (with {@code none} when the call ends without one). */
+  private static <T> StreamObserver<T> answerInto(CompletableFuture<T> answer, T none) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {
+        answer.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        answer.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        answer.complete(none);
+      }
+    };
   }
 
   private static <T> T call(String address, String what, Supplier<T> r) {

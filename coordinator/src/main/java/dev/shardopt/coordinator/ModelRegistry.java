@@ -104,6 +104,9 @@ public final class ModelRegistry {
     String latestCheckpoint;
     /** The workers declared dead that held copies, in order. */
     final List<String> lostWorkers = new ArrayList<>();
+    /** Ranges being copied to a new worker now (re-replication), and copies made so far. */
+    int copying;
+    long copiesMade;
 
     /** @param restore where a restored model continues from, or null for a new one */
     Record(Model spec, List<Shard> shards, GenerationSchedule schedule, RestoreSpec restore) {
@@ -491,8 +494,8 @@ public final class ModelRegistry {
         throw failed.values().iterator().next();
       }
       if (restoring != null) {
-        restoring.check().accept(created.answers().values().stream()
-            .flatMap(a -> a.getRestoredList().stream()).toList());
+        restoring.check().accept(onceEach(name, created.answers().values().stream()
+            .flatMap(a -> a.getRestoredList().stream()).toList()));
       }
       synchronized (record) {
         record.persist();
@@ -517,6 +520,25 @@ public final class ModelRegistry {
       models.put(name, record);
     }
     return describe(record);
+  }
+
+  /**
+   * The byte ranges the workers read of a checkpoint, each once: the copies of a replicated model
+   * each read their range, and two reads of one range must have the same CRC32C.
+   *
+   * @throws ApiException FAILED_PRECONDITION naming a range two copies read differently
+   */
+  private static List<CheckpointRange> onceEach(String name, List<CheckpointRange> read) {
+    Map<String, CheckpointRange> once = new LinkedHashMap<>();
+    for (CheckpointRange c : read) {
+      CheckpointRange seen = once.putIfAbsent(c.getPath() + "@" + c.getOffset() + "+" + c.getLength(), c);
+      if (seen != null && seen.getCrc32C() != c.getCrc32C()) {
+        throw ApiException.failedPrecondition("two copies of " + name + " read bytes [" + c.getOffset() + ", +"
+            + c.getLength() + ") of " + c.getPath() + " with different CRC32Cs; the checkpoint's file changed while it"
+            + " was read");
+      }
+    }
+    return List.copyOf(once.values());
   }
 
   public Model get(String name) {
@@ -665,7 +687,8 @@ public final class ModelRegistry {
     int min = copies.values().stream().mapToInt(Integer::intValue).min().orElse(replicas);
     int under = (int) copies.values().stream().filter(c -> c < replicas).count();
     return ReplicationStatus.newBuilder().setReplicas(replicas).setEpoch(r.epoch).setMinLiveCopies(min)
-        .setUnderReplicatedShards(under).addAllLostWorkers(r.lostWorkers).build();
+        .setUnderReplicatedShards(under).addAllLostWorkers(r.lostWorkers).setShards(copies.size())
+        .setCopyingShards(r.copying).setCopiesMade(r.copiesMade).build();
   }
 
   /** The workers holding copies of a model that has not failed, in model and shard-map order. */
@@ -683,6 +706,172 @@ public final class ModelRegistry {
       }
     }
     return List.copyOf(out);
+  }
+
+  // ---------------------------------------------------------------- re-replication
+
+  /**
+   * A copy of a model's under-replicated ranges onto one worker that holds none of its shards, each
+   * range from its primary, at SYNC step boundary {@code step}.
+   *
+   * @param spec the model as the new copy's CreateShards names it (its whole pipeline schedule)
+   * @param copies the new shards, on {@code target}, each numbered after its range's live copies
+   * @param sources by source address, the starts of the ranges it gives
+   * @param epoch the shard map's epoch when planned: the copy is abandoned if it moves meanwhile
+   */
+  public record CopyPlan(String model, Model spec, ShardPlanner.WorkerSlot target, long step, List<Shard> copies,
+      Map<String, List<Shard>> sources, long epoch) {}
+
+  /** SYNC models that have not failed and have a range with fewer live copies than their replicas. */
+  public List<String> underReplicated() {
+    List<Record> all;
+    synchronized (this) {
+      all = models.values().stream().filter(Objects::nonNull).toList();
+    }
+    List<String> out = new ArrayList<>();
+    for (Record r : all) {
+      synchronized (r) {
+        if (r.failure == null && r.spec.getMode() == TrainingMode.SYNC && replication(r).getUnderReplicatedShards() > 0) {
+          out.add(r.name());
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Plans a copy of {@code name}'s under-replicated ranges onto the first of {@code healthy} that
+   * holds no shard of it (a worker's shards of a model never change once created) and was never
+   * fenced off it, and marks them
+   * being copied; empty when there is nothing to copy or no such worker. The step is the first
+   * update boundary after the first undecided step: no worker has admitted a push of it unless the
+   * trainers ran ahead, which the sources' hold then refuses.
+   */
+  public java.util.Optional<CopyPlan> planCopy(String name, List<ShardPlanner.WorkerSlot> healthy) {
+    Record r = record(name);
+    Model spec = describeSpec(r);
+    // the barrier's lock outside the model's: a worker fenced off the model (a withdrawn copy) never joins it
+    List<ShardPlanner.WorkerSlot> candidates = healthy.stream().filter(w -> !r.barrier.removed(w.name())).toList();
+    synchronized (r) {
+      if (r.failure != null || r.copying > 0) {
+        return java.util.Optional.empty();
+      }
+      int replicas = Math.max(1, r.spec.getReplicas());
+      Map<String, List<Shard>> byRange = new LinkedHashMap<>();
+      for (Shard s : r.shards) {
+        byRange.computeIfAbsent(s.getTensorIndex() + ":" + s.getOffset(), k -> new ArrayList<>()).add(s);
+      }
+      ShardPlanner.WorkerSlot target = candidates.stream()
+          .filter(w -> !r.addresses.containsKey(w.name()) && !r.lostWorkers.contains(w.name())
+              && !r.addresses.containsValue(w.address()))
+          .findFirst().orElse(null);
+      List<Shard> copies = new ArrayList<>();
+      Map<String, List<Shard>> sources = new LinkedHashMap<>();
+      for (List<Shard> range : byRange.values()) {
+        if (range.size() >= replicas || target == null) {
+          continue;
+        }
+        Shard primary = range.get(0);
+        copies.add(primary.toBuilder().setWorker(target.name()).setAddress(target.address()).setReplica(range.size())
+            .build());
+        sources.computeIfAbsent(primary.getAddress(), a -> new ArrayList<>()).add(primary);
+      }
+      if (copies.isEmpty()) {
+        return java.util.Optional.empty();
+      }
+      int k = r.schedule.latest().pipeline().accumulateSteps(); // accumulate never changes
+      long step = (r.nextStep / k + 1) * k;
+      r.copying = copies.size();
+      return java.util.Optional.of(new CopyPlan(name, spec, target, step, copies, sources, r.epoch));
+    }
+  }
+
+  /**
+   * The copy of {@code plan} holds its sources' state at its step: its shards join the shard map
+   * (epoch + 1) and the step barrier waits for the new worker from now on.
+   *
+   * @return the new epoch
+   * @throws ApiException FAILED_PRECONDITION when the map moved meanwhile (a worker was lost) or the
+   *     model failed: the copy is to be abandoned
+   */
+  public long addCopies(CopyPlan plan) {
+    Record r = record(plan.model());
+    // The barrier first (its lock is never taken inside the model's): no round of the copy's step
+    // can be complete before the sources' held pushes are admitted, after this returns.
+    r.barrier.addParticipant(plan.target().name());
+    try {
+      synchronized (r) {
+        if (r.failure != null || r.epoch != plan.epoch()) {
+          throw ApiException.failedPrecondition(plan.model() + " changed while its shards were copied to "
+              + plan.target().name() + (r.failure != null ? " (it failed)" : " (shard map epoch " + plan.epoch()
+              + " -> " + r.epoch + ")") + "; the copy is abandoned");
+        }
+        List<Shard> before = r.shards;
+        List<Shard> next = new ArrayList<>(r.shards);
+        next.addAll(plan.copies());
+        r.shards = List.copyOf(next);
+        r.addresses = addressesOf(r.shards);
+        r.epoch++;
+        try {
+          r.persist();
+        } catch (RuntimeException e) {
+          r.shards = before;
+          r.addresses = addressesOf(before);
+          r.epoch--;
+          throw e;
+        }
+        r.copiesMade += plan.copies().size();
+        observer.copiesAdded(r.name(), plan.target().name(), plan.copies().size(), r.epoch,
+            replication(r).getMinLiveCopies());
+        return r.epoch;
+      }
+    } catch (RuntimeException e) {
+      r.barrier.removeParticipant(plan.target().name(), "its copy of " + plan.model() + " was abandoned");
+      throw e;
+    }
+  }
+
+  /**
+   * Takes the copies of {@code plan} out of the shard map again (epoch + 1), a source having lost its
+   * hold before the commit (the copy may have missed pushes): the barrier no longer waits for the
+   * target, and refuses its reports of the model.
+   */
+  public void withdrawCopies(CopyPlan plan, String why) {
+    Record r = record(plan.model());
+    synchronized (r) {
+      List<Shard> kept = r.shards.stream().filter(s -> !s.getWorker().equals(plan.target().name())).toList();
+      r.shards = List.copyOf(renumbered(kept));
+      r.addresses = addressesOf(r.shards);
+      r.epoch++;
+      r.copiesMade -= plan.copies().size();
+      try {
+        r.persist();
+      } catch (RuntimeException e) {
+        log.warn("{}: the withdrawal of the copy on {} could not be made durable: {}", r.name(), plan.target().name(),
+            e.getMessage());
+      }
+    }
+    r.barrier.removeParticipant(plan.target().name(), why);
+  }
+
+  /** The copy of {@code plan} ended (made or abandoned): the model's status no longer shows it. */
+  public void copyEnded(CopyPlan plan) {
+    Record r;
+    synchronized (this) {
+      r = models.get(plan.model());
+    }
+    if (r != null) {
+      synchronized (r) {
+        r.copying = 0;
+      }
+    }
+  }
+
+  /** The model as a new copy's CreateShards names it: its spec with the whole pipeline schedule. */
+  private Model describeSpec(Record r) {
+    synchronized (r) {
+      return r.spec.toBuilder().clearPipelineSchedule().addAllPipelineSchedule(r.schedule.generationsProto()).build();
+    }
   }
 
   /** Each range's remaining copies numbered 0 (the primary), 1, ... in their former order. */
@@ -863,6 +1052,7 @@ public final class ModelRegistry {
             .setStep(step).setPipelineText(atStep.toString()).setPipelineSchedule(record.schedule.toProto())
             .setTrainers(record.spec.getTrainers()).setMode(record.spec.getMode())
             .setStaleness(record.spec.getStaleness()).addAllTensors(record.spec.getTensorsList())
+            .setReplicas(Math.max(1, record.spec.getReplicas()))
             .setUpdatesApplied(record.updates).setStepsSkipped(record.skipped).setNextStep(step).build();
         if (released) {
           return fields;

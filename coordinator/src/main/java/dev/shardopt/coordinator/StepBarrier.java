@@ -60,7 +60,10 @@ public final class StepBarrier {
   }
 
   private final String model;
-  /** Guarded by this: shrinks when a worker is declared dead ({@link #removeParticipant}). */
+  /**
+   * Guarded by this: shrinks when a worker is declared dead ({@link #removeParticipant}), grows when a
+   * copy joins ({@link #addParticipant}).
+   */
   private final Set<String> participants;
   /** Workers removed, with why: their reports are refused (fenced). */
   private final Map<String, String> removed = new LinkedHashMap<>();
@@ -180,6 +183,26 @@ public final class StepBarrier {
       }
     }
     outcomes.forEach(Outcome::answer);
+  }
+
+  /**
+   * From now on every step also waits for {@code worker} (a new copy of shards, re-replicated at a
+   * step boundary that no round in progress has reached: the copies' sources hold its pushes).
+   *
+   * @throws IllegalStateException for a worker removed before (fenced: it never comes back)
+   */
+  public void addParticipant(String worker) {
+    synchronized (this) {
+      if (removed.containsKey(worker)) {
+        throw new IllegalStateException(worker + " was removed from " + model + "'s barrier: " + removed.get(worker));
+      }
+      participants.add(worker);
+    }
+  }
+
+  /** Whether {@code worker} was removed ({@link #removeParticipant}): it never takes part again. */
+  public synchronized boolean removed(String worker) {
+    return removed.containsKey(worker);
   }
 
   /** The workers whose reports a step waits for. */

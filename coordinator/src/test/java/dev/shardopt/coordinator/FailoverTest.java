@@ -50,6 +50,11 @@ class FailoverTest {
           public void failedOver(String model, String worker, long epoch, int minLiveCopies) {
             observed.add(model + " " + worker + " epoch " + epoch + " copies " + minLiveCopies);
           }
+
+          @Override
+          public void copiesAdded(String model, String worker, int copies, long epoch, int minLiveCopies) {
+            observed.add(model + " " + copies + " copied to " + worker + " epoch " + epoch + " copies " + minLiveCopies);
+          }
         });
     detector = new FailureDetector(registry, workers);
   }
@@ -277,5 +282,98 @@ class FailoverTest {
     assertApiError(() -> registry.create("m", twoWorkerModel("sgd(0.1)").toBuilder().setReplicas(17).build()),
         Status.Code.INVALID_ARGUMENT).hasMessage("model.replicas must be in [1, 16], got 17");
     assertThat(registry.list()).isEmpty();
+  }
+
+  // ---------------------------------------------------------------- re-replication
+
+  private static final String A4 = "host4:7004";
+
+  /** Steps 0 and 1 decided by w1 and w3 (w2 lost before them). */
+  private void twoStepsWithoutW2() {
+    for (long step = 0; step < 2; step++) {
+      RecordingReply r = new RecordingReply();
+      registry.reportStep(M, "workers/w1", step, 0, List.of(A0, B0), r);
+      registry.reportStep(M, "workers/w3", step, 0, List.of(A1_BLOCK, B0), new RecordingReply());
+      assertThat(r.answered()).as("step %s decided by w1 and w3", step).isTrue();
+    }
+  }
+
+  @Test
+  void aWorkerThatJoinsIsPlannedACopyOfEveryRangeALostWorkerHeldFromTheRangesPrimary() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    registry.workerLost("workers/w2");
+    twoStepsWithoutW2();
+    assertThat(registry.planCopy(M, workers.healthyWorkers())).as("w1 and w3 hold shards of it already").isEmpty();
+    workers.register(A4);
+    assertThat(registry.underReplicated()).containsExactly(M);
+
+    ModelRegistry.CopyPlan plan = registry.planCopy(M, workers.healthyWorkers()).orElseThrow();
+    assertThat(plan.target().name()).isEqualTo("workers/w4");
+    assertThat(plan.step()).as("the boundary after the first undecided step, 2").isEqualTo(3);
+    assertThat(plan.copies()).extracting(s -> s.getTensor() + "@" + s.getOffset() + " " + s.getReplica() + " "
+        + s.getWorker()).containsExactly("a@0 1 workers/w4", "a@8192 1 workers/w4");
+    assertThat(plan.sources().keySet()).containsExactly(A1, A3);
+    assertThat(plan.epoch()).isEqualTo(1);
+    assertThat(registry.get(M).getReplication().getCopyingShards()).isEqualTo(2);
+    assertThat(registry.planCopy(M, workers.healthyWorkers())).as("one copy of a model at a time").isEmpty();
+
+    assertThat(registry.addCopies(plan)).isEqualTo(2);
+    registry.copyEnded(plan);
+    assertThat(observed).containsExactly("models/m workers/w2 epoch 1 copies 1",
+        "models/m 2 copied to workers/w4 epoch 2 copies 2");
+    assertThat(registry.shardMap(M).getShardsList()).extracting(s -> s.getTensor() + "@" + s.getOffset() + " "
+        + s.getReplica() + " " + s.getWorker()).containsExactly(
+            "a@0 0 workers/w1", "a@8192 0 workers/w3", "b@0 0 workers/w3", "b@0 1 workers/w1",
+            "a@0 1 workers/w4", "a@8192 1 workers/w4");
+    var replication = registry.get(M).getReplication();
+    assertThat(replication.getUnderReplicatedShards()).isZero();
+    assertThat(replication.getMinLiveCopies()).isEqualTo(2);
+    assertThat(replication.getCopyingShards()).isZero();
+    assertThat(replication.getCopiesMade()).isEqualTo(2);
+    assertThat(replication.getEpoch()).isEqualTo(2);
+    assertThat(registry.underReplicated()).isEmpty();
+
+    RecordingReply r1 = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 2, 0, List.of(A0, B0), r1);
+    registry.reportStep(M, "workers/w3", 2, 0, List.of(A1_BLOCK, B0), new RecordingReply());
+    assertThat(r1.answered()).as("step 2 waits for the new copy").isFalse();
+    registry.reportStep(M, "workers/w4", 2, 0, List.of(A0, A1_BLOCK), new RecordingReply());
+    assertThat(r1.decision().decision().gradientNorm()).isEqualTo(1.0);
+  }
+
+  @Test
+  void aCopyWithdrawnLeavesTheMapAgainAndItsWorkerIsFencedOffTheModel() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    registry.workerLost("workers/w2");
+    twoStepsWithoutW2();
+    workers.register(A4);
+    ModelRegistry.CopyPlan plan = registry.planCopy(M, workers.healthyWorkers()).orElseThrow();
+    registry.addCopies(plan);
+    registry.withdrawCopies(plan, "a source lost its hold");
+    registry.copyEnded(plan);
+    assertThat(registry.shardMap(M).getEpoch()).isEqualTo(3);
+    assertThat(registry.shardMap(M).getShardsList()).noneMatch(s -> s.getWorker().equals("workers/w4"));
+    assertThat(registry.get(M).getReplication().getUnderReplicatedShards()).isEqualTo(2);
+    assertThat(registry.get(M).getReplication().getCopiesMade()).isZero();
+    RecordingReply fenced = new RecordingReply();
+    registry.reportStep(M, "workers/w4", 2, 0, List.of(A0, A1_BLOCK), fenced);
+    assertThat(fenced.failure().getMessage()).isEqualTo("workers/w4 is fenced off models/m: a source lost its hold; it"
+        + " must drop its shards of the model");
+    RecordingReply r1 = new RecordingReply();
+    registry.reportStep(M, "workers/w1", 2, 0, List.of(A0, B0), r1);
+    registry.reportStep(M, "workers/w3", 2, 0, List.of(A1_BLOCK, B0), new RecordingReply());
+    assertThat(r1.answered()).as("step 2 no longer waits for w4").isTrue();
+  }
+
+  @Test
+  void aCopyIsAbandonedWhenTheMapMovedWhileItWasMade() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    registry.workerLost("workers/w2");
+    workers.register(A4);
+    ModelRegistry.CopyPlan plan = registry.planCopy(M, workers.healthyWorkers()).orElseThrow();
+    registry.workerLost("workers/w1"); // a@0 had no other copy: the model fails
+    assertApiError(() -> registry.addCopies(plan), Status.Code.FAILED_PRECONDITION)
+        .hasMessage("models/m changed while its shards were copied to workers/w4 (it failed); the copy is abandoned");
+    assertThat(registry.shardMap(M).getShardsList()).noneMatch(s -> s.getWorker().equals("workers/w4"));
   }
 }

@@ -16,6 +16,7 @@ import dev.shardopt.v1.ReplicationStatus;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.ShardMap;
 import io.grpc.Status;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A model with 2 copies of every shard on 3 workers: every copy holds its primary's bits after
@@ -53,6 +55,13 @@ class ReplicatedClusterTest {
 
   private static List<List<Map<String, float[]>>> gradients() {
     return SyncTrainingRun.gaussianGradients(5, STEPS, TRAINERS, NAMES, SHAPES, s -> 1);
+  }
+
+  /** The parameters after every step of an undisturbed R = 2 run of {@code grads} on 3 workers. */
+  private static List<Map<String, float[]>> undisturbed(List<List<Map<String, float[]>>> grads) throws Exception {
+    try (ShardoptCluster cluster = ShardoptLocal.start(threeWorkers(), ClientOptions.defaults())) {
+      return SyncTrainingRun.train(create(cluster, "m", 2), grads);
+    }
   }
 
   @Test
@@ -97,10 +106,7 @@ class ReplicatedClusterTest {
   @Test
   void aWorkerStoppedMidRunIsReplacedByItsBackupsAndTheRunEndsBitwiseAsAnUndisturbedOne() throws Exception {
     List<List<Map<String, float[]>>> grads = gradients();
-    List<Map<String, float[]>> undisturbed;
-    try (ShardoptCluster cluster = ShardoptLocal.start(threeWorkers(), ClientOptions.defaults())) {
-      undisturbed = SyncTrainingRun.train(create(cluster, "m", 2), grads);
-    }
+    List<Map<String, float[]>> undisturbed = undisturbed(grads);
     try (EmbeddedCluster embedded = threeWorkers().start();
         ShardoptCluster cluster = dev.shardopt.client.Shardopt.connect(embedded.coordinatorAddress())) {
       RemoteModel model = create(cluster, "m", 2);
@@ -131,6 +137,46 @@ class ReplicatedClusterTest {
       assertThat(r.getMinLiveCopies()).isEqualTo(1);
       assertThat(r.getUnderReplicatedShards()).isEqualTo(ranges.size() * 2 / 3);
       assertThat(model.describe().getUpdatesApplied()).isEqualTo(STEPS);
+    }
+  }
+
+  /** Issue 9: a checkpoint records the replicas, and a restore makes every copy again. */
+  @Test
+  void aReplicatedModelRestoredFromItsCheckpointHasItsCopiesAgainAndContinuesBitwise(@TempDir Path dir)
+      throws Exception {
+    List<List<Map<String, float[]>>> grads = gradients();
+    List<Map<String, float[]>> undisturbed = undisturbed(grads);
+    try (EmbeddedCluster embedded = threeWorkers().start();
+        ShardoptCluster cluster = dev.shardopt.client.Shardopt.connect(embedded.coordinatorAddress())) {
+      RemoteModel model = create(cluster, "m", 2);
+      SyncTrainingRun.train(model, grads.subList(0, 4));
+      Path checkpoint = Path.of(model.checkpoint(dir, 4).path());
+      model.delete();
+      RemoteModel restored = cluster.restoreModel("restored", checkpoint);
+      assertThat(restored.describe().getReplicas()).isEqualTo(2);
+      ReplicationStatus r = restored.describe().getReplication();
+      assertThat(r.getMinLiveCopies()).isEqualTo(2);
+      assertThat(r.getUnderReplicatedShards()).isZero();
+      ShardMap map = restored.shardMap();
+      for (Shard p : map.getShardsList().stream().filter(s -> s.getReplica() == 0).toList()) {
+        assertThat(map.getShardsList()).filteredOn(s -> s.getTensorIndex() == p.getTensorIndex()
+            && s.getOffset() == p.getOffset()).extracting(Shard::getWorker).doesNotHaveDuplicates().hasSize(2);
+      }
+      List<Map<String, float[]>> got = SyncTrainingRun.train(restored, grads, 4, s -> { });
+      for (int s = 4; s < STEPS; s++) {
+        for (String name : NAMES) {
+          assertThat(bits(got.get(s - 4).get(name))).as("step %d, %s", s, name)
+              .isEqualTo(bits(undisturbed.get(s).get(name)));
+        }
+      }
+      for (Shard s : map.getShardsList()) { // every copy, not only the primaries the pulls read
+        try (RawWorker w = new RawWorker(s.getAddress())) {
+          float[] copy = w.pullShard(restored.name(), STEPS, s.getTensorIndex(), s.getOffset(), (int) s.getLength());
+          assertThat(bits(copy)).as("copy %d of %s at %d", s.getReplica(), s.getTensor(), s.getOffset())
+              .isEqualTo(bits(Arrays.copyOfRange(undisturbed.get(STEPS - 1).get(s.getTensor()), (int) s.getOffset(),
+                  (int) (s.getOffset() + s.getLength()))));
+        }
+      }
     }
   }
 

@@ -70,6 +70,15 @@ final class SyncTrainingRun {
   /** As {@link #train(RemoteModel, List)}, calling {@code beforeStep} with each step first (to inject faults). */
   static List<Map<String, float[]>> train(RemoteModel model, List<List<Map<String, float[]>>> grads,
       java.util.function.IntConsumer beforeStep) throws Exception {
+    return train(model, grads, 0, beforeStep);
+  }
+
+  /**
+   * As {@link #train(RemoteModel, List, java.util.function.IntConsumer)} from step {@code firstStep}
+   * on (a restored model's): the parameters after each of steps firstStep .. grads.size() - 1.
+   */
+  static List<Map<String, float[]>> train(RemoteModel model, List<List<Map<String, float[]>>> grads, int firstStep,
+      java.util.function.IntConsumer beforeStep) throws Exception {
     int trainerCount = grads.get(0).size();
     List<Trainer> trainers = new ArrayList<>();
     for (int r = 0; r < trainerCount; r++) {
@@ -78,7 +87,7 @@ final class SyncTrainingRun {
     ExecutorService threads = Executors.newFixedThreadPool(trainerCount);
     try {
       List<Map<String, float[]>> out = new ArrayList<>();
-      for (int s = 0; s < grads.size(); s++) {
+      for (int s = firstStep; s < grads.size(); s++) {
         beforeStep.accept(s);
         List<Future<?>> pushes = new ArrayList<>();
         for (int r = 0; r < trainerCount; r++) {

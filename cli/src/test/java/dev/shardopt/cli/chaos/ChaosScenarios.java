@@ -107,6 +107,75 @@ final class ChaosScenarios {
   }
 
   /**
+   * (b') {@code kills} times: kill -9 of a worker at a seeded step, and a new worker (a new identity)
+   * started at once; trainer 0 then goes on slowly (150 ms a step) until the coordinator has
+   * declared the victim dead and re-replicated every range onto the new worker (Model.replication:
+   * nothing under-replicated or being copied), and the next kill comes 3 steps later. Each victim is
+   * one of the workers this run started with while one is left, so that in the end the copies made
+   * by re-replication are all that holds some ranges (with 3 kills, all of them). {@code rejoined}
+   * gets the step at which each kill's ranges had R copies again.
+   */
+  RunResult killAndRejoin(long seed, int kills, List<Long> rejoined, List<String> statusLines) throws Exception {
+    Random r = new Random(seed);
+    List<Member> originals = new ArrayList<>(cluster.live());
+    String id = "kill-rejoin-" + seed;
+    long[] nextKillAt = {5 + r.nextInt(5)};
+    int[] killed = {0};
+    boolean[] waiting = {false};
+    try (ShardoptCluster watcher = Shardopt.connect(cluster.coordinator(), clientOptions())) {
+      return run("kill-9-rejoin", seed, step -> {
+        if (waiting[0]) {
+          Model m = watcher.model(id).describe();
+          var rep = m.getReplication();
+          if (rep.getLostWorkersCount() == killed[0] && rep.getUnderReplicatedShards() == 0
+              && rep.getCopyingShards() == 0) {
+            waiting[0] = false;
+            rejoined.add(step);
+            statusLines.add(replicationLine(id));
+            notes.add("seed " + seed + ": every range has " + REPLICAS + " copies again before step " + step + " ("
+                + rep.getCopiesMade() + " copies made, epoch " + rep.getEpoch() + ")");
+            nextKillAt[0] = step + 3;
+          } else {
+            Thread.sleep(150);
+          }
+          return;
+        }
+        if (killed[0] < kills && step >= nextKillAt[0]) {
+          List<Member> candidates = originals.stream().filter(x -> x.process().isAlive()).toList();
+          if (candidates.isEmpty()) {
+            candidates = cluster.live();
+          }
+          Member victim = candidates.get(r.nextInt(candidates.size()));
+          int exit = cluster.kill9(victim);
+          Member joined = cluster.addWorker();
+          killed[0]++;
+          waiting[0] = true;
+          notes.add("seed " + seed + ": kill -9 of the worker at " + victim.address() + " before step " + step
+              + " (exit " + exit + "); a new worker joined at " + joined.address());
+        }
+      }, () -> { }, kills, id);
+    }
+  }
+
+  /** The replication line {@code shardopt status} prints for model {@code id}. */
+  private String replicationLine(String id) {
+    java.io.StringWriter out = new java.io.StringWriter();
+    int exit = dev.shardopt.cli.ShardoptCli.run(new java.io.PrintWriter(out), new java.io.PrintWriter(
+        new java.io.StringWriter()), "status", "--coordinator", cluster.coordinator());
+    String[] lines = out.toString().split("\\R");
+    for (int i = 0; i < lines.length; i++) {
+      if (lines[i].startsWith("models/" + id + " ")) {
+        for (int j = i + 1; j < lines.length && lines[j].startsWith("  "); j++) {
+          if (lines[j].startsWith("  replicas ")) {
+            return lines[j];
+          }
+        }
+      }
+    }
+    return "status exit " + exit + " without a replication line for " + id + ":\n" + out;
+  }
+
+  /**
    * (c) SIGSTOP of one worker before a seeded step, SIGCONT {@code pauseMillis} later (past the failure
    * timeout): it is declared dead and fenced, the run completes on the backups. Returns the result
    * and the paused worker's name as the coordinator knew it.
@@ -205,9 +274,18 @@ final class ChaosScenarios {
   }
 
   private RunResult run(String scenario, long seed, SyncWorkload.StepHook hook, AfterTraining after,
+      long processFaults, String id) throws Exception {
+    return run(scenario, seed, hook, after, processFaults, new ArrayList<>(), id);
+  }
+
+  private RunResult run(String scenario, long seed, SyncWorkload.StepHook hook, AfterTraining after,
       long processFaults, List<String> lostWorkers) throws Exception {
+    return run(scenario, seed, hook, after, processFaults, lostWorkers, scenario + "-" + seed);
+  }
+
+  private RunResult run(String scenario, long seed, SyncWorkload.StepHook hook, AfterTraining after,
+      long processFaults, List<String> lostWorkers, String id) throws Exception {
     long faultsBefore = cluster.proxyFaults();
-    String id = scenario + "-" + seed;
     try (ShardoptCluster client = Shardopt.connect(cluster.coordinator(), clientOptions())) {
       RemoteModel model = client.createModel(SyncWorkload.model(id, REPLICAS));
       SyncWorkload.train(model, steps, hook, RUN_TIMEOUT_S);

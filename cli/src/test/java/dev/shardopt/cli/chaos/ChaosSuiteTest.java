@@ -27,6 +27,8 @@ class ChaosSuiteTest {
   private static final int STEPS = Integer.getInteger("shardopt.chaos.steps", 40);
   private static final int RUNS = Integer.getInteger("shardopt.chaos.runs", 0); // 0: the CI counts below
   private static final long SEED = Long.getLong("shardopt.chaos.seed", 1);
+  private static final int REJOIN_STEPS = 60;
+  private static final int REJOIN_KILLS = 3;
   private static final Path TABLE = Path.of(System.getProperty("shardopt.chaos.table", "target/chaos-table.md"));
 
   @TempDir Path dir;
@@ -89,6 +91,46 @@ class ChaosSuiteTest {
     assertThat(cluster.log()).containsPattern("failover: models/kill-9-worker-\\d+: workers/w\\d+ declared dead");
     ChaosTable.record(TABLE, "kill -9 of one worker at a seeded step (a new worker joins before the next run)",
         results);
+  }
+
+  /**
+   * Re-replication (issue 9 §2): a worker is killed, training goes on with one copy of its ranges, a
+   * fresh worker joins and receives copies while training runs until every range has 2 copies
+   * again; then another of the original workers is killed, then the third, so that in the end some
+   * ranges (after the third kill, every range) live only on copies made by re-replication. The run
+   * must still end bitwise equal to the fault-free one, with every live copy's own count of updates
+   * equal to the steps: the copies held exactly their sources' state and got every later push.
+   */
+  @Test
+  void workersKilledAndReplacedAreReReplicatedAndTheCopiesAreExact() throws Exception {
+    cluster = new ChaosCluster(ChaosScenarios.FAILURE_TIMEOUT_MS, null).start(3);
+    ChaosScenarios s = new ChaosScenarios(cluster, REJOIN_STEPS);
+    List<RunResult> results = new ArrayList<>();
+    for (int i = 0; i < runs(1); i++) {
+      List<Long> rejoined = new ArrayList<>();
+      List<String> status = new ArrayList<>();
+      RunResult r = s.killAndRejoin(SEED + i, REJOIN_KILLS, rejoined, status);
+      String why = r + "\n" + s.notes() + "\n" + cluster.log();
+      assertThat(r.pulledStep()).as(why).isEqualTo(REJOIN_STEPS);
+      assertThat(r.differingElements()).as("parameters whose bits differ from the fault-free run: %s", why).isZero();
+      assertThat(r.updatesApplied()).as(why).isEqualTo(REJOIN_STEPS);
+      assertThat(r.copyUpdates()).as("each live copy's updates applied, 3 workers: %s", why).hasSize(3)
+          .allMatch(n -> n == REJOIN_STEPS);
+      assertThat(rejoined).as("every kill was followed by re-replication before the run ended: %s", why)
+          .hasSize(REJOIN_KILLS);
+      assertThat(r.faults()).isEqualTo(REJOIN_KILLS);
+      // what `shardopt status` said each time every range had 2 copies again, after k kills
+      for (int k = 1; k <= REJOIN_KILLS; k++) {
+        String line = status.get(k - 1);
+        assertThat(line).as("status after kill %d", k).matches("  replicas 2: epoch \\d+, fewest live copies 2,"
+            + " 0 shards under-replicated, \\d+ cop(y|ies) re-replicated, lost workers/w\\d+(, workers/w\\d+)*");
+        assertThat(line.substring(line.indexOf(", lost ")).split(",")).as("status after kill %d", k).hasSize(k + 1);
+      }
+      results.add(r);
+    }
+    assertThat(cluster.log()).containsPattern("re-replication: models/kill-rejoin-\\d+: \\d+ shards? from .* done");
+    ChaosTable.record(TABLE, "kill -9 of a worker " + REJOIN_KILLS + " times per run, each time a new worker joins and"
+        + " is re-replicated before the next kill (the last kills leave ranges only on copies made)", results);
   }
 
   @Test

@@ -4,6 +4,9 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.v1.CommitCopyRequest;
+import dev.shardopt.v1.CopyShardsRequest;
+import dev.shardopt.v1.CopyShardsResponse;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.DropModelRequest;
@@ -190,7 +193,14 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
           }
           float[] values = decode(chunk);
           store.countIn(chunk.getData().size());
-          model.writeParameters(chunk.getTensor(), chunk.getOffset(), values);
+          if (model.copying()) { // a re-replicated copy: parameters and state slots
+            model.writeCopy(chunk.getTensor(), chunk.getSlot(), chunk.getOffset(), values);
+          } else if (!chunk.getSlot().isEmpty()) {
+            throw ApiException.invalidArgument("chunk.slot '" + chunk.getSlot() + "' is set, but " + model.name()
+                + " is not being copied onto this worker: WriteParameters writes initial parameters (slot \"\")");
+          } else {
+            model.writeParameters(chunk.getTensor(), chunk.getOffset(), values);
+          }
           elements += values.length;
         } catch (RuntimeException e) {
           failed = true;
@@ -313,7 +323,8 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
         }
         GradientPush p = new GradientPush((int) header.getTrainer(), header.getStep(), gradient, checksum.value(),
             header.getGradientNormSquared(), header.getNonFinite(),
-            header.hasPipelineGeneration() ? OptionalLong.of(header.getPipelineGeneration()) : OptionalLong.empty());
+            header.hasPipelineGeneration() ? OptionalLong.of(header.getPipelineGeneration()) : OptionalLong.empty(),
+            header.getEpoch());
         // The model takes the gradient over; the handler thread returns while an SSP push waits.
         model.push(p, config.waitMillis()).whenComplete((ack, e) -> {
           if (e != null) {
@@ -330,21 +341,53 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   }
 
   @Override
+  public void copyShards(CopyShardsRequest request, StreamObserver<CopyShardsResponse> response) {
+    WorkerModel model = modelOrError(request.getModel(), response);
+    if (model == null) {
+      return;
+    }
+    List<long[]> starts = starts(request.getShardsList());
+    int perChunk = config.chunkBytes() / Float.BYTES;
+    // The hold is taken now; the step that completes request.step (or the timeout) sends the copy,
+    // off the step's thread.
+    model.holdForCopy(request.getStep(), starts, config.waitMillis()).thenRunAsync(() -> {
+      CopyShardsResponse.Builder counters = CopyShardsResponse.newBuilder().setStep(request.getStep())
+          .setUpdatesApplied(model.updatesApplied()).setStepsSkipped(model.stepsSkipped());
+      model.sendCopy(request.getStep(), starts, perChunk, (shard, slot, offset, values, n) -> {
+        ByteString data = TensorBytes.encode(values, 0, n);
+        store.countOut(data.size());
+        response.onNext(counters.setChunk(TensorChunk.newBuilder().setTensor(shard.name()).setSlot(slot)
+            .setOffset(offset).setData(data)).build());
+      });
+    }).whenComplete((done, e) -> {
+      if (e != null) {
+        response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
+      } else {
+        response.onCompleted();
+      }
+    });
+  }
+
+  @Override
+  public void commitCopy(CommitCopyRequest request, StreamObserver<Empty> response) {
+    unary(response, () -> {
+      store.get(request.getModel()).commitCopy(request.getStep(), request.getEpoch(), request.getAbort());
+      return Empty.getDefaultInstance();
+    });
+  }
+
+  @Override
   public void pull(PullRequest request, StreamObserver<PullResponse> response) {
     long started = System.nanoTime();
     ServerCallStreamObserver<PullResponse> call = (ServerCallStreamObserver<PullResponse>) response;
     FlowControlledSender<PullResponse> sender = new FlowControlledSender<>(call);
-    WorkerModel model;
-    try {
-      model = store.get(request.getModel());
-    } catch (RuntimeException e) {
-      response.onError(ApiException.toStatus(e));
+    WorkerModel model = modelOrError(request.getModel(), response);
+    if (model == null) {
       return;
     }
     int perChunk = config.chunkBytes() / Float.BYTES;
     // Returns at once; the step that completes min_step sends the snapshot.
-    java.util.List<long[]> starts = request.getShardsList().stream()
-        .map(st -> new long[] {st.getTensorIndex(), st.getOffset()}).toList();
+    List<long[]> starts = starts(request.getShardsList());
     model.pull(request.getMinStep(), request.getTensorsList(), starts, config.waitMillis(), perChunk)
         .whenComplete((snap, e) -> {
       if (e != null) {
@@ -354,6 +397,21 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             bytes -> observer.pulled(workerName.get(), request.getModel(), bytes, secondsSince(started))));
       }
     });
+  }
+
+  /** The model, or null once {@code response} got the error (NOT_FOUND) instead. */
+  private WorkerModel modelOrError(String name, StreamObserver<?> response) {
+    try {
+      return store.get(name);
+    } catch (RuntimeException e) {
+      response.onError(ApiException.toStatus(e));
+      return null;
+    }
+  }
+
+  /** Each ShardStart as {tensor index, offset}. */
+  private static List<long[]> starts(List<dev.shardopt.v1.ShardStart> shards) {
+    return shards.stream().map(st -> new long[] {st.getTensorIndex(), st.getOffset()}).toList();
   }
 
   /** The snapshot's messages, lazily; {@code sent} gets their data bytes once the last one is taken. */

@@ -10,7 +10,15 @@ import java.util.OptionalLong;
  * @param normSquared ASYNC: the trainer's squared global gradient norm (after clipValue)
  * @param nonFinite ASYNC: whether the trainer's gradient has a NaN or Inf
  * @param generation ASYNC, optional: the pipeline generation the trainer computed its statistics under
+ * @param epoch the shard map epoch the trainer sent it by (0 when it did not say)
  */
 public record GradientPush(
     int trainer, long step, float[][] gradient, long checksum, double normSquared, boolean nonFinite,
-    OptionalLong generation) {}
+    OptionalLong generation, long epoch) {
+
+  /** A push that names no shard map epoch. */
+  public GradientPush(int trainer, long step, float[][] gradient, long checksum, double normSquared, boolean nonFinite,
+      OptionalLong generation) {
+    this(trainer, step, gradient, checksum, normSquared, nonFinite, generation, 0);
+  }
+}

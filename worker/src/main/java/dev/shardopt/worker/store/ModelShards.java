@@ -193,6 +193,17 @@ final class ModelShards implements AutoCloseable {
     completeStep();
   }
 
+  /** Overwrites part of shard {@code i}'s array {@code array} (a copy being written: {@link ShardGroup#write}). */
+  synchronized void writeArray(int i, int array, int from, float[] values) {
+    checkOpen();
+    group.write(i, array, from, values, 0, values.length);
+  }
+
+  /** The rule's state slots, in the kernel's order. */
+  synchronized List<String> stateSlots() {
+    return group.stateSlots();
+  }
+
   /** Overwrites part of shard {@code i}'s parameters (initial upload). */
   synchronized void writeParameters(int i, int from, float[] values) {
     checkOpen();

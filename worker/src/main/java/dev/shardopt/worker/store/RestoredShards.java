@@ -11,8 +11,19 @@ import java.util.List;
  *     {@code nextPush})
  * @param nextPush ASYNC: per trainer, its next push index (the checkpoint's cut); empty for SYNC
  * @param load reads the parameters and state into a new group's arrays
+ * @param copy whether the shards are a re-replicated copy of live ones, whose arrays arrive after
+ *     creation ({@link CopyIn}) rather than from {@code load}
  */
-record RestoredShards(long step, long updatesApplied, long stepsSkipped, long[] nextPush, Load load) {
+record RestoredShards(long step, long updatesApplied, long stepsSkipped, long[] nextPush, Load load, boolean copy) {
+
+  RestoredShards(long step, long updatesApplied, long stepsSkipped, long[] nextPush, Load load) {
+    this(step, updatesApplied, stepsSkipped, nextPush, load, false);
+  }
+
+  /** Shards that continue as a copy of live ones at SYNC step boundary {@code step}: their arrays are written next. */
+  static RestoredShards copyAt(long step, long updatesApplied, long stepsSkipped) {
+    return new RestoredShards(step, updatesApplied, stepsSkipped, new long[0], group -> List.of(), true);
+  }
 
   /** Reads the checkpoint's values of a group's shards into its arrays. */
   @FunctionalInterface

@@ -88,7 +88,7 @@ public final class ShardStore {
             + size + " elements");
       }
       ShardSpec shard = new ShardSpec(index, tensor, (int) s.getOffset(), (int) s.getLength());
-      if (!request.hasRestore()) { // a restore reads them from the checkpoint instead
+      if (!request.hasRestore() && !request.hasCopyOf()) { // a restore or copy fills them instead
         float[] values = new float[shard.length()];
         InitialValues.fill(t.getInit(), shard.offset(), values);
         initial.add(values);
@@ -96,7 +96,13 @@ public final class ShardStore {
       initializers.add(t.getInit().getKindCase());
       shards.add(shard);
     }
-    RestoredShards restored = request.hasRestore() ? restore(request.getRestore(), spec, shards) : null;
+    if (request.hasRestore() && request.hasCopyOf()) {
+      throw ApiException.invalidArgument("restore and copy_of are both set; a model's shards come from a checkpoint or"
+          + " from a copy of live ones, not both");
+    }
+    RestoredShards restored = request.hasRestore() ? restore(request.getRestore(), spec, shards)
+        : request.hasCopyOf() ? RestoredShards.copyAt(request.getCopyOf().getStep(),
+            request.getCopyOf().getUpdatesApplied(), request.getCopyOf().getStepsSkipped()) : null;
     ExecutorService steps = Executors.newSingleThreadExecutor(r -> {
       Thread th = new Thread(r, "step-" + name);
       th.setDaemon(true);

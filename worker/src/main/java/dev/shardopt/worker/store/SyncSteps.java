@@ -2,16 +2,26 @@ package dev.shardopt.worker.store;
 
 import dev.shardopt.engine.UpdateDecision;
 import dev.shardopt.rpc.ApiException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The synchronous protocol: pushes for step {@code s} are collected until all K trainers have sent
  * theirs; the step then runs on the model's step executor, in step order, under the pipeline
  * generation in force at {@code s}, through the coordinator's barrier, while pushes for {@code s + 1}
  * may already be collected.
+ *
+ * <p>Re-replication ({@link #holdFrom}, {@link #endHold}): while the shards are copied at step
+ * boundary {@code b}, pushes of step {@code b} and later wait, unadmitted, so that the copy and this
+ * worker see the same pushes from {@code b} on; the hold ends with the shard map's new epoch, and
+ * from then on a push sent by an older map is refused with UNAVAILABLE (its trainer reads the map,
+ * which lists the new copy, and pushes to every copy).
  */
 final class SyncSteps implements PushProtocol {
   private final int trainers;
@@ -24,6 +34,14 @@ final class SyncSteps implements PushProtocol {
   // ---- guarded by lock
   private long collecting;
   private final TreeMap<Long, float[][][]> pending = new TreeMap<>();
+  /** The shard map epoch taken at the last copy's commit: pushes by an older map are refused. */
+  private long epoch;
+  /** Pushes of this step and later wait in {@link #held} (a copy is being taken); -1 when none. */
+  private long holdFrom = -1;
+  private final List<HeldPush> held = new ArrayList<>();
+  private ScheduledFuture<?> holdExpiry;
+
+  private record HeldPush(GradientPush push, long waitMillis, CompletableFuture<PushAck> ack) {}
 
   /** @param firstStep the first step to collect (0, or a restored model's checkpoint step) */
   SyncSteps(ProtocolParts parts, int trainers, PipelineTimeline timeline, StepCoordinator coordinator,
@@ -34,15 +52,27 @@ final class SyncSteps implements PushProtocol {
     this.timeline = timeline;
     this.coordinator = coordinator;
     this.stepExecutor = stepExecutor;
+    parts.lifecycle().onEnd(this::failHeld);
   }
 
   @Override
   public CompletableFuture<PushAck> push(GradientPush p, long waitMillis) {
     synchronized (lock) {
       parts.receive();
+    }
+    return offer(p, waitMillis);
+  }
+
+  private CompletableFuture<PushAck> offer(GradientPush p, long waitMillis) {
+    synchronized (lock) {
+      parts.lifecycle().check();
       PushAck known = duplicateOrRefused(p);
       if (known != null) {
         return CompletableFuture.completedFuture(known);
+      }
+      CompletableFuture<PushAck> waiting = heldOrStale(p, waitMillis);
+      if (waiting != null) {
+        return waiting;
       }
     }
     parts.admission().admit(p); // outside the lock: it may ask the coordinator for the schedule
@@ -52,6 +82,10 @@ final class SyncSteps implements PushProtocol {
       PushAck known = duplicateOrRefused(p); // the same push may have raced in on another stream
       if (known != null) {
         return CompletableFuture.completedFuture(known);
+      }
+      CompletableFuture<PushAck> waiting = heldOrStale(p, waitMillis); // a hold may have begun meanwhile
+      if (waiting != null) {
+        return waiting;
       }
       parts.ledger().record(p.trainer(), p.step(), p.checksum());
       float[][][] step = pending.computeIfAbsent(p.step(), s -> new float[trainers][][]);
@@ -66,6 +100,104 @@ final class SyncSteps implements PushProtocol {
       stepExecutor.execute(() -> run(p.step(), run));
     }
     return CompletableFuture.completedFuture(new PushAck(p.step(), false, parts.shards().version()));
+  }
+
+  /**
+   * Under the lock: refuses a push sent by a shard map older than the epoch taken, and keeps one of
+   * a held step waiting (its future); null when it may go on.
+   */
+  private CompletableFuture<PushAck> heldOrStale(GradientPush p, long waitMillis) {
+    if (p.epoch() < epoch) {
+      throw ApiException.unavailable("trainer " + p.trainer() + " pushed step " + p.step() + " of " + parts.model()
+          + " by shard map epoch " + p.epoch() + ", but the map is at epoch " + epoch + " (a copy of these shards was"
+          + " added); read the shard map again and push to every copy it lists");
+    }
+    if (holdFrom >= 0 && p.step() >= holdFrom) {
+      CompletableFuture<PushAck> ack = new CompletableFuture<>();
+      held.add(new HeldPush(p, waitMillis, ack));
+      return ack;
+    }
+    return null;
+  }
+
+  /**
+   * Holds the pushes of {@code step} and later (they wait, unadmitted) until {@link #endHold}, or
+   * for {@code waitMillis}, when the hold ends by itself as if nothing had happened.
+   *
+   * @throws ApiException FAILED_PRECONDITION when a push of {@code step} or later is admitted already,
+   *     or a hold is in force
+   */
+  void holdFrom(long step, long waitMillis, ScheduledExecutorService timer) {
+    synchronized (lock) {
+      parts.lifecycle().check();
+      if (holdFrom >= 0) {
+        throw ApiException.failedPrecondition(parts.model() + " is being copied already on this worker (its pushes"
+            + " from step " + holdFrom + " on wait)");
+      }
+      if (collecting > step || pending.ceilingKey(step) != null) {
+        throw ApiException.failedPrecondition(parts.model() + " has admitted pushes of step " + collecting + " on this"
+            + " worker; a copy at step " + step + " must begin before its first push: choose a later step");
+      }
+      holdFrom = step;
+      holdExpiry = timer.schedule(() -> endHold(step, -1), waitMillis, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /**
+   * Ends the hold on {@code step}, taking the shard map's {@code newEpoch} first (when it is newer):
+   * the held pushes are then offered again, so one sent by an older map is refused.
+   *
+   * @return whether the hold on {@code step} was still in force
+   */
+  boolean endHold(long step, long newEpoch) {
+    List<HeldPush> release;
+    synchronized (lock) {
+      if (holdFrom != step) {
+        return false;
+      }
+      holdFrom = -1;
+      holdExpiry.cancel(false);
+      epoch = Math.max(epoch, newEpoch);
+      release = new ArrayList<>(held);
+      held.clear();
+    }
+    for (HeldPush h : release) {
+      CompletableFuture<PushAck> ack;
+      try {
+        ack = offer(h.push(), h.waitMillis());
+      } catch (RuntimeException e) {
+        ack = CompletableFuture.failedFuture(e);
+      }
+      ack.whenComplete((a, e) -> {
+        if (e != null) {
+          h.ack().completeExceptionally(e);
+        } else {
+          h.ack().complete(a);
+        }
+      });
+    }
+    return true;
+  }
+
+  /** Takes the shard map's {@code newEpoch} (a new copy's commit): pushes by an older map are refused. */
+  void takeEpoch(long newEpoch) {
+    synchronized (lock) {
+      epoch = Math.max(epoch, newEpoch);
+    }
+  }
+
+  /** The model failed or was dropped: the held pushes fail as every later call does. */
+  private void failHeld(ApiException reason) {
+    List<HeldPush> failed;
+    synchronized (lock) {
+      failed = new ArrayList<>(held);
+      held.clear();
+      if (holdExpiry != null) {
+        holdExpiry.cancel(false);
+      }
+      holdFrom = -1;
+    }
+    failed.forEach(h -> h.ack().completeExceptionally(reason));
   }
 
   /** A duplicate's ack, null for a new push of the collecting step; anything else is refused. */

@@ -40,6 +40,9 @@ public final class WorkerModel {
   private final ModelLifecycle lifecycle;
   private final StepCoordinator coordinator;
   private final AsyncSteps async; // null for SYNC models
+  private final SyncSteps sync; // null for ASYNC models
+  private final CopyIn copyIn; // null unless the shards are a re-replicated copy
+  private final ScheduledExecutorService timeouts;
   private final CheckpointSnapshots checkpoints;
   private final List<FileRange> restoredFrom;
 
@@ -111,8 +114,10 @@ public final class WorkerModel {
     ProtocolParts parts = new ProtocolParts(name, this.shards, ledger,
         new PushAdmission(name, trainers, timeline, this.shards), completed, lifecycle, gradients);
     this.async = isAsync ? new AsyncSteps(parts, spec.getStaleness(), slowest, timeouts) : null;
-    this.protocol = isAsync ? async
-        : new SyncSteps(parts, trainers, timeline, coordinator, stepExecutor, firstStep);
+    this.sync = isAsync ? null : new SyncSteps(parts, trainers, timeline, coordinator, stepExecutor, firstStep);
+    this.protocol = isAsync ? async : sync;
+    this.copyIn = restored != null && restored.copy() ? new CopyIn(name, shards, this.shards.stateSlots()) : null;
+    this.timeouts = timeouts;
     if (async != null) {
       lifecycle.onEnd(async::end); // held pushes then fail as every later call does
     }
@@ -246,6 +251,7 @@ public final class WorkerModel {
             + " trainers (0.." + (trainers - 1) + ")");
       }
       lifecycle.check();
+      checkServing();
       if (!uploads.loaded()) {
         throw ApiException.failedPrecondition(
             name() + " is waiting for its initial values: write them with WriteParameters before the first push");
@@ -287,6 +293,7 @@ public final class WorkerModel {
       shards.checkTensors(tensors);
       checkStarts(starts);
       lifecycle.check();
+      checkServing();
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -297,6 +304,126 @@ public final class WorkerModel {
           lifecycle.check();
           return snapshots.snapshot(tensors, starts, chunkFloats);
         });
+  }
+
+  /** A copy still being written serves nothing: the shard map does not list it yet. */
+  private void checkServing() {
+    if (copyIn != null && !copyIn.committed()) {
+      throw ApiException.unavailable(name() + " is still being copied onto this worker (re-replication); read the"
+          + " shard map again");
+    }
+  }
+
+  // ---------------------------------------------------------------- re-replication
+
+  /** Where {@link #sendCopy} puts each run of an array: {@code n} values of {@code values}, from {@code offset} of the tensor. */
+  @FunctionalInterface
+  public interface CopySink {
+    void accept(ShardSpec shard, String slot, long offset, float[] values, int n);
+  }
+
+  /**
+   * SYNC, re-replication at step boundary {@code step} (a multiple of the pipeline's accumulate): holds
+   * the pushes of {@code step} and later at once (until {@link #commitCopy}, or for {@code
+   * waitMillis}), then completes once the model has completed {@code step} steps, so that {@link
+   * #sendCopy} reads exactly the state there.
+   *
+   * @throws ApiException (in the future) FAILED_PRECONDITION for an ASYNC model, when a push of {@code
+   *     step} or later is admitted already, or another copy is being taken; NOT_FOUND for a start where
+   *     this worker holds no shard; DEADLINE_EXCEEDED when the step is not reached within the wait
+   */
+  public CompletableFuture<Void> holdForCopy(long step, List<long[]> starts, long waitMillis) {
+    try {
+      checkStarts(starts);
+      int k = shards.accumulate();
+      if (step % k != 0) {
+        throw ApiException.invalidArgument("step " + step + " of " + name() + " is not an update boundary: a copy's"
+            + " step must be a multiple of the pipeline's accumulate " + k);
+      }
+      syncSteps().holdFrom(step, waitMillis, timeouts);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return completed.await(step, waitMillis, () -> ApiException.deadlineExceeded("step " + step + " of " + name()
+        + " is not complete after " + waitMillis + " ms (" + protocol.progress() + "); the copy waits for it"))
+        .thenApply(reached -> null);
+  }
+
+  /**
+   * Hands the parameters and every state slot of the shards starting at {@code starts}, at step
+   * boundary {@code step} (reached and held: {@link #holdForCopy}), to {@code sink} in runs of at
+   * most {@code chunkFloats}, read through the shards' {@link ShardGroup#read} a run at a time.
+   */
+  public void sendCopy(long step, List<long[]> starts, int chunkFloats, CopySink sink) {
+    float[] buffer = new float[chunkFloats];
+    try {
+      shards.snapshot(step, shards.accumulate(), (shard, slot, length, values) -> {
+        boolean wanted = starts.stream().anyMatch(st -> st[0] == shard.tensorIndex() && st[1] == shard.offset());
+        for (long from = 0; wanted && from < length; from += chunkFloats) {
+          int n = (int) Math.min(chunkFloats, length - from);
+          values.read(from, buffer, n);
+          sink.accept(shard, slot, shard.offset() + from, buffer, n);
+        }
+      });
+    } catch (CheckpointException e) { // the sink writes no file
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Ends a copy. On the worker the copy was taken from: with {@code abort}, the held pushes are
+   * admitted as they are; otherwise the worker takes the shard map's {@code epoch} first (a push
+   * sent by an older map is refused from now on). On the new copy: checks it is complete, takes
+   * {@code epoch} and serves.
+   *
+   * @throws ApiException FAILED_PRECONDITION when the source's hold on {@code step} had ended (the
+   *     copy may have missed pushes: abort it), or the new copy is incomplete
+   */
+  public void commitCopy(long step, long epoch, boolean abort) {
+    lifecycle.check();
+    SyncSteps s = syncSteps();
+    if (copyIn != null && !copyIn.committed()) {
+      if (abort) {
+        throw ApiException.failedPrecondition(name() + " is an uncommitted copy on this worker; drop it (DropModel)"
+            + " to abort it");
+      }
+      copyIn.commit();
+      s.takeEpoch(epoch);
+      return;
+    }
+    if (abort) {
+      s.endHold(step, -1);
+      return;
+    }
+    if (!s.endHold(step, epoch)) {
+      throw ApiException.failedPrecondition(name() + " no longer holds its pushes of step " + step + " on this worker"
+          + " (the hold ended after the wait, or was never taken): the copy may have missed pushes; abort it");
+    }
+  }
+
+  /** Writes {@code values} into the copy being made on this worker: {@code slot} "" for the parameters. */
+  public void writeCopy(String tensor, String slot, long offset, float[] values) {
+    lifecycle.check();
+    if (copyIn == null || copyIn.committed()) {
+      throw ApiException.failedPrecondition("chunk.slot is for a copy being made (CreateShards with copy_of, before"
+          + " CommitCopy); " + name() + " is not one on this worker");
+    }
+    int i = shards.shardFor(tensor, offset, values.length);
+    int from = (int) (offset - shards.shards().get(i).offset());
+    int array = copyIn.arrayOf(slot);
+    copyIn.write(i, array, from, values.length, () -> shards.writeArray(i, array, from, values));
+  }
+
+  /** Whether this model's shards are a copy still being written. */
+  public boolean copying() {
+    return copyIn != null && !copyIn.committed();
+  }
+
+  private SyncSteps syncSteps() {
+    if (sync == null) {
+      throw ApiException.failedPrecondition(name() + " is ASYNC: only SYNC models have copies (replicas)");
+    }
+    return sync;
   }
 
   private void checkStarts(List<long[]> starts) {

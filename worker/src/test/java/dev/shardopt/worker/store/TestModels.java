@@ -46,6 +46,28 @@ final class TestModels implements AutoCloseable {
         timeouts, checkpoints);
   }
 
+  /**
+   * A re-replicated copy of {@link #model}'s shards (SYNC, Adam-like state included) at step boundary
+   * {@code step} with the source's counters; its arrays are written next ({@link WorkerModel#writeCopy}).
+   */
+  WorkerModel copy(Pipeline p, int trainers, StepCoordinator coordinator, List<String> names, int[] lengths, long step,
+      long updatesApplied, long stepsSkipped) {
+    Model.Builder spec = Model.newBuilder().setName("models/m").setPipeline(p.toProto()).setTrainers(trainers)
+        .setMode(TrainingMode.SYNC);
+    List<ShardSpec> shards = new ArrayList<>();
+    List<Initializer.KindCase> kinds = new ArrayList<>();
+    for (int i = 0; i < names.size(); i++) {
+      spec.addTensors(TensorSpec.newBuilder().setName(names.get(i)).addShape(lengths[i]));
+      shards.add(ShardSpec.whole(i, new TensorShape(names.get(i), new long[] {lengths[i]})));
+      kinds.add(Initializer.KindCase.ZEROS);
+    }
+    ExecutorService steps = Executors.newSingleThreadExecutor();
+    stepExecutors.add(steps);
+    return new WorkerModel(spec.build(), shards, null, kinds, RestoredShards.copyAt(step, updatesApplied, stepsSkipped),
+        coordinator, new CpuBackend(new ParallelApply(pool, 1)), new ParallelApply(pool, 1), steps, timeouts,
+        checkpoints);
+  }
+
   /** The checksum the service computes for a gradient sent as one chunk per shard. */
   static long checksum(float[][] gradient) {
     PushChecksum c = new PushChecksum();
@@ -60,6 +82,13 @@ final class TestModels implements AutoCloseable {
   /** A push with its checksum, awaited. */
   static PushAck push(WorkerModel m, int trainer, long step, float[][] gradient) throws Exception {
     return pushAsync(m, trainer, step, gradient, 0, false, 5000).get(10, TimeUnit.SECONDS);
+  }
+
+  /** A push sent by shard map {@code epoch}, not awaited. */
+  static java.util.concurrent.CompletableFuture<PushAck> pushByEpoch(WorkerModel m, int trainer, long step,
+      float[][] gradient, long epoch) {
+    return m.push(new GradientPush(trainer, step, gradient, checksum(gradient), 0, false, OptionalLong.empty(), epoch),
+        5000);
   }
 
   static java.util.concurrent.CompletableFuture<PushAck> pushAsync(
