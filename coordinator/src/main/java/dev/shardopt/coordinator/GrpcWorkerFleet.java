@@ -2,6 +2,7 @@ package dev.shardopt.coordinator;
 
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.DropModelRequest;
@@ -16,7 +17,6 @@ import dev.shardopt.v1.SnapshotShardsResponse;
 import dev.shardopt.v1.WorkerGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -38,18 +38,26 @@ public final class GrpcWorkerFleet implements WorkerFleet, AutoCloseable {
 
   private final long deadlineMillis;
   private final long snapshotDeadlineMillis;
+  private final GrpcSecurity security;
+
+  /** Plaintext channels without a token (loopback clusters). */
+  public GrpcWorkerFleet(long deadlineMillis, long snapshotDeadlineMillis) {
+    this(deadlineMillis, snapshotDeadlineMillis, GrpcSecurity.plaintext());
+  }
 
   /**
    * @param snapshotDeadlineMillis how long SnapshotShards may take: the worker waits for the step
    *     boundary first, so the barrier timeout
+   * @param security the channels' credentials and the token they send (the workers accept it in role worker)
    */
-  public GrpcWorkerFleet(long deadlineMillis, long snapshotDeadlineMillis) {
+  public GrpcWorkerFleet(long deadlineMillis, long snapshotDeadlineMillis, GrpcSecurity security) {
     this.deadlineMillis = deadlineMillis;
     this.snapshotDeadlineMillis = snapshotDeadlineMillis;
+    this.security = security;
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+    return channels.computeIfAbsent(address, a -> security.channel(a)
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES).build());
   }
 
