@@ -170,7 +170,7 @@ public final class GrpcSecurity implements AutoCloseable {
   public NettyChannelBuilder channel(String target) {
     ChannelCredentials credentials;
     if (certificates == null) {
-      if (!insecure && !isLoopback(hostOf(target)) && warnedChannel.compareAndSet(false, true)) {
+      if (!insecure && !warnedChannel.get() && !isLoopback(hostOf(target)) && warnedChannel.compareAndSet(false, true)) {
         log.warn("calling {} without TLS: the traffic{} can be read on the network (give --tls-ca, or --insecure to"
             + " silence this)", target, token == null ? "" : ", bearer token included,");
       }
