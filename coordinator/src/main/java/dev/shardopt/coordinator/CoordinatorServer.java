@@ -51,8 +51,8 @@ public final class CoordinatorServer implements AutoCloseable {
         .executor(Executors.newCachedThreadPool(GrpcServers.daemonThreads("coordinator-rpc"))));
     health.setStatus("", ServingStatus.SERVING);
     failures.start(timer);
-    log.info("shardopt coordinator serving on {} ({}{}); {}", address(), security.tls() ? "TLS" : "plaintext",
-        security.authenticates() ? ", bearer tokens checked" : "", state.durable()
+    log.info("transport security: {}", security.summary());
+    log.info("shardopt coordinator serving on {}; {}", address(), state.durable()
         ? "state in " + config.stateDir().toAbsolutePath()
         : "state is not durable (no --state-dir): a restart loses every model");
     return this;

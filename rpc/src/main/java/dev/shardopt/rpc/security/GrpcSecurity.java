@@ -95,6 +95,12 @@ public final class GrpcSecurity implements AutoCloseable {
     return certificates != null;
   }
 
+  /** "plaintext", "TLS" or "mutual TLS" (client certificates required), and whether tokens are checked and sent. */
+  public String summary() {
+    String transport = certificates == null ? "plaintext" : certificates.trustManager() != null ? "mutual TLS" : "TLS";
+    return transport + (tokens != null ? ", bearer tokens checked" : "") + (token != null ? ", a bearer token sent" : "");
+  }
+
   /** Whether this process's servers check bearer tokens. */
   public boolean authenticates() {
     return tokens != null;

@@ -49,11 +49,25 @@ public final class TransportErrors {
             + " signed by a CA the server trusts (its --tls-ca); the server's log says why");
       }
     }
-    if (!clientUsesTls && s.getDescription() != null && s.getDescription().startsWith("Network closed for unknown reason")) {
+    if (!clientUsesTls && (startsWith(s.getDescription(), "Network closed for unknown reason") || reset(s.getCause()))) {
       return Optional.of("the server closed the connection at once: if it serves TLS, give this client --tls-ca (and"
           + " --tls-cert/--tls-key when it requires client certificates)");
     }
     return Optional.empty();
+  }
+
+  private static boolean startsWith(String description, String prefix) {
+    return description != null && description.startsWith(prefix);
+  }
+
+  /** The peer reset the connection: a TLS server answers a plaintext preface so, or by closing it. */
+  private static boolean reset(Throwable t) {
+    for (; t != null; t = t.getCause()) {
+      if (String.valueOf(t.getMessage()).contains("Connection reset")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String firstLine(String s) {

@@ -114,6 +114,7 @@ public final class WorkerServer implements AutoCloseable {
     if (config.advertise() != null) {
       log.info("registered as {}: callers reach this worker there", config.advertise());
     }
+    log.info("transport security: {}", security.summary());
     return this;
   }
 
