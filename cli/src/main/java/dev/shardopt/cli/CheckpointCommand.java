@@ -1,12 +1,14 @@
 package dev.shardopt.cli;
 
 import dev.shardopt.client.CheckpointInfo;
+import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.RemoteModel;
 import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.ShardoptException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -38,12 +40,14 @@ public final class CheckpointCommand implements Callable<Integer> {
           + " passed (default: the next one). Not for ASYNC models.")
   Long atStep;
 
+  @Mixin SecurityOptions security = new SecurityOptions();
+
   @Override
   public Integer call() {
     if (atStep != null && atStep < 0) {
       throw new UserErrorException("--at-step must be >= 0, got " + atStep);
     }
-    try (ShardoptCluster cluster = new ShardoptCluster(coordinator, null)) {
+    try (ShardoptCluster cluster = new ShardoptCluster(coordinator, security.client(ClientOptions.defaults()), null)) {
       RemoteModel m = cluster.model(model);
       CheckpointInfo c = atStep == null ? m.checkpoint(dir) : m.checkpoint(dir, atStep);
       String at = c.nextPush().isEmpty() ? "at step " + c.step()

@@ -9,6 +9,7 @@ import dev.shardopt.coordinator.CoordinatorObserver;
 import dev.shardopt.coordinator.CoordinatorModule;
 import dev.shardopt.coordinator.CoordinatorServer;
 import dev.shardopt.coordinator.CoordinatorStateStore;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -45,6 +46,10 @@ public final class CoordinatorCommand implements Callable<Integer> {
 
   @Mixin MetricsOptions metrics = new MetricsOptions();
 
+  @Mixin SecurityOptions security = new SecurityOptions();
+
+  @Mixin AuthOptions auth = new AuthOptions();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -62,11 +67,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
     CoordinatorConfig config = CoordinatorConfig.defaults().withHost(host).withPort(port)
         .withBarrierTimeoutMillis(barrierTimeoutMillis).withHeartbeatMillis(heartbeatMillis).withMissedBeats(missedBeats)
         .withStateDir(stateDir);
-    MetricsEndpoint endpoint = metrics.start(); // first: a bad --metrics-port leaves nothing started
+    GrpcSecurity grpcSecurity = security.security(auth.tokens()); // a bad file: one line, nothing started
+    MetricsEndpoint endpoint = metrics.start(); // a bad --metrics-port leaves nothing started
     CoordinatorObserver observer = endpoint == null ? CoordinatorObserver.NONE : new CoordinatorMetrics(endpoint.registry());
     CoordinatorServer server;
     try {
-      server = Guice.createInjector(new CoordinatorModule(config, observer)).getInstance(CoordinatorServer.class);
+      server = Guice.createInjector(new CoordinatorModule(config, observer, grpcSecurity)).getInstance(CoordinatorServer.class);
     } catch (ProvisionException | CreationException e) {
       Throwable cause = e;
       while (cause != null && !(cause instanceof CoordinatorStateStore.UnreadableStateException)) {
@@ -84,6 +90,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
     }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.close();
+      grpcSecurity.close();
       if (endpoint != null) {
         endpoint.close();
       }

@@ -138,7 +138,8 @@ public final class ShardoptCli implements Callable<Integer> {
    * has not (a device that cannot open here): one line, no trace, status 2.
    */
   static boolean isUserError(Throwable t) {
-    return t instanceof UserErrorException || t instanceof TensorFileException || t instanceof DeviceUnavailableException;
+    return t instanceof UserErrorException || t instanceof TensorFileException || t instanceof DeviceUnavailableException
+        || t instanceof dev.shardopt.rpc.security.SecurityConfigException;
   }
 
   private static Throwable unwrap(Throwable t) {

@@ -11,11 +11,12 @@ import dev.shardopt.v1.StepMetrics;
 import dev.shardopt.v1.WorkerStatus;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -31,6 +32,8 @@ public final class StatusCommand implements Callable<Integer> {
       description = "The coordinator's address (default: ${DEFAULT-VALUE}).")
   String coordinator;
 
+  @Mixin SecurityOptions security = new SecurityOptions();
+
   /** {@code cpu "Java heap, 8 threads": shards 1200 bytes, free 1000 of 4000 bytes}, or why there is none. */
   static String device(WorkerStatus w) {
     if (!w.hasDevice()) {
@@ -44,7 +47,8 @@ public final class StatusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    ManagedChannel channel = NettyChannelBuilder.forTarget(coordinator).usePlaintext().build();
+    GrpcSecurity grpcSecurity = security.security(null);
+    ManagedChannel channel = grpcSecurity.channel(coordinator).build();
     try {
       CoordinatorGrpc.CoordinatorBlockingStub stub = CoordinatorGrpc.newBlockingStub(channel);
       ClusterStatus status = stub.withDeadlineAfter(10, TimeUnit.SECONDS).getStatus(GetStatusRequest.getDefaultInstance());
@@ -84,10 +88,10 @@ public final class StatusCommand implements Callable<Integer> {
       out.flush();
       return ShardoptCli.EXIT_OK;
     } catch (StatusRuntimeException e) {
-      throw new UserErrorException("cannot reach the coordinator at " + coordinator + ": " + e.getStatus().getCode()
-          + (e.getStatus().getDescription() == null ? "" : " " + e.getStatus().getDescription()), e);
+      throw new UserErrorException("cannot reach the coordinator at " + coordinator + ": " + grpcSecurity.describe(e), e);
     } finally {
       channel.shutdownNow();
+      grpcSecurity.close();
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.shardopt.cli;
 
+import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.worker.server.WorkerConfig;
 import dev.shardopt.worker.server.WorkerMetrics;
 import dev.shardopt.worker.server.WorkerObserver;
@@ -40,6 +41,10 @@ public final class WorkerCommand implements Callable<Integer> {
 
   @Mixin MetricsOptions metrics = new MetricsOptions();
 
+  @Mixin SecurityOptions security = new SecurityOptions();
+
+  @Mixin AuthOptions auth = new AuthOptions();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -56,12 +61,13 @@ public final class WorkerCommand implements Callable<Integer> {
       }
       config = config.withThreads(threads);
     }
+    GrpcSecurity grpcSecurity = security.security(auth.tokens()); // a bad file: one line, nothing started
     MetricsEndpoint endpoint = metrics.start(); // a bad --metrics-port leaves nothing started
     WorkerObserver observer = endpoint == null ? WorkerObserver.NONE : new WorkerMetrics(endpoint.registry());
     // A device that cannot open here fails with its one line (DeviceUnavailableException: exit 2).
     WorkerServer server;
     try {
-      server = WorkerServer.create(new WorkerModule(config, observer));
+      server = WorkerServer.create(new WorkerModule(config, observer, grpcSecurity));
     } catch (RuntimeException e) {
       if (endpoint != null) {
         endpoint.close();
@@ -75,10 +81,11 @@ public final class WorkerCommand implements Callable<Integer> {
     } catch (io.grpc.StatusRuntimeException e) {
       server.close();
       throw new UserErrorException("cannot register with the coordinator at " + coordinator + ": "
-          + e.getStatus().getCode() + " " + e.getStatus().getDescription(), e);
+          + grpcSecurity.describe(e), e);
     }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.close();
+      grpcSecurity.close();
       if (endpoint != null) {
         endpoint.close();
       }

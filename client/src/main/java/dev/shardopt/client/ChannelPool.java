@@ -2,7 +2,7 @@ package dev.shardopt.client;
 
 import dev.shardopt.rpc.TensorBytes;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,18 +16,23 @@ final class ChannelPool implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
-  ChannelPool() {
-    this(ChannelPool::plaintext);
+  /** Channels with {@code security}'s credentials and token. */
+  ChannelPool(GrpcSecurity security) {
+    this(target -> channel(security, target));
   }
 
   ChannelPool(Function<String, ManagedChannel> factory) {
     this.factory = factory;
   }
 
-  /** A Netty plaintext channel that accepts Shardopt's largest messages. */
+  /** A plaintext channel without a token (loopback tests). */
   static ManagedChannel plaintext(String target) {
-    return NettyChannelBuilder.forTarget(target)
-        .usePlaintext()
+    return channel(GrpcSecurity.plaintext(), target);
+  }
+
+  /** A Netty channel with {@code security}'s credentials and token that accepts Shardopt's largest messages. */
+  static ManagedChannel channel(GrpcSecurity security, String target) {
+    return security.channel(target)
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
         .build();
   }

@@ -1,6 +1,9 @@
 package dev.shardopt.client;
 
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.security.BearerToken;
+import dev.shardopt.rpc.security.TlsFiles;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -24,12 +27,14 @@ import java.util.Objects;
  *   <li>{@code failoverWait}: of a replicated model, a push or pull a worker does not answer is
  *       tried again, reading the shard map each time, until the map moves the worker's shards to
  *       their backups, for up to this long (default 60 s).
+ *   <li>{@code tls}, {@code token}: TLS or mutual TLS to every server, and the bearer token sent on
+ *       every call (default: plaintext, and the token of {@code SHARDOPT_TOKEN} when it is set).
  * </ul>
  */
 public final class ClientOptions {
   private static final ClientOptions DEFAULTS = new ClientOptions(
       TensorBytes.DEFAULT_CHUNK_BYTES, Duration.ofSeconds(120), Duration.ofSeconds(60), 3,
-      Duration.ofMillis(200), Duration.ofMinutes(10), Duration.ofSeconds(60));
+      Duration.ofMillis(200), Duration.ofMinutes(10), Duration.ofSeconds(60), null, null);
 
   private final int chunkBytes;
   private final Duration rpcDeadline;
@@ -38,9 +43,14 @@ public final class ClientOptions {
   private final Duration retryBackoff;
   private final Duration checkpointDeadline;
   private final Duration failoverWait;
+  private final TlsFiles tls;
+  private final BearerToken token;
 
   private ClientOptions(int chunkBytes, Duration rpcDeadline, Duration readyTimeout,
-      int pushAttempts, Duration retryBackoff, Duration checkpointDeadline, Duration failoverWait) {
+      int pushAttempts, Duration retryBackoff, Duration checkpointDeadline, Duration failoverWait, TlsFiles tls,
+      BearerToken token) {
+    this.tls = tls;
+    this.token = token;
     this.chunkBytes = chunkBytes;
     this.rpcDeadline = rpcDeadline;
     this.readyTimeout = readyTimeout;
@@ -61,17 +71,17 @@ public final class ClientOptions {
               + bytes);
     }
     return new ClientOptions(bytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff,
-        checkpointDeadline, failoverWait);
+        checkpointDeadline, failoverWait, tls, token);
   }
 
   public ClientOptions rpcDeadline(Duration d) {
     return new ClientOptions(chunkBytes, positive("rpcDeadline", d), readyTimeout, pushAttempts,
-        retryBackoff, checkpointDeadline, failoverWait);
+        retryBackoff, checkpointDeadline, failoverWait, tls, token);
   }
 
   public ClientOptions readyTimeout(Duration d) {
     return new ClientOptions(chunkBytes, rpcDeadline, positive("readyTimeout", d), pushAttempts,
-        retryBackoff, checkpointDeadline, failoverWait);
+        retryBackoff, checkpointDeadline, failoverWait, tls, token);
   }
 
   /** Attempts in all for a push answered with UNAVAILABLE; 1: no retry. */
@@ -80,7 +90,7 @@ public final class ClientOptions {
       throw new IllegalArgumentException("pushAttempts must be in [1, 10], got " + attempts);
     }
     return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, attempts, retryBackoff,
-        checkpointDeadline, failoverWait);
+        checkpointDeadline, failoverWait, tls, token);
   }
 
   public ClientOptions retryBackoff(Duration d) {
@@ -89,13 +99,13 @@ public final class ClientOptions {
       throw new IllegalArgumentException("retryBackoff must not be negative, got " + d);
     }
     return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, d,
-        checkpointDeadline, failoverWait);
+        checkpointDeadline, failoverWait, tls, token);
   }
 
   /** Deadline of a checkpoint call (snapshot and the workers' writes). */
   public ClientOptions checkpointDeadline(Duration d) {
     return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff,
-        positive("checkpointDeadline", d), failoverWait);
+        positive("checkpointDeadline", d), failoverWait, tls, token);
   }
 
   /**
@@ -105,7 +115,37 @@ public final class ClientOptions {
    */
   public ClientOptions failoverWait(Duration d) {
     return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff, checkpointDeadline,
-        positive("failoverWait", d));
+        positive("failoverWait", d), tls, token);
+  }
+
+  /**
+   * TLS to the coordinator and the workers: {@code ca} the CA to trust (null: the system's), {@code cert}
+   * and {@code key} (PKCS#8) this client's certificate for mutual TLS (both null: none). The files are
+   * read when the cluster client is made, and again when they change.
+   */
+  public ClientOptions tls(Path ca, Path cert, Path key) {
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff, checkpointDeadline,
+        failoverWait, new TlsFiles(cert, key, ca), token);
+  }
+
+  /** The bearer token sent on every call (default: {@code SHARDOPT_TOKEN} when it is set, else none). */
+  public ClientOptions token(String bearer) {
+    return token(BearerToken.of(bearer));
+  }
+
+  public ClientOptions token(BearerToken bearer) {
+    return new ClientOptions(chunkBytes, rpcDeadline, readyTimeout, pushAttempts, retryBackoff, checkpointDeadline,
+        failoverWait, tls, Objects.requireNonNull(bearer, "token"));
+  }
+
+  /** The TLS files, or null: plaintext. */
+  public TlsFiles tls() {
+    return tls;
+  }
+
+  /** The token set here, or null (then {@code SHARDOPT_TOKEN}, if set, is sent). */
+  public BearerToken token() {
+    return token;
   }
 
   public Duration failoverWait() {
@@ -153,6 +193,7 @@ public final class ClientOptions {
   public String toString() {
     return "ClientOptions{chunkBytes=" + chunkBytes + ", rpcDeadline=" + rpcDeadline
         + ", readyTimeout=" + readyTimeout + ", pushAttempts=" + pushAttempts + ", retryBackoff="
-        + retryBackoff + ", checkpointDeadline=" + checkpointDeadline + ", failoverWait=" + failoverWait + "}";
+        + retryBackoff + ", checkpointDeadline=" + checkpointDeadline + ", failoverWait=" + failoverWait
+        + (tls == null ? "" : ", " + tls) + (token == null ? "" : ", token=hidden") + "}";
   }
 }

@@ -1,5 +1,8 @@
 package dev.shardopt.client;
 
+import dev.shardopt.rpc.security.BearerToken;
+import dev.shardopt.rpc.security.GrpcSecurity;
+import dev.shardopt.rpc.security.TlsFiles;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.rpc.CoordinatorAnswers;
 import dev.shardopt.v1.ClusterStatus;
@@ -40,6 +43,7 @@ public class ShardoptCluster implements AutoCloseable {
   private final AutoCloseable ownedResources;
   private final ManagedChannel coordinatorChannel;
   private final ChannelPool workerChannels;
+  private final GrpcSecurity security;
   private final WorkerCalls workerCalls;
   private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -59,8 +63,10 @@ public class ShardoptCluster implements AutoCloseable {
     this.target = Objects.requireNonNull(coordinatorTarget, "coordinatorTarget");
     this.options = Objects.requireNonNull(options, "options");
     this.ownedResources = ownedResources;
-    this.coordinatorChannel = ChannelPool.plaintext(coordinatorTarget);
-    this.workerChannels = new ChannelPool();
+    this.security = GrpcSecurity.builder().tls(options.tls() == null ? new TlsFiles(null, null, null) : options.tls())
+        .token(options.token() != null ? options.token() : BearerToken.resolve(null, System.getenv())).build();
+    this.coordinatorChannel = ChannelPool.channel(security, coordinatorTarget);
+    this.workerChannels = new ChannelPool(security);
     this.workerCalls = new WorkerCalls(workerChannels, options);
   }
 
@@ -258,7 +264,7 @@ public class ShardoptCluster implements AutoCloseable {
     try {
       return rpc.get();
     } catch (StatusRuntimeException e) {
-      throw ShardoptException.of(e, what + " at coordinator " + target, target);
+      throw ShardoptException.of(e, what + " at coordinator " + target, target, security.tls());
     }
   }
 
@@ -282,7 +288,7 @@ public class ShardoptCluster implements AutoCloseable {
           Math.max(10, options.retryBackoff().toMillis()), 2_000,
           left -> rpc.apply(coordinator(Duration.ofMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))))));
     } catch (StatusRuntimeException e) {
-      throw ShardoptException.of(e, what + " at coordinator " + target, target);
+      throw ShardoptException.of(e, what + " at coordinator " + target, target, security.tls());
     }
   }
 
@@ -295,6 +301,7 @@ public class ShardoptCluster implements AutoCloseable {
     workerChannels.close();
     coordinatorChannel.shutdown();
     ChannelPool.shutdownAll(List.of(coordinatorChannel));
+    security.close();
     if (ownedResources != null) {
       try {
         ownedResources.close();

@@ -1,5 +1,6 @@
 package dev.shardopt.client;
 
+import dev.shardopt.rpc.security.TransportErrors;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
@@ -55,6 +56,14 @@ public class ShardoptException extends RuntimeException {
    * 127.0.0.1:7071") at {@code address}; a ShardoptException passes through unchanged.
    */
   static ShardoptException of(Throwable t, String what, String address) {
+    return of(t, what, address, true);
+  }
+
+  /**
+   * As {@link #of(Throwable, String, String)}; a connection that failed for TLS says why ({@link
+   * TransportErrors}), and so, for a client without TLS ({@code tls} false), does a server that hung up at once.
+   */
+  static ShardoptException of(Throwable t, String what, String address, boolean tls) {
     if (t instanceof ShardoptException se) {
       return se;
     }
@@ -66,6 +75,11 @@ public class ShardoptException extends RuntimeException {
     String description = status.getDescription() == null ? "" : status.getDescription();
     String cause = status.getCause() != null && description.isEmpty()
         ? " (" + status.getCause() + ")" : "";
+    cause += TransportErrors.tlsReason(status, tls).map(r -> ": " + r).orElse("");
+    int newline = description.indexOf('\n'); // Netty appends its channel pipeline on a second line
+    if (newline >= 0 && !cause.isEmpty()) {
+      description = description.substring(0, newline);
+    }
     return new ShardoptException(
         status.getCode(), address,
         what + " failed: " + status.getCode() + (description.isEmpty() ? "" : ": " + description)

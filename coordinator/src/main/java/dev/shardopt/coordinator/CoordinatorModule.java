@@ -3,6 +3,7 @@ package dev.shardopt.coordinator;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
@@ -13,6 +14,7 @@ import java.util.concurrent.ScheduledExecutorService;
 public class CoordinatorModule extends AbstractModule {
   private final CoordinatorConfig config;
   private final CoordinatorObserver observer;
+  private final GrpcSecurity security;
 
   /** A coordinator without metrics. */
   public CoordinatorModule(CoordinatorConfig config) {
@@ -21,8 +23,17 @@ public class CoordinatorModule extends AbstractModule {
 
   /** @param observer the process's metrics of the coordinator ({@code CoordinatorMetrics} on its registry) */
   public CoordinatorModule(CoordinatorConfig config, CoordinatorObserver observer) {
+    this(config, observer, GrpcSecurity.plaintext());
+  }
+
+  /**
+   * @param security the process's TLS and tokens: its server's credentials and token checks, and the
+   *     credentials and (worker-role) token of its calls to the workers
+   */
+  public CoordinatorModule(CoordinatorConfig config, CoordinatorObserver observer, GrpcSecurity security) {
     this.config = config;
     this.observer = observer;
+    this.security = security;
   }
 
   @Override
@@ -32,6 +43,7 @@ public class CoordinatorModule extends AbstractModule {
     bind(CoordinatorServer.class).in(Singleton.class);
     bind(ScheduleLockHooks.class).toInstance(ScheduleLockHooks.NONE);
     bind(CoordinatorObserver.class).toInstance(observer);
+    bind(GrpcSecurity.class).toInstance(security);
   }
 
   @Provides
@@ -47,7 +59,7 @@ public class CoordinatorModule extends AbstractModule {
   @Provides
   @Singleton
   GrpcWorkerFleet grpcFleet() {
-    return new GrpcWorkerFleet(30_000, config.barrierTimeoutMillis());
+    return new GrpcWorkerFleet(30_000, config.barrierTimeoutMillis(), security);
   }
 
   @Provides

@@ -3,15 +3,14 @@ package dev.shardopt.coordinator;
 import dev.shardopt.rpc.CoordinatorAnswers;
 import dev.shardopt.rpc.GrpcServers;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import jakarta.inject.Inject;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
@@ -28,12 +27,13 @@ public final class CoordinatorServer implements AutoCloseable {
   private final CoordinatorStateStore state;
   private final FailureDetector failures;
   private final Rereplicator rereplicator;
+  private final GrpcSecurity security;
   private final HealthStatusManager health = new HealthStatusManager();
   private Server server;
 
   @Inject
   CoordinatorServer(CoordinatorConfig config, CoordinatorService service, GrpcWorkerFleet fleet, ScheduledExecutorService timer,
-      CoordinatorStateStore state, FailureDetector failures, Rereplicator rereplicator) {
+      CoordinatorStateStore state, FailureDetector failures, Rereplicator rereplicator, GrpcSecurity security) {
     this.config = config;
     this.service = service;
     this.fleet = fleet;
@@ -41,20 +41,20 @@ public final class CoordinatorServer implements AutoCloseable {
     this.state = state;
     this.failures = failures;
     this.rereplicator = rereplicator;
+    this.security = security;
   }
 
   public CoordinatorServer start() throws IOException {
-    server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+    server = security.start(security.server(config.host(), config.port())
         .addService(ServerInterceptors.intercept(service, CoordinatorAnswers.interceptor()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
-        .executor(Executors.newCachedThreadPool(GrpcServers.daemonThreads("coordinator-rpc")))
-        .build()
-        .start();
+        .executor(Executors.newCachedThreadPool(GrpcServers.daemonThreads("coordinator-rpc"))));
     health.setStatus("", ServingStatus.SERVING);
     failures.start(timer);
     rereplicator.start(timer);
+    log.info("transport security: {}", security.summary());
     log.info("shardopt coordinator serving on {}; {}", address(), state.durable()
         ? "state in " + config.stateDir().toAbsolutePath()
         : "state is not durable (no --state-dir): a restart loses every model");

@@ -5,6 +5,7 @@ import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.CommitCopyRequest;
 import dev.shardopt.v1.CopyShardsRequest;
 import dev.shardopt.v1.CopyShardsResponse;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.v1.CreateShardsRequest;
 import dev.shardopt.v1.CreateShardsResponse;
 import dev.shardopt.v1.DropModelRequest;
@@ -21,7 +22,6 @@ import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WriteParametersResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -44,18 +44,26 @@ public final class GrpcWorkerFleet implements WorkerFleet, ShardCopier, AutoClos
 
   private final long deadlineMillis;
   private final long snapshotDeadlineMillis;
+  private final GrpcSecurity security;
+
+  /** Plaintext channels without a token (loopback clusters). */
+  public GrpcWorkerFleet(long deadlineMillis, long snapshotDeadlineMillis) {
+    this(deadlineMillis, snapshotDeadlineMillis, GrpcSecurity.plaintext());
+  }
 
   /**
    * @param snapshotDeadlineMillis how long SnapshotShards may take: the worker waits for the step
    *     boundary first, so the barrier timeout
+   * @param security the channels' credentials and the token they send (the workers accept it in role worker)
    */
-  public GrpcWorkerFleet(long deadlineMillis, long snapshotDeadlineMillis) {
+  public GrpcWorkerFleet(long deadlineMillis, long snapshotDeadlineMillis, GrpcSecurity security) {
     this.deadlineMillis = deadlineMillis;
     this.snapshotDeadlineMillis = snapshotDeadlineMillis;
+    this.security = security;
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+    return channels.computeIfAbsent(address, a -> security.channel(a)
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES).build());
   }
 

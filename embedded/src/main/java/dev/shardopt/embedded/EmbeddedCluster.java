@@ -128,6 +128,8 @@ public final class EmbeddedCluster implements AutoCloseable {
       return this;
     }
 
+    private dev.shardopt.rpc.security.GrpcSecurity security = dev.shardopt.rpc.security.GrpcSecurity.plaintext();
+
     /**
      * Puts the coordinator's and the workers' metrics on {@code registry}, the process's (one per
      * process: the workers share one set of metrics, labelled by worker). Off by default.
@@ -137,10 +139,19 @@ public final class EmbeddedCluster implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The coordinator's and the workers' TLS and tokens (default: plaintext on loopback, no tokens).
+     * Its token is the one they send each other (role worker); the caller closes it after the cluster.
+     */
+    public Builder security(dev.shardopt.rpc.security.GrpcSecurity s) {
+      this.security = java.util.Objects.requireNonNull(s, "security");
+      return this;
+    }
+
     public EmbeddedCluster start() {
       CoordinatorObserver coordinatorMetrics = metrics == null ? CoordinatorObserver.NONE : new CoordinatorMetrics(metrics);
       WorkerObserver workerMetrics = metrics == null ? WorkerObserver.NONE : new WorkerMetrics(metrics);
-      Module cm = new CoordinatorModule(coordinatorConfig, coordinatorMetrics);
+      Module cm = new CoordinatorModule(coordinatorConfig, coordinatorMetrics, security);
       if (coordinatorOverride != null) {
         cm = Modules.override(cm).with(coordinatorOverride);
       }
@@ -152,7 +163,7 @@ public final class EmbeddedCluster implements AutoCloseable {
         for (int i = 0; i < workers; i++) {
           WorkerConfig base = WorkerConfig.defaults(coordinator.address()).withThreads(threads).withDevice(device);
           WorkerConfig wc = workerConfig.apply(i, base);
-          Module wm = new WorkerModule(wc, workerMetrics);
+          Module wm = new WorkerModule(wc, workerMetrics, security);
           Module override = workerOverride.apply(i);
           if (override != null) {
             wm = Modules.override(wm).with(override);

@@ -12,6 +12,7 @@ import dev.shardopt.client.ShardoptException;
 import dev.shardopt.dsl.InvalidPipelineException;
 import dev.shardopt.dsl.Pipeline;
 import dev.shardopt.cli.DeviceOptions;
+import dev.shardopt.cli.SecurityOptions;
 import dev.shardopt.embedded.EmbeddedCluster;
 import dev.shardopt.engine.device.DeviceSelection;
 import dev.shardopt.embedded.ShardoptLocal;
@@ -260,9 +261,12 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
 
     @Mixin DeviceOptions device = new DeviceOptions();
 
+    /** TLS and the token of the client of an external cluster (--coordinator). */
+    @Mixin SecurityOptions security = new SecurityOptions();
+
     /** The options after their checks; {@code device} is the embedded workers' (null with a coordinator). */
     record Checked(int workers, int trainers, int steps, int batch, int hidden, long seed, int evalEvery,
-        String coordinator, DeviceSelection device, int replicas) {
+        String coordinator, DeviceSelection device, int replicas, SecurityOptions security) {
 
       TrainingConfig config(Pipeline p) {
         return new TrainingConfig(p, trainers, steps, batch, seed, hidden, evalEvery,
@@ -286,7 +290,7 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
           }
           return ShardoptLocal.start(cluster, ClientOptions.defaults());
         }
-        return Shardopt.connect(coordinator);
+        return Shardopt.connect(coordinator, security.client(ClientOptions.defaults()));
       }
 
       /**
@@ -353,6 +357,10 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
       } else if (workers < 1 || workers > MAX_WORKERS) {
         throw new UserErrorException("--workers must be in [1, " + MAX_WORKERS + "], got " + workers);
       }
+      if (coordinator == null && security.any()) {
+        throw new UserErrorException("--tls-cert, --tls-key, --tls-ca, --insecure and --token-file secure the connection to"
+            + " the cluster at --coordinator; the embedded cluster runs in this process, on loopback");
+      }
       if (replicas < 1 || replicas > 16) {
         throw new UserErrorException("--replicas must be in [1, 16], got " + replicas);
       }
@@ -361,7 +369,7 @@ public final class TrainCommand implements Callable<Integer>, ExtensionCommand {
             + " different one; give --workers " + replicas + " or more (got " + workers + ")");
       }
       return new Checked(workers, trainers, steps, batch, hidden, seed,
-          evalEvery != null ? evalEvery : TrainingConfig.defaultEvalEvery(steps), coordinator, selection, replicas);
+          evalEvery != null ? evalEvery : TrainingConfig.defaultEvalEvery(steps), coordinator, selection, replicas, security);
     }
 
     private static boolean given(CommandSpec spec, String option) {

@@ -4,6 +4,7 @@ import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.engine.device.DeviceBackend;
 import dev.shardopt.engine.device.Devices;
 import dev.shardopt.engine.kernel.ParallelApply;
@@ -11,7 +12,6 @@ import dev.shardopt.worker.store.ShardStore;
 import dev.shardopt.worker.store.StepCoordinator;
 import dev.shardopt.worker.store.WorkerCheckpoints;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import jakarta.inject.Named;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -26,6 +26,7 @@ import org.slf4j.LoggerFactory;
 public class WorkerModule extends AbstractModule {
   private final WorkerConfig config;
   private final WorkerObserver observer;
+  private final GrpcSecurity security;
 
   /** A worker without metrics. */
   public WorkerModule(WorkerConfig config) {
@@ -34,14 +35,24 @@ public class WorkerModule extends AbstractModule {
 
   /** @param observer the process's worker metrics ({@code WorkerMetrics} on its registry), shared by its workers */
   public WorkerModule(WorkerConfig config, WorkerObserver observer) {
+    this(config, observer, GrpcSecurity.plaintext());
+  }
+
+  /**
+   * @param security the process's TLS and tokens: its server's credentials and token checks, and the
+   *     credentials and (worker-role) token of its channel to the coordinator
+   */
+  public WorkerModule(WorkerConfig config, WorkerObserver observer, GrpcSecurity security) {
     this.config = config;
     this.observer = observer;
+    this.security = security;
   }
 
   @Override
   protected void configure() {
     bind(WorkerConfig.class).toInstance(config);
     bind(WorkerObserver.class).toInstance(observer);
+    bind(GrpcSecurity.class).toInstance(security);
     bind(WorkerService.class).in(Singleton.class);
     bind(WorkerServer.class).in(Singleton.class);
   }
@@ -57,7 +68,7 @@ public class WorkerModule extends AbstractModule {
   @Singleton
   @Named("coordinator")
   ManagedChannel coordinatorChannel() {
-    return NettyChannelBuilder.forTarget(config.coordinator()).usePlaintext()
+    return security.channel(config.coordinator())
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES).build();
   }
 

@@ -7,6 +7,7 @@ import dev.shardopt.engine.device.DeviceInfo;
 import dev.shardopt.engine.device.DeviceUnavailableException;
 import dev.shardopt.rpc.GrpcServers;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.DeviceStatus;
 import dev.shardopt.v1.HeartbeatRequest;
@@ -19,13 +20,11 @@ import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -51,6 +50,7 @@ public final class WorkerServer implements AutoCloseable {
   private final ScheduledExecutorService timeouts;
   private final ExecutorService checkpoints;
   private final HealthStatusManager health = new HealthStatusManager();
+  private final GrpcSecurity security;
   private ScheduledExecutorService heartbeats;
   private Server server;
 
@@ -58,7 +58,8 @@ public final class WorkerServer implements AutoCloseable {
   WorkerServer(WorkerConfig config, WorkerService service, ShardStore store, DeviceBackend device,
       @Named("coordinator") ManagedChannel coordinator, @Named("workerName") AtomicReference<String> name,
       @Named("kernels") ExecutorService kernelPool, @Named("timeouts") ScheduledExecutorService timeouts,
-      @Named("checkpoints") ExecutorService checkpoints) {
+      @Named("checkpoints") ExecutorService checkpoints, GrpcSecurity security) {
+    this.security = security;
     this.config = config;
     this.service = service;
     this.store = store;
@@ -96,14 +97,12 @@ public final class WorkerServer implements AutoCloseable {
 
   /** Starts serving and registers with the coordinator. */
   public WorkerServer start() throws IOException {
-    server = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+    server = security.start(security.server(config.host(), config.port())
         .addService(service)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
-        .executor(Executors.newCachedThreadPool(daemon("worker-rpc")))
-        .build()
-        .start();
+        .executor(Executors.newCachedThreadPool(daemon("worker-rpc"))));
     RegisterWorkerResponse r = register();
     health.setStatus("", ServingStatus.SERVING);
     heartbeats = Executors.newSingleThreadScheduledExecutor(daemon("heartbeat"));
@@ -115,6 +114,7 @@ public final class WorkerServer implements AutoCloseable {
     if (config.advertise() != null) {
       log.info("registered as {}: callers reach this worker there", config.advertise());
     }
+    log.info("transport security: {}", security.summary());
     return this;
   }
 
