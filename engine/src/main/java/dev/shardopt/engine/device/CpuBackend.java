@@ -1,6 +1,7 @@
 package dev.shardopt.engine.device;
 
 import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.engine.kernel.StepScalars;
 import dev.shardopt.engine.kernel.UpdateKernel;
 import java.util.Arrays;
@@ -174,8 +175,10 @@ public final class CpuBackend implements DeviceBackend {
   @Override
   public GradientReduction reduce(DeviceArray g, float clipValue) {
     float[] v = heap(g);
-    int bad = parallel.firstNonFinite(v);
-    return new GradientReduction(bad >= 0 ? new double[0] : parallel.blockPartials(v, clipValue), bad);
+    // One pass: the sums and the non-finite test together (ReductionBlocks.reduceBlocks).
+    double[] sums = new double[ReductionBlocks.blockCount(v.length)];
+    int bad = parallel.reduce(v, clipValue, sums);
+    return new GradientReduction(bad >= 0 ? new double[0] : sums, bad);
   }
 
   @Override

@@ -34,6 +34,7 @@ public final class ParallelApply {
   private final ExecutorService executor;
   private final int parallelism;
   private final int chunkBlocks;
+  private final LaneReducer reducer;
 
   /** Automatic chunk size: about {@value #CHUNKS_PER_THREAD} chunks per thread. */
   public ParallelApply(ExecutorService executor, int parallelism) {
@@ -46,6 +47,15 @@ public final class ParallelApply {
    * @param chunkBlocks blocks per chunk, >= 1, or 0 for automatic
    */
   public ParallelApply(ExecutorService executor, int parallelism, int chunkBlocks) {
+    this(executor, parallelism, chunkBlocks, ReductionBlocks.defaultReducer());
+  }
+
+  /**
+   * @param reducer computes the reductions ({@link LaneReducers#forThisJvm()} in the other
+   *     constructors); every implementation gives the same bits
+   */
+  public ParallelApply(ExecutorService executor, int parallelism, int chunkBlocks, LaneReducer reducer) {
+    this.reducer = Objects.requireNonNull(reducer, "reducer");
     this.executor = Objects.requireNonNull(executor, "executor");
     if (parallelism < 1) {
       throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);
@@ -81,7 +91,7 @@ public final class ParallelApply {
     int n = g.length;
     double[] out = new double[ReductionBlocks.blockCount(n)];
     forEachChunk(n, (from, to) ->
-        ReductionBlocks.blockPartials(g, clipValue, out,
+        ReductionBlocks.blockPartials(reducer, g, clipValue, out,
             from / ReductionBlocks.BLOCK, ReductionBlocks.blockCount(to)));
     return out;
   }
@@ -98,13 +108,42 @@ public final class ParallelApply {
     int chunks = chunkCount(n, chunk);
     int[] first = new int[chunks];
     forEachChunk(n, (from, to) ->
-        first[from / chunk] = ReductionBlocks.firstNonFinite(g, from, to));
+        first[from / chunk] = ReductionBlocks.firstNonFinite(reducer, g, from, to));
     for (int f : first) {
       if (f >= 0) {
         return f;
       }
     }
     return -1;
+  }
+
+  /**
+   * Both reductions in one pass ({@link ReductionBlocks#reduceBlocks}): writes the per-block sums of
+   * squares of {@code g} into {@code out} (length {@code blockCount(g.length)}) and returns the index
+   * of the first NaN or infinite element, or -1; {@code out} is unspecified when it is not -1.
+   */
+  public int reduce(float[] g, float clipValue, double[] out) {
+    int n = g.length;
+    if (out.length != ReductionBlocks.blockCount(n)) {
+      throw new IllegalArgumentException(
+          "out must have " + ReductionBlocks.blockCount(n) + " partials for " + n + " elements, got " + out.length);
+    }
+    int chunk = chunkElements(n);
+    int[] first = new int[chunkCount(n, chunk)];
+    forEachChunk(n, (from, to) ->
+        first[from / chunk] = ReductionBlocks.reduceBlocks(reducer, g, clipValue, out,
+            from / ReductionBlocks.BLOCK, ReductionBlocks.blockCount(to)));
+    for (int f : first) {
+      if (f >= 0) {
+        return f;
+      }
+    }
+    return -1;
+  }
+
+  /** The implementation of the reductions. */
+  public LaneReducer reducer() {
+    return reducer;
   }
 
   /** Elements per chunk for an array of {@code n}: a positive multiple of BLOCK. */
