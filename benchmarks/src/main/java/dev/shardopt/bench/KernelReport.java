@@ -273,6 +273,12 @@ public final class KernelReport {
         return 3 * Rule.values().length + 2;
       case "nonfinite":
         return 3 * Rule.values().length + 3;
+      case "reduce":
+        return 3 * Rule.values().length + 4;
+      case "sumsq_plain":
+        return 3 * Rule.values().length + 5;
+      case "nonfinite_plain":
+        return 3 * Rule.values().length + 6;
       default:
         break;
     }
