@@ -181,6 +181,63 @@ public final class CpuBackend implements DeviceBackend {
     return new GradientReduction(bad >= 0 ? new double[0] : sums, bad);
   }
 
+  /**
+   * The step gradient and its reductions in one pass over memory: block by block, the trainer
+   * mean, the window mean and then the block's reductions while it is in the cache, on the
+   * parallel threads. Each element gets exactly trainerMean's and windowMean's operations in their
+   * order ({@code ((g0 + g1) + …) / K}, then {@code (sum + x) / k}), so the result is theirs bitwise.
+   */
+  @Override
+  public GradientReduction stepGradient(
+      List<DeviceArray> gradients, DeviceArray windowSum, int windowK, DeviceArray out, float clipValue) {
+    float[][] g = new float[gradients.size()][];
+    for (int r = 0; r < g.length; r++) {
+      g[r] = heap(gradients.get(r));
+    }
+    boolean mean = g.length > 1;
+    boolean window = windowK > 1;
+    float[] o = mean || window ? heap(out) : null;
+    float[] sum = window && windowSum != null ? heap(windowSum) : null;
+    float kf = g.length;
+    float wk = windowK;
+    float[] step = mean || window ? o : g[0];
+    for (float[] x : g) {
+      if (x.length != step.length) {
+        throw new IllegalArgumentException("gradients of " + x.length + " and " + step.length + " elements");
+      }
+    }
+    ParallelApply.BlockFill fill = !mean && !window ? null : (from, to) -> {
+      float[] x = g[0];
+      if (mean) {
+        System.arraycopy(g[0], from, o, from, to - from);
+        for (int r = 1; r < g.length; r++) {
+          float[] gr = g[r];
+          for (int j = from; j < to; j++) {
+            o[j] += gr[j];
+          }
+        }
+        for (int j = from; j < to; j++) {
+          o[j] /= kf;
+        }
+        x = o;
+      }
+      if (window) {
+        if (sum == null) {
+          for (int j = from; j < to; j++) {
+            o[j] = x[j] / wk;
+          }
+        } else {
+          for (int j = from; j < to; j++) {
+            o[j] = (sum[j] + x[j]) / wk;
+          }
+        }
+      }
+    };
+    double[] sums = new double[ReductionBlocks.blockCount(step.length)];
+    int bad = parallel.fillAndReduce(step, fill, clipValue, sums);
+    return new GradientReduction(bad >= 0 ? new double[0] : sums, bad);
+  }
+
   @Override
   public void apply(UpdateKernel kernel, DeviceArray param, DeviceArray grad, DeviceArray[] state, StepScalars s) {
     float[][] st = new float[state.length][];

@@ -123,16 +123,44 @@ public final class ParallelApply {
    * of the first NaN or infinite element, or -1; {@code out} is unspecified when it is not -1.
    */
   public int reduce(float[] g, float clipValue, double[] out) {
+    return fillAndReduce(g, null, clipValue, out);
+  }
+
+  /** Writes elements {@code [from, to)} of an array, one reduction block at a time. */
+  @FunctionalInterface
+  public interface BlockFill {
+    void fill(int from, int to);
+  }
+
+  /**
+   * {@link #reduce} of an array that {@code fill} writes first, block by block: for each block,
+   * {@code fill.fill(start, end)} and then that block's reductions, while the block is still in the
+   * cache; so computing {@code g} and reducing it is one pass over memory. {@code fill} may be
+   * null (g is ready). Every element is filled, also after a non-finite one.
+   */
+  public int fillAndReduce(float[] g, BlockFill fill, float clipValue, double[] out) {
     int n = g.length;
     if (out.length != ReductionBlocks.blockCount(n)) {
       throw new IllegalArgumentException(
           "out must have " + ReductionBlocks.blockCount(n) + " partials for " + n + " elements, got " + out.length);
     }
+    if (!(clipValue > 0f)) {
+      throw new IllegalArgumentException("clipValue must be > 0 (+inf for none), got " + clipValue);
+    }
     int chunk = chunkElements(n);
     int[] first = new int[chunkCount(n, chunk)];
-    forEachChunk(n, (from, to) ->
-        first[from / chunk] = ReductionBlocks.reduceBlocks(reducer, g, clipValue, out,
-            from / ReductionBlocks.BLOCK, ReductionBlocks.blockCount(to)));
+    forEachChunk(n, (from, to) -> {
+      int bad = -1;
+      for (int b = from / ReductionBlocks.BLOCK; b < ReductionBlocks.blockCount(to); b++) {
+        if (fill != null) {
+          fill.fill(ReductionBlocks.blockStart(b), ReductionBlocks.blockEnd(b, n));
+        }
+        if (bad < 0) {
+          bad = ReductionBlocks.reduceBlocks(reducer, g, clipValue, out, b, b + 1);
+        }
+      }
+      first[from / chunk] = bad;
+    });
     for (int f : first) {
       if (f >= 0) {
         return f;
