@@ -522,13 +522,23 @@ public final class ShardGroup implements AutoCloseable {
   }
 
   /**
-   * Stage one: the trainer mean, into the accumulation window. {@code gradients.get(r)[i]} is
-   * trainer r's gradient for shard i, already {@link #validate validated}.
+   * Stage one: the trainer mean, into the accumulation window, with stage two's reductions in the
+   * same pass ({@link #statistics} then hands them out). {@code gradients.get(r)[i]} is trainer r's
+   * gradient for shard i, already {@link #validate validated}.
    *
    * @return the step to decide on, or null when the push only filled the window (it is then
    *     recorded: the window advanced)
    */
   public PreparedStep prepare(List<float[][]> gradients) {
+    return prepare(gradients, true);
+  }
+
+  /**
+   * {@link #prepare(List)}, computing the reductions only when {@code withStatistics}: an ASYNC
+   * push takes its decision from the trainer's own statistics and would waste the pass. Without
+   * them, {@link #statistics} computes them when asked.
+   */
+  public PreparedStep prepare(List<float[][]> gradients, boolean withStatistics) {
     checkOpen();
     if (gradients.size() != trainers) {
       throw new InvalidGradientException(
@@ -546,6 +556,11 @@ public final class ShardGroup implements AutoCloseable {
       }
       if (!last) {
         addToWindow(s, trainerMean(s, gradients));
+        continue;
+      }
+      if (!withStatistics) {
+        DeviceArray pushed = trainerMean(s, gradients);
+        step[i] = k == 1 ? pushed : windowMean(s, pushed, k);
         continue;
       }
       // The trainer mean, the window mean and the statistics in one call: one pass over memory
@@ -666,5 +681,16 @@ public final class ShardGroup implements AutoCloseable {
     } else {
       device.addInPlace(sum, pushed);
     }
+  }
+
+  /**
+   * (window sum + this push) / k, into the scratch array (which may hold this push: in place); the
+   * window sum is left as it was. A tensor active in none of the window's earlier pushes has no
+   * sum: this push / k.
+   */
+  private DeviceArray windowMean(Slot s, DeviceArray pushed, int k) {
+    DeviceArray out = arrays.scratch(s.index);
+    device.windowMean(s.sumWindow != window ? null : arrays.windowSum(s.index), pushed, (float) k, out);
+    return out;
   }
 }
