@@ -2,6 +2,7 @@ package dev.shardopt.bench;
 
 import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.device.DeviceArray;
+import dev.shardopt.engine.kernel.LaneReducers;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.engine.kernel.ScalarLaneReducer;
@@ -38,7 +39,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 // The engine's vector reductions need the incubator module (LaneReducers); the *_plain rows measure
 // the plain loops in the same fork, for the same-run ratio.
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "--add-modules=jdk.incubator.vector"})
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", LaneReducers.VECTOR_MODULE_OPTION})
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 3, time = 1)
 public class ReductionBench {
