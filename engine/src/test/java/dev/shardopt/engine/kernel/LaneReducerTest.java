@@ -78,7 +78,9 @@ class LaneReducerTest {
   @Test
   void thisJvmUsesTheVectorImplementationWhereTheModuleIsLoaded() {
     // The build passes --add-modules=jdk.incubator.vector to every test JVM (parent pom).
-    assertThat(ModuleLayer.boot().findModule("jdk.incubator.vector")).isPresent();
+    assertThat(ModuleLayer.boot().findModule("jdk.incubator.vector"))
+        .as("run the tests with %s (the parent pom's surefire argLine)", LaneReducers.VECTOR_MODULE_OPTION)
+        .isPresent();
     assumeTrue(VectorLaneReducer.supported(), "this CPU's vectors do not fit the lane layout");
     assertThat(ReductionBlocks.defaultReducer()).isInstanceOf(VectorLaneReducer.class);
     assertThat(new ParallelApply(Executors.newSingleThreadExecutor(), 1).reducer())
