@@ -223,7 +223,11 @@ public final class KernelReport {
       String benchmark = r.benchmark();
       if (benchmark.startsWith(ReductionBench.class.getName())) {
         int threads = Integer.parseInt(r.params().get("threads"));
-        rows.add(new Row(r.params().get("op"), threads, ms, err, best, 4, 4));
+        String op = r.params().get("op");
+        // The step rows read two trainers' gradients and write their mean: 12 B, no write-allocate
+        // (the scratch array is written over every step, and read back by the reduction).
+        int bytes = op.startsWith("step") ? 12 : 4;
+        rows.add(new Row(op, threads, ms, err, best, bytes, bytes));
       } else if (benchmark.startsWith(Nd4jAdamBench.class.getName())) {
         // Two passes: the native adam_updater op (g, m, v in; g, m, v out) and params.subi(g).
         rows.add(new Row("nd4j-adam", 1, ms, err, best, 36, 36));
@@ -273,6 +277,16 @@ public final class KernelReport {
         return 3 * Rule.values().length + 2;
       case "nonfinite":
         return 3 * Rule.values().length + 3;
+      case "reduce":
+        return 3 * Rule.values().length + 4;
+      case "sumsq_plain":
+        return 3 * Rule.values().length + 5;
+      case "nonfinite_plain":
+        return 3 * Rule.values().length + 6;
+      case "step_k2":
+        return 3 * Rule.values().length + 7;
+      case "step_k2_separate":
+        return 3 * Rule.values().length + 8;
       default:
         break;
     }

@@ -65,9 +65,15 @@ public final class ShardGroup implements AutoCloseable {
   /** A step whose gradient is ready: one device array per shard, null for frozen ones. */
   public static final class PreparedStep {
     private final DeviceArray[] gradients;
+    /** Each shard's reductions, computed with the gradient (DeviceBackend.stepGradient). */
+    private final GradientReduction[] reductions;
+    /** The clip value those reductions used. */
+    private final float clipValue;
 
-    private PreparedStep(DeviceArray[] gradients) {
+    private PreparedStep(DeviceArray[] gradients, GradientReduction[] reductions, float clipValue) {
       this.gradients = gradients;
+      this.reductions = reductions;
+      this.clipValue = clipValue;
     }
   }
 
@@ -516,13 +522,23 @@ public final class ShardGroup implements AutoCloseable {
   }
 
   /**
-   * Stage one: the trainer mean, into the accumulation window. {@code gradients.get(r)[i]} is
-   * trainer r's gradient for shard i, already {@link #validate validated}.
+   * Stage one: the trainer mean, into the accumulation window, with stage two's reductions in the
+   * same pass ({@link #statistics} then hands them out). {@code gradients.get(r)[i]} is trainer r's
+   * gradient for shard i, already {@link #validate validated}.
    *
    * @return the step to decide on, or null when the push only filled the window (it is then
    *     recorded: the window advanced)
    */
   public PreparedStep prepare(List<float[][]> gradients) {
+    return prepare(gradients, true);
+  }
+
+  /**
+   * {@link #prepare(List)}, computing the reductions only when {@code withStatistics}: an ASYNC
+   * push takes its decision from the trainer's own statistics and would waste the pass. Without
+   * them, {@link #statistics} computes them when asked.
+   */
+  public PreparedStep prepare(List<float[][]> gradients, boolean withStatistics) {
     checkOpen();
     if (gradients.size() != trainers) {
       throw new InvalidGradientException(
@@ -530,26 +546,40 @@ public final class ShardGroup implements AutoCloseable {
     }
     int k = pipeline.accumulateSteps();
     boolean last = inWindow + 1 == k;
+    float clipValue = (float) pipeline.clipValueLimit().orElse(Double.POSITIVE_INFINITY);
     DeviceArray[] step = new DeviceArray[slots.size()];
+    GradientReduction[] reductions = new GradientReduction[slots.size()];
     for (int i = 0; i < slots.size(); i++) {
       Slot s = slots.get(i);
       if (!s.active()) {
         continue;
       }
-      DeviceArray pushed = trainerMean(s, gradients);
-      if (k == 1) {
-        step[i] = pushed;
-      } else if (!last) {
-        addToWindow(s, pushed);
-      } else {
-        step[i] = windowMean(s, pushed, k);
+      if (!last) {
+        addToWindow(s, trainerMean(s, gradients));
+        continue;
       }
+      if (!withStatistics) {
+        DeviceArray pushed = trainerMean(s, gradients);
+        step[i] = k == 1 ? pushed : windowMean(s, pushed, k);
+        continue;
+      }
+      // The trainer mean, the window mean and the statistics in one call: one pass over memory
+      // on the cpu backend (issue 11 §2); the same arrays and bits as trainerMean + windowMean.
+      List<DeviceArray> pushed = new ArrayList<>(trainers);
+      for (int r = 0; r < trainers; r++) {
+        pushed.add(onDevice(s, r, gradients.get(r)[s.index]));
+      }
+      boolean inPlace = trainers == 1 && k == 1;
+      DeviceArray out = inPlace ? null : arrays.scratch(s.index);
+      DeviceArray windowSum = k > 1 && s.sumWindow == window ? arrays.windowSum(s.index) : null;
+      reductions[i] = device.stepGradient(pushed, windowSum, k, out, clipValue);
+      step[i] = inPlace ? pushed.get(0) : out;
     }
     if (!last) {
       inWindow++;
       return null;
     }
-    return new PreparedStep(step);
+    return new PreparedStep(step, reductions, clipValue);
   }
 
   /** Stage two: per-block sums of squares after clipValue, and the first non-finite element. */
@@ -563,7 +593,9 @@ public final class ShardGroup implements AutoCloseable {
         continue;
       }
       ShardSpec spec = slots.get(i).spec;
-      GradientReduction r = device.reduce(g, clipValue);
+      GradientReduction r = step.reductions[i] != null && step.clipValue == clipValue
+          ? step.reductions[i]
+          : device.reduce(g, clipValue);
       int bad = r.firstNonFinite();
       out.add(new BlockStatistics(spec.tensorIndex(), spec.firstBlock(), bad >= 0 ? new double[0] : r.blockSums(),
           bad < 0 ? -1 : (long) spec.offset() + bad));

@@ -66,6 +66,28 @@ class ShardGroupTest {
   }
 
   @Test
+  void theStatisticsAreTheSameWhetherPrepareComputesThemOrStatisticsDoes() {
+    // 2 trainers, a window of 2, clipValue 3. Push 1: a = (1, 3), b = (2, 4), means 2 and 3;
+    // push 2: a = (5, 7), b = (0, 2), means 6 and 1. Window means: a = (2 + 6) / 2 = 4, clamped to
+    // 3, squared 9; b = (3 + 1) / 2 = 2, squared 4.
+    Pipeline p = sgd(0.1).clipValue(3).accumulate(2);
+    for (boolean fused : new boolean[] {true, false}) {
+      ShardGroup g = group(p, 2);
+      float[][][] pushes = {
+        {{1}, {2}}, {{3}, {4}}, // push 1: trainer 0, trainer 1 (a, b)
+        {{5}, {0}}, {{7}, {2}}, // push 2
+      };
+      assertThat(g.prepare(List.of(pushes[0], pushes[1]), fused)).isNull(); // only fills the window
+      ShardGroup.PreparedStep step = g.prepare(List.of(pushes[2], pushes[3]), fused);
+      List<BlockStatistics> stats = g.statistics(step);
+      assertThat(stats).hasSize(2);
+      assertThat(stats.get(0).blockSums()).as("fused=%s", fused).containsExactly(9.0);
+      assertThat(stats.get(1).blockSums()).as("fused=%s", fused).containsExactly(4.0);
+      assertThat(stats.get(0).firstNonFinite()).isEqualTo(-1);
+    }
+  }
+
+  @Test
   void aRestoreWritesEveryArrayInRangesThenContinuesFromItsCounters() {
     // momentum(lr 1, mu 0.5), PyTorch's rule: buf = mu * buf + g, p -= lr * buf
     Pipeline p = dev.shardopt.dsl.Optimizers.momentum(1.0).beta(0.5);

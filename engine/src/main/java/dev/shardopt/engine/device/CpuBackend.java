@@ -1,6 +1,7 @@
 package dev.shardopt.engine.device;
 
 import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.engine.kernel.StepScalars;
 import dev.shardopt.engine.kernel.UpdateKernel;
 import java.util.Arrays;
@@ -174,8 +175,81 @@ public final class CpuBackend implements DeviceBackend {
   @Override
   public GradientReduction reduce(DeviceArray g, float clipValue) {
     float[] v = heap(g);
-    int bad = parallel.firstNonFinite(v);
-    return new GradientReduction(bad >= 0 ? new double[0] : parallel.blockPartials(v, clipValue), bad);
+    // One pass: the sums and the non-finite test together (ReductionBlocks.reduceBlocks).
+    double[] sums = new double[ReductionBlocks.blockCount(v.length)];
+    int bad = parallel.reduce(v, clipValue, sums);
+    return new GradientReduction(bad >= 0 ? new double[0] : sums, bad);
+  }
+
+  /**
+   * The step gradient and its reductions in one pass over memory: block by block, the trainer
+   * mean, the window mean and then the block's reductions while it is in the cache, on the
+   * parallel threads. Each element gets exactly trainerMean's and windowMean's operations in their
+   * order ({@code ((g0 + g1) + …) / K}, then {@code (sum + x) / k}), so the result is theirs bitwise.
+   */
+  @Override
+  public GradientReduction stepGradient(
+      List<DeviceArray> gradients, DeviceArray windowSum, int windowK, DeviceArray out, float clipValue) {
+    float[][] g = new float[gradients.size()][];
+    for (int r = 0; r < g.length; r++) {
+      g[r] = heap(gradients.get(r));
+    }
+    boolean mean = g.length > 1;
+    boolean window = windowK > 1;
+    float[] o = mean || window ? heap(out) : null;
+    float[] sum = window && windowSum != null ? heap(windowSum) : null;
+    float kf = g.length;
+    float wk = windowK;
+    float[] step = mean || window ? o : g[0];
+    for (float[] x : g) {
+      if (x.length != step.length) {
+        throw new IllegalArgumentException("gradients of " + x.length + " and " + step.length + " elements");
+      }
+    }
+    ParallelApply.BlockFill fill = !mean && !window ? null : (from, to) -> {
+      float[] x = g[0];
+      if (mean) {
+        // ((g0 + g1) + … + g[K-1]) / K per element, as trainerMean, with the copy folded into the
+        // first addition and the division into the last: fewer passes over the block, same bits.
+        float[] g0 = g[0];
+        float[] g1 = g[1];
+        int last = g.length - 1;
+        if (last == 1) {
+          for (int j = from; j < to; j++) {
+            o[j] = (g0[j] + g1[j]) / kf;
+          }
+        } else {
+          for (int j = from; j < to; j++) {
+            o[j] = g0[j] + g1[j];
+          }
+          for (int r = 2; r < last; r++) {
+            float[] gr = g[r];
+            for (int j = from; j < to; j++) {
+              o[j] += gr[j];
+            }
+          }
+          float[] gl = g[last];
+          for (int j = from; j < to; j++) {
+            o[j] = (o[j] + gl[j]) / kf;
+          }
+        }
+        x = o;
+      }
+      if (window) {
+        if (sum == null) {
+          for (int j = from; j < to; j++) {
+            o[j] = x[j] / wk;
+          }
+        } else {
+          for (int j = from; j < to; j++) {
+            o[j] = (sum[j] + x[j]) / wk;
+          }
+        }
+      }
+    };
+    double[] sums = new double[ReductionBlocks.blockCount(step.length)];
+    int bad = parallel.fillAndReduce(step, fill, clipValue, sums);
+    return new GradientReduction(bad >= 0 ? new double[0] : sums, bad);
   }
 
   @Override

@@ -75,6 +75,31 @@ public interface DeviceBackend extends AutoCloseable {
   GradientReduction reduce(DeviceArray g, float clipValue);
 
   /**
+   * A step's gradient and its reductions: {@code x = trainerMean(gradients)} (the one gradient
+   * itself when there is one), then, when {@code windowK > 1}, {@code windowMean(windowSum, x,
+   * windowK, out)}; the step gradient is {@code out}, or {@code gradients.get(0)} when there is one
+   * gradient and no window. Returns {@code reduce(step gradient, clipValue)}. Bitwise what those
+   * calls give one after the other, which is this default; a backend may fuse them (the cpu backend
+   * does, one pass over memory).
+   *
+   * @param windowSum the window's sum, or null when this shard has none (see windowMean)
+   * @param windowK the accumulation window, 1 for none
+   */
+  default GradientReduction stepGradient(
+      List<DeviceArray> gradients, DeviceArray windowSum, int windowK, DeviceArray out, float clipValue) {
+    DeviceArray x = gradients.get(0);
+    if (gradients.size() > 1) {
+      trainerMean(gradients, out);
+      x = out;
+    }
+    if (windowK > 1) {
+      windowMean(windowSum, x, windowK, out);
+      x = out;
+    }
+    return reduce(x, clipValue);
+  }
+
+  /**
    * One update of {@code kernel} over every element: {@code kernel.apply(param, grad, state, 0, n, s)}
    * with the arrays on the device. {@code state[j]} is the slot {@code kernel.stateSlots().get(j)}.
    */

@@ -135,6 +135,12 @@ public final class MemoryLimitedBackend implements DeviceBackend {
   }
 
   @Override
+  public GradientReduction stepGradient(
+      List<DeviceArray> gradients, DeviceArray windowSum, int windowK, DeviceArray out, float clipValue) {
+    return inner.stepGradient(gradients, windowSum, windowK, out, clipValue);
+  }
+
+  @Override
   public void apply(UpdateKernel kernel, DeviceArray param, DeviceArray grad, DeviceArray[] state, StepScalars s) {
     inner.apply(kernel, param, grad, state, s);
   }

@@ -34,6 +34,7 @@ public final class ParallelApply {
   private final ExecutorService executor;
   private final int parallelism;
   private final int chunkBlocks;
+  private final LaneReducer reducer;
 
   /** Automatic chunk size: about {@value #CHUNKS_PER_THREAD} chunks per thread. */
   public ParallelApply(ExecutorService executor, int parallelism) {
@@ -46,6 +47,15 @@ public final class ParallelApply {
    * @param chunkBlocks blocks per chunk, >= 1, or 0 for automatic
    */
   public ParallelApply(ExecutorService executor, int parallelism, int chunkBlocks) {
+    this(executor, parallelism, chunkBlocks, ReductionBlocks.defaultReducer());
+  }
+
+  /**
+   * @param reducer computes the reductions ({@link LaneReducers#forThisJvm()} in the other
+   *     constructors); every implementation gives the same bits
+   */
+  public ParallelApply(ExecutorService executor, int parallelism, int chunkBlocks, LaneReducer reducer) {
+    this.reducer = Objects.requireNonNull(reducer, "reducer");
     this.executor = Objects.requireNonNull(executor, "executor");
     if (parallelism < 1) {
       throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);
@@ -81,7 +91,7 @@ public final class ParallelApply {
     int n = g.length;
     double[] out = new double[ReductionBlocks.blockCount(n)];
     forEachChunk(n, (from, to) ->
-        ReductionBlocks.blockPartials(g, clipValue, out,
+        ReductionBlocks.blockPartials(reducer, g, clipValue, out,
             from / ReductionBlocks.BLOCK, ReductionBlocks.blockCount(to)));
     return out;
   }
@@ -98,13 +108,70 @@ public final class ParallelApply {
     int chunks = chunkCount(n, chunk);
     int[] first = new int[chunks];
     forEachChunk(n, (from, to) ->
-        first[from / chunk] = ReductionBlocks.firstNonFinite(g, from, to));
+        first[from / chunk] = ReductionBlocks.firstNonFinite(reducer, g, from, to));
     for (int f : first) {
       if (f >= 0) {
         return f;
       }
     }
     return -1;
+  }
+
+  /**
+   * Both reductions in one pass ({@link ReductionBlocks#reduceBlocks}): writes the per-block sums of
+   * squares of {@code g} into {@code out} (length {@code blockCount(g.length)}) and returns the index
+   * of the first NaN or infinite element, or -1; {@code out} is unspecified when it is not -1.
+   */
+  public int reduce(float[] g, float clipValue, double[] out) {
+    return fillAndReduce(g, null, clipValue, out);
+  }
+
+  /** Writes elements {@code [from, to)} of an array, one reduction block at a time. */
+  @FunctionalInterface
+  public interface BlockFill {
+    void fill(int from, int to);
+  }
+
+  /**
+   * {@link #reduce} of an array that {@code fill} writes first, block by block: for each block,
+   * {@code fill.fill(start, end)} and then that block's reductions, while the block is still in the
+   * cache; so computing {@code g} and reducing it is one pass over memory. {@code fill} may be
+   * null (g is ready). Every element is filled, also after a non-finite one.
+   */
+  public int fillAndReduce(float[] g, BlockFill fill, float clipValue, double[] out) {
+    int n = g.length;
+    if (out.length != ReductionBlocks.blockCount(n)) {
+      throw new IllegalArgumentException(
+          "out must have " + ReductionBlocks.blockCount(n) + " partials for " + n + " elements, got " + out.length);
+    }
+    if (!(clipValue > 0f)) {
+      throw new IllegalArgumentException("clipValue must be > 0 (+inf for none), got " + clipValue);
+    }
+    int chunk = chunkElements(n);
+    int[] first = new int[chunkCount(n, chunk)];
+    forEachChunk(n, (from, to) -> {
+      int bad = -1;
+      for (int b = from / ReductionBlocks.BLOCK; b < ReductionBlocks.blockCount(to); b++) {
+        if (fill != null) {
+          fill.fill(ReductionBlocks.blockStart(b), ReductionBlocks.blockEnd(b, n));
+        }
+        if (bad < 0) {
+          bad = ReductionBlocks.reduceBlocks(reducer, g, clipValue, out, b, b + 1);
+        }
+      }
+      first[from / chunk] = bad;
+    });
+    for (int f : first) {
+      if (f >= 0) {
+        return f;
+      }
+    }
+    return -1;
+  }
+
+  /** The implementation of the reductions. */
+  public LaneReducer reducer() {
+    return reducer;
   }
 
   /** Elements per chunk for an array of {@code n}: a positive multiple of BLOCK. */

@@ -18,7 +18,16 @@ import java.util.Objects;
  *   <li>The per-block partials are combined sequentially in block order.
  * </ol>
  *
- * Because block boundaries depend on nothing but n, the result is bitwise the same for any thread
+ * <p>The non-finite test of a range is whether any element x has {@code !(|x| <= Float.MAX_VALUE)}
+ * (NaN or an infinity); its result, the lowest such index, needs no order.
+ *
+ * <p>The order is written once, here and in {@link ScalarLaneReducer} (plain loops, the reference);
+ * {@link VectorLaneReducer} runs the same additions lane for lane on the {@code jdk.incubator.vector}
+ * API where that module is loaded (it maps lane j to element {@code j mod V} of vector accumulator
+ * {@code j / V}), and the device kernels ({@code shardopt_kernels.c}, OpenCL and CUDA) give lane j
+ * to work-item j of a 64-work-item group. Tests hold each of them bitwise to the plain loops.
+ *
+ * <p>Because block boundaries depend on nothing but n, the result is bitwise the same for any thread
  * count or chunking, and for a tensor sharded across processes at block boundaries whose per-block
  * partials are combined by one party. The lanes make a block's sum vectorize on a CPU (independent
  * accumulators) and map one lane to one GPU thread of a 64-thread work-group (coalesced loads, a
@@ -40,6 +49,12 @@ public final class ReductionBlocks {
 
   /** Independent double accumulators inside a block (a power of two dividing {@link #BLOCK}). */
   public static final int LANES = 64;
+
+  /**
+   * A stateless strategy chosen once per JVM: every implementation computes the same bits, so the
+   * choice is invisible except in speed.
+   */
+  private static final LaneReducer DEFAULT = LaneReducers.forThisJvm();
 
   private ReductionBlocks() {}
 
@@ -71,33 +86,26 @@ public final class ReductionBlocks {
    * @throws IllegalArgumentException if clipValue is not > 0
    */
   public static double sumOfSquares(float[] g, int from, int to, float clipValue) {
+    return sumOfSquares(DEFAULT, g, from, to, clipValue);
+  }
+
+  /** {@link #sumOfSquares(float[], int, int, float)} computed by {@code reducer}. */
+  public static double sumOfSquares(LaneReducer reducer, float[] g, int from, int to, float clipValue) {
     Objects.checkFromToIndex(from, to, g.length);
+    checkClipValue(clipValue);
+    return clipValue == Float.POSITIVE_INFINITY
+        ? reducer.sumOfSquares(g, from, to)
+        : reducer.clampedSumOfSquares(g, from, to, Float.floatToRawIntBits(clipValue));
+  }
+
+  private static void checkClipValue(float clipValue) {
     if (!(clipValue > 0f)) {
       throw new IllegalArgumentException("clipValue must be > 0 (+inf for none), got " + clipValue);
     }
-    return clipValue == Float.POSITIVE_INFINITY
-        ? sumOfSquares(g, from, to)
-        : clampedSumOfSquares(g, from, to, clipValue);
-  }
-
-  private static double sumOfSquares(float[] g, int from, int to) {
-    double[] lane = new double[LANES];
-    int i = from;
-    for (; i + LANES <= to; i += LANES) {
-      for (int j = 0; j < LANES; j++) {
-        double d = g[i + j];
-        lane[j] += d * d;
-      }
-    }
-    for (int j = 0; i + j < to; j++) {
-      double d = g[i + j];
-      lane[j] += d * d;
-    }
-    return tree(lane);
   }
 
   /** The fixed pairwise tree over the lanes: {@code lane[j] += lane[j + w]}, w = LANES/2 … 1. */
-  private static double tree(double[] lane) {
+  static double tree(double[] lane) {
     for (int w = LANES / 2; w >= 1; w >>= 1) {
       for (int j = 0; j < w; j++) {
         lane[j] += lane[j + w];
@@ -106,41 +114,9 @@ public final class ReductionBlocks {
     return lane[0];
   }
 
-  /**
-   * The clamped sum, bit for bit {@code d = min(max(g[i], -c), c); sum += d * d}, without that
-   * form's cost: the order of additions makes this loop scalar, and scalar Math.min/max on floats
-   * compile to long blend sequences (4.5-5 ns an element measured, against about 2 ns here; a
-   * compare-and-branch mispredicts on real gradients).
-   *
-   * <p>Since only the square is needed, {@code clamp(x, -c, c)^2 == min(|x|, c)^2}; and |x| and c are
-   * non-negative floats, whose raw bits order as ints. So the clamped magnitude is selected by an
-   * int mask that is all ones when {@code bits(|x|) > bits(c)} unless |x| is NaN (bits above those of
-   * infinity), which is kept, as min/max keep NaN. Infinity clamps to c, as with min/max.
-   */
-  private static double clampedSumOfSquares(float[] g, int from, int to, float clipValue) {
-    final int cb = Float.floatToRawIntBits(clipValue);
-    double[] lane = new double[LANES];
-    int i = from;
-    for (; i + LANES <= to; i += LANES) {
-      for (int j = 0; j < LANES; j++) {
-        double d = clampedMagnitude(g[i + j], cb);
-        lane[j] += d * d;
-      }
-    }
-    for (int j = 0; i + j < to; j++) {
-      double d = clampedMagnitude(g[i + j], cb);
-      lane[j] += d * d;
-    }
-    return tree(lane);
-  }
-
-  /** {@code min(|x|, c)} with NaN kept, from the raw bits of c ({@code cb}); see above. */
-  private static float clampedMagnitude(float x, int cb) {
-    final int inf = 0x7f800000;
-    int ax = Float.floatToRawIntBits(x) & 0x7fffffff;
-    // Neither difference overflows: cb is in (0, inf] and ax in [0, 0x7fffffff].
-    int clamp = ((cb - ax) & ~(inf - ax)) >> 31;
-    return Float.intBitsToFloat((ax & ~clamp) | (cb & clamp));
+  /** The implementation this JVM uses for the static methods ({@link LaneReducers#forThisJvm()}). */
+  public static LaneReducer defaultReducer() {
+    return DEFAULT;
   }
 
   /** The per-block sums of squares of the whole array, computed on the calling thread. */
@@ -153,12 +129,61 @@ public final class ReductionBlocks {
   /** Writes the sums of squares of blocks {@code [fromBlock, toBlock)} of {@code g} into {@code out}. */
   public static void blockPartials(
       float[] g, float clipValue, double[] out, int fromBlock, int toBlock) {
+    blockPartials(DEFAULT, g, clipValue, out, fromBlock, toBlock);
+  }
+
+  /** {@link #blockPartials(float[], float, double[], int, int)} computed by {@code reducer}. */
+  public static void blockPartials(
+      LaneReducer reducer, float[] g, float clipValue, double[] out, int fromBlock, int toBlock) {
     int n = g.length;
+    checkBlocks(n, out, fromBlock, toBlock);
+    checkClipValue(clipValue);
+    for (int b = fromBlock; b < toBlock; b++) {
+      out[b] = sumOfSquares(reducer, g, blockStart(b), blockEnd(b, n), clipValue);
+    }
+  }
+
+  /**
+   * Both reductions of blocks {@code [fromBlock, toBlock)} in one pass over the data: writes their
+   * sums of squares into {@code out} and returns the index of the first NaN or infinite element in
+   * them, or -1. Once a block holds one, it stops: the later partials are then not written.
+   *
+   * <p>Without a clamp the non-finite test is the sum itself: every term is {@code >= 0} and a
+   * finite block cannot overflow (8192 terms of at most {@code Float.MAX_VALUE^2 < 2^256}), so a
+   * block's sum is finite exactly when its elements all are. With a clamp, an infinity clamps to
+   * {@code clipValue}, so the block (32 KiB, still in L1) is scanned again for one. Only a block
+   * found to hold one is scanned element by element, for the index.
+   */
+  public static int reduceBlocks(
+      LaneReducer reducer, float[] g, float clipValue, double[] out, int fromBlock, int toBlock) {
+    int n = g.length;
+    checkBlocks(n, out, fromBlock, toBlock);
+    checkClipValue(clipValue);
+    boolean clamped = clipValue != Float.POSITIVE_INFINITY;
+    int clipBits = Float.floatToRawIntBits(clipValue);
+    for (int b = fromBlock; b < toBlock; b++) {
+      int s = blockStart(b);
+      int e = blockEnd(b, n);
+      double sum;
+      boolean bad;
+      if (clamped) {
+        sum = reducer.clampedSumOfSquares(g, s, e, clipBits);
+        bad = reducer.anyNonFinite(g, s, e);
+      } else {
+        sum = reducer.sumOfSquares(g, s, e);
+        bad = !Double.isFinite(sum);
+      }
+      if (bad) {
+        return firstNonFiniteElement(g, s, e);
+      }
+      out[b] = sum;
+    }
+    return -1;
+  }
+
+  private static void checkBlocks(int n, double[] out, int fromBlock, int toBlock) {
     Objects.checkFromToIndex(fromBlock, toBlock, blockCount(n));
     Objects.checkFromToIndex(fromBlock, toBlock, out.length);
-    for (int b = fromBlock; b < toBlock; b++) {
-      out[b] = sumOfSquares(g, blockStart(b), blockEnd(b, n), clipValue);
-    }
   }
 
   /** Adds the partials sequentially in block order (0 for none). */
@@ -172,7 +197,26 @@ public final class ReductionBlocks {
 
   /** The index of the first NaN or infinite element of {@code [from, to)}, or -1. */
   public static int firstNonFinite(float[] g, int from, int to) {
+    return firstNonFinite(DEFAULT, g, from, to);
+  }
+
+  /**
+   * {@link #firstNonFinite(float[], int, int)} with {@code reducer}'s test, a block-sized piece at a
+   * time; only the piece that holds one is scanned element by element.
+   */
+  public static int firstNonFinite(LaneReducer reducer, float[] g, int from, int to) {
     Objects.checkFromToIndex(from, to, g.length);
+    for (int s = from; s < to; ) {
+      int e = (int) Math.min((long) s + BLOCK, to);
+      if (reducer.anyNonFinite(g, s, e)) {
+        return firstNonFiniteElement(g, s, e);
+      }
+      s = e;
+    }
+    return -1;
+  }
+
+  private static int firstNonFiniteElement(float[] g, int from, int to) {
     for (int i = from; i < to; i++) {
       if (!(Math.abs(g[i]) <= Float.MAX_VALUE)) {
         return i;

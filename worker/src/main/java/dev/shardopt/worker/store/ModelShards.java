@@ -186,7 +186,8 @@ final class ModelShards implements AutoCloseable {
   synchronized void applyAsync(PipelineTimeline.Generation at, float[][] gradient, double normSquared, boolean nonFinite) {
     checkOpen();
     switchTo(at);
-    ShardGroup.PreparedStep step = group.prepare(List.<float[][]>of(gradient));
+    // No reductions: the decision comes from the trainer's own statistics.
+    ShardGroup.PreparedStep step = group.prepare(List.<float[][]>of(gradient), false);
     if (step != null) {
       group.apply(step, StepDecider.decideAsync(at.pipeline(), group.updatesApplied(), normSquared, nonFinite));
     }
