@@ -89,21 +89,99 @@ class ShardoptListenerTest {
       batches.reset();
       while (batches.hasNext()) {
         DataSet b = batches.next();
-        Map<String, float[]> params = trainer.pull();
-        params.forEach((name, v) -> sd.getVariable(name).getArr()
-            .assign(Nd4j.createFromArray(v).reshape(sd.getVariable(name).getShape())));
-        Map<String, INDArray> grads = sd.calculateGradients(Map.of("x", b.getFeatures(), "y", b.getLabels()),
-            SmallMlp.PARAMETERS);
-        Map<String, float[]> push = new LinkedHashMap<>();
-        for (String p : SmallMlp.PARAMETERS) {
-          INDArray g = grads.get(p);
-          push.put(p, g.dup('c').reshape(g.length()).toFloatVector());
-        }
-        trainer.push(step++, push);
+        trainer.push(step++, plainGradient(sd, trainer.pull(), b));
       }
     }
     assertThat(step).isEqualTo(STEPS);
     return model.pull(STEPS);
+  }
+
+  /**
+   * Two trainers, each fitting its own copy of the graph on its half of every batch in a thread of
+   * its own, give bitwise the parameters of the same two trainers driven through the plain client
+   * one after the other: the workers average the two gradients of each step either way.
+   */
+  @Test
+  void twoTrainersFittingInParallelAreThePlainClientsTwoTrainers() throws Exception {
+    DataSet data = SmallMlp.data(ROWS, 9);
+    List<DataSet> halves = List.of(rows(data, 0), rows(data, 1));
+    SameDiff first = SmallMlp.graph(5);
+    RemoteModel viaListener = cluster.createModel(ModelOptions.named("sd-fit-k2").pipeline(Pipeline.parse(PIPELINE))
+        .trainers(2).sync().tensors(SameDiffTensors.of(first)));
+    List<SameDiff> graphs = List.of(first, SmallMlp.graph(5));
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      List<java.util.concurrent.Future<?>> runs = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        int rank = r;
+        runs.add(pool.submit(() -> {
+          SameDiff sd = graphs.get(rank);
+          sd.setTrainingConfig(ShardoptListener.trainingConfig().dataSetFeatureMapping("x").dataSetLabelMapping("y").build());
+          sd.fit(new TestDataSetIterator(halves.get(rank), BATCH / 2), EPOCHS,
+              new ShardoptListener(viaListener.trainer(rank, 2)));
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> run : runs) {
+        run.get(5, java.util.concurrent.TimeUnit.MINUTES);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+
+    SameDiff plainGraph = SmallMlp.graph(5);
+    List<TensorDef> defs = new ArrayList<>();
+    SmallMlp.values(plainGraph).forEach((name, v) -> defs.add(Tensors.of(name, v, plainGraph.getVariable(name).getShape())));
+    RemoteModel plain = cluster.createModel(ModelOptions.named("sd-plain-k2").pipeline(Pipeline.parse(PIPELINE))
+        .trainers(2).sync().tensors(defs));
+    List<Trainer> trainers = List.of(plain.trainer(0, 2), plain.trainer(1, 2));
+    List<TestDataSetIterator> batches = List.of(new TestDataSetIterator(halves.get(0), BATCH / 2),
+        new TestDataSetIterator(halves.get(1), BATCH / 2));
+    for (int step = 0; step < STEPS; step++) {
+      for (int r = 0; r < 2; r++) {
+        if (!batches.get(r).hasNext()) {
+          batches.get(r).reset();
+        }
+        trainers.get(r).push(step, plainGradient(plainGraph, trainers.get(r).pull(), batches.get(r).next()));
+      }
+    }
+
+    Map<String, float[]> fitted = viaListener.pull(STEPS);
+    Map<String, float[]> expected = plain.pull(STEPS);
+    for (String p : SmallMlp.PARAMETERS) {
+      assertThat(bits(fitted.get(p))).as(p).containsExactly(bits(expected.get(p)));
+      for (SameDiff sd : graphs) {
+        assertThat(bits(SmallMlp.values(sd).get(p))).as(p + " in a graph").containsExactly(bits(fitted.get(p)));
+      }
+    }
+    assertThat(SmallMlp.loss(first, data)).isLessThan(0.5 * SmallMlp.loss(SmallMlp.graph(5), data));
+  }
+
+  /** Rows {@code parity}, {@code parity + 2}, ... of {@code data}. */
+  private static DataSet rows(DataSet data, int parity) {
+    int n = data.numExamples() / 2;
+    long[] idx = new long[n];
+    for (int i = 0; i < n; i++) {
+      idx[i] = 2L * i + parity;
+    }
+    return new DataSet(data.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.indices(idx),
+        org.nd4j.linalg.indexing.NDArrayIndex.all()).dup(),
+        data.getLabels().get(org.nd4j.linalg.indexing.NDArrayIndex.indices(idx),
+            org.nd4j.linalg.indexing.NDArrayIndex.all()).dup());
+  }
+
+  /** {@code sd}'s gradient at {@code params} on {@code batch}, as row-major float[]s (written out here). */
+  private static Map<String, float[]> plainGradient(SameDiff sd, Map<String, float[]> params, DataSet batch) {
+    params.forEach((name, v) -> sd.getVariable(name).getArr()
+        .assign(Nd4j.createFromArray(v).reshape(sd.getVariable(name).getShape())));
+    Map<String, INDArray> grads = sd.calculateGradients(Map.of("x", batch.getFeatures(), "y", batch.getLabels()),
+        SmallMlp.PARAMETERS);
+    Map<String, float[]> push = new LinkedHashMap<>();
+    for (String p : SmallMlp.PARAMETERS) {
+      INDArray g = grads.get(p);
+      push.put(p, g.dup('c').reshape(g.length()).toFloatVector());
+    }
+    return push;
   }
 
   @Test
