@@ -57,8 +57,12 @@ public final class NdTrainer {
     for (Map.Entry<String, INDArray> e : gradient.entrySet()) {
       String what = "the gradient of tensor '" + e.getKey() + "'";
       long[] shape = shapes.get(e.getKey());
+      if (shape == null && e.getValue() == null) {
+        throw new IllegalArgumentException("the gradient has tensor '" + e.getKey() + "' with no array, and model '"
+            + trainer.model().id() + "' does not have that tensor; its tensors are " + shapes.keySet());
+      }
       // An unknown tensor is converted as it is, and the client's check names it with the model's tensors.
-      floats.put(e.getKey(), shape == null && e.getValue() != null
+      floats.put(e.getKey(), shape == null
           ? TensorArrays.toFloats(what, e.getValue())
           : TensorArrays.toFloats(what, e.getValue(), shape));
     }

@@ -10,11 +10,12 @@ import org.nd4j.linalg.factory.Nd4j;
  * Copies between a model tensor's values as the client holds them (one float[] in row-major, C
  * order) and an {@link INDArray} of the tensor's shape.
  *
- * <p>The values are copied exactly: a FLOAT array's elements arrive bit for bit; a DOUBLE or HALF
- * array is rounded to float32 on the way out (IEEE round to nearest, ND4J's cast) and widened or
- * rounded from float32 on the way in. A dense C-order FLOAT array that owns its whole buffer is
- * copied in one pass between the Java array and its native buffer; any other layout (a view, F
- * order, another data type) goes through one more copy in C order.
+ * <p>The rule for the values: a FLOAT array's elements are copied bit for bit, in both directions.
+ * Out of another floating-point type, each element is cast to float32 by ND4J (DOUBLE: IEEE round
+ * to nearest even; HALF and BFLOAT16: exact widening); into one, each float32 is cast to the
+ * target's type (exact for DOUBLE). A dense C-order FLOAT array that owns its whole buffer is copied
+ * in one pass between the Java array and its native buffer; any other layout (a view, F order,
+ * another data type) goes through one more copy in C order.
  */
 public final class TensorArrays {
   private TensorArrays() {}

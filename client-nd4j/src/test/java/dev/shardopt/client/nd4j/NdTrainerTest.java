@@ -126,6 +126,16 @@ class NdTrainerTest {
         Nd4j.zeros(DataType.FLOAT, 3), "extra", Nd4j.zeros(DataType.FLOAT, 1))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("the gradient has tensor 'extra', which model 'nd-bad-grad' does not have");
+    Map<String, INDArray> withNull = new LinkedHashMap<>();
+    withNull.put("w", null);
+    withNull.put("b", Nd4j.zeros(DataType.FLOAT, 3));
+    assertThatThrownBy(() -> t.push(0, withNull))
+        .hasMessage("the gradient of tensor 'w' is null, expected an array of shape [2, 3]");
+    withNull.put("w", Nd4j.zeros(DataType.FLOAT, 2, 3));
+    withNull.put("extra", null);
+    assertThatThrownBy(() -> t.push(0, withNull))
+        .hasMessage("the gradient has tensor 'extra' with no array, and model 'nd-bad-grad' does not have that "
+            + "tensor; its tensors are [w, b]");
     assertThat(t.nextStep()).isZero();
     assertThat(m.step()).isZero();
   }
