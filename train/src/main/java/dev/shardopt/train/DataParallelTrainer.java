@@ -5,6 +5,7 @@ import dev.shardopt.client.RemoteModel;
 import dev.shardopt.client.ShardoptCluster;
 import dev.shardopt.client.StepMetric;
 import dev.shardopt.client.Trainer;
+import dev.shardopt.client.nd4j.NdTrainer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -20,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Synchronous data-parallel training of {@link MlpWithBatchNorm} on the digits through a Shardopt cluster.
@@ -220,6 +222,9 @@ public final class DataParallelTrainer {
       futures.add(pool.submit(() -> {
         Trainer trainer = model.trainer(rank, k);
         MlpWithBatchNorm net = graphs.get(rank);
+        // pulls land in the graph's own variable arrays (client-nd4j), with no float[] map in between
+        NdTrainer ndTrainer = new NdTrainer(trainer);
+        Map<String, INDArray> parameters = net.parameterArrays();
         BatchNormStatistics stats = resumed == null ? new BatchNormStatistics(config.hidden())
             : resumed.statistics().get(rank).copy();
         long pullNs = 0;
@@ -228,10 +233,9 @@ public final class DataParallelTrainer {
         long evalNs = 0;
         for (int s = first; s < steps; s++) {
           long t0 = System.nanoTime();
-          Map<String, float[]> params = trainer.pull();
+          ndTrainer.pullInto(parameters);
           long t1 = System.nanoTime();
           pullNs += t1 - t0;
-          net.setParameters(params);
           if (rank == 0 && s % config.evalEvery() == 0) {
             evals.add(new Evaluation(s, (double) correct(net, testX, testY, stats) / test.length));
             long t2 = System.nanoTime();
@@ -255,10 +259,9 @@ public final class DataParallelTrainer {
         }
         if (rank == 0) {
           long t0 = System.nanoTime();
-          Map<String, float[]> params = trainer.pull();
+          ndTrainer.pullInto(parameters);
           long t1 = System.nanoTime();
           pullNs += t1 - t0;
-          net.setParameters(params);
           finalCorrect[0] = correct(net, testX, testY, stats);
           evals.add(new Evaluation(steps, (double) finalCorrect[0] / test.length));
           evalNs += System.nanoTime() - t1;

@@ -3,6 +3,7 @@ package dev.shardopt.train;
 import dev.shardopt.client.Initializers;
 import dev.shardopt.client.TensorDef;
 import dev.shardopt.client.Tensors;
+import dev.shardopt.client.nd4j.TensorArrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,8 +28,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * matrices is mostly per-op overhead).
  *
  * <p>The trainable tensors are SameDiff variables named as the parameter server's tensors
- * ({@link #FC1_WEIGHT} … {@link #FC2_BIAS}); {@link #setParameters} overwrites their values with the
- * pulled parameters before each step, and {@link #trainStep} returns the gradient of the loss with
+ * ({@link #FC1_WEIGHT} … {@link #FC2_BIAS}); the trainer pulls the parameters into their arrays
+ * ({@link #parameterArrays}) before each step, and {@link #trainStep} returns the gradient of the loss with
  * respect to each of them from {@code SameDiff.calculateGradientsAndOutputs} (reverse-mode autodiff),
  * with the loss and the batch's per-feature mean and biased variance (for the running statistics) from
  * the same pass. Weights are stored {@code [in, out]} (so {@code x·W}), row-major.
@@ -172,13 +173,24 @@ public final class MlpWithBatchNorm {
         Tensors.of(FC2_BIAS, CLASSES).init(Initializers.zeros()));
   }
 
-  /** Sets every trainable tensor from {@code params} (row-major, as pulled). */
+  /**
+   * The arrays of the trainable variables, by tensor name in model order: the graph's own arrays, which a
+   * pull writes in place ({@code NdTrainer.pullInto}).
+   */
+  public Map<String, INDArray> parameterArrays() {
+    Map<String, INDArray> arrays = new LinkedHashMap<>();
+    for (String name : PARAMETERS) {
+      arrays.put(name, sd.getVariable(name).getArr());
+    }
+    return arrays;
+  }
+
+  /** Sets every trainable tensor from {@code params} (row-major, as pulled; rounded if the graph is DOUBLE). */
   public void setParameters(Map<String, float[]> params) {
     for (Map.Entry<String, long[]> e : shapes.entrySet()) {
       float[] v = params.get(e.getKey());
       checkLength(e.getKey(), v == null ? -1 : v.length, e.getValue());
-      INDArray src = Nd4j.createFromArray(v).reshape(e.getValue());
-      sd.getVariable(e.getKey()).getArr().assign(dtype == DataType.FLOAT ? src : src.castTo(dtype));
+      TensorArrays.copyInto("tensor '" + e.getKey() + "'", v, sd.getVariable(e.getKey()).getArr(), e.getValue());
     }
   }
 
@@ -236,7 +248,7 @@ public final class MlpWithBatchNorm {
     Map<String, float[]> grads = new LinkedHashMap<>();
     for (String name : PARAMETERS) {
       INDArray g = Objects.requireNonNull(r.getGradients().get(name), () -> "no gradient for " + name);
-      grads.put(name, flat(g).toFloatVector());
+      grads.put(name, TensorArrays.toFloats("the gradient of '" + name + "'", g, shapes.get(name)));
     }
     return new StepResult(
         r.getOutputs().get(LOSS).getDouble(0),

@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 class MlpWithBatchNormTest {
   private static final int H = 6;
@@ -147,6 +149,45 @@ class MlpWithBatchNormTest {
       assertThat(t.shape()).containsExactly(m.shapes().get(t.name()));
     }
     assertThat(defs.get(2).initializer().getConstant().getValue()).isEqualTo(1.0);
+  }
+
+  /**
+   * {@link MlpWithBatchNorm#parameterArrays} are the graph's live variables (the trainer pulls into them):
+   * values written there with a plain ND4J assign give bitwise the loss and gradients of the same values
+   * set through {@link MlpWithBatchNorm#setParameters}, and different values give a different loss.
+   */
+  @Test
+  void theParameterArraysAreTheGraphsVariables() {
+    Random rnd = new Random(11);
+    MlpWithBatchNorm viaSet = new MlpWithBatchNorm(H);
+    MlpWithBatchNorm viaArrays = new MlpWithBatchNorm(H);
+    Map<String, float[]> p = new LinkedHashMap<>();
+    randomParams(viaSet, rnd).forEach((name, v) -> {
+      float[] f = new float[v.length];
+      for (int i = 0; i < v.length; i++) {
+        f[i] = (float) v[i];
+      }
+      p.put(name, f);
+    });
+    viaSet.setParameters(p);
+    Map<String, INDArray> arrays = viaArrays.parameterArrays();
+    assertThat(arrays.keySet()).containsExactlyElementsOf(MlpWithBatchNorm.PARAMETERS);
+    p.forEach((name, v) -> arrays.get(name).assign(Nd4j.createFromArray(v).reshape(viaArrays.shapes().get(name))));
+    float[] x = new float[ROWS * MlpWithBatchNorm.INPUTS];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = rnd.nextFloat();
+    }
+    int[] y = {3, 1, 4, 1, 5};
+    MlpWithBatchNorm.StepResult a = viaSet.trainStep(x, y);
+    MlpWithBatchNorm.StepResult b = viaArrays.trainStep(x, y);
+    assertThat(Double.doubleToRawLongBits(b.loss())).isEqualTo(Double.doubleToRawLongBits(a.loss()));
+    for (String name : MlpWithBatchNorm.PARAMETERS) {
+      assertThat(b.gradients().get(name)).as(name).containsExactly(a.gradients().get(name));
+    }
+    // class 0's bias alone (a shift of every logit would leave softmax's loss as it is)
+    INDArray b2 = arrays.get(MlpWithBatchNorm.FC2_BIAS);
+    b2.putScalar(0, b2.getFloat(0) + 1f);
+    assertThat(viaArrays.trainStep(x, y).loss()).isNotEqualTo(a.loss());
   }
 
   @Test
