@@ -103,7 +103,7 @@ class WatchCommandTest {
   void fullScreenInTmuxShowsTheClusterLiveAndQuitsOnQ() throws Exception {
     try (Tmux tmux = Tmux.start(dir, coordinator, "q")) {
       String first = tmux.awaitScreen(s -> modelStep(s).filter(step -> step >= 3).isPresent(), 60);
-      assertThat(first).contains("coordinator " + coordinator + "  2 workers (2 healthy)  1 models");
+      assertThat(first).contains("coordinator " + coordinator + "  2 workers (2 healthy)  1 model  ");
       assertThat(first.lines().filter(l -> l.matches("^workers/w[12]\\s+127\\.0\\.0\\.1:\\d+\\s+healthy\\s+\\d+ms\\s+\\d+\\s*$")))
           .hasSize(2);
       long step1 = modelStep(first).orElseThrow();

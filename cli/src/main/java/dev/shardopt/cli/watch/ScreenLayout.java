@@ -18,8 +18,9 @@ public final class ScreenLayout {
 
   public List<String> lines(ClusterView view, int width, int height) {
     List<String> out = new ArrayList<>();
-    out.add(String.format(Locale.ROOT, "shardopt watch  coordinator %s  %d workers (%d healthy)  %d models  refresh %d  q: quit",
-        view.coordinator(), view.workers().size(), view.healthyWorkers(), view.models().size(), view.samples()));
+    out.add(String.format(Locale.ROOT, "shardopt watch  coordinator %s  %d worker%s (%d healthy)  %d model%s  refresh %d  q: quit",
+        view.coordinator(), view.workers().size(), view.workers().size() == 1 ? "" : "s", view.healthyWorkers(),
+        view.models().size(), view.models().size() == 1 ? "" : "s", view.samples()));
     if (view.error() != null) {
       out.add("coordinator unreachable: " + view.error() + (view.workers().isEmpty() && view.models().isEmpty()
           ? "" : " (showing its last answer)"));

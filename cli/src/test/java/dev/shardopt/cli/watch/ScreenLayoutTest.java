@@ -34,6 +34,13 @@ class ScreenLayoutTest {
   }
 
   @Test
+  void oneWorkerAndOneModelAreSingular() {
+    ClusterView one = new ClusterView("c:1", null, 1, VIEW.workers().subList(0, 1), VIEW.models().subList(0, 1));
+    assertThat(new ScreenLayout(Sparkline.ASCII).lines(one, 100, 40).get(0))
+        .isEqualTo("shardopt watch  coordinator c:1  1 worker (1 healthy)  1 model  refresh 1  q: quit");
+  }
+
+  @Test
   void cutsToASmallTerminal() {
     List<String> lines = new ScreenLayout(Sparkline.BLOCKS).lines(VIEW, 30, 5);
     assertThat(lines).hasSize(5);
