@@ -100,8 +100,16 @@ public final class WatchCommand implements Callable<Integer> {
     return ShardoptCli.EXIT_OK;
   }
 
-  private int fullScreen(CoordinatorSampler sampler, WatchState state) throws IOException {
-    Terminal terminal = TerminalBuilder.builder().system(true).dumb(false).build();
+  private int fullScreen(CoordinatorSampler sampler, WatchState state) throws IOException, InterruptedException {
+    Terminal terminal;
+    try {
+      terminal = TerminalBuilder.builder().system(true).dumb(false).build();
+    } catch (IOException | IllegalStateException e) {
+      // no way to drive this terminal (no stty, say): the plain lines still work
+      spec.commandLine().getErr().println("shardopt watch: cannot use the terminal (" + e.getMessage() + "); printing lines");
+      spec.commandLine().getErr().flush();
+      return plainLines(sampler, state);
+    }
     try (TerminalScreen screen = new TerminalScreen(terminal)) {
       ScreenLayout layout = new ScreenLayout(screen.showsBlocks() ? Sparkline.BLOCKS : Sparkline.ASCII);
       for (long n = 1; count == 0 || n <= count; n++) {
