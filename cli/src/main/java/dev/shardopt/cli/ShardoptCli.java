@@ -45,6 +45,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       CoordinatorCommand.class,
       WorkerCommand.class,
       StatusCommand.class,
+      WatchCommand.class,
       CheckpointCommand.class,
     })
 public final class ShardoptCli implements Callable<Integer> {
