@@ -107,7 +107,9 @@ class Transfer {
     const what = (address) => `push of step ${header.step} (trainer ${header.trainer}, ${header.model}) to worker ${address}`;
     for (let attempt = 1; ; attempt++) {
       const current = layout;
-      const results = await Promise.allSettled(pending.map((a) => this.pushOnce(a, current.workers.get(a), header, gradient)));
+      // tagged with the map's epoch: a worker that has taken a newer one (a copy joined) refuses it
+      const tagged = { ...header, epoch: current.epoch };
+      const results = await Promise.allSettled(pending.map((a) => this.pushOnce(a, current.workers.get(a), tagged, gradient)));
       const replicated = current.replicated;
       const mayRetry = attempt < this.settings.pushAttempts || (replicated && Date.now() < giveUp);
       const retry = [];

@@ -232,7 +232,8 @@ class Model:
             raise ValueError("gradient of step %d for %s: missing tensors %s, unknown tensors %s (the model has %s)"
                              % (step, self.name, missing, extra, list(self.shapes)))
         flat = {n: as_wire(n, gradient[n], self.sizes[n], "gradient") for n in self.shapes}
-        header = pb.PushHeader(model=self.name, trainer=rank, step=_non_negative("step", step))
+        header = pb.PushHeader(model=self.name, trainer=rank, step=_non_negative("step", step),
+                               epoch=self.shard_map.epoch)  # a worker past this epoch refuses it
         if statistics is not None:
             norm_squared, non_finite, generation = statistics(flat)
             header.gradient_norm_squared = norm_squared

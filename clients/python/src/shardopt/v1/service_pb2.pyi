@@ -63,6 +63,40 @@ class ClusterStatus(_message.Message):
     workers: _containers.RepeatedCompositeFieldContainer[WorkerStatus]
     def __init__(self, workers: _Optional[_Iterable[_Union[WorkerStatus, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ...) -> None: ...
 
+class CommitCopyRequest(_message.Message):
+    __slots__ = ["abort", "epoch", "model", "step"]
+    ABORT_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    abort: bool
+    epoch: int
+    model: str
+    step: int
+    def __init__(self, model: _Optional[str] = ..., step: _Optional[int] = ..., epoch: _Optional[int] = ..., abort: bool = ...) -> None: ...
+
+class CopyShardsRequest(_message.Message):
+    __slots__ = ["model", "shards", "step"]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    shards: _containers.RepeatedCompositeFieldContainer[ShardStart]
+    step: int
+    def __init__(self, model: _Optional[str] = ..., step: _Optional[int] = ..., shards: _Optional[_Iterable[_Union[ShardStart, _Mapping]]] = ...) -> None: ...
+
+class CopyShardsResponse(_message.Message):
+    __slots__ = ["chunk", "step", "steps_skipped", "updates_applied"]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    STEPS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    chunk: TensorChunk
+    step: int
+    steps_skipped: int
+    updates_applied: int
+    def __init__(self, step: _Optional[int] = ..., updates_applied: _Optional[int] = ..., steps_skipped: _Optional[int] = ..., chunk: _Optional[_Union[TensorChunk, _Mapping]] = ...) -> None: ...
+
 class CreateModelRequest(_message.Message):
     __slots__ = ["model", "model_id", "restore_from"]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -74,14 +108,16 @@ class CreateModelRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., model: _Optional[_Union[Model, _Mapping]] = ..., restore_from: _Optional[str] = ...) -> None: ...
 
 class CreateShardsRequest(_message.Message):
-    __slots__ = ["model", "restore", "shards"]
+    __slots__ = ["copy_of", "model", "restore", "shards"]
+    COPY_OF_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     RESTORE_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
+    copy_of: RestoreSpec
     model: Model
     restore: RestoreSpec
     shards: _containers.RepeatedCompositeFieldContainer[Shard]
-    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ..., shards: _Optional[_Iterable[_Union[Shard, _Mapping]]] = ..., restore: _Optional[_Union[RestoreSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ..., shards: _Optional[_Iterable[_Union[Shard, _Mapping]]] = ..., restore: _Optional[_Union[RestoreSpec, _Mapping]] = ..., copy_of: _Optional[_Union[RestoreSpec, _Mapping]] = ...) -> None: ...
 
 class CreateShardsResponse(_message.Message):
     __slots__ = ["restored"]
@@ -391,20 +427,22 @@ class PullResponse(_message.Message):
     def __init__(self, step: _Optional[int] = ..., chunk: _Optional[_Union[TensorChunk, _Mapping]] = ...) -> None: ...
 
 class PushHeader(_message.Message):
-    __slots__ = ["gradient_norm_squared", "model", "non_finite", "pipeline_generation", "step", "trainer"]
+    __slots__ = ["epoch", "gradient_norm_squared", "model", "non_finite", "pipeline_generation", "step", "trainer"]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     GRADIENT_NORM_SQUARED_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     NON_FINITE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_GENERATION_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     TRAINER_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
     gradient_norm_squared: float
     model: str
     non_finite: bool
     pipeline_generation: int
     step: int
     trainer: int
-    def __init__(self, model: _Optional[str] = ..., trainer: _Optional[int] = ..., step: _Optional[int] = ..., gradient_norm_squared: _Optional[float] = ..., non_finite: bool = ..., pipeline_generation: _Optional[int] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., trainer: _Optional[int] = ..., step: _Optional[int] = ..., gradient_norm_squared: _Optional[float] = ..., non_finite: bool = ..., pipeline_generation: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class PushRequest(_message.Message):
     __slots__ = ["chunk", "header"]
@@ -441,18 +479,24 @@ class RegisterWorkerResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class ReplicationStatus(_message.Message):
-    __slots__ = ["epoch", "lost_workers", "min_live_copies", "replicas", "under_replicated_shards"]
+    __slots__ = ["copies_made", "copying_shards", "epoch", "lost_workers", "min_live_copies", "replicas", "shards", "under_replicated_shards"]
+    COPIES_MADE_FIELD_NUMBER: _ClassVar[int]
+    COPYING_SHARDS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     LOST_WORKERS_FIELD_NUMBER: _ClassVar[int]
     MIN_LIVE_COPIES_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     UNDER_REPLICATED_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    copies_made: int
+    copying_shards: int
     epoch: int
     lost_workers: _containers.RepeatedScalarFieldContainer[str]
     min_live_copies: int
     replicas: int
+    shards: int
     under_replicated_shards: int
-    def __init__(self, replicas: _Optional[int] = ..., epoch: _Optional[int] = ..., min_live_copies: _Optional[int] = ..., under_replicated_shards: _Optional[int] = ..., lost_workers: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, replicas: _Optional[int] = ..., epoch: _Optional[int] = ..., min_live_copies: _Optional[int] = ..., under_replicated_shards: _Optional[int] = ..., lost_workers: _Optional[_Iterable[str]] = ..., copying_shards: _Optional[int] = ..., shards: _Optional[int] = ..., copies_made: _Optional[int] = ...) -> None: ...
 
 class ReportLoadedRequest(_message.Message):
     __slots__ = ["model", "worker"]
@@ -610,16 +654,18 @@ class StepMetrics(_message.Message):
     def __init__(self, step: _Optional[int] = ..., update: _Optional[int] = ..., skipped: bool = ..., learning_rate: _Optional[float] = ..., gradient_norm: _Optional[float] = ..., clipped_norm: _Optional[float] = ..., barrier_wait_millis: _Optional[float] = ..., generation: _Optional[int] = ...) -> None: ...
 
 class TensorChunk(_message.Message):
-    __slots__ = ["data", "model", "offset", "tensor"]
+    __slots__ = ["data", "model", "offset", "slot", "tensor"]
     DATA_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
     TENSOR_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     model: str
     offset: int
+    slot: str
     tensor: str
-    def __init__(self, model: _Optional[str] = ..., tensor: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., tensor: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., slot: _Optional[str] = ...) -> None: ...
 
 class TensorSpec(_message.Message):
     __slots__ = ["init", "name", "shape"]

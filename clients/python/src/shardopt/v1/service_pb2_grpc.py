@@ -614,6 +614,16 @@ class WorkerStub(object):
                 request_serializer=shardopt_dot_v1_dot_service__pb2.PullRequest.SerializeToString,
                 response_deserializer=shardopt_dot_v1_dot_service__pb2.PullResponse.FromString,
                 )
+        self.CopyShards = channel.unary_stream(
+                '/shardopt.v1.Worker/CopyShards',
+                request_serializer=shardopt_dot_v1_dot_service__pb2.CopyShardsRequest.SerializeToString,
+                response_deserializer=shardopt_dot_v1_dot_service__pb2.CopyShardsResponse.FromString,
+                )
+        self.CommitCopy = channel.unary_unary(
+                '/shardopt.v1.Worker/CommitCopy',
+                request_serializer=shardopt_dot_v1_dot_service__pb2.CommitCopyRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                )
 
 
 class WorkerServicer(object):
@@ -696,6 +706,29 @@ class WorkerServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CopyShards(self, request, context):
+        """Coordinator -> worker, re-replication (SYNC): from now on hold the model's pushes of `step` and
+        later (each waits, unacknowledged), refusing with FAILED_PRECONDITION when one is already
+        admitted; once the model has completed `step` steps, stream the parameters and every state slot
+        of the shards named. The hold stays until CommitCopy, or ends by itself after the worker's wait
+        (--wait-ms), the held pushes then admitted as if nothing happened.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitCopy(self, request, context):
+        """Coordinator -> worker: ends a copy. On a source: with abort, the held pushes are admitted;
+        otherwise the worker takes the shard map's new `epoch` (a push tagged with an older one is
+        refused with UNAVAILABLE from now on) and re-admits the held pushes under it; FAILED_PRECONDITION
+        when its hold on `step` had already ended. On the new copy (CreateShards with copy_of, then
+        WriteParameters chunks naming slots): checks that every array was written, takes `epoch` and
+        starts serving.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -743,6 +776,16 @@ def add_WorkerServicer_to_server(servicer, server):
                     servicer.Pull,
                     request_deserializer=shardopt_dot_v1_dot_service__pb2.PullRequest.FromString,
                     response_serializer=shardopt_dot_v1_dot_service__pb2.PullResponse.SerializeToString,
+            ),
+            'CopyShards': grpc.unary_stream_rpc_method_handler(
+                    servicer.CopyShards,
+                    request_deserializer=shardopt_dot_v1_dot_service__pb2.CopyShardsRequest.FromString,
+                    response_serializer=shardopt_dot_v1_dot_service__pb2.CopyShardsResponse.SerializeToString,
+            ),
+            'CommitCopy': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitCopy,
+                    request_deserializer=shardopt_dot_v1_dot_service__pb2.CommitCopyRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -907,5 +950,39 @@ class Worker(object):
         return grpc.experimental.unary_stream(request, target, '/shardopt.v1.Worker/Pull',
             shardopt_dot_v1_dot_service__pb2.PullRequest.SerializeToString,
             shardopt_dot_v1_dot_service__pb2.PullResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CopyShards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/shardopt.v1.Worker/CopyShards',
+            shardopt_dot_v1_dot_service__pb2.CopyShardsRequest.SerializeToString,
+            shardopt_dot_v1_dot_service__pb2.CopyShardsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CommitCopy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/shardopt.v1.Worker/CommitCopy',
+            shardopt_dot_v1_dot_service__pb2.CommitCopyRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

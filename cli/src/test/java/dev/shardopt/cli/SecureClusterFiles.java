@@ -26,9 +26,14 @@ public final class SecureClusterFiles {
   private final Path dir;
 
   public SecureClusterFiles(Path dir) throws IOException {
+    this(dir, List.of());
+  }
+
+  /** @param serverAddresses IP addresses the servers' certificate names besides localhost and 127.0.0.1 */
+  public SecureClusterFiles(Path dir, List<String> serverAddresses) throws IOException {
     this.dir = dir;
     this.ca = TestCertificates.authority(dir, "cluster");
-    this.node = ca.issue(dir, "node");
+    this.node = ca.issue(dir, "node", serverAddresses);
     this.client = ca.issue(dir, "client");
     this.tokens = Files.writeString(dir.resolve("tokens"),
         "# role token\ntrainer " + TRAINER + "\nadmin " + ADMIN + "\nworker " + WORKER + "\n");

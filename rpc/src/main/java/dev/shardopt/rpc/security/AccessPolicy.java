@@ -72,13 +72,16 @@ public final class AccessPolicy {
     // Worker: the trainer's data plane; the coordinator's calls carry its worker token.
     put(m, WorkerGrpc.getPushMethod(), Rule.of(Role.TRAINER));
     put(m, WorkerGrpc.getPullMethod(), Rule.of(Role.TRAINER));
-    put(m, WorkerGrpc.getWriteParametersMethod(), Rule.of());
+    // initial values from the model's creator; a new copy's state from the coordinator (re-replication)
+    put(m, WorkerGrpc.getWriteParametersMethod(), Rule.of(Role.WORKER));
     put(m, WorkerGrpc.getCreateShardsMethod(), Rule.of(Role.WORKER));
     put(m, WorkerGrpc.getDropModelMethod(), Rule.of(Role.WORKER));
     put(m, WorkerGrpc.getGetProgressMethod(), Rule.of(Role.WORKER));
     put(m, WorkerGrpc.getSnapshotShardsMethod(), Rule.of(Role.WORKER));
     put(m, WorkerGrpc.getHoldPushesMethod(), Rule.of(Role.WORKER));
     put(m, WorkerGrpc.getPersistShardsMethod(), Rule.of(Role.WORKER));
+    put(m, WorkerGrpc.getCopyShardsMethod(), Rule.of(Role.WORKER));
+    put(m, WorkerGrpc.getCommitCopyMethod(), Rule.of(Role.WORKER));
     // Reflection describes the API to any caller that has a token (grpcurl with -H).
     m.put("grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Rule.of(Role.TRAINER, Role.WORKER));
     m.put("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Rule.of(Role.TRAINER, Role.WORKER));

@@ -14,6 +14,8 @@ import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Date;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -71,8 +73,18 @@ public final class TestCertificates {
       return issue(dir, commonName, Instant.now().minus(Duration.ofHours(1)), Instant.now().plus(Duration.ofDays(1)));
     }
 
+    /** {@link #issue(Path, String)} whose certificate also names these IP addresses (e.g. a network namespace's). */
+    public TlsFiles issue(Path dir, String commonName, List<String> moreAddresses) {
+      return issue(dir, commonName, Instant.now().minus(Duration.ofHours(1)), Instant.now().plus(Duration.ofDays(1)),
+          moreAddresses);
+    }
+
     /** A certificate valid from {@code notBefore} to {@code notAfter}; TlsFiles with this CA as ca. */
     public TlsFiles issue(Path dir, String commonName, Instant notBefore, Instant notAfter) {
+      return issue(dir, commonName, notBefore, notAfter, List.of());
+    }
+
+    private TlsFiles issue(Path dir, String commonName, Instant notBefore, Instant notAfter, List<String> moreAddresses) {
       try {
         KeyPair leaf = ecKeys();
         X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(new X500Name("CN=" + name),
@@ -83,8 +95,12 @@ public final class TestCertificates {
         b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
         b.addExtension(Extension.extendedKeyUsage, false,
             new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
-        b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-            new GeneralName(GeneralName.dNSName, "localhost"), new GeneralName(GeneralName.iPAddress, "127.0.0.1")}));
+        List<GeneralName> names = new ArrayList<>(List.of(
+            new GeneralName(GeneralName.dNSName, "localhost"), new GeneralName(GeneralName.iPAddress, "127.0.0.1")));
+        for (String a : moreAddresses) {
+          names.add(new GeneralName(GeneralName.iPAddress, a));
+        }
+        b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names.toArray(GeneralName[]::new)));
         b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(cert));
         b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(leaf.getPublic()));
         X509Certificate c = sign(b, keys);
