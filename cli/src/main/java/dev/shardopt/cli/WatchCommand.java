@@ -9,7 +9,6 @@ import dev.shardopt.cli.watch.TerminalScreen;
 import dev.shardopt.cli.watch.WatchState;
 import dev.shardopt.v1.CoordinatorGrpc;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Clock;
@@ -18,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.jline.terminal.Terminal;
 import org.jline.terminal.TerminalBuilder;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -54,6 +54,8 @@ public final class WatchCommand implements Callable<Integer> {
       description = "Stop after N refreshes (default: ${DEFAULT-VALUE}, never).")
   long count;
 
+  @Mixin SecurityOptions security = new SecurityOptions();
+
   @Option(names = "--plain", description = "Print plain lines even on a terminal.")
   boolean plain;
 
@@ -68,7 +70,7 @@ public final class WatchCommand implements Callable<Integer> {
     if (count < 0) {
       throw new UserErrorException("--count must be 0 (never stop) or more, got " + count);
     }
-    ManagedChannel channel = NettyChannelBuilder.forTarget(coordinator).usePlaintext().build();
+    ManagedChannel channel = security.security(null).channel(coordinator).build();
     try {
       CoordinatorSampler sampler = new CoordinatorSampler(CoordinatorGrpc.newBlockingStub(channel),
           Math.max(10_000, intervalMillis), System::nanoTime);
