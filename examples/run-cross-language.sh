@@ -4,7 +4,8 @@
 # processes (the shardopt package, clients/python, installed offline into a venv) and by two Node
 # processes (the shardopt npm package, clients/node), each on its own model, each sending the
 # pipeline as DSL text. Each must reach the stated test accuracy, and the three final parameter sets
-# must be bitwise equal (TOLERANCE). Then, on the same cluster, the PyTorch
+# must be bitwise equal (TOLERANCE). Every connection uses mutual TLS and bearer tokens (certificates
+# made here with openssl). Then, on the same cluster, the PyTorch
 # optimizer (shardopt.torch) trains the digits MLP with AdamW, warmup, cosine and clipping from 2
 # processes and must stay within 2e-6 + 2e-5|x| of local torch at every step
 # (clients/python/tests/test_torch.py).
@@ -78,6 +79,7 @@ trap 'exit 130' INT TERM
   || fail "$PY cannot import torch, venv and setuptools; apt-get install -y python3-torch python3-venv python3-setuptools"
 command -v node >/dev/null || fail "node not found"
 command -v timeout >/dev/null || fail "timeout (coreutils) not found"
+command -v openssl >/dev/null || fail "openssl not found; apt-get install -y openssl"
 
 # ------------------------------------------------------------------------------------------ build
 started=$SECONDS
@@ -119,16 +121,38 @@ await_serving() {
   echo "$addr"
 }
 
-./shardopt coordinator --host 127.0.0.1 --port 0 >"$WORK/coordinator.log" 2>&1 &
+# Mutual TLS and bearer tokens on every connection (docs/security.md), made here as the README's
+# "A secured cluster" makes them: a CA, a certificate for the servers and one for the trainers, keys
+# in PKCS#8, a tokens file and a token file per role. The trainers create their models: admin.
+SEC="$WORK/sec"
+mkdir -p "$SEC"
+(
+  cd "$SEC" || exit 1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=xlang-ca \
+    -keyout ca.key -out ca.pem
+  for n in node client; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=$n -keyout $n.key -out $n.csr
+    openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out $n.pem \
+      -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth')
+  done
+  for r in trainer admin worker; do openssl rand -hex 32 > $r.token; echo "$r $(cat $r.token)"; done > tokens
+) >"$WORK/openssl.log" 2>&1 || fail "making the certificates with openssl failed (see openssl.log above)"
+SERVER_SEC=(--tls-cert "$SEC/node.pem" --tls-key "$SEC/node.key" --tls-ca "$SEC/ca.pem"
+  --auth-tokens "$SEC/tokens" --token-file "$SEC/worker.token")
+CLIENT_SEC=(--tls-ca "$SEC/ca.pem" --tls-cert "$SEC/client.pem" --tls-key "$SEC/client.key"
+  --token-file "$SEC/admin.token")
+
+./shardopt coordinator --host 127.0.0.1 --port 0 "${SERVER_SEC[@]}" >"$WORK/coordinator.log" 2>&1 &
 PIDS+=($!)
 COORDINATOR="$(await_serving "$WORK/coordinator.log" "${PIDS[0]}" coordinator)" || exit 1
 for w in 1 2; do
-  ./shardopt worker --host 127.0.0.1 --port 0 --coordinator "$COORDINATOR" >"$WORK/worker$w.log" 2>&1 &
+  ./shardopt worker --host 127.0.0.1 --port 0 --coordinator "$COORDINATOR" "${SERVER_SEC[@]}" >"$WORK/worker$w.log" 2>&1 &
   PIDS+=($!)
 done
 W1="$(await_serving "$WORK/worker1.log" "${PIDS[1]}" "first worker")" || exit 1
 W2="$(await_serving "$WORK/worker2.log" "${PIDS[2]}" "second worker")" || exit 1
-say "coordinator on $COORDINATOR, workers on $W1 and $W2"
+grep -q "mutual TLS" "$WORK/coordinator.log" || fail "the coordinator did not log mutual TLS (see coordinator.log above)"
+say "coordinator on $COORDINATOR, workers on $W1 and $W2; mutual TLS and tokens on every connection"
 
 # ------------------------------------------------------------------------------------------ trainers
 # Runs one trainer program (bounded), shows its output, and checks the accuracy it printed.
@@ -149,11 +173,12 @@ run_trainer() {
 }
 
 run_trainer java java -cp "$JAVA_CP" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-  dev.shardopt.examples.SoftmaxTrainer --coordinator "$COORDINATOR" --model xlang-java --out "$WORK/java.json"
+  dev.shardopt.examples.SoftmaxTrainer --coordinator "$COORDINATOR" --model xlang-java --out "$WORK/java.json" \
+  "${CLIENT_SEC[@]}"
 run_trainer python "$PYPKG" examples/python/softmax_trainer.py --coordinator "$COORDINATOR" \
-  --model xlang-python --out "$WORK/python.json"
+  --model xlang-python --out "$WORK/python.json" "${CLIENT_SEC[@]}"
 run_trainer node node examples/node/softmax_trainer.js --coordinator "$COORDINATOR" \
-  --model xlang-node --out "$WORK/node.json"
+  --model xlang-node --out "$WORK/node.json" "${CLIENT_SEC[@]}"
 
 # ------------------------------------------------------------------------------------------ equality
 "$PY" examples/python/compare_params.py --tolerance "$TOLERANCE" --min-accuracy "$MIN_ACCURACY" \
@@ -163,7 +188,9 @@ say "OK: Java, Python and Node trained the same parameters (within $TOLERANCE) i
 
 # ------------------------------------------------------------------------------------------ pytorch
 t0=$SECONDS
-(cd clients/python/tests && SHARDOPT_COORDINATOR="$COORDINATOR" timeout "$TRAIN_TIMEOUT" "$PYPKG" -m unittest \
+(cd clients/python/tests && SHARDOPT_COORDINATOR="$COORDINATOR" SHARDOPT_TEST_TLS_CA="$SEC/ca.pem" \
+  SHARDOPT_TEST_TLS_CERT="$SEC/client.pem" SHARDOPT_TEST_TLS_KEY="$SEC/client.key" \
+  SHARDOPT_TOKEN="$(cat "$SEC/admin.token")" timeout "$TRAIN_TIMEOUT" "$PYPKG" -m unittest \
   test_torch.TorchAgreementTest.test_adamw_with_warmup_cosine_and_clipping) >"$WORK/pytorch.log" 2>&1 \
   || fail "the PyTorch optimizer did not stay within 2e-6 + 2e-5|x| of local torch (see pytorch.log above)"
 grep '^adamw:' "$WORK/pytorch.log" | sed 's/^/  /'

@@ -1,7 +1,9 @@
 """A real Shardopt cluster for the tests: a coordinator and workers started with ./shardopt.
 
 The servers bind 127.0.0.1 on ports the OS picks and are stopped (SIGTERM, then SIGKILL) by
-stop(). With SHARDOPT_COORDINATOR=HOST:PORT the tests use that cluster instead. SHARDOPT_LAUNCHER overrides the launcher (default: the repository's ./shardopt, which
+stop(). With SHARDOPT_COORDINATOR=HOST:PORT the tests use that cluster instead, connecting with
+the TLS files that SHARDOPT_TEST_TLS_CA, SHARDOPT_TEST_TLS_CERT and SHARDOPT_TEST_TLS_KEY name (when
+set) and the package's own token default, SHARDOPT_TOKEN. SHARDOPT_LAUNCHER overrides the launcher (default: the repository's ./shardopt, which
 builds the servers on first use).
 """
 
@@ -80,6 +82,11 @@ class ExistingCluster:
 
 
 _shared = None
+
+
+def connect_options() -> dict:
+    """The TLS keyword arguments of shardopt.connect for the cluster of SHARDOPT_COORDINATOR."""
+    return {k: os.environ.get("SHARDOPT_TEST_" + k.upper()) for k in ("tls_ca", "tls_cert", "tls_key")}
 
 
 def shared():

@@ -25,7 +25,7 @@ import numpy as np
 import shardopt
 import shardopt.torch
 import torch_digits as recipe
-from local_cluster import shared
+from local_cluster import connect_options, shared
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ABS_TOL = 2e-6
@@ -35,7 +35,7 @@ RESULTS = os.environ.get("SHARDOPT_TORCH_RESULTS")  # append the figures to this
 
 def train_through_cluster(config: str, model_id: str, steps: int = recipe.STEPS):
     """([steps + 1, P] of rank 0, the same of rank 1): trained by 2 torch_trainer.py processes."""
-    with shardopt.connect(shared().coordinator) as cluster:
+    with shardopt.connect(shared().coordinator, **connect_options()) as cluster:
         net = recipe.make_mlp(0)
         model = cluster.create_model(model_id, pipeline=recipe.CONFIGS[config][0],
                                      tensors=shardopt.torch.initial_values(net.named_parameters()),

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 import shardopt
 import shardopt.torch
 import torch_digits as recipe
+from local_cluster import connect_options
 
 
 def main() -> int:
@@ -31,7 +32,7 @@ def main() -> int:
     x, y = recipe.load_digits()
     # Another seed than the model's initial values: the optimizer's first pull must replace them.
     net = recipe.make_mlp(100 + args.rank)
-    with shardopt.connect(args.coordinator) as cluster:
+    with shardopt.connect(args.coordinator, **connect_options()) as cluster:
         optimizer = shardopt.torch.Optimizer(net.named_parameters(), model=cluster.model(args.model), rank=args.rank)
         trajectory = [recipe.flat_parameters(net)]
         started = time.perf_counter()

@@ -1,5 +1,6 @@
 package dev.shardopt.examples;
 
+import dev.shardopt.client.ClientOptions;
 import dev.shardopt.client.ModelOptions;
 import dev.shardopt.client.PulledParameters;
 import dev.shardopt.client.RemoteModel;
@@ -221,6 +222,10 @@ public final class SoftmaxTrainer {
     Path data = Path.of("examples", "data", "digits.csv.gz");
     int steps = STEPS;
     boolean keep = false;
+    Path tlsCa = null;
+    Path tlsCert = null;
+    Path tlsKey = null;
+    Path tokenFile = null;
     for (int i = 0; i < args.length; i++) {
       String flag = args[i];
       if (flag.equals("--keep")) {
@@ -237,25 +242,36 @@ public final class SoftmaxTrainer {
         case "--out" -> out = value;
         case "--data" -> data = Path.of(value);
         case "--steps" -> steps = Integer.parseInt(value);
+        case "--tls-ca" -> tlsCa = Path.of(value);
+        case "--tls-cert" -> tlsCert = Path.of(value);
+        case "--tls-key" -> tlsKey = Path.of(value);
+        case "--token-file" -> tokenFile = Path.of(value);
         default -> usage("unknown argument " + flag);
       }
     }
     if (coordinator == null) {
       usage("--coordinator HOST:PORT is required");
     }
+    ClientOptions options = ClientOptions.defaults();
+    if (tlsCa != null || tlsCert != null || tlsKey != null) {
+      options = options.tls(tlsCa, tlsCert, tlsKey);
+    }
+    if (tokenFile != null) { // its first line; otherwise the client takes SHARDOPT_TOKEN
+      options = options.token(Files.readAllLines(tokenFile, StandardCharsets.UTF_8).get(0).trim());
+    }
     try {
-      System.exit(run(coordinator, modelId, out, data, steps, keep));
+      System.exit(run(coordinator, options, modelId, out, data, steps, keep));
     } catch (ShardoptException e) {
       System.err.println("SoftmaxTrainer: " + e.getMessage());
       System.exit(1);
     }
   }
 
-  static int run(String coordinator, String modelId, String out, Path data, int steps, boolean keep)
+  static int run(String coordinator, ClientOptions options, String modelId, String out, Path data, int steps, boolean keep)
       throws IOException, InterruptedException {
     long started = System.nanoTime();
     Digits d = Digits.load(data);
-    try (ShardoptCluster cluster = Shardopt.connect(coordinator)) {
+    try (ShardoptCluster cluster = Shardopt.connect(coordinator, options)) {
       RemoteModel model = cluster.createModel(ModelOptions.named(modelId)
           .pipeline(Pipeline.parse(PIPELINE_TEXT))
           .trainers(TRAINERS)
@@ -299,7 +315,8 @@ public final class SoftmaxTrainer {
 
   private static void usage(String problem) {
     System.err.println("SoftmaxTrainer: " + problem + "\nusage: SoftmaxTrainer --coordinator HOST:PORT"
-        + " [--model ID] [--steps N] [--out FILE] [--data digits.csv.gz] [--keep]");
+        + " [--model ID] [--steps N] [--out FILE] [--data digits.csv.gz] [--keep]"
+        + " [--tls-ca PEM --tls-cert PEM --tls-key PEM] [--token-file FILE]");
     System.exit(2);
   }
 }
