@@ -9,6 +9,7 @@ import dev.shardopt.coordinator.CoordinatorObserver;
 import dev.shardopt.coordinator.CoordinatorModule;
 import dev.shardopt.coordinator.CoordinatorServer;
 import dev.shardopt.coordinator.CoordinatorStateStore;
+import dev.shardopt.rpc.HealthPort;
 import dev.shardopt.rpc.security.GrpcSecurity;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -50,11 +51,14 @@ public final class CoordinatorCommand implements Callable<Integer> {
 
   @Mixin AuthOptions auth = new AuthOptions();
 
+  @Mixin HealthPortOptions healthPort = new HealthPortOptions();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
       throw new UserErrorException("--port must be in [0, 65535], got " + port);
     }
+    healthPort.check(port);
     if (heartbeatMillis < 1) {
       throw new UserErrorException("--heartbeat-ms must be >= 1, got " + heartbeatMillis);
     }
@@ -88,8 +92,18 @@ public final class CoordinatorCommand implements Callable<Integer> {
     } catch (java.io.IOException e) {
       throw new UserErrorException("cannot serve on " + host + ":" + port + ": " + e.getMessage(), e);
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    HealthPort health;
+    try {
+      health = healthPort.start(host, server.healthService());
+    } catch (UserErrorException e) {
       server.close();
+      throw e;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close(); // NOT_SERVING on both ports first
+      if (health != null) {
+        health.close();
+      }
       grpcSecurity.close();
       if (endpoint != null) {
         endpoint.close();

@@ -1,5 +1,6 @@
 package dev.shardopt.cli;
 
+import dev.shardopt.rpc.HealthPort;
 import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.worker.server.WorkerConfig;
 import dev.shardopt.worker.server.WorkerMetrics;
@@ -45,11 +46,14 @@ public final class WorkerCommand implements Callable<Integer> {
 
   @Mixin AuthOptions auth = new AuthOptions();
 
+  @Mixin HealthPortOptions healthPort = new HealthPortOptions();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
       throw new UserErrorException("--port must be in [0, 65535], got " + port);
     }
+    healthPort.check(port);
     WorkerConfig config = WorkerConfig.defaults(coordinator).withHost(host).withPort(port).withWaitMillis(waitMillis)
         .withDevice(device.selection());
     if (advertise != null) {
@@ -83,8 +87,18 @@ public final class WorkerCommand implements Callable<Integer> {
       throw new UserErrorException("cannot register with the coordinator at " + coordinator + ": "
           + grpcSecurity.describe(e), e);
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    HealthPort health;
+    try {
+      health = healthPort.start(host, server.healthService());
+    } catch (UserErrorException e) {
       server.close();
+      throw e;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close(); // NOT_SERVING on both ports first
+      if (health != null) {
+        health.close();
+      }
       grpcSecurity.close();
       if (endpoint != null) {
         endpoint.close();

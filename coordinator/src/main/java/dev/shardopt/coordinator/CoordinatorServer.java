@@ -69,6 +69,14 @@ public final class CoordinatorServer implements AutoCloseable {
     return server.getPort();
   }
 
+  /**
+   * The health service of this server, whose status it sets (SERVING once started, NOT_SERVING from
+   * {@link #close}): for a plaintext health port ({@code dev.shardopt.rpc.HealthPort}) that answers the same.
+   */
+  public io.grpc.BindableService healthService() {
+    return health.getHealthService();
+  }
+
   public void awaitTermination() throws InterruptedException {
     server.awaitTermination();
   }
