@@ -55,21 +55,14 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * deploy/kubernetes against the command line it runs: every manifest is a valid typed Kubernetes
  * object with no unknown field; every flag in a container's args exists on that command's picocli
- * spec and parses; ports and gRPC probes are the commands' default ports; every file a flag names
+ * spec and parses; ports are the commands' default ports and the gRPC probes ask --health-port; every file a flag names
  * is a key of a generated Secret mounted there (the state dir a PVC); and make-secrets.sh writes
  * exactly the Secrets' files, certificates that chain to its CA, match their keys and name the
  * addresses the manifests dial.
  */
 class KubernetesManifestsTest {
-  /**
-   * PENDING: the TLS and token flags (issue 12 §1-2, common contract) land with the tls branch.
-   * Until that is merged a flag here may be missing from a command's spec; it is then left out of
-   * the parse and listed on stderr. Once the branch is in, {@link #pendingFlagsAreTheContractOnes}
-   * still checks them, and this list can go.
-   */
-  static final Set<String> PENDING_FLAGS = Set.of("--tls-cert", "--tls-key", "--tls-ca", "--auth-tokens", "--token-file");
   /** The flags that name a file which must come from a Secret. */
-  static final Set<String> SECRET_FILE_FLAGS = PENDING_FLAGS;
+  static final Set<String> SECRET_FILE_FLAGS = Set.of("--tls-cert", "--tls-key", "--tls-ca", "--auth-tokens", "--token-file");
   static final String NAMESPACE = "shardopt";
 
   static KubernetesManifests manifests;
@@ -127,7 +120,7 @@ class KubernetesManifestsTest {
   }
 
   @Test
-  void portsAndProbesAreTheCommandsDefaults() {
+  void portsAreTheCommandsDefaultsAndProbesAskTheHealthPort() {
     int coordinatorPort = defaultInt("coordinator", "--port");
     int workerPort = defaultInt("worker", "--port");
     for (String[] server : List.of(new String[] {"coordinator", "shardopt-coordinator"}, new String[] {"worker", "shardopt-worker"})) {
@@ -141,9 +134,14 @@ class KubernetesManifestsTest {
       assertThat(Integer.parseInt(args.get("--port"))).isEqualTo(port);
       assertThat(args.get("--host")).isEqualTo("0.0.0.0"); // reachable from other pods
       assertThat(containerPort(c, "grpc")).isEqualTo(port);
+      // the kubelet's gRPC probe speaks plaintext only: it asks the plaintext --health-port, not the TLS port
+      assertThat(args).containsKey("--health-port");
+      int health = Integer.parseInt(args.get("--health-port"));
+      assertThat(health).as(server[0] + " --health-port").isNotEqualTo(port).isBetween(1, 65535);
+      assertThat(containerPort(c, "health")).isEqualTo(health);
       for (Probe probe : List.of(c.getReadinessProbe(), c.getLivenessProbe())) {
         assertThat(probe.getGrpc()).as(server[0] + " probes are native gRPC").isNotNull();
-        assertThat(probe.getGrpc().getPort()).isEqualTo(port);
+        assertThat(probe.getGrpc().getPort()).as(server[0] + " probe port").isEqualTo(health);
         assertThat(probe.getGrpc().getService()).isEmpty(); // the servers' HealthStatusManager reports ""
         assertThat(probe.getHttpGet()).isNull();
         assertThat(probe.getTcpSocket()).isNull();
@@ -166,7 +164,6 @@ class KubernetesManifestsTest {
 
   @Test
   void everyFlagExistsOnItsCommandAndTheArgsParse() {
-    List<String> pending = new ArrayList<>();
     for (Container c : containers()) {
       String command = c.getArgs().get(0);
       CommandLine cmd = ShardoptCli.commandLine().getSubcommands().get(command);
@@ -176,11 +173,7 @@ class KubernetesManifestsTest {
       for (String arg : c.getArgs().subList(1, c.getArgs().size())) {
         assertThat(arg).as("args are --flag=value").matches("--[a-z-]+=.+");
         String flag = arg.substring(0, arg.indexOf('='));
-        if (spec.findOption(flag) == null) {
-          assertThat(PENDING_FLAGS).as(command + " has no option " + flag).contains(flag);
-          pending.add(command + " " + flag);
-          continue;
-        }
+        assertThat(spec.findOption(flag)).as(command + " has option " + flag).isNotNull();
         parse.add(expand(c, arg)); // as the kubelet expands $(VAR)
       }
       // picocli parses them as the command would: types, ranges it checks while parsing, required options
@@ -188,13 +181,10 @@ class KubernetesManifestsTest {
       assertThat(parsed.subcommand().commandSpec().name()).isEqualTo(command);
       assertThat(parsed.subcommand().matchedOptions()).hasSize(parse.size() - 1);
     }
-    if (!pending.isEmpty()) {
-      System.err.println("KubernetesManifestsTest: flags pending the tls branch (not yet on the specs): " + pending);
-    }
   }
 
   @Test
-  void pendingFlagsAreTheContractOnes() {
+  void theSecurityFlagsAreTheContractOnes() {
     // The manifests use exactly the contract's TLS and token flags, each on the commands that take it.
     Map<String, Set<String>> used = new HashMap<>();
     for (Container c : containers()) {
