@@ -135,8 +135,8 @@ public final class TensorFiles {
     try (zip) {
       LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
       Enumeration<? extends ZipEntry> entries = zip.entries();
-      while (entries.hasMoreElements()) {
-        ZipEntry entry = entries.nextElement();
+      for (int position = 1; entries.hasMoreElements(); position++) {
+        ZipEntry entry = nextEntry(file, entries, position);
         String entryName = entry.getName();
         String where = "entry '" + NpyHeader.printable(entryName) + "'";
         if (entry.isDirectory() || !entryName.endsWith(".npy") || entryName.length() == ".npy".length()) {
@@ -159,6 +159,21 @@ public final class TensorFiles {
       throw e;
     } catch (IOException e) {
       throw ioError(file, "read", e);
+    }
+  }
+
+  /**
+   * The zip's next entry. The JDK checks entry names when it opens the zip, but decodes each entry's
+   * comment as UTF-8 only here, and a comment that is not valid UTF-8 surfaces as an unchecked
+   * IllegalArgumentException (found by TensorFilesFuzzTest); numpy writes no comments.
+   */
+  private static ZipEntry nextEntry(Path file, Enumeration<? extends ZipEntry> entries, int position)
+      throws TensorFileException {
+    try {
+      return entries.nextElement();
+    } catch (IllegalArgumentException e) {
+      throw new TensorFileException(file, "entry " + position + " of the zip has a name or comment that is not valid UTF-8 ("
+          + e.getMessage() + "); an .npz holds NAME.npy entries as numpy.savez writes them", e);
     }
   }
 

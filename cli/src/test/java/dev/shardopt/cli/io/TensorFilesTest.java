@@ -356,6 +356,32 @@ class TensorFilesTest {
       zip.closeEntry();
     }
     assertMessage(truncated, "entry 'p.npy': truncated data: expected 2048 bytes of data", "got 100");
+
+    // Latin-1 bytes without the zip's UTF-8 flag: 0xE9 is not valid UTF-8. The JDK refuses such a name when
+    // it opens the zip, but decodes a comment only while iterating (the case TensorFilesFuzzTest found)
+    Path latin1Name = latin1Zip("latin1-name.npz", "caf\u00e9.npy", null);
+    assertMessage(latin1Name, "not an NPZ file", "bad entry name");
+    Path latin1Comment = latin1Zip("latin1-comment.npz", "b.npy", "caf\u00e9");
+    assertThatThrownBy(() -> TensorFiles.read(latin1Comment))
+        .isInstanceOf(TensorFileException.class)
+        .hasMessageStartingWith(latin1Comment + ": entry 2 of the zip has a name or comment that is not valid UTF-8 (")
+        .hasMessageEndingWith("); an .npz holds NAME.npy entries as numpy.savez writes them");
+  }
+
+  private Path latin1Zip(String fileName, String secondEntry, String secondComment) throws IOException {
+    Path p = dir.resolve(fileName);
+    try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(p), StandardCharsets.ISO_8859_1)) {
+      for (String name : new String[] {"a.npy", secondEntry}) {
+        ZipEntry e = new ZipEntry(name);
+        if (name.equals(secondEntry) && secondComment != null) {
+          e.setComment(secondComment);
+        }
+        zip.putNextEntry(e);
+        zip.write(npy(1, header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }"), f32le(1)));
+        zip.closeEntry();
+      }
+    }
+    return p;
   }
 
   @Test
