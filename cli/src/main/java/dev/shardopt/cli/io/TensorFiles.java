@@ -143,6 +143,9 @@ public final class TensorFiles {
           throw new TensorFileException(file, where + " does not end in .npy; an .npz holds only NAME.npy entries");
         }
         String key = entryName.substring(0, entryName.length() - ".npy".length());
+        if (!isValidName(key)) {
+          throw new TensorFileException(file, where + " names tensor '" + NpyHeader.printable(key) + "'; " + NAME_RULE);
+        }
         if (out.containsKey(key)) {
           throw new TensorFileException(file, where + " appears twice");
         }
@@ -160,6 +163,13 @@ public final class TensorFiles {
     } catch (IOException e) {
       throw ioError(file, "read", e);
     }
+  }
+
+  private static final String NAME_RULE = "tensor names must be non-empty and contain no NUL character";
+
+  /** The one rule for tensor names, on read and on write: what is read can be written back. */
+  private static boolean isValidName(String name) {
+    return name != null && !name.isEmpty() && name.indexOf('\0') < 0;
   }
 
   /**
@@ -193,9 +203,9 @@ public final class TensorFiles {
     }
     for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
       String name = e.getKey();
-      if (name == null || name.isEmpty() || name.indexOf('\0') >= 0) {
+      if (!isValidName(name)) {
         throw new TensorFileException(file, "invalid tensor name '" + (name == null ? "null" : NpyHeader.printable(name))
-            + "'; names must be non-empty and contain no NUL character");
+            + "'; " + NAME_RULE);
       }
       if (e.getValue() == null) {
         throw new TensorFileException(file, "tensor '" + NpyHeader.printable(name) + "' is null");

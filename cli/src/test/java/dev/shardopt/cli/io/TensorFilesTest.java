@@ -463,6 +463,21 @@ class TensorFilesTest {
   }
 
   @Test
+  void readRefusesNamesThatCouldNotBeWrittenBack() throws IOException {
+    // found by the long fuzz run: an entry named "a\0b.npy" read as tensor "a\0b", which write() refuses
+    Path p = dir.resolve("nul.npz");
+    try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(p))) {
+      zip.putNextEntry(new ZipEntry("a\u0000b.npy"));
+      zip.write(npy(1, header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }"), f32le(1)));
+      zip.closeEntry();
+    }
+    assertThatThrownBy(() -> TensorFiles.read(p))
+        .isInstanceOf(TensorFileException.class)
+        .hasMessage(p + ": entry 'a\\x00b.npy' names tensor 'a\\x00b'; "
+            + "tensor names must be non-empty and contain no NUL character");
+  }
+
+  @Test
   void messagesAreOneLineEvenForOddBytes() throws IOException {
     Path p = file("odd.npy", npy(1, header("{'descr': '<f4\n\u0001', 'fortran_order': False, 'shape': (1,), }"), f32le(1)));
     assertMessage(p, "unsupported dtype: got '<f4\\x0a\\x01'");
