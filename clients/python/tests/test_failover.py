@@ -91,6 +91,7 @@ class FailoverTest(unittest.TestCase):
         ref_model, reference = self.train("py-failover-ref")
         ref_metrics = ref_model.metrics().steps
         self.assertEqual(STEPS, ref_model.refresh().updates_applied)
+        ref_model.delete()  # its copies would fail over too when the worker dies
 
         victim = {}
 
