@@ -53,8 +53,9 @@ class Coordinator(rpc.CoordinatorServicer):
 class Worker(rpc.WorkerServicer):
     """Push: ``refuse`` (a status code) or acknowledged, recording each header. Pull: ``values`` at ``step``."""
 
-    def __init__(self, refuse=None, values=None, step=0):
+    def __init__(self, refuse=None, values=None, step=0, hang=None):
         self.refuse = refuse
+        self.hang = hang  # an Event: Push and Pull answer only once it is set (a paused process)
         self.values = values
         self.step = step
         self.headers = []
@@ -66,6 +67,8 @@ class Worker(rpc.WorkerServicer):
         elements = sum(len(r.chunk.data) // 4 for r in request_iterator)
         with self.lock:
             self.headers.append((header, elements))
+        if self.hang is not None:
+            self.hang.wait(30)
         if self.refuse is not None:
             context.abort(self.refuse, "by shard map epoch %d, but the map is at a newer one" % header.epoch)
         return pb.PushResponse(step=header.step)
@@ -73,6 +76,8 @@ class Worker(rpc.WorkerServicer):
     def Pull(self, request, context):
         with self.lock:
             self.pulls.append(request)
+        if self.hang is not None:
+            self.hang.wait(30)
         if self.refuse is not None:
             context.abort(self.refuse, "fenced")
         data = np.asarray(self.values, dtype="<f4").tobytes()
@@ -194,6 +199,40 @@ class ShardMapTest(unittest.TestCase):
         self.assertEqual(2, model.layout.epoch)
         # The new map has no backups: the pull asks for every shard of the worker, as unreplicated.
         self.assertEqual([[]], [list(r.shards) for r in promoted.pulls])
+
+    def test_a_worker_that_does_not_answer_is_left_once_a_newer_map_drops_it(self):
+        paused = threading.Event()
+        self.addCleanup(paused.set)
+        silent = Worker(hang=paused, values=[9, 9, 9, 9])
+        backup = Worker(values=[1, 2, 3, 4], step=0)
+        a, b = self.start(silent), self.start(backup)
+        maps = [shard_map(1, a, b)]
+        coordinator, cluster = self.connect(lambda: maps[-1])
+        model = cluster.model("m")
+        timer = threading.Timer(1.5, lambda: maps.append(shard_map(2, b)))  # declared dead after 1.5 s
+        timer.start()
+        self.addCleanup(timer.cancel)
+        started = time.monotonic()
+        self.assertFalse(model.trainer(0).push(0, {"w": np.ones(4, np.float32)}))
+        self.assertLess(time.monotonic() - started, 10, "left the silent worker once the map moved")
+        self.assertEqual([1], [h.epoch for h, _ in silent.headers])
+        self.assertEqual([1], [h.epoch for h, _ in backup.headers])  # acknowledged before the move
+        step, values = model.pull(0)
+        np.testing.assert_array_equal(np.array([1, 2, 3, 4], np.float32), values["w"])
+        self.assertEqual([], silent.pulls, "the new map sends pulls to b only")
+
+        # A pull by a client that still holds the old map: the silent primary is left likewise.
+        maps.append(shard_map(1, a, b))
+        stale = cluster.model("m")
+        later = threading.Timer(1.5, lambda: maps.append(shard_map(3, b)))
+        later.start()
+        self.addCleanup(later.cancel)
+        started = time.monotonic()
+        step, values = stale.pull(0)
+        self.assertLess(time.monotonic() - started, 10)
+        np.testing.assert_array_equal(np.array([1, 2, 3, 4], np.float32), values["w"])
+        self.assertEqual(1, len(silent.pulls))
+        self.assertEqual(3, stale.layout.epoch)
 
     def test_a_push_that_finds_no_newer_map_gives_up_naming_model_step_trainer_and_worker(self):
         fenced, live = Worker(refuse=grpc.StatusCode.UNAVAILABLE), Worker()
