@@ -4,8 +4,8 @@ coordinator answering GetModel and GetShardMap, and workers whose Push and Pull 
 The failover against real processes (kill -9) is test_failover; this checks the rules one by one:
 an older map never replaces a newer one, even when threads refresh at once; a push goes on against
 a newer map, tagged with its epoch, to the copies that have not acknowledged it; a pull reads the
-promoted primary; and a push that finds no way gives up with an error naming the model, the step,
-the trainer and the worker.
+promoted primary; a worker that stops answering is left once a newer map drops it; and a push or
+pull that finds no way gives up with an error naming the model, the step, the trainer and the worker.
 """
 
 import random
