@@ -16,7 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 LAUNCHER = os.environ.get("SHARDOPT_LAUNCHER") or os.path.join(REPO, "shardopt")
@@ -24,12 +24,15 @@ SERVING = re.compile(r"serving on ([0-9.]+:[0-9]+)")
 
 
 class LocalCluster:
-    def __init__(self, workers: int = 2, start_timeout: float = 600.0) -> None:
+    """``workers`` worker processes and a coordinator started with ``coordinator_args`` (e.g. a
+    short --failure-timeout-ms); ``processes[0]`` is the coordinator, ``processes[1 + i]`` worker i."""
+
+    def __init__(self, workers: int = 2, start_timeout: float = 600.0, coordinator_args: Sequence[str] = ()) -> None:
         self.logs = tempfile.mkdtemp(prefix="shardopt-pytest-")
         self.processes: List[subprocess.Popen] = []
         try:
-            self.coordinator = self._start("coordinator", ["coordinator", "--host", "127.0.0.1", "--port", "0"],
-                                           start_timeout)
+            self.coordinator = self._start("coordinator", ["coordinator", "--host", "127.0.0.1", "--port", "0"]
+                                           + list(coordinator_args), start_timeout)
             self.workers = [self._start("worker%d" % i, ["worker", "--host", "127.0.0.1", "--port", "0",
                                                          "--coordinator", self.coordinator], 120.0)
                             for i in range(workers)]
@@ -52,6 +55,18 @@ class LocalCluster:
                 raise RuntimeError("%s exited (%d) before serving; log %s:\n%s" % (name, p.returncode, log, _tail(log)))
             time.sleep(0.1)
         raise RuntimeError("%s did not log 'serving on' within %.0f s; log %s:\n%s" % (name, timeout, log, _tail(log)))
+
+    def kill_worker(self, i: int) -> int:
+        """kill -9 of worker ``i`` (its process group: the launcher's JVM); its exit status."""
+        p = self.processes[1 + i]
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        return p.wait(timeout=10)
+
+    def log(self, name: str) -> str:
+        """The output so far of "coordinator" or "worker<i>"."""
+        with open(os.path.join(self.logs, name + ".log"), "r", errors="replace") as f:
+            return f.read()
 
     def stop(self) -> None:
         for p in self.processes:

@@ -11,6 +11,7 @@ import grpc
 import numpy as np
 
 from ._connection import Connection
+from ._transfer import FAILOVER_WAIT_S
 from .errors import ShardoptError
 from .model import Model, _set_pipeline
 from .tensors import Init, as_wire, element_count
@@ -48,15 +49,21 @@ class Cluster:
 
     Use as a context manager, or call close(). Every call has a deadline of ``timeout`` seconds
     (pulls and checkpoints longer ones); a failed call raises ShardoptError with the gRPC status.
+    ``failover_wait``: of a replicated model, how long a push or pull that a worker does not answer
+    keeps reading the shard map for a newer one that moves the worker's shards to their backups.
     """
 
-    def __init__(self, address: str, connection: Connection, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, address: str, connection: Connection, timeout: float = DEFAULT_TIMEOUT_S,
+                 failover_wait: float = FAILOVER_WAIT_S) -> None:
         if not isinstance(address, str) or not address:
             raise ValueError("address must be host:port of the coordinator, got %r" % (address,))
         if not timeout > 0:
             raise ValueError("timeout must be > 0 seconds, got %r" % (timeout,))
+        if not failover_wait > 0:
+            raise ValueError("failover_wait must be > 0 seconds, got %r" % (failover_wait,))
         self.address = address
         self.timeout = float(timeout)
+        self.failover_wait = float(failover_wait)
         self._connection = connection
         self._stub = rpc.CoordinatorStub(connection.channel(address))
         self._models: List[Model] = []
@@ -91,8 +98,8 @@ class Cluster:
         anything numpy.asarray takes, uploaded here as float32), or an initializer the workers
         generate (shardopt.zeros/constant/normal/uniform). ``trainers``: K gradients per step.
         ``mode``: "SYNC" or "ASYNC" (``staleness`` bounds ASYNC trainers' lead; 0: none).
-        ``replicas``: copies of every shard (SYNC only; this client does not follow a map that
-        changes when a worker dies).
+        ``replicas``: copies of every shard, each on another worker (SYNC only): when a worker
+        dies, pushes and pulls follow the coordinator's newer shard map to the backups.
 
         When the upload fails the model is deleted again, and the error raised.
         """
@@ -193,13 +200,15 @@ class Cluster:
 
 def connect(address: str, tls_ca: Optional[str] = None, tls_cert: Optional[str] = None,
             tls_key: Optional[str] = None, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S,
-            tls_server_name: Optional[str] = None) -> Cluster:
+            tls_server_name: Optional[str] = None, failover_wait: float = FAILOVER_WAIT_S) -> Cluster:
     """Connects to the coordinator at ``address`` (host:port); nothing is sent until the first call.
 
     ``tls_ca``: PEM file of the roots the servers' certificates must chain to; ``tls_cert`` and
     ``tls_key``: PEM files of this client's certificate and PKCS#8 key, for servers that require
     one. Any of them turns TLS on (plaintext otherwise). ``token``: sent on every call as
     ``authorization: Bearer <token>``; None reads SHARDOPT_TOKEN. ``tls_server_name``: the name to
-    check the servers' certificates against, when it is not the address's host.
+    check the servers' certificates against, when it is not the address's host. ``failover_wait``:
+    of a replicated model, how long (seconds) a push or pull a worker does not answer waits for
+    the coordinator to move the worker's shards to their backups (default 60).
     """
-    return Cluster(address, Connection(tls_ca, tls_cert, tls_key, token, tls_server_name), timeout)
+    return Cluster(address, Connection(tls_ca, tls_cert, tls_key, token, tls_server_name), timeout, failover_wait)

@@ -3,39 +3,34 @@
 from __future__ import annotations
 
 import os
-import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
 import numpy as np
 
 from . import reduction
+from ._transfer import Transfer
 from .errors import ShardoptError
-from .tensors import as_wire, chunks, element_count
-from .v1 import pipeline_pb2, service_pb2 as pb, service_pb2_grpc as rpc
+from .layout import ShardLayout
+from .tensors import as_wire, element_count
+from .v1 import pipeline_pb2, service_pb2 as pb
 
 if TYPE_CHECKING:
     from .cluster import Cluster
 
-# A push answered UNAVAILABLE is sent again (the same chunks: a worker that had it answers
-# duplicate), this often in all, after 0.2 s, then 0.4 s.
-PUSH_ATTEMPTS = 3
-FIRST_BACKOFF_S = 0.2
-# A pull waits on the worker up to its --wait-ms (60 s by default), which then answers with an
-# actionable DEADLINE_EXCEEDED; the client's own deadline is longer so that the worker's message wins.
-PULL_TIMEOUT_S = 90.0
-# Pulls whose workers answer at different steps (ASYNC) are repeated at the newest, this often.
-PULL_ATTEMPTS = 3
 CHECKPOINT_TIMEOUT_S = 600.0
 
 
 class Model:
     """A model of the cluster (``models/{id}``), made by Cluster.create_model or Cluster.model.
 
-    Holds the tensors' shapes and the shard map read when it was made; a model with one copy per
-    shard keeps its map for life. Tensor data goes straight to the workers the map names, in
-    parallel, one thread per worker.
+    Holds the tensors' shapes and the shard map (its layout). Tensor data goes straight to the
+    workers the map names, in parallel. Of a replicated model, a worker that stops answering makes
+    pushes and pulls read the map again; a newer epoch (the worker's shards moved to their backups)
+    replaces the layout, and the call goes on against it. The object may be shared by the trainers
+    of one process: their pushes and pulls may run at the same time.
     """
 
     def __init__(self, cluster: "Cluster", info: pb.Model, shard_map: pb.ShardMap) -> None:
@@ -48,18 +43,53 @@ class Model:
         # Tensors in model order: the order of the reductions and of the shard map's tensor_index.
         self.shapes: Dict[str, Tuple[int, ...]] = {t.name: tuple(int(d) for d in t.shape) for t in info.tensors}
         self.sizes: Dict[str, int] = {n: element_count(s) for n, s in self.shapes.items()}
-        self.shard_map = shard_map
-        # Every copy of every shard, by worker address: a push goes to each worker with exactly these.
-        self.push_shards: Dict[str, List[pb.Shard]] = {}
-        # The primaries by worker: a pull reads each range once.
-        self.pull_shards: Dict[str, List[pb.Shard]] = {}
-        for s in shard_map.shards:
-            self.push_shards.setdefault(s.address, []).append(s)
-            if s.replica == 0:
-                self.pull_shards.setdefault(s.address, []).append(s)
-        self.replicated = any(s.replica for s in shard_map.shards)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.push_shards)),
-                                        thread_name_prefix="shardopt-" + self.id)
+        self._layout = ShardLayout(shard_map, self.sizes)
+        self._layout_lock = threading.Lock()
+        # A pull holds one thread per worker until the step is complete, which needs the other
+        # trainers' pushes: enough threads for every trainer of this process to pull at once, and
+        # for a map that gains a worker (threads are made only when needed).
+        threads = 2 * self.trainers * max(2, len(self._layout.push_shards)) + 4
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shardopt-" + self.id)
+        self._transfer = Transfer(cluster._connection, self.name, cluster.timeout, cluster.failover_wait, self._pool)
+
+    # ------------------------------------------------------------------------------ shard map
+
+    @property
+    def layout(self) -> ShardLayout:
+        """The newest shard map this object knows, grouped by worker."""
+        return self._layout
+
+    @property
+    def shard_map(self) -> pb.ShardMap:
+        return self._layout.shard_map
+
+    @property
+    def push_shards(self) -> Dict[str, List[pb.Shard]]:
+        """Every copy of every shard, by worker address: a push sends each worker exactly these."""
+        return self._layout.push_shards
+
+    @property
+    def pull_shards(self) -> Dict[str, List[pb.Shard]]:
+        """The primaries by worker address: a pull reads each range once."""
+        return self._layout.pull_shards
+
+    @property
+    def replicated(self) -> bool:
+        return self._layout.replicated
+
+    def refresh_layout(self) -> ShardLayout:
+        """Reads the shard map again (GetShardMap); it replaces the one held when its epoch is
+        newer. Returns the newer of the two (an older or equal map never replaces a newer one,
+        whichever thread read it first)."""
+        shard_map = self.cluster._call("GetShardMap of %s" % self.name, self.cluster._stub.GetShardMap,
+                                       pb.GetShardMapRequest(name=self.name))
+        return self._offer_layout(ShardLayout(shard_map, self.sizes))
+
+    def _offer_layout(self, fresh: ShardLayout) -> ShardLayout:
+        with self._layout_lock:
+            if fresh.epoch > self._layout.epoch:
+                self._layout = fresh
+            return self._layout
 
     def __repr__(self) -> str:
         return "Model(%r, trainers=%d, mode=%s, tensors=%s)" % (self.name, self.trainers, self.mode,
@@ -138,141 +168,48 @@ class Model:
     # ------------------------------------------------------------------------------ tensor data
 
     def write_parameters(self, values: Mapping[str, np.ndarray]) -> None:
-        """Uploads initial values (flat float32) of ``upload`` tensors to the workers holding them."""
-        def write(address: str) -> None:
-            def messages():
-                first = True
-                for s in self.push_shards[address]:
-                    if s.tensor not in values:
-                        continue
-                    for c in chunks(s.tensor, values[s.tensor], s.offset, s.length):
-                        if first:
-                            c.model = self.name
-                            first = False
-                        yield c
-            if not any(s.tensor in values for s in self.push_shards[address]):
-                return
-            stub = rpc.WorkerStub(self.cluster._connection.channel(address))
-            try:
-                stub.WriteParameters(messages(), timeout=self.cluster.timeout,
-                                     metadata=self.cluster._connection.metadata)
-            except grpc.RpcError as e:
-                raise ShardoptError.of("WriteParameters of %s to %s" % (self.name, address), e) from None
-        self._all(write, [(a,) for a in self.push_shards])
+        """Uploads initial values (flat float32) of ``upload`` tensors to every worker holding a copy."""
+        self._transfer.write(self._layout, values)
 
-    def pull(self, min_step: int, tensors: Optional[Sequence[str]] = None) -> Tuple[int, Dict[str, np.ndarray]]:
+    def pull(self, min_step: int, tensors: Optional[Sequence[str]] = None,
+             trainer: Optional[int] = None) -> Tuple[int, Dict[str, np.ndarray]]:
         """(step, {tensor: float32 array of its shape}) once the model has completed ``min_step``.
 
         SYNC: exactly version ``min_step``. ASYNC: the newest version at or after it, the same on
         every worker (pulled again at the newest step seen when the workers differ). ``tensors``:
-        only these (every tensor when None).
+        only these (every tensor when None). ``trainer``: named in errors.
         """
         _non_negative("min_step", min_step)
         names = list(self.shapes) if tensors is None else list(tensors)
         for n in names:
             if n not in self.shapes:
                 raise ValueError("tensor '%s' is not in %s; it has %s" % (n, self.name, list(self.shapes)))
-        wanted = set(names)
-        workers = [a for a, shards in self.pull_shards.items() if any(s.tensor in wanted for s in shards)]
-        steps: List[int] = []
-        for _ in range(PULL_ATTEMPTS):
-            out = {n: np.empty(self.sizes[n], dtype=np.float32) for n in names}
-            covered = {n: np.zeros(self.sizes[n], dtype=bool) for n in names}
-            steps = self._all(self._pull_one, [(a, min_step, names, out, covered) for a in workers])
-            for n in names:
-                if not covered[n].all():
-                    raise ShardoptError("pull of %s at step %d: tensor '%s' covered %d of %d elements"
-                                        % (self.name, min_step, n, int(covered[n].sum()), self.sizes[n]))
-            if len(set(steps)) <= 1:
-                step = steps[0] if steps else min_step
-                return step, {n: out[n].reshape(self.shapes[n]) for n in names}
-            min_step = max(steps)
-        raise ShardoptError("pull of %s: the workers stayed at different steps %s" % (self.name, steps),
-                            grpc.StatusCode.ABORTED)
-
-    def _pull_one(self, address: str, min_step: int, names: List[str], out: Dict[str, np.ndarray],
-                  covered: Dict[str, np.ndarray]) -> int:
-        stub = rpc.WorkerStub(self.cluster._connection.channel(address))
-        request = pb.PullRequest(model=self.name, min_step=min_step)
-        if len(names) != len(self.shapes):
-            request.tensors.extend(names)
-        if self.replicated:
-            request.shards.extend(pb.ShardStart(tensor_index=s.tensor_index, offset=s.offset)
-                                  for s in self.pull_shards[address] if s.tensor in out)
-        step: Optional[int] = None
-        try:
-            for r in stub.Pull(request, timeout=PULL_TIMEOUT_S, metadata=self.cluster._connection.metadata):
-                if step is not None and r.step != step:
-                    raise ShardoptError("pull of %s: worker %s answered with steps %d and %d"
-                                        % (self.name, address, step, r.step))
-                step = r.step
-                c = r.chunk
-                values = np.frombuffer(c.data, dtype="<f4")
-                target = out.get(c.tensor)
-                if target is None or c.offset + values.size > target.size:
-                    raise ShardoptError("pull of %s: worker %s sent elements [%d, %d) of '%s', which were not asked for"
-                                        % (self.name, address, c.offset, c.offset + values.size, c.tensor))
-                span = slice(c.offset, c.offset + values.size)
-                if covered[c.tensor][span].any():
-                    raise ShardoptError("pull of %s: worker %s sent elements of '%s' twice" % (self.name, address, c.tensor))
-                covered[c.tensor][span] = True
-                target[span] = values
-        except grpc.RpcError as e:
-            raise ShardoptError.of("pull of %s at step %d from %s" % (self.name, min_step, address), e) from None
-        return min_step if step is None else int(step)
+        step, flat = self._transfer.pull(self._layout, min_step, names, self.sizes, self.refresh_layout, trainer)
+        return step, {n: flat[n].reshape(self.shapes[n]) for n in names}
 
     def push(self, rank: int, step: int, gradient: Mapping[str, Any],
              statistics: Optional[Callable[[Dict[str, np.ndarray]], Tuple[float, bool, Optional[int]]]] = None) -> bool:
-        """Pushes trainer ``rank``'s gradient of ``step`` to every worker; True when every worker
-        answered duplicate (it had this push already). ``gradient``: every tensor, each with the
-        tensor's element count (any shape), converted to float32."""
+        """Pushes trainer ``rank``'s gradient of ``step`` to every copy of every shard; True when
+        every worker answered duplicate (it had this push already). ``gradient``: every tensor,
+        each with the tensor's element count (any shape), converted to float32.
+
+        A worker that answers UNAVAILABLE is sent the push again (the same chunks); of a replicated
+        model, once the shard map has moved the worker's shards to their backups, the push goes to
+        the copies the new map lists, tagged with its epoch (see _transfer.Transfer.push)."""
         missing = [n for n in self.shapes if n not in gradient]
         extra = [n for n in gradient if n not in self.shapes]
         if missing or extra:
             raise ValueError("gradient of step %d for %s: missing tensors %s, unknown tensors %s (the model has %s)"
                              % (step, self.name, missing, extra, list(self.shapes)))
         flat = {n: as_wire(n, gradient[n], self.sizes[n], "gradient") for n in self.shapes}
-        header = pb.PushHeader(model=self.name, trainer=rank, step=_non_negative("step", step),
-                               epoch=self.shard_map.epoch)  # a worker past this epoch refuses it
+        header = pb.PushHeader(model=self.name, trainer=rank, step=_non_negative("step", step))
         if statistics is not None:
             norm_squared, non_finite, generation = statistics(flat)
             header.gradient_norm_squared = norm_squared
             header.non_finite = non_finite
             if generation is not None:
                 header.pipeline_generation = generation
-        answers = self._all(self._push_one, [(a, header, flat) for a in self.push_shards])
-        return all(a.duplicate for a in answers)
-
-    def _push_one(self, address: str, header: pb.PushHeader, flat: Dict[str, np.ndarray]) -> pb.PushResponse:
-        stub = rpc.WorkerStub(self.cluster._connection.channel(address))
-
-        def messages():
-            yield pb.PushRequest(header=header)
-            for s in self.push_shards[address]:
-                for c in chunks(s.tensor, flat[s.tensor], s.offset, s.length):
-                    yield pb.PushRequest(chunk=c)
-
-        pause = FIRST_BACKOFF_S
-        for attempt in range(1, PUSH_ATTEMPTS + 1):
-            try:
-                # A generator: gRPC takes the next chunk when the stream can carry it (flow control).
-                return stub.Push(messages(), timeout=self.cluster.timeout, metadata=self.cluster._connection.metadata)
-            except grpc.RpcError as e:
-                if e.code() != grpc.StatusCode.UNAVAILABLE or attempt == PUSH_ATTEMPTS:
-                    raise ShardoptError.of("push of step %d (trainer %d) of %s to %s"
-                                           % (header.step, header.trainer, self.name, address), e) from None
-                time.sleep(pause)
-                pause *= 2
-        raise AssertionError("unreachable")
-
-    def _all(self, fn: Callable[..., Any], calls: List[tuple]) -> List[Any]:
-        """fn(*args) for each args in calls, in parallel; the first failure is raised at once."""
-        futures: List[Future] = [self._pool.submit(fn, *args) for args in calls]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for f in futures:
-            if f in done and f.exception() is not None:
-                raise f.exception()  # type: ignore[misc]
-        return [f.result() for f in futures]
+        return self._transfer.push(self._layout, header, flat, self.refresh_layout)
 
 
 class Trainer:
@@ -292,7 +229,7 @@ class Trainer:
 
     def pull(self, tensors: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
         """{tensor: float32 array of its shape}: the parameters the next push's gradient is for."""
-        version, values = self.model.pull(self.step, tensors)
+        version, values = self.model.pull(self.step, tensors, trainer=self.rank)
         if self.model.mode != "ASYNC" and version != self.step:
             raise ShardoptError("pull of %s for step %d answered version %d" % (self.model.name, self.step, version))
         return values
@@ -300,8 +237,9 @@ class Trainer:
     def push(self, step: int, gradient: Mapping[str, Any]) -> bool:
         """Pushes this trainer's gradient of ``step`` (every tensor; arrays, or torch CPU tensors).
 
-        Retries on UNAVAILABLE with the same chunks; returns True when every worker already had
-        it (duplicate). Afterwards ``self.step`` is ``step + 1``.
+        Retries on UNAVAILABLE with the same chunks, and of a replicated model follows a newer
+        shard map (failover); returns True when every worker already had it (duplicate).
+        Afterwards ``self.step`` is ``step + 1``.
         """
         statistics = self._async_statistics(step) if self.model.mode == "ASYNC" else None
         try:
