@@ -164,7 +164,7 @@ final class Report {
     return new Bound(push, pull, kernel, push + pull + kernel, pushMBs, pushFrom, pullMBs, pullFrom);
   }
 
-  private static void row(StringBuilder b, List<Series> all, Series s, String ratio, String target, String met) {
+  static void row(StringBuilder b, List<Series> all, Series s, String ratio, String target, String met) {
     all.add(s);
     Samples x = s.samples();
     boolean transfer = s.bytes > 0;
@@ -179,7 +179,7 @@ final class Report {
     return String.format(Locale.ROOT, "%,.1f MB", n / 1e6);
   }
 
-  private static String times(double x) {
+  static String times(double x) {
     return String.format(Locale.ROOT, "%.2f×", x);
   }
 
