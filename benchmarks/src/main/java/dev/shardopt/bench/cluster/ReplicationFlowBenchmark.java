@@ -422,19 +422,26 @@ public final class ReplicationFlowBenchmark {
         + "during the step (/proc/net/dev), TCP/IP and HTTP/2 framing included, but also any other process's loopback "
         + "traffic in that time: median over the measured steps.\n\n");
     b.append("| Flow | R | Sent by each trainer | Received by the primary | by each other copy | Counted, all replicas "
-        + "| Loopback interface | Chain ÷ fan-out (counted) | Chain ÷ fan-out (median step time) | (CPU per step) |\n");
-    b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        + "| Loopback interface | Chain ÷ fan-out: bytes counted | step time (medians) | step time (median of the "
+        + "rounds' ratios) | CPU per step |\n");
+    b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     long g = o.gBytes();
     int k = o.trainers();
     for (int r : o.replicas()) {
       FlowSeries f = series.get("f" + r);
       FlowSeries c = series.get("c" + r);
-      b.append(String.format(Locale.ROOT, "| fan-out | %d | %s | %s | %s | %s | %s | | | |%n", r, Report.mb(f.trainerBytes),
+      b.append(String.format(Locale.ROOT, "| fan-out | %d | %s | %s | %s | %s | %s | | | | |%n", r, Report.mb(f.trainerBytes),
           Report.mb(k * g), Report.mb(k * g), Report.mb(f.counted), Report.mb((long) median(f.loBytes))));
-      b.append(String.format(Locale.ROOT, "| chain | %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |%n", r,
+      double[] cs = c.step.samples().seconds();
+      double[] fs = f.step.samples().seconds();
+      List<Double> paired = new ArrayList<>();
+      for (int i = 0; i < Math.min(cs.length, fs.length); i++) {
+        paired.add(cs[i] / fs[i]); // the same round: the same load on the machine
+      }
+      b.append(String.format(Locale.ROOT, "| chain | %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f |%n", r,
           Report.mb(c.trainerBytes), Report.mb(k * g), Report.mb(g), Report.mb(c.counted),
           Report.mb((long) median(c.loBytes)), c.counted / (double) f.counted, c.step.median() / f.step.median(),
-          c.step.cpuMillisPerOp() / f.step.cpuMillisPerOp()));
+          median(paired), c.step.cpuMillisPerOp() / f.step.cpuMillisPerOp()));
     }
     b.append("\nWhere the CPU went, per step: process CPU, heap allocated by Java threads, time the collectors "
         + "report, then CPU ms by thread group (groups under 2% left out):\n\n");

@@ -180,6 +180,22 @@ final class Report {
           s.steps().step().cpuMillisPerOp() / one.step().cpuMillisPerOp()));
     }
     b.append("Scaling (s), median step: ").append(String.join("; ", parts)).append(".\n\n");
+    List<String> cpu = new ArrayList<>();
+    long bytes = 8L * r.sParams;
+    for (ClusterBenchmark.ScaleRow s : r.scale.values()) {
+      double push = Math.min(cpuPerMb(r.sRawPush), cpuPerMb(s.concPush())) * bytes / 1e6;
+      double pull = Math.min(cpuPerMb(r.sRawPull), cpuPerMb(s.concPull())) * bytes / 1e6;
+      double bound = push + pull + r.sKernel.cpuMillisPerOp();
+      cpu.add(String.format(Locale.ROOT, "%d worker%s %.0f ms against %.0f ms: %.2f×", s.workers(),
+          s.workers() == 1 ? "" : "s", s.steps().step().cpuMillisPerOp(), bound, s.steps().step().cpuMillisPerOp() / bound));
+    }
+    b.append("Cross-check of (s) in CPU time: CPU per step against the same bytes at the cheaper baseline's CPU per MB "
+        + "(single stream or the shape's concurrent streams, each direction) plus the kernel's CPU: ")
+        .append(String.join("; ", cpu)).append(".\n\n");
+  }
+
+  private static double cpuPerMb(Series s) {
+    return s.cpuMillisPerOp() / (s.bytes / 1e6);
   }
 
   private static void boundRow(StringBuilder b, String id, long pushBytes, long pullBytes, Bound bound) {
