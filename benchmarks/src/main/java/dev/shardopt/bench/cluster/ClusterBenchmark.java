@@ -61,9 +61,9 @@ import java.util.concurrent.TimeoutException;
  * <p>Measurements are interleaved: each round runs every scenario of a part once, in a fixed order,
  * and a figure is the median over the measured rounds (after the warm-up rounds). So the baseline
  * and what is compared with it see the same background load and the same JIT state, which matters
- * on a small machine shared with other work. Part one is (a), (b), (c); part two is (d) with its
- * kernel and its own interleaved baseline runs. Every wait has a timeout, and a watchdog halts the
- * JVM if the whole run overruns. Progress goes to stderr, the markdown report to stdout (and to
+ * on a small machine shared with other work. Part one is (a), (b), (c), (i); part two is (d) with
+ * its kernel and its own interleaved baseline runs; part three is (s), likewise. Every wait has a
+ * timeout, and a watchdog halts the JVM if the whole run overruns. Progress goes to stderr, the markdown report to stdout (and to
  * {@code --out=FILE}).
  *
  * <p>Options ({@code --name=value}): {@code reps} (7), {@code warmup} (3), {@code d-reps} (3),
