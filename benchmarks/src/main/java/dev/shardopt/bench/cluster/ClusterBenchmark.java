@@ -63,8 +63,8 @@ import java.util.concurrent.TimeoutException;
  * and what is compared with it see the same background load and the same JIT state, which matters
  * on a small machine shared with other work. Part one is (a), (b), (c), (i); part two is (d) with
  * its kernel and its own interleaved baseline runs; part three is (s), likewise. Every wait has a
- * timeout, and a watchdog halts the JVM if the whole run overruns. Progress goes to stderr, the markdown report to stdout (and to
- * {@code --out=FILE}).
+ * timeout, and a watchdog halts the JVM if the whole run overruns. Progress goes to stderr, the
+ * markdown report to stdout (and to {@code --out=FILE}).
  *
  * <p>Options ({@code --name=value}): {@code reps} (7), {@code warmup} (3), {@code d-reps} (3),
  * {@code d-warmup} (1), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d,i,s; p: the
