@@ -49,20 +49,27 @@ import java.util.concurrent.TimeoutException;
  *   <li>one synchronous step of a 100M-parameter {@code adam(1e-3)} model (4 tensors of 25M), two
  *       trainers, two workers, against the bound (bytes moved / baseline throughput) + kernel time,
  *       the kernel ({@link AdamKernel} over all parameters through {@link ParallelApply}) timed in
- *       the same run.
+ *       the same run;
+ *   <li>(i) the raw baseline of (a), and the Worker service's types, on gRPC's <b>in-process</b>
+ *       transport instead of Netty on loopback: what the embedded cluster could gain from it (it
+ *       runs on Netty, see {@link LoopbackSink#inProcess()});
+ *   <li>(s) the sync step of (d) with 1, 2 and 4 workers on this machine ({@code scale-params}, 25M by
+ *       default), each against its own bound computed as (d)'s, with the concurrent baseline of its
+ *       shape (2 trainers × W workers).
  * </ol>
  *
  * <p>Measurements are interleaved: each round runs every scenario of a part once, in a fixed order,
  * and a figure is the median over the measured rounds (after the warm-up rounds). So the baseline
  * and what is compared with it see the same background load and the same JIT state, which matters
- * on a small machine shared with other work. Part one is (a), (b), (c); part two is (d) with its
- * kernel and its own interleaved baseline runs. Every wait has a timeout, and a watchdog halts the
- * JVM if the whole run overruns. Progress goes to stderr, the markdown report to stdout (and to
- * {@code --out=FILE}).
+ * on a small machine shared with other work. Part one is (a), (b), (c), (i); part two is (d) with
+ * its kernel and its own interleaved baseline runs; part three is (s), likewise. Every wait has a
+ * timeout, and a watchdog halts the JVM if the whole run overruns. Progress goes to stderr, the
+ * markdown report to stdout (and to {@code --out=FILE}).
  *
  * <p>Options ({@code --name=value}): {@code reps} (7), {@code warmup} (3), {@code d-reps} (3),
- * {@code d-warmup} (1), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d; p: the
+ * {@code d-warmup} (1), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d,i,s; p: the
  * single-thread cost of each step a push or pull adds to the transport, see {@link CopyCosts}),
+ * {@code scale-params} (25000000), {@code s-reps} (5), {@code s-warmup} (1),
  * {@code timeout-min} (30), {@code out} (none), {@code chunk-bytes} (4194304: the chunk size of
  * Shardopt's pushes and pulls in (b)-(d), for what-if runs; the baseline always uses 4 MiB).
  */
@@ -82,6 +89,12 @@ public final class ClusterBenchmark {
    * received gradients and 2 pull snapshots; and the kernel measurement's 4 arrays: 18 floats.
    */
   static final long D_BYTES_PER_PARAM = 72;
+  /**
+   * (s) keeps 3 clusters (1, 2, 4 workers) alive at once to interleave them: the workers' 8 floats
+   * per parameter three times, the client's 6 (gradients shared) and the kernel's 4.
+   */
+  static final long S_BYTES_PER_PARAM = 136;
+  static final int[] SCALE_WORKERS = {1, 2, 4};
   static final double D_HEAP_HEADROOM = 1.5;
   static final double TARGET_B = 0.9;
   static final double TARGET_D = 1.3;
@@ -92,9 +105,9 @@ public final class ClusterBenchmark {
   // ---------------------------------------------------------------------------------- options
 
   record Options(int reps, int warmup, int dReps, int dWarmup, long adamParams, List<String> sections,
-      int timeoutMinutes, Path out, int chunkBytes) {
-    private static final List<String> KEYS = List.of(
-        "reps", "warmup", "d-reps", "d-warmup", "adam-params", "sections", "timeout-min", "out", "chunk-bytes");
+      int timeoutMinutes, Path out, int chunkBytes, long scaleParams, int sReps, int sWarmup) {
+    private static final List<String> KEYS = List.of("reps", "warmup", "d-reps", "d-warmup", "adam-params", "sections",
+        "timeout-min", "out", "chunk-bytes", "scale-params", "s-reps", "s-warmup");
 
     static Options parse(String[] args) {
       Map<String, String> m = new LinkedHashMap<>();
@@ -110,13 +123,17 @@ public final class ClusterBenchmark {
           Integer.parseInt(m.getOrDefault("d-reps", "3")),
           Integer.parseInt(m.getOrDefault("d-warmup", "1")),
           Long.parseLong(m.getOrDefault("adam-params", "100000000")),
-          List.of(m.getOrDefault("sections", "a,b,c,p,k,d").split(",")),
+          List.of(m.getOrDefault("sections", "a,b,c,p,k,d,i,s").split(",")),
           Integer.parseInt(m.getOrDefault("timeout-min", "30")),
           m.containsKey("out") ? Path.of(m.get("out")) : null,
-          Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(dev.shardopt.rpc.TensorBytes.DEFAULT_CHUNK_BYTES))));
+          Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(dev.shardopt.rpc.TensorBytes.DEFAULT_CHUNK_BYTES))),
+          Long.parseLong(m.getOrDefault("scale-params", "25000000")),
+          Integer.parseInt(m.getOrDefault("s-reps", "5")),
+          Integer.parseInt(m.getOrDefault("s-warmup", "1")));
       if (o.reps < 1 || o.reps > 100 || o.warmup < 0 || o.warmup > 100 || o.dReps < 1 || o.dReps > 20
           || o.dWarmup < 0 || o.dWarmup > 20 || o.adamParams < 4 * 8192 || o.timeoutMinutes < 1
-          || o.chunkBytes < 4096 || o.chunkBytes > CHUNK_BYTES || o.chunkBytes % 4 != 0) {
+          || o.chunkBytes < 4096 || o.chunkBytes > CHUNK_BYTES || o.chunkBytes % 4 != 0
+          || o.scaleParams < 4 * 8192 || o.sReps < 1 || o.sReps > 20 || o.sWarmup < 0 || o.sWarmup > 20) {
         throw new IllegalArgumentException("out-of-range option in " + m);
       }
       return o;
@@ -142,6 +159,8 @@ public final class ClusterBenchmark {
   /** Everything measured, for the report; a series is null when its section did not run. */
   static final class Results {
     Series rawPush, rawPull, protoPush, protoPull, concPush, concPull;
+    /** (i): a1-a4 on gRPC's in-process transport. */
+    Series inProcPush, inProcPull, inProcProtoPush, inProcProtoPull;
     final Map<Integer, Series> push = new LinkedHashMap<>();
     final Map<Integer, Series> pull = new LinkedHashMap<>();
     final Map<Integer, Series> settle = new LinkedHashMap<>();
@@ -151,9 +170,19 @@ public final class ClusterBenchmark {
     Series kernel, validateScan, trainerMean, statistics;
     Series dStep, dPush, dCompute, dPull;
     List<Series> copyCosts = List.of();
+    long sParams;
+    boolean sReduced;
+    Series sRawPush, sRawPull, sKernel;
+    final Map<Integer, ScaleRow> scale = new LinkedHashMap<>();
     String loadAtStart = Environment.load();
     final List<String> notes = new ArrayList<>();
   }
+
+  /** The series of one sync step configuration: the step, its three phases. */
+  record StepSeries(Series step, Series push, Series compute, Series pull) {}
+
+  /** (s) with {@code workers} workers: its step, and the concurrent raw baseline of its shape. */
+  record ScaleRow(int workers, Series concPush, Series concPull, StepSeries steps) {}
 
   /** One scenario's run within a round; {@code measure} is false in warm-up rounds. */
   interface Scenario {
@@ -185,15 +214,19 @@ public final class ClusterBenchmark {
 
     Results r = new Results();
     log("machine: " + Environment.describe());
-    try (LoopbackSink s1 = new LoopbackSink(); LoopbackSink s2 = new LoopbackSink()) {
-      if (o.has("a") || o.has("b") || o.has("c")) {
-        partOne(o, r, s1, s2);
+    try (LoopbackSink s1 = new LoopbackSink(); LoopbackSink s2 = new LoopbackSink();
+        LoopbackSink inProcess = o.has("i") ? LoopbackSink.inProcess() : null) {
+      if (o.has("a") || o.has("b") || o.has("c") || o.has("i")) {
+        partOne(o, r, s1, s2, inProcess);
       }
       if (o.has("p")) {
         r.copyCosts = CopyCosts.measure(2, o.reps());
       }
       if (o.has("k") || o.has("d")) {
         partTwo(o, r, s1, s2);
+      }
+      if (o.has("s")) {
+        partScaling(o, r, s1, s2);
       }
     }
     String report = Report.markdown(o, r);
@@ -206,22 +239,29 @@ public final class ClusterBenchmark {
 
   // ---------------------------------------------------------------------------------- (a) (b) (c)
 
-  static void partOne(Options o, Results r, LoopbackSink s1, LoopbackSink s2) throws Exception {
+  static void partOne(Options o, Results r, LoopbackSink s1, LoopbackSink s2, LoopbackSink inProcess) throws Exception {
     List<Scenario> round = new ArrayList<>();
-    if (o.has("a")) {
+    if (o.has("a") || o.has("i")) {
+      // (i) is read against the Netty rows a1-a4, so they run in the same rounds whenever it does.
       r.rawPush = new Series("a1", "baseline push: raw `bytes` client stream, 1 stream", MODEL_B_BYTES);
       r.rawPull = new Series("a2", "baseline pull: raw `bytes` server stream, 1 stream", MODEL_B_BYTES);
       r.protoPush = new Series("a3", "baseline push: Worker.Push proto types, discarding handler", MODEL_B_BYTES);
       r.protoPull = new Series("a4", "baseline pull: Worker.Pull proto types, pre-encoded chunks", MODEL_B_BYTES);
+      addSingle(round, s1, r.rawPush, r.rawPull, r.protoPush, r.protoPull);
+    }
+    if (o.has("a")) {
       r.concPush = new Series("a5", "baseline push: raw, " + CONCURRENT_STREAMS + " concurrent streams to 2 servers (aggregate)",
           MODEL_B_BYTES * CONCURRENT_STREAMS);
       r.concPull = new Series("a6", "baseline pull: raw, " + CONCURRENT_STREAMS + " concurrent streams from 2 servers (aggregate)",
           MODEL_B_BYTES * CONCURRENT_STREAMS);
-      addBaselines(round, s1, s2, r.rawPush, r.rawPull, r.concPush, r.concPull);
-      Series pp = r.protoPush;
-      Series pl = r.protoPull;
-      round.add(1, m -> timed(pp, m, () -> await(s1.protoPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
-      round.add(3, m -> timed(pl, m, () -> await(s1.protoPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+      addConcurrent(round, List.of(s1, s2), STREAMS_PER_SERVER, r.concPush, r.concPull);
+    }
+    if (o.has("i")) {
+      r.inProcPush = new Series("i1", "in-process transport: a1 (raw client stream, 1 stream)", MODEL_B_BYTES);
+      r.inProcPull = new Series("i2", "in-process transport: a2 (raw server stream, 1 stream)", MODEL_B_BYTES);
+      r.inProcProtoPush = new Series("i3", "in-process transport: a3 (Worker.Push proto types; no serialization)", MODEL_B_BYTES);
+      r.inProcProtoPull = new Series("i4", "in-process transport: a4 (Worker.Pull proto types; no serialization)", MODEL_B_BYTES);
+      addSingle(round, inProcess, r.inProcPush, r.inProcPull, r.inProcProtoPush, r.inProcProtoPull);
     }
     List<TransferCluster> clusters = new ArrayList<>();
     try {
@@ -248,30 +288,43 @@ public final class ClusterBenchmark {
     }
   }
 
-  /** Raw single-stream push and pull on s1, and the concurrent ones over s1 and s2. */
-  static void addBaselines(List<Scenario> round, LoopbackSink s1, LoopbackSink s2,
-      Series rawPush, Series rawPull, Series concPush, Series concPull) {
-    round.add(m -> timed(rawPush, m, () -> await(s1.rawPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
-    round.add(m -> timed(rawPull, m, () -> await(s1.rawPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
-    List<LoopbackSink> sinks = List.of(s1, s2);
-    round.add(m -> timed(concPush, m, () -> {
+  /** Single-stream push and pull on {@code s}: raw, then with the Worker service's types. */
+  static void addSingle(List<Scenario> round, LoopbackSink s, Series rawPush, Series rawPull, Series protoPush,
+      Series protoPull) {
+    round.add(m -> timed(rawPush, m, () -> await(s.rawPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    round.add(m -> timed(protoPush, m, () -> await(s.protoPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    round.add(m -> timed(rawPull, m, () -> await(s.rawPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    round.add(m -> timed(protoPull, m, () -> await(s.protoPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+  }
+
+  /** {@code perSink} concurrent raw pushes (then pulls) of 64 MiB to each of {@code sinks}, timed as one. */
+  static void addConcurrent(List<Scenario> round, List<LoopbackSink> sinks, int perSink, Series push, Series pull) {
+    round.add(m -> timed(push, m, () -> {
       List<CompletableFuture<Long>> fs = new ArrayList<>();
       for (LoopbackSink s : sinks) {
-        for (int k = 0; k < STREAMS_PER_SERVER; k++) {
+        for (int k = 0; k < perSink; k++) {
           fs.add(s.rawPush(MESSAGES_64MIB, OP_TIMEOUT_MS));
         }
       }
       return fs.stream().mapToLong(ClusterBenchmark::await).sum();
     }));
-    round.add(m -> timed(concPull, m, () -> {
+    round.add(m -> timed(pull, m, () -> {
       List<CompletableFuture<Long>> fs = new ArrayList<>();
       for (LoopbackSink s : sinks) {
-        for (int k = 0; k < STREAMS_PER_SERVER; k++) {
+        for (int k = 0; k < perSink; k++) {
           fs.add(s.rawPull(MESSAGES_64MIB, OP_TIMEOUT_MS));
         }
       }
       return fs.stream().mapToLong(ClusterBenchmark::await).sum();
     }));
+  }
+
+  /** Raw single-stream push and pull on s1, and the concurrent ones over s1 and s2. */
+  static void addBaselines(List<Scenario> round, LoopbackSink s1, LoopbackSink s2,
+      Series rawPush, Series rawPull, Series concPush, Series concPull) {
+    round.add(m -> timed(rawPush, m, () -> await(s1.rawPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    round.add(m -> timed(rawPull, m, () -> await(s1.rawPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+    addConcurrent(round, List.of(s1, s2), STREAMS_PER_SERVER, concPush, concPull);
   }
 
   /**
@@ -419,7 +472,7 @@ public final class ClusterBenchmark {
       }
       if (o.has("d")) {
         System.gc();
-        d = new SyncStepCluster(o, n);
+        d = new SyncStepCluster(o, n, 2, "bench-d", syncGradients(n));
         String label = String.format(Locale.ROOT, "sync step, adam(1e-3), %,d params (4 × %,d)%s, 2 trainers, 2 workers: "
             + "both pushes start → both pulls of the next version done", n, n / 4, r.dReduced ? " [REDUCED to fit the heap]" : "");
         r.dStep = new Series("d", label, 16L * n);
@@ -427,7 +480,8 @@ public final class ClusterBenchmark {
         r.dCompute = new Series("d-compute", "(info) phase: last push acknowledged → step completed on both workers", 0);
         r.dPull = new Series("d-pull", "(info) phase: step completed → both pulls assembled", 8L * n);
         SyncStepCluster dd = d;
-        round.add(m -> dd.runOnce(m, r));
+        StepSeries ds = new StepSeries(r.dStep, r.dPush, r.dCompute, r.dPull);
+        round.add(m -> dd.runOnce(m, ds));
       }
       rounds("part two (k, d)", o.dWarmup(), o.dReps(), round);
       if (d != null) {
@@ -498,41 +552,49 @@ public final class ClusterBenchmark {
     }
   }
 
+  /** The two trainers' gradients of a sync-step model of n parameters (4 tensors of n / 4). */
+  static List<Map<String, float[]>> syncGradients(int n) {
+    List<Map<String, float[]>> grads = new ArrayList<>();
+    for (int k = 0; k < 2; k++) {
+      Map<String, float[]> g = new LinkedHashMap<>();
+      for (int t = 0; t < 4; t++) {
+        g.put("layer" + t, gradient(n / 4, 10 * k + t));
+      }
+      grads.add(g);
+    }
+    return grads;
+  }
+
   /**
-   * The Adam model of (d): 4 tensors of n / 4, 2 trainers, SYNC, 2 workers. A run releases both
-   * trainer threads at once (each pushes step s, then pulls version s + 1) and ends when both pulls
-   * are assembled; a polling thread (this one) notes when both workers have completed the step.
+   * The Adam model of (d) and (s): 4 tensors of n / 4, 2 trainers, SYNC, on its own embedded cluster
+   * of {@code workers} workers. A run releases both trainer threads at once (each pushes step s,
+   * then pulls version s + 1) and ends when both pulls are assembled; a polling thread (this one)
+   * notes when every worker has completed the step.
    */
   static final class SyncStepCluster implements AutoCloseable {
     final EmbeddedCluster embedded;
     final ShardoptCluster cluster;
     final RemoteModel model;
     final Trainer[] trainer;
-    final List<Map<String, float[]>> grads = new ArrayList<>();
+    final List<Map<String, float[]>> grads;
     final ExecutorService threads = Executors.newFixedThreadPool(2, daemon("bench-trainer"));
     long step;
 
-    SyncStepCluster(Options o, int n) {
+    SyncStepCluster(Options o, int n, int workers, String name, List<Map<String, float[]>> grads) {
       int perTensor = n / 4;
-      log(String.format(Locale.ROOT, "(d) adam, 4 x %,d params, 2 trainers, 2 workers", perTensor));
-      embedded = o.cluster(2).start();
+      log(String.format(Locale.ROOT, "(%s) adam, 4 x %,d params, 2 trainers, %d workers", name, perTensor, workers));
+      this.grads = grads;
+      embedded = o.cluster(workers).start();
       cluster = new ShardoptCluster(embedded.coordinatorAddress(), o.client(), embedded);
       List<TensorDef> tensors = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
         tensors.add(Tensors.of("layer" + t, perTensor));
       }
-      model = cluster.createModel(ModelOptions.named("bench-d").pipeline(adam(1e-3)).trainers(2).sync().tensors(tensors));
+      model = cluster.createModel(ModelOptions.named(name).pipeline(adam(1e-3)).trainers(2).sync().tensors(tensors));
       trainer = new Trainer[] {model.trainer(0, 2), model.trainer(1, 2)};
-      for (int k = 0; k < 2; k++) {
-        Map<String, float[]> g = new LinkedHashMap<>();
-        for (int t = 0; t < 4; t++) {
-          g.put("layer" + t, gradient(perTensor, 10 * k + t));
-        }
-        grads.add(g);
-      }
     }
 
-    void runOnce(boolean measure, Results r) throws Exception {
+    void runOnce(boolean measure, StepSeries r) throws Exception {
       long s = step++;
       CountDownLatch go = new CountDownLatch(1);
       long[] pushed = new long[2];
@@ -564,14 +626,14 @@ public final class ClusterBenchmark {
       CpuMeter.Usage usage = cpu.stop();
       long pushesDone = Math.max(pushed[0], pushed[1]);
       long pullsDone = Math.max(pulled[0], pulled[1]);
-      log(String.format(Locale.ROOT, "d step %d: %.0f ms (pushes %.0f, step %.0f, pulls %.0f)%s; %s", s,
+      log(String.format(Locale.ROOT, "%s step %d: %.0f ms (pushes %.0f, step %.0f, pulls %.0f)%s; %s", r.step().id, s,
           (pullsDone - start) / 1e6, (pushesDone - start) / 1e6, (stepped - pushesDone) / 1e6,
           (pullsDone - Math.max(stepped, pushesDone)) / 1e6, measure ? "" : " [warm-up]", usage.describe(1)));
       if (measure) {
-        r.dStep.add((pullsDone - start) / 1e9, usage);
-        r.dPush.add((pushesDone - start) / 1e9, null);
-        r.dCompute.add(Math.max(0, stepped - pushesDone) / 1e9, null);
-        r.dPull.add((pullsDone - Math.max(stepped, pushesDone)) / 1e9, null);
+        r.step().add((pullsDone - start) / 1e9, usage);
+        r.push().add((pushesDone - start) / 1e9, null);
+        r.compute().add(Math.max(0, stepped - pushesDone) / 1e9, null);
+        r.pull().add((pullsDone - Math.max(stepped, pushesDone)) / 1e9, null);
       }
     }
 
@@ -579,6 +641,93 @@ public final class ClusterBenchmark {
     public void close() {
       threads.shutdownNow();
       cluster.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- (s)
+
+  /** The largest parameter count up to {@code wanted} whose three (s) clusters and kernel fit the heap. */
+  static long fitScaleParams(long wanted, Results r) {
+    long heap = Runtime.getRuntime().maxMemory();
+    long unit = 4L * 8192;
+    long n = Math.min(wanted, (long) (heap / (S_BYTES_PER_PARAM * D_HEAP_HEADROOM)) / unit * unit);
+    n = Math.min(n, 4L * (TensorDef.MAX_ELEMENTS / 8192) * 8192);
+    if (n < wanted) {
+      r.notes.add(String.format(Locale.ROOT, "(s) REDUCED: %,d parameters do not fit a %.1f GiB heap "
+          + "(about %d bytes per parameter with the three clusters alive, x%.1f headroom); measured %,d instead.",
+          wanted, heap / (double) (1L << 30), S_BYTES_PER_PARAM, D_HEAP_HEADROOM, n));
+      r.sReduced = true;
+    }
+    r.sParams = n;
+    return n;
+  }
+
+  /**
+   * Part three, (s): the sync step of (d) on 1, 2 and 4 workers (three embedded clusters, alive at
+   * once, the same gradients), in rounds of: the raw single-stream baselines, for each worker count
+   * the concurrent raw baseline of its shape (2 trainers x W workers: 2W streams of 64 MiB to W
+   * servers), the kernel over all parameters on every core, and one step on each cluster. Each
+   * cluster's bound is computed as (d)'s, with its own concurrent baseline.
+   */
+  static void partScaling(Options o, Results r, LoopbackSink s1, LoopbackSink s2) throws Exception {
+    System.gc();
+    int n = Math.toIntExact(fitScaleParams(o.scaleParams(), r));
+    int cores = Runtime.getRuntime().availableProcessors();
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, cores - 1), daemon("bench-kernel"));
+    List<SyncStepCluster> clusters = new ArrayList<>();
+    try (LoopbackSink s3 = new LoopbackSink(); LoopbackSink s4 = new LoopbackSink()) {
+      List<LoopbackSink> sinks = List.of(s1, s2, s3, s4);
+      List<Scenario> round = new ArrayList<>();
+      r.sRawPush = new Series("s-a1", "baseline push, raw, 1 stream (re-run in part three)", MODEL_B_BYTES);
+      r.sRawPull = new Series("s-a2", "baseline pull, raw, 1 stream (re-run in part three)", MODEL_B_BYTES);
+      Series rp = r.sRawPush;
+      Series rl = r.sRawPull;
+      round.add(m -> timed(rp, m, () -> await(s1.rawPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+      round.add(m -> timed(rl, m, () -> await(s1.rawPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+      for (int w : SCALE_WORKERS) {
+        int streams = 2 * w;
+        Series cp = new Series("s-c" + w + "-push", String.format(Locale.ROOT,
+            "baseline push, raw, %d concurrent streams to %d server%s (2 trainers × %d)", streams, w, w == 1 ? "" : "s", w),
+            MODEL_B_BYTES * streams);
+        Series cl = new Series("s-c" + w + "-pull", String.format(Locale.ROOT,
+            "baseline pull, raw, %d concurrent streams from %d server%s", streams, w, w == 1 ? "" : "s"),
+            MODEL_B_BYTES * streams);
+        addConcurrent(round, sinks.subList(0, w), 2, cp, cl);
+        String label = String.format(Locale.ROOT, "sync step, adam(1e-3), %,d params (4 × %,d)%s, 2 trainers, %d worker%s",
+            n, n / 4, r.sReduced ? " [REDUCED to fit the heap]" : "", w, w == 1 ? "" : "s");
+        StepSeries steps = new StepSeries(new Series("s" + w, label, 16L * n),
+            new Series("s" + w + "-push", "(info) phase: release → both pushes acknowledged", 8L * n),
+            new Series("s" + w + "-compute", "(info) phase: last push acknowledged → step completed on every worker", 0),
+            new Series("s" + w + "-pull", "(info) phase: step completed → both pulls assembled", 8L * n));
+        r.scale.put(w, new ScaleRow(w, cp, cl, steps));
+      }
+      ParallelApply parallel = new ParallelApply(pool, cores);
+      AdamKernel adam = new AdamKernel(0.9, 0.999, 1e-8, false, false);
+      float[] params = new float[n];
+      float[] grad = gradient(n, 2);
+      float[][] state = adam.newState(n);
+      long[] k = {0};
+      r.sKernel = new Series("s-k1", String.format(Locale.ROOT,
+          "AdamKernel over %,d elements through ParallelApply(%d threads) (re-run in part three)", n, cores), 28L * n);
+      Series kernel = r.sKernel;
+      parallel.apply(adam, params, grad, state, StepScalars.of(++k[0], 1e-3)); // compile
+      round.add(m -> timed(kernel, m, () -> {
+        parallel.apply(adam, params, grad, state, StepScalars.of(++k[0], 1e-3));
+        return kernel.bytes;
+      }));
+      List<Map<String, float[]>> grads = syncGradients(n);
+      for (int w : SCALE_WORKERS) {
+        SyncStepCluster c = new SyncStepCluster(o, n, w, "bench-s" + w, grads);
+        clusters.add(c);
+        StepSeries steps = r.scale.get(w).steps();
+        round.add(m -> c.runOnce(m, steps));
+      }
+      rounds("part three (s)", o.sWarmup(), o.sReps(), round);
+    } finally {
+      for (SyncStepCluster c : clusters) {
+        c.close();
+      }
+      pool.shutdownNow();
     }
   }
 

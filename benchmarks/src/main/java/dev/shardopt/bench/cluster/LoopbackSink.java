@@ -16,6 +16,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
@@ -117,7 +119,24 @@ final class LoopbackSink implements AutoCloseable {
   private final Server server;
   private final ManagedChannel channel;
 
+  private static final AtomicInteger IN_PROCESS_NAMES = new AtomicInteger();
+
+  /** On Netty, 127.0.0.1: the baseline. */
   LoopbackSink() throws IOException {
+    this(false);
+  }
+
+  /**
+   * The same service and client on gRPC's in-process transport (no socket, no HTTP/2 framing): the
+   * transport passes each message's stream from the sender's marshaller to the receiver's parse, so
+   * a raw message is copied once (into the receiver's reused array) and a protobuf message is handed
+   * over as the object itself (protobuf's marshaller recognises its own stream), with no copy.
+   */
+  static LoopbackSink inProcess() throws IOException {
+    return new LoopbackSink(true);
+  }
+
+  private LoopbackSink(boolean inProcess) throws IOException {
     AtomicInteger n = new AtomicInteger();
     // As WorkerServer: a cached thread pool of daemon threads.
     executor = Executors.newCachedThreadPool(r -> {
@@ -129,6 +148,20 @@ final class LoopbackSink implements AutoCloseable {
         .addMethod(RAW_PUSH, ServerCalls.asyncClientStreamingCall(LoopbackSink::rawPush))
         .addMethod(RAW_PULL, ServerCalls.asyncServerStreamingCall(LoopbackSink::rawPull))
         .build();
+    if (inProcess) {
+      String name = "shardopt-bench-sink-" + IN_PROCESS_NAMES.incrementAndGet();
+      server = InProcessServerBuilder.forName(name)
+          .addService(raw)
+          .addService(new DiscardingWorker())
+          .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
+          .executor(executor)
+          .build()
+          .start();
+      channel = InProcessChannelBuilder.forName(name)
+          .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)
+          .build();
+      return;
+    }
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(raw)
         .addService(new DiscardingWorker())

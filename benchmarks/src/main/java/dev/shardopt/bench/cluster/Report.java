@@ -16,10 +16,12 @@ final class Report {
         .append("; at the end: ").append(ClusterBenchmark.Environment.load()).append(".  \n");
     b.append(String.format(Locale.ROOT,
         "Medians of %d interleaved rounds after %d warm-up rounds (part two, rows d-*, k1: %d after %d; "
-            + "k2-k4: 3 after 1). MB = 10^6 bytes. Data travels in 4 MiB chunks unless noted. CPU/op: process CPU time "
+            + "k2-k4: 3 after 1%s). MB = 10^6 bytes. Data travels in 4 MiB chunks unless noted. CPU/op: process CPU time "
             + "per operation (every thread, GC and JIT included; %d cores give at most %d ms of CPU per ms). "
             + "Alloc/op: heap bytes allocated by Java threads per operation.%s%n%n",
-        o.reps(), o.warmup(), o.dReps(), o.dWarmup(), Runtime.getRuntime().availableProcessors(),
+        o.reps(), o.warmup(), o.dReps(), o.dWarmup(),
+        r.scale.isEmpty() ? "" : String.format(Locale.ROOT, "; part three, rows s*: %d after %d", o.sReps(), o.sWarmup()),
+        Runtime.getRuntime().availableProcessors(),
         Runtime.getRuntime().availableProcessors(),
         o.chunkBytes() == dev.shardopt.rpc.TensorBytes.DEFAULT_CHUNK_BYTES ? ""
             : String.format(Locale.ROOT, " **What-if: Shardopt's pushes and pulls use %,d-byte chunks "
@@ -31,8 +33,17 @@ final class Report {
       row(b, all, r.rawPull, "1.00 (pull ref.)", "", "");
       row(b, all, r.protoPush, times(r.protoPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
       row(b, all, r.protoPull, times(r.protoPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
-      row(b, all, r.concPush, times(r.concPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
-      row(b, all, r.concPull, times(r.concPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+      if (r.concPush != null) {
+        row(b, all, r.concPush, times(r.concPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
+        row(b, all, r.concPull, times(r.concPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+      }
+    }
+    if (r.inProcPush != null) {
+      // (i): each in-process row against the same measurement on Netty loopback, in the same rounds.
+      row(b, all, r.inProcPush, times(r.inProcPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
+      row(b, all, r.inProcPull, times(r.inProcPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+      row(b, all, r.inProcProtoPush, times(r.inProcProtoPush.mbPerSecond() / r.protoPush.mbPerSecond()) + " a3", "", "");
+      row(b, all, r.inProcProtoPull, times(r.inProcProtoPull.mbPerSecond() / r.protoPull.mbPerSecond()) + " a4", "", "");
     }
     for (int w : r.push.keySet()) {
       Series push = r.push.get(w);
@@ -83,7 +94,13 @@ final class Report {
       row(b, all, r.dCompute, bound.kernel > 0 ? times(r.dCompute.median() / bound.kernel) + " k1" : "", "", "");
       row(b, all, r.dPull, times(r.dPull.median() / bound.pull) + " its bound part", "", "");
     }
+    if (!r.scale.isEmpty()) {
+      scalingRows(b, all, r);
+    }
     b.append('\n');
+    if (!r.scale.isEmpty()) {
+      scalingSummary(b, r);
+    }
     cpuCrossCheck(b, r);
     for (String note : r.notes) {
       b.append("Note: ").append(note).append("\n\n");
@@ -130,6 +147,66 @@ final class Report {
     }
   }
 
+  /** (s): the re-run baselines and kernel, then per worker count its step against its own bound, and the phases. */
+  private static void scalingRows(StringBuilder b, List<Series> all, ClusterBenchmark.Results r) {
+    row(b, all, r.sRawPush, "", "", "");
+    row(b, all, r.sRawPull, "", "", "");
+    for (ClusterBenchmark.ScaleRow s : r.scale.values()) {
+      row(b, all, s.concPush(), "", "", "");
+      row(b, all, s.concPull(), "", "", "");
+    }
+    row(b, all, r.sKernel, "", "", "");
+    long bytes = 8L * r.sParams;
+    for (ClusterBenchmark.ScaleRow s : r.scale.values()) {
+      Bound bound = bound(r.sRawPush, s.concPush(), r.sRawPull, s.concPull(), r.sKernel, bytes, bytes);
+      ClusterBenchmark.StepSeries st = s.steps();
+      double ratio = st.step().median() / bound.total;
+      row(b, all, st.step(), times(ratio) + " bound", "≤ 1.30 × bound", met(ratio <= ClusterBenchmark.TARGET_D));
+      boundRow(b, "s" + s.workers() + "-bound", bytes, bytes, bound);
+      row(b, all, st.push(), times(st.push().median() / bound.push) + " its bound part", "", "");
+      row(b, all, st.compute(), times(st.compute().median() / bound.kernel) + " s-k1", "", "");
+      row(b, all, st.pull(), times(st.pull().median() / bound.pull) + " its bound part", "", "");
+    }
+  }
+
+  /** (s) in one line: each step time and CPU against the 1-worker step's. */
+  private static void scalingSummary(StringBuilder b, ClusterBenchmark.Results r) {
+    ClusterBenchmark.StepSeries one = r.scale.values().iterator().next().steps();
+    List<String> parts = new ArrayList<>();
+    for (ClusterBenchmark.ScaleRow s : r.scale.values()) {
+      parts.add(String.format(Locale.ROOT, "%d worker%s %.0f ms (%.2f× the 1-worker step; CPU %.0f ms, %.2f×)",
+          s.workers(), s.workers() == 1 ? "" : "s", s.steps().step().median() * 1e3,
+          s.steps().step().median() / one.step().median(), s.steps().step().cpuMillisPerOp(),
+          s.steps().step().cpuMillisPerOp() / one.step().cpuMillisPerOp()));
+    }
+    b.append("Scaling (s), median step: ").append(String.join("; ", parts)).append(".\n\n");
+    List<String> cpu = new ArrayList<>();
+    long bytes = 8L * r.sParams;
+    for (ClusterBenchmark.ScaleRow s : r.scale.values()) {
+      double push = Math.min(cpuPerMb(r.sRawPush), cpuPerMb(s.concPush())) * bytes / 1e6;
+      double pull = Math.min(cpuPerMb(r.sRawPull), cpuPerMb(s.concPull())) * bytes / 1e6;
+      double bound = push + pull + r.sKernel.cpuMillisPerOp();
+      cpu.add(String.format(Locale.ROOT, "%d worker%s %.0f ms against %.0f ms: %.2f×", s.workers(),
+          s.workers() == 1 ? "" : "s", s.steps().step().cpuMillisPerOp(), bound, s.steps().step().cpuMillisPerOp() / bound));
+    }
+    b.append("Cross-check of (s) in CPU time: CPU per step against the same bytes at the cheaper baseline's CPU per MB "
+        + "(single stream or the shape's concurrent streams, each direction) plus the kernel's CPU: ")
+        .append(String.join("; ", cpu)).append(".\n\n");
+  }
+
+  private static double cpuPerMb(Series s) {
+    return s.cpuMillisPerOp() / (s.bytes / 1e6);
+  }
+
+  private static void boundRow(StringBuilder b, String id, long pushBytes, long pullBytes, Bound bound) {
+    b.append(String.format(Locale.ROOT,
+        "| %s | lower bound = %s pushed at %.0f MB/s (%s) + %s pulled at %.0f MB/s (%s) + kernel %.0f ms "
+            + "= %.0f + %.0f + %.0f ms | %s | %.0f ms | | | | | | | |%n",
+        id, mb(pushBytes), bound.pushMBs, bound.pushFrom, mb(pullBytes), bound.pullMBs, bound.pullFrom,
+        bound.kernel * 1e3, bound.push * 1e3, bound.pull * 1e3, bound.kernel * 1e3, mb(pushBytes + pullBytes),
+        bound.total * 1e3));
+  }
+
   /** The (d) lower bound's parts, in seconds, and the baseline rates used. */
   record Bound(double push, double pull, double kernel, double total, double pushMBs, String pushFrom,
       double pullMBs, String pullFrom) {}
@@ -144,10 +221,15 @@ final class Report {
    */
   static Bound bound(ClusterBenchmark.Results r, long pushBytes, long pullBytes) {
     boolean two = r.dRawPush != null && r.dRawPush.count() > 0;
-    Series sp = two ? r.dRawPush : r.rawPush;
-    Series cp = two ? r.dConcPush : r.concPush;
-    Series sl = two ? r.dRawPull : r.rawPull;
-    Series cl = two ? r.dConcPull : r.concPull;
+    return bound(two ? r.dRawPush : r.rawPush, two ? r.dConcPush : r.concPush, two ? r.dRawPull : r.rawPull,
+        two ? r.dConcPull : r.concPull, r.kernel, pushBytes, pullBytes);
+  }
+
+  /**
+   * Transfer at the faster of a single-stream and a concurrent raw baseline of each direction, plus
+   * the kernel's median (0 without one); the rates are NaN without baselines.
+   */
+  static Bound bound(Series sp, Series cp, Series sl, Series cl, Series kernelSeries, long pushBytes, long pullBytes) {
     double pushMBs = Double.NaN;
     double pullMBs = Double.NaN;
     String pushFrom = "n/a";
@@ -160,11 +242,11 @@ final class Report {
     }
     double push = pushBytes / 1e6 / pushMBs;
     double pull = pullBytes / 1e6 / pullMBs;
-    double kernel = r.kernel == null ? 0 : r.kernel.median();
+    double kernel = kernelSeries == null ? 0 : kernelSeries.median();
     return new Bound(push, pull, kernel, push + pull + kernel, pushMBs, pushFrom, pullMBs, pullFrom);
   }
 
-  private static void row(StringBuilder b, List<Series> all, Series s, String ratio, String target, String met) {
+  static void row(StringBuilder b, List<Series> all, Series s, String ratio, String target, String met) {
     all.add(s);
     Samples x = s.samples();
     boolean transfer = s.bytes > 0;
@@ -179,7 +261,7 @@ final class Report {
     return String.format(Locale.ROOT, "%,.1f MB", n / 1e6);
   }
 
-  private static String times(double x) {
+  static String times(double x) {
     return String.format(Locale.ROOT, "%.2f×", x);
   }
 
