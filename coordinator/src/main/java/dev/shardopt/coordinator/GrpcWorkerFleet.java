@@ -146,11 +146,19 @@ public final class GrpcWorkerFleet implements WorkerFleet, ShardCopier, AutoClos
             .persistShards(PersistShardsRequest.newBuilder().setModel(model).setStep(step).setPath(path).build()));
   }
 
+  /**
+   * The source's stream with manual flow control ({@link OnDemandStream}): each message is requested
+   * only when the reader asks for the next, so the source sends no faster than the copy is written.
+   */
   @Override
   public Iterator<CopyShardsResponse> copyShards(String address, CopyShardsRequest request) {
     String what = "copy its shards of " + request.getModel() + " at step " + request.getStep();
-    Iterator<CopyShardsResponse> stream = call(address, what, () -> WorkerGrpc.newBlockingStub(channel(address))
-        .withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS).copyShards(request));
+    OnDemandStream<CopyShardsRequest, CopyShardsResponse> stream = new OnDemandStream<>();
+    call(address, what, () -> {
+      WorkerGrpc.newStub(channel(address)).withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+          .copyShards(request, stream);
+      return null;
+    });
     return new Iterator<>() {
       @Override
       public boolean hasNext() {
@@ -164,23 +172,20 @@ public final class GrpcWorkerFleet implements WorkerFleet, ShardCopier, AutoClos
     };
   }
 
+  /**
+   * Takes each chunk from {@code chunks} only once the WriteParameters stream is ready for it
+   * ({@link ReadyGatedUpload}): with {@link #copyShards}'s stream as {@code chunks}, the relay is
+   * flow-controlled end to end, holding at most one chunk of its own beside gRPC's windows.
+   */
   @Override
   public void writeCopy(String address, Iterator<TensorChunk> chunks) {
-    CompletableFuture<WriteParametersResponse> answer = new CompletableFuture<>();
-    StreamObserver<TensorChunk> out = WorkerGrpc.newStub(channel(address))
-        .withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
-        .writeParameters(answerInto(answer, WriteParametersResponse.getDefaultInstance()));
+    ReadyGatedUpload<TensorChunk, WriteParametersResponse> upload =
+        new ReadyGatedUpload<>(WriteParametersResponse.getDefaultInstance());
+    WorkerGrpc.newStub(channel(address)).withDeadlineAfter(PERSIST_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+        .writeParameters(upload);
+    upload.send(chunks);
     try {
-      while (chunks.hasNext() && !answer.isDone()) {
-        out.onNext(chunks.next());
-      }
-    } catch (RuntimeException e) {
-      out.onError(e);
-      throw e;
-    }
-    out.onCompleted();
-    try {
-      answer.join();
+      upload.answer().join();
     } catch (CompletionException e) {
       Throwable cause = e.getCause();
       throw cause instanceof StatusRuntimeException sre ? failure(address, "write the copy it is given", sre)

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -53,6 +54,7 @@ public final class Rereplicator {
   private final ShardCopier copier;
   private final ExecutorService runner;
   private final AtomicBoolean running = new AtomicBoolean();
+  private volatile ScheduledExecutorService timer; // set by start: watches each copy's workers
 
   /** @param runner where copies run (one at a time), off the timer's thread */
   public Rereplicator(ModelRegistry models, WorkerRegistry workers, WorkerFleet fleet, ShardCopier copier,
@@ -66,6 +68,7 @@ public final class Rereplicator {
 
   /** Looks for under-replicated models every heartbeat interval on {@code timer}, from now on. */
   public void start(ScheduledExecutorService timer) {
+    this.timer = timer;
     long period = workers.heartbeatMillis();
     timer.scheduleWithFixedDelay(() -> {
       if (!running.compareAndSet(false, true)) {
@@ -90,8 +93,11 @@ public final class Rereplicator {
   /** One round: a copy for each under-replicated model that has a worker to take it; the lines of what happened. */
   public List<String> round() {
     List<String> lines = new ArrayList<>();
+    // a restarted coordinator copies only onto workers that have found it (beaten since it started)
+    List<ShardPlanner.WorkerSlot> candidates = workers.healthyWorkers().stream()
+        .filter(w -> !workers.awaitingFirstBeat(w.name())).toList();
     for (String name : models.underReplicated()) {
-      models.planCopy(name, workers.healthyWorkers()).ifPresent(plan -> {
+      models.planCopy(name, candidates).ifPresent(plan -> {
         String line = copy(plan);
         log.info(line);
         lines.add(line);
@@ -108,22 +114,32 @@ public final class Rereplicator {
     Context.CancellableContext ctx = Context.current().withCancellation();
     boolean created = false;
     try {
+      ScheduledFuture<?> watch = watch(plan, ctx);
       try {
         Map<String, Iterator<CopyShardsResponse>> streams = ctx.call(() -> startCopies(plan));
         Map<String, CopyShardsResponse> first = new LinkedHashMap<>();
         streams.forEach((source, stream) -> first.put(source, firstOf(source, stream)));
         CopyShardsResponse counters = sameCounters(plan, first);
         drop(plan); // a copy an earlier attempt left there (its coordinator restarted mid-copy), if any
-        fleet.createShards(plan.target().address(), CreateShardsRequest.newBuilder().setModel(plan.spec())
-            .addAllShards(plan.copies()).setCopyOf(RestoreSpec.newBuilder().setStep(plan.step())
-                .setUpdatesApplied(counters.getUpdatesApplied()).setStepsSkipped(counters.getStepsSkipped()))
-            .build());
-        created = true;
-        copier.writeCopy(plan.target().address(), chunks(plan.model(), streams, first));
-        copier.commitCopy(plan.target().address(), commit(plan, plan.epoch() + 1, false));
+        created = ctx.call(() -> {
+          fleet.createShards(plan.target().address(), CreateShardsRequest.newBuilder().setModel(plan.spec())
+              .addAllShards(plan.copies()).setCopyOf(RestoreSpec.newBuilder().setStep(plan.step())
+                  .setUpdatesApplied(counters.getUpdatesApplied()).setStepsSkipped(counters.getStepsSkipped()))
+              .build());
+          return true;
+        });
+        ctx.call(() -> {
+          copier.writeCopy(plan.target().address(), chunks(plan.model(), streams, first));
+          copier.commitCopy(plan.target().address(), commit(plan, plan.epoch() + 1, false));
+          return null;
+        });
       } catch (Exception e) {
+        unwatch(watch);
         abort(plan, created);
-        return "re-replication of " + what + " abandoned: " + e.getMessage();
+        return "re-replication of " + what + " abandoned: " + (ctx.isCancelled() && ctx.cancellationCause() != null
+            ? ctx.cancellationCause().getMessage() : e.getMessage());
+      } finally {
+        unwatch(watch);
       }
       long epoch;
       try {
@@ -150,6 +166,35 @@ public final class Rereplicator {
     } finally {
       ctx.cancel(null);
       models.copyEnded(plan);
+    }
+  }
+
+  /**
+   * Cancels the copy's calls once its new worker or a source has been silent past the failure
+   * timeout ({@link WorkerRegistry#silentAt}): a stalled call would otherwise wait for its deadline,
+   * with the sources holding their pushes all that time. Checked each heartbeat interval.
+   */
+  private ScheduledFuture<?> watch(ModelRegistry.CopyPlan plan, Context.CancellableContext ctx) {
+    ScheduledExecutorService t = timer;
+    if (t == null) { // not started: rounds run by hand (tests)
+      return null;
+    }
+    long period = workers.heartbeatMillis();
+    return t.scheduleWithFixedDelay(() -> {
+      List<String> gone = new ArrayList<>();
+      if (workers.silentAt(plan.target().address())) {
+        gone.add("the new worker " + plan.target().name());
+      }
+      plan.sources().keySet().stream().filter(workers::silentAt).forEach(s -> gone.add("the source " + s));
+      if (!gone.isEmpty()) {
+        ctx.cancel(ApiException.unavailable(String.join(" and ", gone) + " stopped answering heartbeats mid-copy"));
+      }
+    }, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  private static void unwatch(ScheduledFuture<?> watch) {
+    if (watch != null) {
+      watch.cancel(false);
     }
   }
 

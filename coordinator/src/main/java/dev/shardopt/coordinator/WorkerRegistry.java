@@ -184,6 +184,21 @@ public final class WorkerRegistry {
     return e != null && clock.getAsLong() - e.lastBeat <= heartbeatMillis * missedBeats;
   }
 
+  /**
+   * Whether the worker at {@code address} has gone silent: no heartbeat for longer than the failure
+   * timeout, though it has beaten this coordinator process (one known from the state dir that has not
+   * found a restarted coordinator yet is not counted: the failure detector gives it a grace).
+   */
+  public synchronized boolean silentAt(String address) {
+    long now = clock.getAsLong();
+    for (Entry e : byName.values()) {
+      if (e.address.equals(address) && !e.restored && now - e.lastBeat > heartbeatMillis * missedBeats) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A step found this worker unresponsive: unhealthy until its next heartbeat. */
   public synchronized void markUnhealthy(String name) {
     Entry e = byName.get(name);

@@ -241,4 +241,20 @@ class WorkerRegistryTest {
     assertThat(registry.lastProgress(w2, "models/a")).contains(a2);
     assertThat(registry.lastProgress(w1, "models/b")).isEmpty();
   }
+
+  /** What a copy's watch asks of its workers: silent for more than the failure timeout (3 beats). */
+  @Test
+  void aWorkerIsSilentAtItsAddressOnlyAfterTheFailureTimeoutWithoutABeat() {
+    String w = registry.register("alpha:7001");
+    registry.register("beta:7002");
+    advance(300);
+    assertThat(registry.silentAt("alpha:7001")).as("300 ms: the failure timeout, not past it").isFalse();
+    advance(1);
+    registry.heartbeat(beat("workers/w2"));
+    assertThat(registry.silentAt("alpha:7001")).isTrue();
+    assertThat(registry.silentAt("beta:7002")).isFalse();
+    registry.heartbeat(beat(w));
+    assertThat(registry.silentAt("alpha:7001")).isFalse();
+    assertThat(registry.silentAt("gamma:7003")).as("an address no worker has").isFalse();
+  }
 }

@@ -41,11 +41,18 @@ final class ChaosScenarios {
 
   private final ChaosCluster cluster;
   private final int steps;
+  private final int replicas;
   private final List<String> notes = new ArrayList<>();
 
   ChaosScenarios(ChaosCluster cluster, int steps) {
+    this(cluster, steps, REPLICAS);
+  }
+
+  /** @param replicas the models' R */
+  ChaosScenarios(ChaosCluster cluster, int steps, int replicas) {
     this.cluster = cluster;
     this.steps = steps;
+    this.replicas = replicas;
   }
 
   /** Lines about what happened (victims, steps), for failure messages. */
@@ -283,11 +290,16 @@ final class ChaosScenarios {
     return run(scenario, seed, hook, after, processFaults, lostWorkers, scenario + "-" + seed);
   }
 
-  private RunResult run(String scenario, long seed, SyncWorkload.StepHook hook, AfterTraining after,
+  /**
+   * One run of model {@code id}: trains it with {@code hook} before each of trainer 0's pushes, then
+   * {@code after} (the model still exists), then measures it against the fault-free run;
+   * {@code processFaults} signals sent count as faults, with the proxies' own.
+   */
+  RunResult run(String scenario, long seed, SyncWorkload.StepHook hook, AfterTraining after,
       long processFaults, List<String> lostWorkers, String id) throws Exception {
     long faultsBefore = cluster.proxyFaults();
     try (ShardoptCluster client = Shardopt.connect(cluster.coordinator(), clientOptions())) {
-      RemoteModel model = client.createModel(SyncWorkload.model(id, REPLICAS));
+      RemoteModel model = client.createModel(SyncWorkload.model(id, replicas));
       SyncWorkload.train(model, steps, hook, RUN_TIMEOUT_S);
       after.run();
       long injected = cluster.proxyFaults() - faultsBefore + processFaults;

@@ -46,6 +46,8 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
@@ -60,6 +62,8 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   private final WorkerConfig config;
   private final Supplier<String> workerName;
   private final WorkerObserver observer;
+  /** Where copies are read and sent: each waits for its reader, with its model's shards monitor held. */
+  private final Executor copySenders = Executors.newCachedThreadPool(WorkerServer.daemon("copy-sender"));
 
   /** A service without metrics. */
   public WorkerService(ShardStore store, WorkerConfig config) {
@@ -348,18 +352,21 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
     }
     List<long[]> starts = starts(request.getShardsList());
     int perChunk = config.chunkBytes() / Float.BYTES;
+    // Each chunk goes out only once the coordinator's relay reads on: its new worker's pace.
+    ReadyWaitingSender<CopyShardsResponse> sender = new ReadyWaitingSender<>(
+        (ServerCallStreamObserver<CopyShardsResponse>) response, config.waitMillis());
     // The hold is taken now; the step that completes request.step (or the timeout) sends the copy,
-    // off the step's thread.
+    // on a thread of its own (it waits for the reader, with the shards' monitor held).
     model.holdForCopy(request.getStep(), starts, config.waitMillis()).thenRunAsync(() -> {
       CopyShardsResponse.Builder counters = CopyShardsResponse.newBuilder().setStep(request.getStep())
           .setUpdatesApplied(model.updatesApplied()).setStepsSkipped(model.stepsSkipped());
       model.sendCopy(request.getStep(), starts, perChunk, (shard, slot, offset, values, n) -> {
         ByteString data = TensorBytes.encode(values, 0, n);
         store.countOut(data.size());
-        response.onNext(counters.setChunk(TensorChunk.newBuilder().setTensor(shard.name()).setSlot(slot)
+        sender.send(counters.setChunk(TensorChunk.newBuilder().setTensor(shard.name()).setSlot(slot)
             .setOffset(offset).setData(data)).build());
       });
-    }).whenComplete((done, e) -> {
+    }, copySenders).whenComplete((done, e) -> {
       if (e != null) {
         response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
       } else {

@@ -124,13 +124,32 @@ final class SyncSteps implements PushProtocol {
    * Holds the pushes of {@code step} and later (they wait, unadmitted) until {@link #endHold}, or
    * for {@code waitMillis}, when the hold ends by itself as if nothing had happened.
    *
-   * @throws ApiException FAILED_PRECONDITION when a push of {@code step} or later is admitted already,
-   *     or a hold is in force
+   * <p>A hold still in force is one its coordinator never ended: a coordinator copies one model at a
+   * time and commits or aborts each copy before it plans the next, so the hold's coordinator was
+   * killed or restarted mid-copy (or its abort never arrived). The new copy takes it over: at the
+   * same step the held pushes stay held (nothing of the step was admitted since); at another, the
+   * old hold ends as an abort would end it, its pushes admitted as they are, before the new one is
+   * taken. Without this, the restarted coordinator's copies were refused until the old hold
+   * expired ({@code waitMillis}), and the trainers of the held step waited all that time.
+   *
+   * @throws ApiException FAILED_PRECONDITION when a push of {@code step} or later is admitted already
    */
   void holdFrom(long step, long waitMillis, ScheduledExecutorService timer) {
+    long stale;
     synchronized (lock) {
       parts.lifecycle().check();
-      if (holdFrom >= 0) {
+      stale = holdFrom;
+      if (stale == step) {
+        holdExpiry.cancel(false);
+        holdExpiry = timer.schedule(() -> endHold(step, -1), waitMillis, TimeUnit.MILLISECONDS);
+        return;
+      }
+    }
+    if (stale >= 0) {
+      endHold(stale, -1);
+    }
+    synchronized (lock) {
+      if (holdFrom >= 0) { // another copy took a hold meanwhile: only one at a time
         throw ApiException.failedPrecondition(parts.model() + " is being copied already on this worker (its pushes"
             + " from step " + holdFrom + " on wait)");
       }

@@ -107,7 +107,7 @@ class ShardCopyTest {
   }
 
   @Test
-  void aHoldIsRefusedOnceAPushOfItsStepIsAdmittedAndWhileAnotherHoldIsInForce() throws Exception {
+  void aHoldIsRefusedOnceAPushOfItsStepIsAdmittedOrWhereTheWorkerHoldsNoSuchShard() throws Exception {
     FakeCoordinator[] sc = new FakeCoordinator[1];
     WorkerModel source = source(sc);
     step(source, 0);
@@ -116,11 +116,44 @@ class ShardCopyTest {
     assertThat(late.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(late).hasMessage("models/m has admitted pushes of step 1 on this worker; a copy at step 1 must begin"
         + " before its first push: choose a later step");
-    source.holdForCopy(2, List.of(new long[] {0, 0}), 5000);
-    ApiException twice = refused(() -> source.holdForCopy(3, List.of(new long[] {0, 0}), 5000).get(5, TimeUnit.SECONDS));
-    assertThat(twice).hasMessage("models/m is being copied already on this worker (its pushes from step 2 on wait)");
     ApiException elsewhere = refused(() -> source.holdForCopy(4, List.of(new long[] {0, 7}), 5000).get(5, TimeUnit.SECONDS));
     assertThat(elsewhere.code()).isEqualTo(Status.Code.NOT_FOUND);
+  }
+
+  /**
+   * A coordinator killed mid-copy never ends its sources' holds; its successor's copy takes them
+   * over instead of being refused until they expire: at the same step the held pushes stay held for
+   * the new copy, at another the old hold ends as an abort (its pushes admitted as they are).
+   */
+  @Test
+  void aNewCopyTakesOverAHoldItsCoordinatorNeverEnded() throws Exception {
+    FakeCoordinator[] sc = new FakeCoordinator[1];
+    WorkerModel source = source(sc);
+    step(source, 0);
+    source.holdForCopy(1, List.of(new long[] {0, 0}), 5000).get(5, TimeUnit.SECONDS);
+    CompletableFuture<PushAck> a = pushByEpoch(source, 0, 1, grad(0, 1), 0);
+
+    // the same step again (a restarted coordinator): the push stays held, for the new copy
+    source.holdForCopy(1, List.of(new long[] {0, 0}), 5000).get(5, TimeUnit.SECONDS);
+    Thread.sleep(50);
+    assertThat(a).as("a push of the step stays held for the copy that took the hold over").isNotDone();
+
+    // a later step: the old hold ends as an abort would end it, and the new one holds from step 2
+    CompletableFuture<Void> later = source.holdForCopy(2, List.of(new long[] {0, 0}), 5000);
+    CompletableFuture<PushAck> b = pushByEpoch(source, 1, 1, grad(1, 1), 0);
+    assertThat(a.get(5, TimeUnit.SECONDS)).as("admitted once the old hold ended").isEqualTo(new PushAck(1, false, 1));
+    assertThat(b.get(5, TimeUnit.SECONDS).step()).isEqualTo(1);
+    later.get(5, TimeUnit.SECONDS); // step 1 completed: the copy at 2 can be read
+    CompletableFuture<PushAck> c = pushByEpoch(source, 0, 2, grad(0, 2), 0);
+    Thread.sleep(50);
+    assertThat(c).as("a push of the new hold's step waits").isNotDone();
+    ApiException old = refused(() -> {
+      source.commitCopy(1, 1, false);
+      return null;
+    });
+    assertThat(old).hasMessageContaining("no longer holds its pushes of step 1");
+    source.commitCopy(2, 1, true); // the new copy aborted: the push is admitted as it is
+    assertThat(c.get(5, TimeUnit.SECONDS).step()).isEqualTo(2);
   }
 
   @Test
