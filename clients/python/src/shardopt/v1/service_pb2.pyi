@@ -151,6 +151,14 @@ class DropModelRequest(_message.Message):
     model: str
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
+class FencedModel(_message.Message):
+    __slots__ = ["model", "reason"]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    reason: str
+    def __init__(self, model: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class GetMetricsRequest(_message.Message):
     __slots__ = ["from_step", "name"]
     FROM_STEP_FIELD_NUMBER: _ClassVar[int]
@@ -204,8 +212,10 @@ class HeartbeatRequest(_message.Message):
     def __init__(self, worker: _Optional[str] = ..., bytes_in: _Optional[int] = ..., bytes_out: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelProgress, _Mapping]]] = ..., device: _Optional[_Union[DeviceStatus, _Mapping]] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["fenced"]
+    FENCED_FIELD_NUMBER: _ClassVar[int]
+    fenced: _containers.RepeatedCompositeFieldContainer[FencedModel]
+    def __init__(self, fenced: _Optional[_Iterable[_Union[FencedModel, _Mapping]]] = ...) -> None: ...
 
 class HoldPushesRequest(_message.Message):
     __slots__ = ["model", "release"]

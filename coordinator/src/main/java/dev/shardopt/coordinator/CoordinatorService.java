@@ -8,6 +8,7 @@ import dev.shardopt.v1.ClusterStatus;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.CreateModelRequest;
 import dev.shardopt.v1.DeleteModelRequest;
+import dev.shardopt.v1.FencedModel;
 import dev.shardopt.v1.GetMetricsRequest;
 import dev.shardopt.v1.GetModelRequest;
 import dev.shardopt.v1.GetPipelineScheduleRequest;
@@ -19,6 +20,7 @@ import dev.shardopt.v1.ListModelsRequest;
 import dev.shardopt.v1.ListModelsResponse;
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelMetrics;
+import dev.shardopt.v1.ModelProgress;
 import dev.shardopt.v1.ParsePipelineRequest;
 import dev.shardopt.v1.ParsePipelineResponse;
 import dev.shardopt.v1.PipelineSchedule;
@@ -61,7 +63,12 @@ public final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBas
   public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> response) {
     unary(response, () -> {
       workers.heartbeat(request);
-      return HeartbeatResponse.getDefaultInstance();
+      // a worker back from a partition learns here, not at its next step report, that it was
+      // declared dead: it stops serving those models at once
+      HeartbeatResponse.Builder answer = HeartbeatResponse.newBuilder();
+      models.fencedOff(request.getWorker(), request.getModelsList().stream().map(ModelProgress::getModel).toList())
+          .forEach((model, why) -> answer.addFenced(FencedModel.newBuilder().setModel(model).setReason(why)));
+      return answer.build();
     });
   }
 

@@ -677,6 +677,26 @@ public final class ModelRegistry {
     return lines;
   }
 
+  /**
+   * Of {@code reported} (the models a worker's heartbeat names), those {@code worker} is fenced off
+   * (declared dead, or its copy withdrawn), each with why; models this coordinator does not know
+   * are left out.
+   */
+  public Map<String, String> fencedOff(String worker, java.util.Collection<String> reported) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (String name : reported) {
+      Record r;
+      synchronized (this) {
+        r = models.get(name);
+      }
+      String why = r == null ? null : r.barrier.fencedReason(worker);
+      if (why != null) {
+        out.put(name, why);
+      }
+    }
+    return out;
+  }
+
   /** Model.replication of {@code r}; under its lock. */
   private static ReplicationStatus replication(Record r) {
     int replicas = Math.max(1, r.spec.getReplicas());

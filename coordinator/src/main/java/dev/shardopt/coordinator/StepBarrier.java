@@ -107,8 +107,7 @@ public final class StepBarrier {
     Outcome outcome;
     synchronized (this) {
       if (removed.containsKey(worker)) {
-        outcome = new Outcome(List.of(reply), null, ApiException.failedPrecondition(worker + " is fenced off " + model
-            + ": " + removed.get(worker) + "; it must drop its shards of the model"));
+        outcome = new Outcome(List.of(reply), null, ApiException.failedPrecondition(fencing(worker)));
       } else if (!participants.contains(worker)) {
         outcome = new Outcome(List.of(reply), null, ApiException.failedPrecondition(worker + " holds no shards of "
             + model + " (participants: " + new TreeSet<>(participants) + ")"));
@@ -198,6 +197,19 @@ public final class StepBarrier {
       }
       participants.add(worker);
     }
+  }
+
+  /**
+   * Why {@code worker} is fenced off this model, as its reports are refused ("workers/w2 is fenced off
+   * models/m: ..."), or null when it was never removed: the heartbeat's answer tells a worker back
+   * from a partition, before it reports a step.
+   */
+  public synchronized String fencedReason(String worker) {
+    return removed.containsKey(worker) ? fencing(worker) : null;
+  }
+
+  private String fencing(String worker) {
+    return worker + " is fenced off " + model + ": " + removed.get(worker) + "; it must drop its shards of the model";
   }
 
   /** Whether {@code worker} was removed ({@link #removeParticipant}): it never takes part again. */

@@ -13,6 +13,7 @@ import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.ShardMap;
 import io.grpc.Status;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -180,6 +181,32 @@ class FailoverTest {
     registry.reportStep(M, "workers/w2", 1, 0, List.of(A0, A1_BLOCK), new RecordingReply());
     assertThat(n1.decision().step()).isEqualTo(1);
     assertThat(detector.check()).isEmpty(); // declared once
+  }
+
+  /**
+   * A worker back from a partition (issue 9 §2, "a stale worker never corrupts the model"): its first
+   * heartbeat after it was declared dead is answered with the models it is fenced off and why, so
+   * that it stops serving them at once, before it reports a step (a worker cut off between two steps
+   * has none to report, and would answer pulls of the version it had). The live workers are told
+   * nothing, and a model the coordinator does not know is not named.
+   */
+  @Test
+  void aWorkerBackFromAPartitionIsToldAtItsNextHeartbeatWhichModelsItIsFencedOff() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    assertThat(registry.fencedOff("workers/w3", List.of(M))).as("before the partition").isEmpty();
+    now.addAndGet(3_500);
+    beat("workers/w1", "workers/w2");
+    assertThat(detector.check()).containsExactly(
+        "failover: models/m: workers/w3 declared dead; its shards' backups took over (epoch 1)");
+
+    assertThat(registry.fencedOff("workers/w3", List.of(M, "models/gone"))).containsExactly(Map.entry(M,
+        "workers/w3 is fenced off models/m: workers/w3 was declared dead (it missed its heartbeats for 3000 ms) and"
+            + " the copies of its shards on other workers took over; it must drop its shards of the model"));
+    assertThat(registry.fencedOff("workers/w1", List.of(M))).isEmpty();
+    // the same words as a refused step report
+    RecordingReply late = new RecordingReply();
+    registry.reportStep(M, "workers/w3", 0, 0, List.of(A1_BLOCK, B0), late);
+    assertThat(late.failure()).hasMessage(registry.fencedOff("workers/w3", List.of(M)).get(M));
   }
 
   /**
@@ -359,6 +386,8 @@ class FailoverTest {
     registry.reportStep(M, "workers/w4", 2, 0, List.of(A0, A1_BLOCK), fenced);
     assertThat(fenced.failure().getMessage()).isEqualTo("workers/w4 is fenced off models/m: a source lost its hold; it"
         + " must drop its shards of the model");
+    assertThat(registry.fencedOff("workers/w4", List.of(M))).as("its heartbeat's answer says so too")
+        .containsExactly(Map.entry(M, fenced.failure().getMessage()));
     RecordingReply r1 = new RecordingReply();
     registry.reportStep(M, "workers/w1", 2, 0, List.of(A0, B0), r1);
     registry.reportStep(M, "workers/w3", 2, 0, List.of(A1_BLOCK, B0), new RecordingReply());

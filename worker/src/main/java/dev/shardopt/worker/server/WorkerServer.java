@@ -11,6 +11,7 @@ import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.v1.CoordinatorGrpc;
 import dev.shardopt.v1.DeviceStatus;
 import dev.shardopt.v1.HeartbeatRequest;
+import dev.shardopt.v1.HeartbeatResponse;
 import dev.shardopt.v1.RegisterWorkerRequest;
 import dev.shardopt.v1.RegisterWorkerResponse;
 import dev.shardopt.worker.store.ShardStore;
@@ -125,7 +126,9 @@ public final class WorkerServer implements AutoCloseable {
       for (WorkerModel m : store.models()) {
         beat.addModels(WorkerService.progress(m));
       }
-      CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(5, TimeUnit.SECONDS).heartbeat(beat.build());
+      HeartbeatResponse answer =
+          CoordinatorGrpc.newBlockingStub(coordinator).withDeadlineAfter(5, TimeUnit.SECONDS).heartbeat(beat.build());
+      fenceOff(answer);
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
         reregister(); // a coordinator restarted without our name: a state dir that knows our address gives it back
@@ -139,6 +142,22 @@ public final class WorkerServer implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.debug("heartbeat failed: {}", e.toString());
+    }
+  }
+
+  /**
+   * The models the coordinator fenced this worker off (declared dead while it was cut off, say) fail
+   * here at once: a worker back from a partition serves no pull and takes no step of them under the
+   * shard map it knew, rather than until its next step report is refused.
+   */
+  private void fenceOff(HeartbeatResponse answer) {
+    if (answer.getFencedCount() == 0) {
+      return;
+    }
+    java.util.Map<String, String> fenced = new java.util.LinkedHashMap<>();
+    answer.getFencedList().forEach(f -> fenced.put(f.getModel(), f.getReason()));
+    for (String model : store.fenceOff(fenced)) {
+      log.warn("{} stops serving {}: {}", name.get(), model, fenced.get(model));
     }
   }
 

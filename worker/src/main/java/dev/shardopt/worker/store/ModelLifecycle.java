@@ -34,14 +34,16 @@ final class ModelLifecycle {
     }
   }
 
-  void fail(String reason) {
+  /** Fails the model with {@code reason}; returns whether this call did (false: it had failed or was dropped). */
+  boolean fail(String reason) {
     synchronized (this) {
       if (failure != null || dropped) {
-        return;
+        return false;
       }
       failure = reason;
     }
     end();
+    return true;
   }
 
   void drop() {

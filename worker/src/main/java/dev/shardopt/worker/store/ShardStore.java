@@ -160,6 +160,24 @@ public final class ShardStore {
     }
   }
 
+  /**
+   * Fails each model of {@code fenced} (by name, with why, as the coordinator's heartbeat answer
+   * names them) that this worker holds: it serves and applies nothing more of it. Names it does not
+   * hold (dropped meanwhile) are skipped.
+   *
+   * @return the models this call failed, each once: those that had failed before are left out
+   */
+  public List<String> fenceOff(Map<String, String> fenced) {
+    List<String> now = new ArrayList<>();
+    fenced.forEach((name, why) -> {
+      WorkerModel m = models.get(name);
+      if (m != null && m.fenceOff(why)) {
+        now.add(name);
+      }
+    });
+    return now;
+  }
+
   public List<WorkerModel> models() {
     return List.copyOf(models.values());
   }

@@ -539,6 +539,15 @@ public final class WorkerModel {
   }
 
   /**
+   * The coordinator fenced this worker off the model (it was declared dead, or its copy withdrawn):
+   * the model fails as {@link #fail} does, so that it serves and applies nothing more under the
+   * shard map it knew. Returns whether it had not failed before.
+   */
+  public boolean fenceOff(String reason) {
+    return lifecycle.fail(reason);
+  }
+
+  /**
    * The model was deleted: every later call gets NOT_FOUND, and the shards' device arrays are freed
    * (once a running step is done).
    */
