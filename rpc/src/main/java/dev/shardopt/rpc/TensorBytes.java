@@ -32,9 +32,46 @@ public final class TensorBytes {
     return data.size() % Float.BYTES == 0 ? data.size() / Float.BYTES : -1;
   }
 
-  /** Decodes {@code data} into {@code out[at ...]}. The caller has checked the length. */
+  /**
+   * Decodes {@code data} into {@code out[at ...]}. The caller has checked the length. {@code data}
+   * may be a view of several transport buffers (a received message parsed with aliasing); each is
+   * read in place, never joined into one array, and a float that straddles two of them is put
+   * together from its bytes.
+   */
   public static void decode(ByteString data, float[] out, int at) {
-    FloatBuffer f = data.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    f.get(out, at, f.remaining());
+    decode(data.asReadOnlyByteBufferList(), out, at);
+  }
+
+  /** Number of floats in {@code bytes} bytes, or -1 when it is not a multiple of 4. */
+  public static int floatCount(int bytes) {
+    return bytes % Float.BYTES == 0 ? bytes / Float.BYTES : -1;
+  }
+
+  /** As {@link #decode(ByteString, float[], int)}, from {@code data}'s bytes in order (their positions are not moved). */
+  public static void decode(java.util.List<ByteBuffer> data, float[] out, int at) {
+    int i = at;
+    int partial = 0; // bytes of a straddling float collected so far
+    int bits = 0;
+    for (ByteBuffer piece : data) {
+      ByteBuffer b = piece.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+      while (partial > 0 && b.hasRemaining()) {
+        bits |= (b.get() & 0xff) << (8 * partial);
+        if (++partial == Float.BYTES) {
+          out[i++] = Float.intBitsToFloat(bits);
+          partial = 0;
+          bits = 0;
+        }
+      }
+      int whole = b.remaining() / Float.BYTES;
+      if (whole > 0) {
+        FloatBuffer f = b.asFloatBuffer();
+        f.get(out, i, whole);
+        i += whole;
+        b.position(b.position() + whole * Float.BYTES);
+      }
+      while (b.hasRemaining()) {
+        bits |= (b.get() & 0xff) << (8 * partial++);
+      }
+    }
   }
 }
