@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -262,6 +263,37 @@ class WireFormatTest {
       assertThat(Arrays.copyOfRange(out, 1, v.length + 1)).isEqualTo(v);
       assertThat(out[0]).isZero();
       assertThat(out[v.length + 1]).isZero();
+    }
+  }
+
+  @Test
+  void decodeTellsOfEveryRunOnceInOrderWhileDecoding() {
+    float[] v = values(100_003, 13);
+    byte[] bytes = TensorBytes.encode(v, 0, v.length).toByteArray();
+    Random r = new Random(6);
+    for (int round = 0; round < 20; round++) {
+      List<ByteBuffer> pieces = new ArrayList<>();
+      for (int at = 0; at < bytes.length; ) {
+        int n = Math.min(bytes.length - at, 1 + r.nextInt(round % 2 == 0 ? 100_000 : 70_000));
+        pieces.add(ByteBuffer.wrap(bytes, at, n).slice());
+        at += n;
+      }
+      float[] out = new float[v.length + 5];
+      List<int[]> runs = new ArrayList<>();
+      TensorBytes.decode(pieces, out, 5, (from, to) -> {
+        // every element of the run is decoded when the run is told
+        for (int i = from; i < to; i++) {
+          assertThat(Float.floatToRawIntBits(out[i])).isEqualTo(Float.floatToRawIntBits(v[i - 5]));
+        }
+        runs.add(new int[] {from, to});
+      });
+      int next = 5;
+      for (int[] run : runs) {
+        assertThat(run[0]).isEqualTo(next);
+        assertThat(run[1] - run[0]).isBetween(1, 16_384);
+        next = run[1];
+      }
+      assertThat(next).isEqualTo(v.length + 5);
     }
   }
 

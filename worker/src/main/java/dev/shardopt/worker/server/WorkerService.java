@@ -31,6 +31,7 @@ import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WriteParametersResponse;
 import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.worker.store.GradientPush;
 import dev.shardopt.worker.store.ParameterSnapshot;
 import dev.shardopt.worker.store.PushChecksum;
@@ -285,6 +286,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
       WorkerModel model;
       float[][] gradient;
       BitSet[] covered;
+      int[] firstNonFinite; // per shard: the lowest index of a NaN/Inf decoded so far, or MAX_VALUE
       final PushChecksum checksum = new PushChecksum();
       final long started = System.nanoTime();
       long bytes;
@@ -311,6 +313,8 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             model = store.get(header.getModel());
             gradient = model.newGradient();
             covered = new BitSet[gradient.length];
+            firstNonFinite = new int[gradient.length];
+            java.util.Arrays.fill(firstNonFinite, Integer.MAX_VALUE);
           } else if (request.hasHeader()) {
             throw ApiException.invalidArgument("a push carries one header, in its first message");
           }
@@ -329,7 +333,15 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
               throw ApiException.invalidArgument("elements [" + chunk.getOffset() + ", " + (chunk.getOffset() + n)
                   + ") of '" + chunk.getTensor() + "' are sent twice in one push");
             }
-            TensorBytes.decode(data, gradient[i], from);
+            // The NaN/Inf check runs on each decoded run while it is in cache: validation needs no pass of its own.
+            float[] g = gradient[i];
+            int shard = i;
+            TensorBytes.decode(data, g, from, (f, t) -> {
+              int bad = ReductionBlocks.firstNonFinite(g, f, t);
+              if (bad >= 0 && bad < firstNonFinite[shard]) {
+                firstNonFinite[shard] = bad;
+              }
+            });
             covered[i].set(from, from + n);
             store.countIn(received.dataSize());
             bytes += received.dataSize();
@@ -384,10 +396,11 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
           response.onError(ApiException.toStatus(e));
           return;
         }
+        int[] first = java.util.Arrays.stream(firstNonFinite).map(f -> f == Integer.MAX_VALUE ? -1 : f).toArray();
         GradientPush p = new GradientPush((int) header.getTrainer(), header.getStep(), gradient, checksum.value(),
             header.getGradientNormSquared(), header.getNonFinite(),
             header.hasPipelineGeneration() ? OptionalLong.of(header.getPipelineGeneration()) : OptionalLong.empty(),
-            header.getEpoch());
+            header.getEpoch(), first);
         // The model takes the gradient over; the handler thread returns while an SSP push waits.
         model.push(p, config.waitMillis()).whenComplete((ack, e) -> {
           if (e != null) {

@@ -229,6 +229,32 @@ class ZeroCopyWireTest {
     }
   }
 
+  @Test
+  void theFirstNonFiniteFoundWhileDecodingIsTheOneRefused() throws Exception {
+    create("models/z", false);
+    ManagedChannel c = serve(harness.service.definition());
+    float[] g = gradient(5);
+    g[N - 3] = Float.NaN; // in the last chunk, sent first
+    g[CHUNK + 17] = Float.POSITIVE_INFINITY; // lower, in a chunk sent after it
+    g[CHUNK + 40_000] = Float.NEGATIVE_INFINITY;
+    List<PushRequest> messages = push("models/z", 0, g);
+    List<PushRequest> reversed = new ArrayList<>(messages.subList(1, messages.size()));
+    java.util.Collections.reverse(reversed);
+    reversed.add(0, messages.get(0));
+    StatusRuntimeException e = catchStatus(() -> send(c, reversed));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription()).isEqualTo("the gradient of 'w' is Infinity at index " + (CHUNK + 17)
+        + "; nothing was applied (add .skipNonFinite() to skip such steps)");
+    assertReleased();
+    // a finite push of the same step is taken afterwards: nothing of the refused one was recorded
+    float[] ok = gradient(6);
+    assertThat(send(c, push("models/z", 0, ok)).getDuplicate()).isFalse();
+    float[] p = pull(c, "models/z", 1);
+    for (int i = 0; i < N; i++) {
+      assertThat(Float.floatToRawIntBits(p[i])).isEqualTo(Float.floatToRawIntBits(-ok[i]));
+    }
+  }
+
   /** Push with a raw byte marshaller: whatever bytes a client in any language could send. */
   private static final MethodDescriptor<byte[], byte[]> RAW_PUSH = WorkerGrpc.getPushMethod()
       .toBuilder(new Bytes(), new Bytes()).build();
