@@ -77,6 +77,10 @@ public final class TensorBytes {
       while (partial > 0 && b.hasRemaining()) {
         bits |= (b.get() & 0xff) << (8 * partial);
         if (++partial == Float.BYTES) {
+          if (i - told == DECODED_RUN) { // the last piece ended on a full run
+            sink.decoded(told, i);
+            told = i;
+          }
           out[i++] = Float.intBitsToFloat(bits);
           partial = 0;
           bits = 0;

@@ -271,10 +271,12 @@ class WireFormatTest {
     float[] v = values(100_003, 13);
     byte[] bytes = TensorBytes.encode(v, 0, v.length).toByteArray();
     Random r = new Random(6);
-    for (int round = 0; round < 20; round++) {
+    for (int round = 0; round < 24; round++) {
       List<ByteBuffer> pieces = new ArrayList<>();
       for (int at = 0; at < bytes.length; ) {
-        int n = Math.min(bytes.length - at, 1 + r.nextInt(round % 2 == 0 ? 100_000 : 70_000));
+        // rounds 20-23: a piece ends on a full run plus 1-3 bytes of the next float (which straddles)
+        int n = Math.min(bytes.length - at, round >= 20 ? 16_384 * 4 + round - 19
+            : 1 + r.nextInt(round % 2 == 0 ? 100_000 : 70_000));
         pieces.add(ByteBuffer.wrap(bytes, at, n).slice());
         at += n;
       }
