@@ -1,6 +1,7 @@
 package dev.shardopt.client;
 
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.wire.FloatChunk;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.TensorChunk;
 import java.util.ArrayList;
@@ -49,6 +50,17 @@ final class ChunkPlan {
         .setOffset(span.offset())
         .setData(TensorBytes.encode(v, Math.toIntExact(span.offset()), span.length()))
         .build();
+  }
+
+  /** The chunk of {@code span} as floats still in {@code values}: written to the wire without an encode. */
+  static FloatChunk floats(Span span, Map<String, float[]> values) {
+    return FloatChunk.of(span.tensor(), span.offset(), values.get(span.tensor()), Math.toIntExact(span.offset()),
+        span.length());
+  }
+
+  /** The chunks of {@code spans} as floats, made when asked for (the send path: {@link #floats}). */
+  static Iterator<FloatChunk> floatChunks(List<Span> spans, Map<String, float[]> values) {
+    return spans.stream().map(s -> floats(s, values)).iterator();
   }
 
   /** The chunks of {@code spans}, each encoded when it is asked for. */

@@ -45,15 +45,23 @@ final class PullAssembler {
    * @throws ShardoptException (INTERNAL) when the chunk cannot be accepted
    */
   void accept(String worker, PullResponse response) {
+    accept(worker, response, response.getChunk().getData().asReadOnlyByteBufferList(), response.getChunk().getData().size());
+  }
+
+  /**
+   * As {@link #accept(String, PullResponse)}, the chunk's data apart ({@code dataSize} bytes in
+   * {@code data}, e.g. views of gRPC's receive buffers: see {@code Received}); decoded before this returns.
+   */
+  void accept(String worker, PullResponse response, List<java.nio.ByteBuffer> data, int dataSize) {
     TensorChunk c = response.getChunk();
     Integer i = index.get(c.getTensor());
     if (i == null) {
       throw invalid("worker " + worker + " returned tensor '" + c.getTensor()
           + "', which the model does not have; its tensors are " + index.keySet());
     }
-    int count = TensorBytes.floatCount(c.getData());
+    int count = TensorBytes.floatCount(dataSize);
     if (count < 0) {
-      throw invalid("worker " + worker + " returned " + c.getData().size()
+      throw invalid("worker " + worker + " returned " + dataSize
           + " bytes for tensor '" + c.getTensor() + "' at offset " + c.getOffset()
           + ", not a whole number of float32 values");
     }
@@ -69,7 +77,7 @@ final class PullAssembler {
       }
     }
     // The range is now this chunk's alone: decode outside the lock.
-    TensorBytes.decode(c.getData(), values[i], (int) c.getOffset());
+    TensorBytes.decode(data, values[i], (int) c.getOffset());
   }
 
   /** The steps the workers answered with, by address. */

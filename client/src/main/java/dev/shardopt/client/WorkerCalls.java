@@ -1,5 +1,9 @@
 package dev.shardopt.client;
 
+import dev.shardopt.rpc.wire.FloatChunk;
+import dev.shardopt.rpc.wire.Outbound;
+import dev.shardopt.rpc.wire.Received;
+import dev.shardopt.rpc.wire.WorkerWire;
 import dev.shardopt.v1.PullRequest;
 import dev.shardopt.v1.ShardStart;
 import dev.shardopt.v1.Shard;
@@ -11,8 +15,10 @@ import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WriteParametersResponse;
 import io.grpc.Context;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,10 +56,25 @@ final class WorkerCalls {
 
   private final ChannelPool channels;
   private final ClientOptions options;
+  /** The data-plane methods: chunks written from the floats, pulled chunks decoded from gRPC's buffers. */
+  private final WorkerWire wire = new WorkerWire();
+  private final MethodDescriptor<Outbound<PushRequest>, PushResponse> pushMethod = wire.pushClient();
+  private final MethodDescriptor<Outbound<TensorChunk>, WriteParametersResponse> writeMethod = wire.writeParametersClient();
+  private final MethodDescriptor<PullRequest, Received<PullResponse>> pullMethod = wire.pullClient();
 
   WorkerCalls(ChannelPool channels, ClientOptions options) {
     this.channels = channels;
     this.options = options;
+  }
+
+  /** Pulled messages whose gRPC buffers are not released yet (0 between pulls). */
+  int wireBuffersHeld() {
+    return wire.held();
+  }
+
+  /** Pulled messages parsed over gRPC's buffers without a copy. */
+  long aliasedParses() {
+    return wire.aliasedParses();
   }
 
   private WorkerGrpc.WorkerStub stub(String address) {
@@ -213,12 +234,13 @@ final class WorkerCalls {
   private CompletableFuture<PushResponse> sendPush(
       ShardLayout.WorkerShards w, PushHeader header, Map<String, float[]> gradient) {
     List<ChunkPlan.Span> spans = ChunkPlan.spans(w.shards(), options.chunkElements(), null);
-    Iterator<TensorChunk> chunks = ChunkPlan.chunks(spans, gradient);
-    Iterator<PushRequest> messages = prepend(
-        PushRequest.newBuilder().setHeader(header).build(),
-        chunks, c -> PushRequest.newBuilder().setChunk(c).build());
+    Iterator<FloatChunk> chunks = ChunkPlan.floatChunks(spans, gradient);
+    Iterator<Outbound<PushRequest>> messages = prepend(
+        Outbound.message(PushRequest.newBuilder().setHeader(header).build()), chunks, Outbound::pushChunk);
     WorkerGrpc.WorkerStub stub = stub(w.address());
-    return ClientStreamSender.send(stub::push, messages);
+    return ClientStreamSender.send(
+        response -> ClientCalls.asyncClientStreamingCall(stub.getChannel().newCall(pushMethod, stub.getCallOptions()),
+            response), messages);
   }
 
   // ------------------------------------------------------------------------------------ upload
@@ -239,11 +261,13 @@ final class WorkerCalls {
           if (spans.isEmpty()) {
             continue;
           }
-          Iterator<TensorChunk> chunks = ChunkPlan.chunks(spans, values);
-          TensorChunk first = chunks.next().toBuilder().setModel(model).build();
+          Iterator<FloatChunk> chunks = ChunkPlan.floatChunks(spans, values);
+          Outbound<TensorChunk> first = Outbound.tensorChunk(chunks.next().withModel(model));
           WorkerGrpc.WorkerStub stub = stub(w.address());
-          calls.put(w.address(),
-              ClientStreamSender.send(stub::writeParameters, prepend(first, chunks, c -> c)));
+          calls.put(w.address(), ClientStreamSender.send(
+              response -> ClientCalls.asyncClientStreamingCall(
+                  stub.getChannel().newCall(writeMethod, stub.getCallOptions()), response),
+              prepend(first, chunks, Outbound::tensorChunk)));
         }
       });
       ShardoptException failure = null;
@@ -341,7 +365,9 @@ final class WorkerCalls {
             }
           }
           PullObserver observer = new PullObserver(w.address(), assembler);
-          stub(w.address()).pull(request.build(), observer);
+          WorkerGrpc.WorkerStub stub = stub(w.address());
+          ClientCalls.asyncServerStreamingCall(stub.getChannel().newCall(pullMethod, stub.getCallOptions()),
+              request.build(), observer);
           calls.put(w.address(), observer.done);
         }
       });
@@ -377,8 +403,12 @@ final class WorkerCalls {
     }
   }
 
-  /** Feeds one worker's pull stream into the assembler; cancels the call if a chunk is refused. */
-  private static final class PullObserver implements ClientResponseObserver<PullRequest, PullResponse> {
+  /**
+   * Feeds one worker's pull stream into the assembler; cancels the call if a chunk is refused. Each
+   * message's gRPC buffers are released once it is decoded, or at once when the pull has already
+   * ended.
+   */
+  private static final class PullObserver implements ClientResponseObserver<PullRequest, Received<PullResponse>> {
     final CompletableFuture<Void> done = new CompletableFuture<>();
     private final String address;
     private final PullAssembler assembler;
@@ -395,12 +425,12 @@ final class WorkerCalls {
     }
 
     @Override
-    public void onNext(PullResponse value) {
-      if (done.isDone()) {
-        return;
-      }
-      try {
-        assembler.accept(address, value);
+    public void onNext(Received<PullResponse> value) {
+      try (value) {
+        if (done.isDone()) {
+          return;
+        }
+        assembler.accept(address, value.message(), value.data(), value.dataSize());
       } catch (RuntimeException e) {
         done.completeExceptionally(e);
         call.cancel("the client refused a chunk", e);

@@ -136,6 +136,9 @@ class FakeClusterTest {
     }
     assertThat(fake.a.pulls.get(0).getMinStep()).isZero();
     assertThat(fake.a.pulls.get(0).getModel()).isEqualTo("models/m");
+    // decoded straight from gRPC's receive buffers, every one released once decoded
+    assertThat(cluster.workerCalls().aliasedParses()).isPositive();
+    assertThat(cluster.workerCalls().wireBuffersHeld()).isZero();
 
     trainer.push(0, Fixtures.values(0));
     trainer.pull();
@@ -152,6 +155,7 @@ class FakeClusterTest {
     PulledParameters p = model().pullParameters(0);
     assertThat(p.step()).isEqualTo(4);
     assertThat(fake.a.pulls).extracting(r -> r.getMinStep()).containsExactly(0L, 4L);
+    assertThat(cluster.workerCalls().wireBuffersHeld()).isZero(); // the first, discarded pull's too
   }
 
   @Test

@@ -485,6 +485,19 @@ public final class ShardGroup implements AutoCloseable {
    * a step.
    */
   public void validate(Pipeline p, int trainer, float[][] gradient) {
+    validate(p, trainer, gradient, null);
+  }
+
+  /**
+   * As {@link #validate(Pipeline, int, float[][])}; {@code firstNonFinite}, when not null, holds per
+   * shard the index of its array's first NaN or Inf (-1: none), found by whoever filled the arrays
+   * (a worker, while it decoded the push), so no scan of its own is needed.
+   */
+  public void validate(Pipeline p, int trainer, float[][] gradient, int[] firstNonFinite) {
+    if (firstNonFinite != null && firstNonFinite.length != gradient.length) {
+      throw new IllegalArgumentException("firstNonFinite has " + firstNonFinite.length + " entries for "
+          + gradient.length + " gradient arrays");
+    }
     if (gradient.length != slots.size()) {
       throw new InvalidGradientException(
           "a gradient needs one array per shard: expected " + slots.size() + ", got " + gradient.length);
@@ -507,7 +520,7 @@ public final class ShardGroup implements AutoCloseable {
                     : " for elements [" + s.spec.offset() + ", " + (s.spec.offset() + s.spec.length()) + ")"));
       }
       if (!p.skipsNonFinite() && !frozen && s.spec.length() > 0) {
-        int at = host.firstNonFinite(g);
+        int at = firstNonFinite != null ? firstNonFinite[i] : host.firstNonFinite(g);
         if (at >= 0) {
           throw new InvalidGradientException(
               who(trainer) + "the gradient of '" + s.spec.name() + "' is " + g[at] + " at index "

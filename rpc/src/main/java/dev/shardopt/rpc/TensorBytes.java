@@ -32,9 +32,76 @@ public final class TensorBytes {
     return data.size() % Float.BYTES == 0 ? data.size() / Float.BYTES : -1;
   }
 
-  /** Decodes {@code data} into {@code out[at ...]}. The caller has checked the length. */
+  /**
+   * Decodes {@code data} into {@code out[at ...]}. The caller has checked the length. {@code data}
+   * may be a view of several transport buffers (a received message parsed with aliasing); each is
+   * read in place, never joined into one array, and a float that straddles two of them is put
+   * together from its bytes.
+   */
   public static void decode(ByteString data, float[] out, int at) {
-    FloatBuffer f = data.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    f.get(out, at, f.remaining());
+    decode(data.asReadOnlyByteBufferList(), out, at);
+  }
+
+  /** Number of floats in {@code bytes} bytes, or -1 when it is not a multiple of 4. */
+  public static int floatCount(int bytes) {
+    return bytes % Float.BYTES == 0 ? bytes / Float.BYTES : -1;
+  }
+
+  /** As {@link #decode(ByteString, float[], int)}, from {@code data}'s bytes in order (their positions are not moved). */
+  public static void decode(java.util.List<ByteBuffer> data, float[] out, int at) {
+    decode(data, out, at, (from, to) -> { });
+  }
+
+  /** Told of each run of elements as soon as it is decoded, while the run is still in the CPU's cache. */
+  @FunctionalInterface
+  public interface Decoded {
+    /** Elements {@code [from, to)} of the output array now hold their values. */
+    void decoded(int from, int to);
+  }
+
+  /** Floats decoded between two calls of a {@link Decoded}: 64 KiB, well inside a core's L2 cache. */
+  static final int DECODED_RUN = 16_384;
+
+  /**
+   * As {@link #decode(java.util.List, float[], int)}, telling {@code sink} of every run of at most
+   * {@value #DECODED_RUN} elements once it is decoded, in order, the runs covering the output range
+   * exactly once: a check over the values (a NaN scan) then reads them from the cache, not from memory.
+   */
+  public static void decode(java.util.List<ByteBuffer> data, float[] out, int at, Decoded sink) {
+    int i = at;
+    int told = at;
+    int partial = 0; // bytes of a straddling float collected so far
+    int bits = 0;
+    for (ByteBuffer piece : data) {
+      ByteBuffer b = piece.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+      while (partial > 0 && b.hasRemaining()) {
+        bits |= (b.get() & 0xff) << (8 * partial);
+        if (++partial == Float.BYTES) {
+          if (i - told == DECODED_RUN) { // the last piece ended on a full run
+            sink.decoded(told, i);
+            told = i;
+          }
+          out[i++] = Float.intBitsToFloat(bits);
+          partial = 0;
+          bits = 0;
+        }
+      }
+      while (b.remaining() >= Float.BYTES) {
+        if (i - told == DECODED_RUN) {
+          sink.decoded(told, i);
+          told = i;
+        }
+        int whole = Math.min(b.remaining() / Float.BYTES, DECODED_RUN - (i - told));
+        b.asFloatBuffer().get(out, i, whole);
+        i += whole;
+        b.position(b.position() + whole * Float.BYTES);
+      }
+      while (b.hasRemaining()) {
+        bits |= (b.get() & 0xff) << (8 * partial++);
+      }
+    }
+    if (i > told) {
+      sink.decoded(told, i);
+    }
   }
 }

@@ -99,7 +99,7 @@ public final class WorkerServer implements AutoCloseable {
   /** Starts serving and registers with the coordinator. */
   public WorkerServer start() throws IOException {
     server = security.start(security.server(config.host(), config.port())
-        .addService(service)
+        .addService(service.definition()) // the zero-copy data plane
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(TensorBytes.MAX_MESSAGE_BYTES)

@@ -4,6 +4,9 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
 import dev.shardopt.rpc.ApiException;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.wire.Received;
+import dev.shardopt.rpc.wire.ServiceRebinding;
+import dev.shardopt.rpc.wire.WorkerWire;
 import dev.shardopt.v1.CommitCopyRequest;
 import dev.shardopt.v1.CopyShardsRequest;
 import dev.shardopt.v1.CopyShardsResponse;
@@ -28,12 +31,16 @@ import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
 import dev.shardopt.v1.WriteParametersResponse;
 import dev.shardopt.engine.ShardSpec;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.worker.store.GradientPush;
 import dev.shardopt.worker.store.ParameterSnapshot;
 import dev.shardopt.worker.store.PushChecksum;
 import dev.shardopt.worker.store.ShardStore;
 import dev.shardopt.worker.store.WorkerModel;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;
@@ -64,6 +71,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   private final WorkerObserver observer;
   /** Where copies are read and sent: each waits for its reader, with its model's shards monitor held. */
   private final Executor copySenders = Executors.newCachedThreadPool(WorkerServer.daemon("copy-sender"));
+  private final WorkerWire wire = new WorkerWire();
 
   /** A service without metrics. */
   public WorkerService(ShardStore store, WorkerConfig config) {
@@ -85,6 +93,30 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   WorkerService(ShardStore store, WorkerConfig config, @Named("workerName") AtomicReference<String> name,
       WorkerObserver observer) {
     this(store, config, name::get, observer);
+  }
+
+  /**
+   * The service as served (not {@link #bindService}, the generated binding): Push and WriteParameters parse their chunks over gRPC's receive buffers
+   * (no copy of the tensor data before it is decoded into its destination), each message's buffers
+   * released as soon as {@link #push}'s or {@link #writeParameters}'s observer has taken it; the
+   * other methods keep the generated binding. Same method names and wire format as service.proto.
+   */
+  public ServerServiceDefinition definition() {
+    return ServiceRebinding.replace(bindService(), List.of(
+        ServerMethodDefinition.create(wire.pushServer(),
+            ServerCalls.asyncClientStreamingCall(this::pushReceived)),
+        ServerMethodDefinition.create(wire.writeParametersServer(),
+            ServerCalls.asyncClientStreamingCall(this::writeParametersReceived))));
+  }
+
+  /** Received messages whose gRPC buffers are not released yet: 0 whenever no push or upload is being decoded. */
+  int wireBuffersHeld() {
+    return wire.held();
+  }
+
+  /** Messages parsed over gRPC's buffers without a copy. */
+  long aliasedParses() {
+    return wire.aliasedParses();
   }
 
   @Override
@@ -181,22 +213,37 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   @Override
   public StreamObserver<TensorChunk> writeParameters(StreamObserver<WriteParametersResponse> response) {
+    return new CopiedMessages<>(writeParametersReceived(response), TensorChunk::getData);
+  }
+
+  /**
+   * WriteParameters as served: each chunk's data may be a view of gRPC's buffers, released when
+   * {@code onNext} returns, whatever happened.
+   */
+  StreamObserver<Received<TensorChunk>> writeParametersReceived(StreamObserver<WriteParametersResponse> response) {
     return new StreamObserver<>() {
       WorkerModel model;
       long elements;
       boolean failed;
 
       @Override
-      public void onNext(TensorChunk chunk) {
+      public void onNext(Received<TensorChunk> received) {
+        try (received) {
+          take(received);
+        }
+      }
+
+      private void take(Received<TensorChunk> received) {
         if (failed) {
           return;
         }
+        TensorChunk chunk = received.message();
         try {
           if (model == null) {
             model = store.get(chunk.getModel());
           }
-          float[] values = decode(chunk);
-          store.countIn(chunk.getData().size());
+          float[] values = decode(chunk, received);
+          store.countIn(received.dataSize());
           if (model.copying()) { // a re-replicated copy: parameters and state slots
             model.writeCopy(chunk.getTensor(), chunk.getSlot(), chunk.getOffset(), values);
           } else if (!chunk.getSlot().isEmpty()) {
@@ -229,21 +276,38 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
 
   @Override
   public StreamObserver<PushRequest> push(StreamObserver<PushResponse> response) {
+    return new CopiedMessages<>(pushReceived(response), r -> r.getChunk().getData());
+  }
+
+  /**
+   * Push as served: each chunk's data may be a view of gRPC's buffers; it is decoded into the
+   * gradient and released when {@code onNext} returns, whatever happened (refused, after an
+   * earlier failure, a duplicate push that will be discarded).
+   */
+  StreamObserver<Received<PushRequest>> pushReceived(StreamObserver<PushResponse> response) {
     return new StreamObserver<>() {
       PushHeader header;
       WorkerModel model;
       float[][] gradient;
       BitSet[] covered;
+      int[] firstNonFinite; // per shard: the lowest index of a NaN/Inf decoded so far, or MAX_VALUE
       final PushChecksum checksum = new PushChecksum();
       final long started = System.nanoTime();
       long bytes;
       boolean failed;
 
       @Override
-      public void onNext(PushRequest request) {
+      public void onNext(Received<PushRequest> received) {
+        try (received) {
+          take(received);
+        }
+      }
+
+      private void take(Received<PushRequest> received) {
         if (failed) {
           return;
         }
+        PushRequest request = received.message();
         try {
           if (header == null) {
             if (!request.hasHeader()) {
@@ -253,15 +317,18 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             model = store.get(header.getModel());
             gradient = model.newGradient();
             covered = new BitSet[gradient.length];
+            firstNonFinite = new int[gradient.length];
+            java.util.Arrays.fill(firstNonFinite, Integer.MAX_VALUE);
           } else if (request.hasHeader()) {
             throw ApiException.invalidArgument("a push carries one header, in its first message");
           }
           if (request.hasChunk()) {
             TensorChunk chunk = request.getChunk();
-            int n = floats(chunk);
+            int n = floats(chunk, received.dataSize());
             int i = model.shardFor(chunk.getTensor(), chunk.getOffset(), n);
             ShardSpec s = model.shards().get(i);
-            checksum.add(s.tensorIndex(), chunk.getOffset(), chunk.getData());
+            List<java.nio.ByteBuffer> data = received.data();
+            checksum.add(s.tensorIndex(), chunk.getOffset(), data);
             int from = (int) (chunk.getOffset() - s.offset());
             if (covered[i] == null) {
               covered[i] = new BitSet(s.length());
@@ -270,10 +337,18 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
               throw ApiException.invalidArgument("elements [" + chunk.getOffset() + ", " + (chunk.getOffset() + n)
                   + ") of '" + chunk.getTensor() + "' are sent twice in one push");
             }
-            TensorBytes.decode(chunk.getData(), gradient[i], from);
+            // The NaN/Inf check runs on each decoded run while it is in cache: validation needs no pass of its own.
+            float[] g = gradient[i];
+            int shard = i;
+            TensorBytes.decode(data, g, from, (f, t) -> {
+              int bad = ReductionBlocks.firstNonFinite(g, f, t);
+              if (bad >= 0 && bad < firstNonFinite[shard]) {
+                firstNonFinite[shard] = bad;
+              }
+            });
             covered[i].set(from, from + n);
-            store.countIn(chunk.getData().size());
-            bytes += chunk.getData().size();
+            store.countIn(received.dataSize());
+            bytes += received.dataSize();
           }
         } catch (RuntimeException e) {
           failed = true;
@@ -325,10 +400,11 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
           response.onError(ApiException.toStatus(e));
           return;
         }
+        int[] first = java.util.Arrays.stream(firstNonFinite).map(f -> f == Integer.MAX_VALUE ? -1 : f).toArray();
         GradientPush p = new GradientPush((int) header.getTrainer(), header.getStep(), gradient, checksum.value(),
             header.getGradientNormSquared(), header.getNonFinite(),
             header.hasPipelineGeneration() ? OptionalLong.of(header.getPipelineGeneration()) : OptionalLong.empty(),
-            header.getEpoch());
+            header.getEpoch(), first);
         // The model takes the gradient over; the handler thread returns while an SSP push waits.
         model.push(p, config.waitMillis()).whenComplete((ack, e) -> {
           if (e != null) {
@@ -462,22 +538,23 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
     };
   }
 
-  private static int floats(TensorChunk chunk) {
-    if (chunk.getData().size() > MAX_CHUNK_BYTES) {
-      throw ApiException.invalidArgument("chunk of '" + chunk.getTensor() + "' has " + chunk.getData().size()
+  /** The number of floats in a chunk of {@code dataBytes} bytes of data, checked. */
+  private static int floats(TensorChunk chunk, int dataBytes) {
+    if (dataBytes > MAX_CHUNK_BYTES) {
+      throw ApiException.invalidArgument("chunk of '" + chunk.getTensor() + "' has " + dataBytes
           + " bytes of data; the limit is " + MAX_CHUNK_BYTES + " bytes (4 MiB) per chunk: split it");
     }
-    int n = TensorBytes.floatCount(chunk.getData());
+    int n = TensorBytes.floatCount(dataBytes);
     if (n < 0) {
-      throw ApiException.invalidArgument("chunk of '" + chunk.getTensor() + "' has " + chunk.getData().size()
+      throw ApiException.invalidArgument("chunk of '" + chunk.getTensor() + "' has " + dataBytes
           + " bytes, which is not a whole number of little-endian float32 values (4 bytes each)");
     }
     return n;
   }
 
-  private static float[] decode(TensorChunk chunk) {
-    float[] values = new float[floats(chunk)];
-    TensorBytes.decode(chunk.getData(), values, 0);
+  private static float[] decode(TensorChunk chunk, Received<TensorChunk> received) {
+    float[] values = new float[floats(chunk, received.dataSize())];
+    TensorBytes.decode(received.data(), values, 0);
     return values;
   }
 

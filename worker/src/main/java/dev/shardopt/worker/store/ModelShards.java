@@ -150,8 +150,13 @@ final class ModelShards implements AutoCloseable {
    * @throws ApiException INVALID_ARGUMENT naming the tensor (and the trainer, when there are several)
    */
   void validate(PipelineTimeline.Generation at, int trainer, int trainers, float[][] gradient) {
+    validate(at, trainer, trainers, gradient, null);
+  }
+
+  /** As {@link #validate(PipelineTimeline.Generation, int, int, float[][])}, each shard's first NaN/Inf already known when not null. */
+  void validate(PipelineTimeline.Generation at, int trainer, int trainers, float[][] gradient, int[] firstNonFinite) {
     try {
-      group.validate(at.pipeline(), trainers == 1 ? 0 : trainer, gradient);
+      group.validate(at.pipeline(), trainers == 1 ? 0 : trainer, gradient, firstNonFinite);
     } catch (InvalidGradientException e) {
       String msg = e.getMessage();
       if (trainers > 1 && !msg.startsWith("trainer ")) {

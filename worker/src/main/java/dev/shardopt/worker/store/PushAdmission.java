@@ -32,7 +32,7 @@ final class PushAdmission {
           + " under pipeline generation " + p.generation().getAsLong() + ", but generation " + at.generation()
           + " is in force at step " + p.step() + "; read the model's pipeline schedule and push again");
     }
-    shards.validate(at, p.trainer(), trainers, p.gradient());
+    shards.validate(at, p.trainer(), trainers, p.gradient(), p.firstNonFinite());
     return at;
   }
 }

@@ -14,8 +14,15 @@ public final class PushChecksum {
 
   /** Adds one chunk: {@code data} holds elements from {@code offset} of tensor {@code tensorIndex}. */
   public void add(int tensorIndex, long offset, ByteString data) {
+    add(tensorIndex, offset, data.asReadOnlyByteBufferList());
+  }
+
+  /** As {@link #add(int, long, ByteString)}, the data in pieces (a received chunk spans gRPC's buffers). */
+  public void add(int tensorIndex, long offset, java.util.List<java.nio.ByteBuffer> data) {
     CRC32C crc = new CRC32C();
-    crc.update(data.asReadOnlyByteBuffer());
+    for (java.nio.ByteBuffer piece : data) {
+      crc.update(piece.duplicate());
+    }
     sum += mix(crc.getValue() ^ mix(((long) tensorIndex << 40) ^ offset));
   }
 
