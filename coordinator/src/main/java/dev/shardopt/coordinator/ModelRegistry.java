@@ -167,6 +167,7 @@ public final class ModelRegistry {
       if (saved.hasPendingCopy()) { // the copy's step 4 is the re-replicator's first job after the restart
         pendingCopy = saved.getPendingCopy();
         copying = pendingCopy.getCopiesCount();
+        copiesMade = copying; // in the map already, counted as when it joined (a withdrawal takes it off)
       }
     }
 
@@ -872,7 +873,8 @@ public final class ModelRegistry {
         r.failure = "the copy of " + lost.size() + " shard" + (lost.size() == 1 ? "" : "s") + " of " + r.name()
             + " on " + plan.target().name() + " was withdrawn (" + why + ") and they had no other copy: "
             + (lost.size() <= 8 ? lost : lost.subList(0, 8) + " ...") + "; " + (r.latestCheckpoint == null
-            ? "it has no checkpoint" : "its latest checkpoint is " + r.latestCheckpoint + " (CreateModel with restore_from)");
+            ? "it has no checkpoint"
+            : "its latest checkpoint is " + r.latestCheckpoint + " (CreateModel with restore_from)");
         failed = r.failure;
       }
       r.shards = List.copyOf(renumbered(kept));

@@ -110,7 +110,7 @@ public final class Rereplicator {
     List<ShardPlanner.WorkerSlot> candidates = workers.healthyWorkers().stream()
         .filter(w -> !workers.awaitingFirstBeat(w.name())).toList();
     for (ModelRegistry.PendingCommit pending : models.pendingCommits()) { // a model with one plans no other copy
-      String line = finishPending(pending);
+      String line = finishPending(pending, true);
       if (line != null) {
         log.info(line);
         lines.add(line);
@@ -168,7 +168,7 @@ public final class Rereplicator {
         abort(plan, true);
         return "re-replication of " + what + " abandoned: " + e.getMessage();
       }
-      String line = finishPending(new ModelRegistry.PendingCommit(plan, epoch));
+      String line = finishPending(new ModelRegistry.PendingCommit(plan, epoch), false);
       return line != null ? line : "re-replication of " + what + " joined the shard map at epoch " + epoch
           + "; a source did not answer its commit, asked again next round";
     } finally {
@@ -182,8 +182,10 @@ public final class Rereplicator {
    * pushes), or the copy is withdrawn when one cannot confirm that its hold on the step was in force
    * (see the class comment). Null while a source has not answered: the copy stays pending and the
    * next round asks again.
+   *
+   * @param later whether the copy was made earlier (by a round before, or a coordinator before a restart)
    */
-  String finishPending(ModelRegistry.PendingCommit pending) {
+  String finishPending(ModelRegistry.PendingCommit pending, boolean later) {
     ModelRegistry.CopyPlan plan = pending.plan();
     String what = plan.model() + ": " + plan.copies().size() + " shard" + (plan.copies().size() == 1 ? "" : "s")
         + " from " + String.join(", ", plan.sources().keySet()) + " to " + plan.target().name() + " at step "
@@ -236,7 +238,8 @@ public final class Rereplicator {
     }
     models.copyCommitted(plan);
     models.copyEnded(plan);
-    return "re-replication: " + what + " done; the shard map is at epoch " + pending.epoch();
+    return "re-replication: " + what + " done" + (later ? " by a later round (its sources' commits were pending)" : "")
+        + "; the shard map is at epoch " + pending.epoch();
   }
 
   /**

@@ -47,6 +47,8 @@ class PendingCopyRestartTest {
   private static final BlockStatistics A1_BLOCK = stat(0, 1, 0.5);
   private static final BlockStatistics B0 = stat(1, 0, 0.25);
   private static final String COPY = "models/m: 2 shards from " + A1 + ", " + A3 + " to workers/w4 at step 3";
+  private static final String DONE = "re-replication: " + COPY + " done by a later round (its sources' commits were"
+      + " pending); the shard map is at epoch 2";
 
   @TempDir Path stateDir;
   private final AtomicLong now = new AtomicLong(1_000_000);
@@ -139,6 +141,7 @@ class PendingCopyRestartTest {
     assertThat(models.shardMap(M).getEpoch()).isEqualTo(2);
     assertThat(w4Shards()).containsExactly("a@0 1", "a@8192 1");
     assertThat(models.get(M).getReplication().getCopyingShards()).as("status shows it being made").isEqualTo(2);
+    assertThat(models.get(M).getReplication().getCopiesMade()).as("in the map already").isEqualTo(2);
     assertThat(models.pendingCommits()).singleElement().satisfies(p -> {
       assertThat(p.epoch()).isEqualTo(2);
       assertThat(p.plan().step()).isEqualTo(3);
@@ -151,8 +154,7 @@ class PendingCopyRestartTest {
 
   @Test
   void withEverySourcesHoldStillInForceTheFirstRoundCommitsTheCopy() {
-    assertThat(rereplicator.round()).containsExactly(
-        "re-replication: " + COPY + " done; the shard map is at epoch 2");
+    assertThat(rereplicator.round()).containsExactly(DONE);
     assertThat(copier.commits).containsExactly(A1 + " models/m step 3 epoch 2", A3 + " models/m step 3 epoch 2");
     assertThat(models.shardMap(M).getEpoch()).isEqualTo(2);
     assertThat(w4Shards()).containsExactly("a@0 1", "a@8192 1");
@@ -160,6 +162,7 @@ class PendingCopyRestartTest {
     assertThat(replication.getCopyingShards()).isZero();
     assertThat(replication.getUnderReplicatedShards()).isZero();
     assertThat(replication.getMinLiveCopies()).isEqualTo(2);
+    assertThat(replication.getCopiesMade()).isEqualTo(2);
     assertThat(fleet.calls).noneMatch(c -> c.kind().equals("drop"));
 
     // step 3's barrier (the copy's step; 2 is decided on the way) waits for the copy's worker
@@ -225,7 +228,7 @@ class PendingCopyRestartTest {
     assertThat(w4Shards()).containsExactly("a@0 1", "a@8192 1");
 
     copier.failOn.clear();
-    assertThat(rereplicator.round()).containsExactly("re-replication: " + COPY + " done; the shard map is at epoch 2");
+    assertThat(rereplicator.round()).containsExactly(DONE);
     assertThat(copier.commits).containsExactly(A1 + " models/m step 3 epoch 2", A3 + " models/m step 3 epoch 2",
         A1 + " models/m step 3 epoch 2", A3 + " models/m step 3 epoch 2");
     assertThat(models.pendingCommits()).isEmpty();
