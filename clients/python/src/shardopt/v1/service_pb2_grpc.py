@@ -721,7 +721,8 @@ class WorkerServicer(object):
         """Coordinator -> worker: ends a copy. On a source: with abort, the held pushes are admitted;
         otherwise the worker takes the shard map's new `epoch` (a push tagged with an older one is
         refused with UNAVAILABLE from now on) and re-admits the held pushes under it; FAILED_PRECONDITION
-        when its hold on `step` had already ended. On the new copy (CreateShards with copy_of, then
+        when its hold on `step` had already ended, unless the same commit (step and epoch) ended it, which
+        answers a repeated commit as done. On the new copy (CreateShards with copy_of, then
         WriteParameters chunks naming slots): checks that every array was written, takes `epoch` and
         starts serving.
         """

@@ -22,6 +22,7 @@ import dev.shardopt.v1.ModelRecordState;
 import dev.shardopt.v1.ReplicationStatus;
 import dev.shardopt.v1.ModelState;
 import dev.shardopt.v1.OptimizerPipeline;
+import dev.shardopt.v1.PendingCopy;
 import dev.shardopt.v1.PipelineGeneration;
 import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.RestoreSpec;
@@ -30,6 +31,7 @@ import dev.shardopt.v1.ShardMap;
 import dev.shardopt.v1.StepMetrics;
 import dev.shardopt.v1.TensorSpec;
 import dev.shardopt.v1.TrainingMode;
+import dev.shardopt.v1.WorkerIdentity;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -107,6 +109,11 @@ public final class ModelRegistry {
     /** Ranges being copied to a new worker now (re-replication), and copies made so far. */
     int copying;
     long copiesMade;
+    /**
+     * A copy in the shard map whose sources were not all committed yet (between its steps 3 and 4),
+     * persisted with the map so that a restarted coordinator finishes or withdraws it; null when none.
+     */
+    PendingCopy pendingCopy;
 
     /** @param restore where a restored model continues from, or null for a new one */
     Record(Model spec, List<Shard> shards, GenerationSchedule schedule, RestoreSpec restore) {
@@ -157,6 +164,11 @@ public final class ModelRegistry {
         failure = saved.getFailure();
         barrier.close(ApiException.unavailable(failure));
       }
+      if (saved.hasPendingCopy()) { // the copy's step 4 is the re-replicator's first job after the restart
+        pendingCopy = saved.getPendingCopy();
+        copying = pendingCopy.getCopiesCount();
+        copiesMade = copying; // in the map already, counted as when it joined (a withdrawal takes it off)
+      }
     }
 
     String name() {
@@ -165,12 +177,16 @@ public final class ModelRegistry {
 
     /** What the state dir keeps of this model; under its lock. */
     ModelRecordState state() {
-      return ModelRecordState.newBuilder().setSpec(spec).addAllShards(shards).setSchedule(schedule.toProto())
+      ModelRecordState.Builder b = ModelRecordState.newBuilder().setSpec(spec).addAllShards(shards).setSchedule(schedule.toProto())
           .setUpdatesApplied(updates).setStepsSkipped(skipped).setNextStep(nextStep)
           .addAllRecentDecisions(decided.stream().map(DecidedStep::toProto).toList())
           .addAllUploadWorkers(new TreeSet<>(uploadWorkers)).addAllLoaded(new TreeSet<>(loaded))
           .setFailure(failure == null ? "" : failure).setIncarnation(incarnation).setEpoch(epoch)
-          .addAllLostWorkers(lostWorkers).setLatestCheckpoint(latestCheckpoint == null ? "" : latestCheckpoint).build();
+          .addAllLostWorkers(lostWorkers).setLatestCheckpoint(latestCheckpoint == null ? "" : latestCheckpoint);
+      if (pendingCopy != null) {
+        b.setPendingCopy(pendingCopy);
+      }
+      return b.build();
     }
 
     String lostWhy(String worker) {
@@ -832,12 +848,15 @@ public final class ModelRegistry {
         r.shards = List.copyOf(next);
         r.addresses = addressesOf(r.shards);
         r.epoch++;
+        // in the same write as the map: a coordinator killed before every source commits finds it on restart
+        r.pendingCopy = pendingOf(plan, r.epoch);
         try {
           r.persist();
         } catch (RuntimeException e) {
           r.shards = before;
           r.addresses = addressesOf(before);
           r.epoch--;
+          r.pendingCopy = null;
           throw e;
         }
         r.copiesMade += plan.copies().size();
@@ -854,16 +873,37 @@ public final class ModelRegistry {
   /**
    * Takes the copies of {@code plan} out of the shard map again (epoch + 1), a source having lost its
    * hold before the commit (the copy may have missed pushes): the barrier no longer waits for the
-   * target, and refuses its reports of the model.
+   * target, and refuses its reports of the model. A range left with no copy (its sources died
+   * meanwhile) fails the model: the withdrawn copy cannot be trusted to hold it.
+   *
+   * @return the new epoch
    */
-  public void withdrawCopies(CopyPlan plan, String why) {
+  public long withdrawCopies(CopyPlan plan, String why) {
     Record r = record(plan.model());
+    String failed = null;
+    long epoch;
     synchronized (r) {
       List<Shard> kept = r.shards.stream().filter(s -> !s.getWorker().equals(plan.target().name())).toList();
+      Set<String> left = new HashSet<>();
+      kept.forEach(s -> left.add(s.getTensorIndex() + ":" + s.getOffset()));
+      List<String> lost = r.shards.stream().filter(s -> !left.contains(s.getTensorIndex() + ":" + s.getOffset()))
+          .map(s -> s.getTensor() + "[" + s.getOffset() + ", " + (s.getOffset() + s.getLength()) + ")").toList();
+      if (!lost.isEmpty() && r.failure == null) {
+        // its sources died meanwhile: the copy is all that is left of these ranges, and it may have missed pushes
+        r.failure = "the copy of " + lost.size() + " shard" + (lost.size() == 1 ? "" : "s") + " of " + r.name()
+            + " on " + plan.target().name() + " was withdrawn (" + why + ") and they had no other copy: "
+            + (lost.size() <= 8 ? lost : lost.subList(0, 8) + " ...") + "; " + (r.latestCheckpoint == null
+            ? "it has no checkpoint"
+            : "its latest checkpoint is " + r.latestCheckpoint + " (CreateModel with restore_from)");
+        failed = r.failure;
+      }
       r.shards = List.copyOf(renumbered(kept));
       r.addresses = addressesOf(r.shards);
       r.epoch++;
-      r.copiesMade -= plan.copies().size();
+      // not kept in the state dir: a copy withdrawn after a restart was not counted by this coordinator
+      r.copiesMade = Math.max(0, r.copiesMade - plan.copies().size());
+      r.pendingCopy = null;
+      epoch = r.epoch;
       try {
         r.persist();
       } catch (RuntimeException e) {
@@ -872,6 +912,82 @@ public final class ModelRegistry {
       }
     }
     r.barrier.removeParticipant(plan.target().name(), why);
+    if (failed != null) {
+      r.barrier.close(ApiException.unavailable(failed));
+    }
+    return epoch;
+  }
+
+  /**
+   * Every source of {@code plan}'s copy committed it (step 4): it is no longer pending, and a
+   * restarted coordinator leaves it alone.
+   */
+  public void copyCommitted(CopyPlan plan) {
+    Record r = record(plan.model());
+    synchronized (r) {
+      if (r.pendingCopy == null || r.pendingCopy.getStep() != plan.step()
+          || !r.pendingCopy.getTarget().getName().equals(plan.target().name())) {
+        return;
+      }
+      r.pendingCopy = null;
+      try {
+        r.persist();
+      } catch (RuntimeException e) { // a restart then commits it again, which its sources answer as done
+        log.warn("{}: the commit of the copy on {} could not be made durable: {}", r.name(), plan.target().name(),
+            e.getMessage());
+      }
+    }
+  }
+
+  /**
+   * A copy that joined the shard map at {@code epoch} and awaits its sources' commits (step 4):
+   * made by this coordinator, or found in the state dir after a restart.
+   */
+  public record PendingCommit(CopyPlan plan, long epoch) {}
+
+  /** The copies pending their sources' commits, one per model at most, of models that have not failed. */
+  public List<PendingCommit> pendingCommits() {
+    List<Record> all;
+    synchronized (this) {
+      all = models.values().stream().filter(Objects::nonNull).toList();
+    }
+    List<PendingCommit> out = new ArrayList<>();
+    for (Record r : all) {
+      Model spec = describeSpec(r);
+      synchronized (r) {
+        if (r.pendingCopy == null) {
+          continue;
+        }
+        if (r.failure != null) { // its workers fail the model too, and their holds with it
+          r.pendingCopy = null;
+          r.copying = 0;
+          continue;
+        }
+        PendingCopy p = r.pendingCopy;
+        Map<String, List<Shard>> sources = new LinkedHashMap<>();
+        p.getSourcesList().forEach(s -> sources.computeIfAbsent(s.getAddress(), a -> new ArrayList<>()).add(s));
+        CopyPlan plan = new CopyPlan(r.name(), spec, new ShardPlanner.WorkerSlot(p.getTarget().getName(),
+            p.getTarget().getAddress()), p.getStep(), p.getCopiesList(), sources, p.getEpoch() - 1);
+        out.add(new PendingCommit(plan, p.getEpoch()));
+      }
+    }
+    return out;
+  }
+
+  /** Whether {@code address} still holds copies of {@code model} in its shard map. */
+  public boolean holdsCopies(String model, String address) {
+    Record r = record(model);
+    synchronized (r) {
+      return r.addresses.containsValue(address);
+    }
+  }
+
+  private static PendingCopy pendingOf(CopyPlan plan, long epoch) {
+    PendingCopy.Builder p = PendingCopy.newBuilder().setStep(plan.step()).setEpoch(epoch)
+        .setTarget(WorkerIdentity.newBuilder().setName(plan.target().name()).setAddress(plan.target().address()))
+        .addAllCopies(plan.copies());
+    plan.sources().values().forEach(p::addAllSources);
+    return p.build();
   }
 
   /** The copy of {@code plan} ended (made or abandoned): the model's status no longer shows it. */
@@ -882,7 +998,7 @@ public final class ModelRegistry {
     }
     if (r != null) {
       synchronized (r) {
-        r.copying = 0;
+        r.copying = r.pendingCopy == null ? 0 : r.pendingCopy.getCopiesCount(); // a pending copy is still being made
       }
     }
   }

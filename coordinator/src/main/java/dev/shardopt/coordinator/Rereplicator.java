@@ -44,6 +44,19 @@ import org.slf4j.LoggerFactory;
  * So the new copy holds exactly its sources' state after step b - 1 and gets every push of step b
  * on. Any failure before (3) aborts (the sources admit their held pushes as they are, the copy is
  * dropped); a source whose hold ended by itself before (4) withdraws the copy from the map again.
+ *
+ * <p>Step (3) persists the copy as pending (sources, b, the new epoch) in the same state-dir write
+ * as the map, and step (4) is {@link #finishPending}: a coordinator killed between them finds the
+ * copy on restart and finishes it in its first round, before it plans any other copy. A source's
+ * commit answers only while its hold on b is still in force (or was ended by this very commit
+ * earlier, so a repeated commit is answered as done); then no push of b or later was admitted by
+ * the old map, and the copy is exact. Any other definite answer (the hold ended after the worker's
+ * wait, the model gone there) or a source no longer in the map means the source may have admitted
+ * pushes the copy never got: the copy is withdrawn (epoch + 1, its worker fenced off the model and
+ * its shards dropped), exactly as the live path does. A source that does not answer
+ * (UNAVAILABLE, the deadline) is asked again the next round; it answers in the end, or its hold
+ * expires (then it answers FAILED_PRECONDITION), or it is declared dead and leaves the map. So a
+ * copy serves and counts toward R only once every source confirmed that it missed nothing.
  */
 public final class Rereplicator {
   private static final Logger log = LoggerFactory.getLogger(Rereplicator.class);
@@ -96,6 +109,13 @@ public final class Rereplicator {
     // a restarted coordinator copies only onto workers that have found it (beaten since it started)
     List<ShardPlanner.WorkerSlot> candidates = workers.healthyWorkers().stream()
         .filter(w -> !workers.awaitingFirstBeat(w.name())).toList();
+    for (ModelRegistry.PendingCommit pending : models.pendingCommits()) { // a model with one plans no other copy
+      String line = finishPending(pending, true);
+      if (line != null) {
+        log.info(line);
+        lines.add(line);
+      }
+    }
     for (String name : models.underReplicated()) {
       models.planCopy(name, candidates).ifPresent(plan -> {
         String line = copy(plan);
@@ -148,25 +168,78 @@ public final class Rereplicator {
         abort(plan, true);
         return "re-replication of " + what + " abandoned: " + e.getMessage();
       }
-      List<String> lostHold = new ArrayList<>();
-      for (String source : plan.sources().keySet()) {
-        try {
-          copier.commitCopy(source, commit(plan, epoch, false));
-        } catch (RuntimeException e) {
-          lostHold.add(e.getMessage());
-        }
-      }
-      if (!lostHold.isEmpty()) {
-        String why = "its copy of " + plan.model() + " was withdrawn: " + String.join("; ", lostHold);
-        models.withdrawCopies(plan, why);
-        drop(plan);
-        return "re-replication of " + what + " withdrawn (epoch " + (epoch + 1) + "): " + String.join("; ", lostHold);
-      }
-      return "re-replication: " + what + " done; the shard map is at epoch " + epoch;
+      String line = finishPending(new ModelRegistry.PendingCommit(plan, epoch), false);
+      return line != null ? line : "re-replication of " + what + " joined the shard map at epoch " + epoch
+          + "; a source did not answer its commit, asked again next round";
     } finally {
       ctx.cancel(null);
       models.copyEnded(plan);
     }
+  }
+
+  /**
+   * Step 4 of a copy in the shard map: every source commits (takes the new epoch, admits its held
+   * pushes), or the copy is withdrawn when one cannot confirm that its hold on the step was in force
+   * (see the class comment). Null while a source has not answered: the copy stays pending and the
+   * next round asks again.
+   *
+   * @param later whether the copy was made earlier (by a round before, or a coordinator before a restart)
+   */
+  String finishPending(ModelRegistry.PendingCommit pending, boolean later) {
+    ModelRegistry.CopyPlan plan = pending.plan();
+    String what = plan.model() + ": " + plan.copies().size() + " shard" + (plan.copies().size() == 1 ? "" : "s")
+        + " from " + String.join(", ", plan.sources().keySet()) + " to " + plan.target().name() + " at step "
+        + plan.step();
+    List<String> lostHold = new ArrayList<>();
+    List<String> unanswered = new ArrayList<>();
+    for (String source : plan.sources().keySet()) {
+      if (!models.holdsCopies(plan.model(), source)) { // declared dead: what its hold did before is unknown
+        lostHold.add("the source " + source + " left the shard map before it committed the copy");
+      }
+    }
+    for (String source : plan.sources().keySet()) {
+      if (!lostHold.isEmpty()) { // withdrawn whatever the others answer: their holds end as an abort
+        if (models.holdsCopies(plan.model(), source)) {
+          unanswered.add(source);
+        }
+        continue;
+      }
+      try {
+        copier.commitCopy(source, commit(plan, pending.epoch(), false));
+      } catch (ApiException e) {
+        if (e.code() == io.grpc.Status.Code.UNAVAILABLE || e.code() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+          unanswered.add(source);
+        } else {
+          lostHold.add(e.getMessage());
+        }
+      } catch (RuntimeException e) {
+        lostHold.add(e.getMessage());
+      }
+    }
+    if (!lostHold.isEmpty()) {
+      for (String source : unanswered) { // a hold still in force ends as an abort would end it
+        try {
+          copier.commitCopy(source, commit(plan, 0, true));
+        } catch (RuntimeException e) {
+          log.warn("re-replication of {}: {} (its hold ends by itself)", plan.model(), e.getMessage());
+        }
+      }
+      String why = "its copy of " + plan.model() + " was withdrawn: " + String.join("; ", lostHold);
+      long epoch = models.withdrawCopies(plan, why);
+      models.copyEnded(plan);
+      drop(plan);
+      return "re-replication of " + what + " withdrawn (epoch " + epoch + "): "
+          + String.join("; ", lostHold);
+    }
+    if (!unanswered.isEmpty()) {
+      log.warn("re-replication of {}: {} did not answer the commit of the copy at epoch {}; asked again next round",
+          plan.model(), String.join(", ", unanswered), pending.epoch());
+      return null;
+    }
+    models.copyCommitted(plan);
+    models.copyEnded(plan);
+    return "re-replication: " + what + " done" + (later ? " by a later round (its sources' commits were pending)" : "")
+        + "; the shard map is at epoch " + pending.epoch();
   }
 
   /**

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.shardopt.v1.Model;
 import dev.shardopt.v1.ModelRecordState;
+import dev.shardopt.v1.PendingCopy;
 import dev.shardopt.v1.PipelineSchedule;
 import dev.shardopt.v1.Shard;
 import dev.shardopt.v1.StepDecision;
@@ -38,7 +39,14 @@ class CoordinatorStateStoreTest {
             .setLatestGeneration(1))
         .addUploadWorkers("workers/w1").addLoaded("workers/w1").setFailure("step 9 timed out")
         .setIncarnation("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").setEpoch(2).addLostWorkers("workers/w3")
-        .addLostWorkers("workers/w4").setLatestCheckpoint("/ckpt/step-0000000006").build();
+        .addLostWorkers("workers/w4").setLatestCheckpoint("/ckpt/step-0000000006")
+        .setPendingCopy(PendingCopy.newBuilder().setStep(10).setEpoch(2)
+            .setTarget(WorkerIdentity.newBuilder().setName("workers/w5").setAddress("h:5"))
+            .addCopies(Shard.newBuilder().setTensor("a").setOffset(0).setLength(8192).setReplica(1)
+                .setWorker("workers/w5").setAddress("h:5"))
+            .addSources(Shard.newBuilder().setTensor("a").setOffset(0).setLength(8192).setWorker("workers/w1")
+                .setAddress("h:1")))
+        .build();
   }
 
   @Test

@@ -345,6 +345,10 @@ class FailoverTest {
     assertThat(registry.planCopy(M, workers.healthyWorkers())).as("one copy of a model at a time").isEmpty();
 
     assertThat(registry.addCopies(plan)).isEqualTo(2);
+    assertThat(registry.get(M).getReplication().getCopyingShards()).as("until every source committed").isEqualTo(2);
+    registry.copyEnded(plan);
+    assertThat(registry.get(M).getReplication().getCopyingShards()).as("pending its sources' commits").isEqualTo(2);
+    registry.copyCommitted(plan);
     registry.copyEnded(plan);
     assertThat(observed).containsExactly("models/m workers/w2 epoch 1 copies 1",
         "models/m 2 copied to workers/w4 epoch 2 copies 2");

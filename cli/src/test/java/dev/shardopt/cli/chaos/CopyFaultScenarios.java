@@ -29,6 +29,7 @@ import java.util.function.Predicate;
  */
 final class CopyFaultScenarios {
   static final String WRITE = "shardopt.v1.Worker/WriteParameters";
+  static final String COMMIT = "shardopt.v1.Worker/CommitCopy";
   /** Longer than the failure timeout, so a dead worker is noticed while the copy is stalled. */
   static final long STALL_MS = 2_000;
   private static final long WAIT_MS = 90_000;
@@ -40,7 +41,13 @@ final class CopyFaultScenarios {
     /** The worker the copy is written to. */
     TARGET,
     /** The coordinator, restarted on its --state-dir. */
-    COORDINATOR
+    COORDINATOR,
+    /**
+     * The coordinator, restarted on its --state-dir, between the copy's steps 3 and 4: the copy is in
+     * the shard map, and the sources' proxies hold their CommitCopy instead of the spare's
+     * WriteParameters.
+     */
+    COORDINATOR_AT_COMMIT
   }
 
   /** What a run saw besides its result: the copy it stalled, whom it killed, the replication at the end. */
@@ -70,7 +77,7 @@ final class CopyFaultScenarios {
     Member[] spare = new Member[1];
     Member first = originals.get(r.nextInt(originals.size()));
     long killAt = 3 + r.nextInt(4);
-    String id = "copy-kill-" + victim.name().toLowerCase() + "-" + seed;
+    String id = "copy-kill-" + victim.name().toLowerCase().replace('_', '-') + "-" + seed;
     List<String> notes = new ArrayList<>();
     String[] killed = new String[1];
     int[] copying = new int[1];
@@ -82,9 +89,16 @@ final class CopyFaultScenarios {
           // after the model was created (or it would hold shards, and take no copy), before the kill
           // (every range has its copies: nothing is copied onto it yet)
           spare[0] = cluster.addWorker();
-          spare[0].proxy().rules().inject(MethodMatch.exact(WRITE), Fault.delay(STALL_MS), 1);
-          notes.add("a spare worker joined at " + spare[0].address() + "; its next WriteParameters is held "
-              + STALL_MS + " ms");
+          if (victim == Victim.COORDINATOR_AT_COMMIT) {
+            // every CommitCopy to a source: step 4 of the copy onto the spare takes 2 s a source
+            originals.forEach(m -> m.proxy().rules().inject(MethodMatch.exact(COMMIT), Fault.delay(STALL_MS)));
+            notes.add("a spare worker joined at " + spare[0].address() + "; every CommitCopy to the other workers is"
+                + " held " + STALL_MS + " ms");
+          } else {
+            spare[0].proxy().rules().inject(MethodMatch.exact(WRITE), Fault.delay(STALL_MS), 1);
+            notes.add("a spare worker joined at " + spare[0].address() + "; its next WriteParameters is held "
+                + STALL_MS + " ms");
+          }
         } else if (step == killAt) {
           int exit = cluster.kill9(first);
           notes.add("kill -9 of " + first.address() + " before step " + step + " (exit " + exit + ")");
@@ -94,7 +108,11 @@ final class CopyFaultScenarios {
           // completed it, sent their first chunks, the spare has created the copy's shards, and its
           // proxy holds WriteParameters. Now the victim dies.
           before[0] = awaitReplication(watcher, id, rep -> rep.getCopyingShards() > 0, "a copy in progress");
-          awaitStalled(spare[0]);
+          if (victim == Victim.COORDINATOR_AT_COMMIT) {
+            awaitCommitStalled(watcher, id, spare[0], originals);
+          } else {
+            awaitStalled(spare[0]);
+          }
           before[0] = watcher.model(id).describe().getReplication();
           copying[0] = before[0].getCopyingShards();
           killed[0] = kill(victim, watcher, id, spare[0], notes);
@@ -124,6 +142,7 @@ final class CopyFaultScenarios {
       if (spare[0] != null) {
         spare[0].proxy().rules().clear();
       }
+      originals.forEach(m -> m.proxy().rules().clear());
     }
   }
 
@@ -138,6 +157,28 @@ final class CopyFaultScenarios {
       if (System.nanoTime() > end) {
         throw new IllegalStateException("the copy's WriteParameters never reached the spare's proxy within " + WAIT_MS
             + " ms");
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  /**
+   * Waits (at most {@link #WAIT_MS}) until the copy onto {@code spare} is in the shard map (step 3)
+   * while a source's proxy holds its CommitCopy (step 4).
+   */
+  private static void awaitCommitStalled(ShardoptCluster watcher, String id, Member spare, List<Member> originals)
+      throws Exception {
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MS);
+    while (true) {
+      boolean held = originals.stream().anyMatch(m -> m.proxy().counters().count(FaultKind.DELAY, COMMIT) > 0);
+      boolean inMap = watcher.model(id).shardMap().getShardsList().stream()
+          .anyMatch(s -> s.getAddress().equals(spare.address()));
+      if (held && inMap && watcher.model(id).describe().getReplication().getCopyingShards() > 0) {
+        return;
+      }
+      if (System.nanoTime() > end) {
+        throw new IllegalStateException("the copy onto " + spare.address() + " never reached its sources' commits"
+            + " within " + WAIT_MS + " ms (held " + held + ", in the map " + inMap + ")");
       }
       Thread.sleep(20);
     }
@@ -162,6 +203,12 @@ final class CopyFaultScenarios {
         cluster.restartCoordinator();
         notes.add("kill -9 of the coordinator, restarted on its state dir");
         return "the coordinator";
+      }
+      case COORDINATOR_AT_COMMIT -> {
+        cluster.restartCoordinator();
+        cluster.live().forEach(m -> m.proxy().rules().clear()); // the restarted one's commits pass at once
+        notes.add("kill -9 of the coordinator while a source's proxy held its CommitCopy, restarted on its state dir");
+        return "the coordinator at the commit";
       }
       default -> throw new IllegalArgumentException("victim " + victim);
     }

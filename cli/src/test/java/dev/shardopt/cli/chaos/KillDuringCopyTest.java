@@ -109,4 +109,24 @@ class KillDuringCopyTest {
         + " worker's ranges are copied onto a spare (stalled 2 s by its proxy); restarted on its --state-dir",
         seen.stream().map(Seen::result).toList());
   }
+
+  /**
+   * The coordinator killed between the copy's steps 3 (the copy joined the shard map, persisted)
+   * and 4 (the sources' CommitCopy, held by their proxies): the restarted one finds the copy pending
+   * in its state dir and commits it on the sources, whose holds are still in force, in its first
+   * round; had it not, the sources would admit their held pushes by the old map once their hold
+   * expired, and the copy would miss them.
+   */
+  @Test
+  void theCoordinatorKilledBeforeTheSourcesCommittedTheCopyFinishesItAfterItsRestart() throws Exception {
+    List<Seen> seen = runs(Victim.COORDINATOR_AT_COMMIT, 3, 2, 0, dir.resolve("state"));
+    for (int i = 0; i < seen.size(); i++) { // every run's copy was finished by the restarted coordinator
+      assertThat(cluster.log()).containsPattern("re-replication: models/copy-kill-coordinator-at-commit-" + (SEED + i)
+          + ": .* done by a later round");
+    }
+    assertThat(cluster.log()).doesNotContain("withdrawn");
+    ChaosTable.record(TABLE, "R = 2, 3 worker processes, `--state-dir`: kill -9 of a worker, then of the coordinator"
+        + " after the copy of its ranges onto a spare joined the shard map, before the sources committed it (their"
+        + " proxies held CommitCopy 2 s); restarted on its state dir", seen.stream().map(Seen::result).toList());
+  }
 }

@@ -40,6 +40,12 @@ final class SyncSteps implements PushProtocol {
   private long holdFrom = -1;
   private final List<HeldPush> held = new ArrayList<>();
   private ScheduledFuture<?> holdExpiry;
+  /**
+   * The last hold, when a commit ended it: its step and the epoch taken (-1 when none, or when it
+   * ended otherwise). A coordinator restarted mid-commit repeats the commit; this answers it as done.
+   */
+  private long committedStep = -1;
+  private long committedEpoch = -1;
 
   private record HeldPush(GradientPush push, long waitMillis, CompletableFuture<PushAck> ack) {}
 
@@ -158,6 +164,7 @@ final class SyncSteps implements PushProtocol {
             + " worker; a copy at step " + step + " must begin before its first push: choose a later step");
       }
       holdFrom = step;
+      committedStep = -1;
       holdExpiry = timer.schedule(() -> endHold(step, -1), waitMillis, TimeUnit.MILLISECONDS);
     }
   }
@@ -166,17 +173,23 @@ final class SyncSteps implements PushProtocol {
    * Ends the hold on {@code step}, taking the shard map's {@code newEpoch} first (when it is newer):
    * the held pushes are then offered again, so one sent by an older map is refused.
    *
-   * @return whether the hold on {@code step} was still in force
+   * @return whether the hold on {@code step} was still in force, or (a commit, {@code newEpoch} >= 0)
+   *     was the last hold and ended by this same commit already: no push of the step was admitted
+   *     by an older map either way
    */
   boolean endHold(long step, long newEpoch) {
     List<HeldPush> release;
     synchronized (lock) {
       if (holdFrom != step) {
-        return false;
+        return newEpoch >= 0 && committedStep == step && committedEpoch == newEpoch;
       }
       holdFrom = -1;
       holdExpiry.cancel(false);
       epoch = Math.max(epoch, newEpoch);
+      if (newEpoch >= 0) {
+        committedStep = step;
+        committedEpoch = newEpoch;
+      }
       release = new ArrayList<>(held);
       held.clear();
     }

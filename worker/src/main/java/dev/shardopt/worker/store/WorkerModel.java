@@ -373,8 +373,9 @@ public final class WorkerModel {
   /**
    * Ends a copy. On the worker the copy was taken from: with {@code abort}, the held pushes are
    * admitted as they are; otherwise the worker takes the shard map's {@code epoch} first (a push
-   * sent by an older map is refused from now on). On the new copy: checks it is complete, takes
-   * {@code epoch} and serves.
+   * sent by an older map is refused from now on). The same commit repeated (a coordinator restarted
+   * before it knew every source had committed) is answered as done. On the new copy: checks it is
+   * complete, takes {@code epoch} and serves.
    *
    * @throws ApiException FAILED_PRECONDITION when the source's hold on {@code step} had ended (the
    *     copy may have missed pushes: abort it), or the new copy is incomplete

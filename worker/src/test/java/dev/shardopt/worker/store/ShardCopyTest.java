@@ -175,6 +175,45 @@ class ShardCopyTest {
     assertThat(late).hasMessageContaining("no longer holds its pushes of step 1");
   }
 
+  /**
+   * A coordinator killed between two sources' commits repeats the commit after its restart: the same
+   * step and epoch are answered as done (no push of the step was admitted by the old map), any other
+   * commit of an ended hold still fails.
+   */
+  @Test
+  void aCommitRepeatedAfterItEndedTheHoldIsAnsweredAsDoneAndNoOtherIs() throws Exception {
+    FakeCoordinator[] sc = new FakeCoordinator[1];
+    WorkerModel source = source(sc);
+    step(source, 0);
+    source.holdForCopy(1, List.of(new long[] {0, 0}), 5000).get(5, TimeUnit.SECONDS);
+    CompletableFuture<PushAck> old = pushByEpoch(source, 0, 1, grad(0, 1), 0);
+    source.commitCopy(1, 2, false);
+    assertThat(refused(() -> old.get(5, TimeUnit.SECONDS))).hasMessageContaining("the map is at epoch 2");
+
+    source.commitCopy(1, 2, false); // repeated by a restarted coordinator: done already
+    for (long[] other : new long[][] {{1, 3}, {2, 2}}) {
+      ApiException e = refused(() -> {
+        source.commitCopy(other[0], other[1], false);
+        return null;
+      });
+      assertThat(e.code()).as("step %s epoch %s", other[0], other[1]).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(e).hasMessageContaining("no longer holds its pushes of step " + other[0]);
+    }
+    // a later hold that ends by itself: the old commit is no longer the last hold's
+    pushByEpoch(source, 0, 1, grad(0, 1), 2).get(5, TimeUnit.SECONDS);
+    pushByEpoch(source, 1, 1, grad(1, 1), 2).get(5, TimeUnit.SECONDS);
+    source.holdForCopy(2, List.of(new long[] {0, 0}), 50).get(5, TimeUnit.SECONDS);
+    Thread.sleep(200);
+    assertThat(refused(() -> {
+      source.commitCopy(1, 2, false);
+      return null;
+    }).code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(refused(() -> {
+      source.commitCopy(2, 2, false);
+      return null;
+    })).hasMessageContaining("no longer holds its pushes of step 2");
+  }
+
   @Test
   void anIncompleteCopyIsNotCommittedAndAnUnknownSlotIsRefused() throws Exception {
     WorkerModel copy = models.copy(ADAM, 2, new FakeCoordinator(ADAM, NAMES), NAMES, new int[] {3, 1}, 4, 4, 0);
