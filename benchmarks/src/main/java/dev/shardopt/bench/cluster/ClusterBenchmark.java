@@ -190,27 +190,11 @@ public final class ClusterBenchmark {
   }
 
   public static void main(String[] args) {
-    try {
-      run(Options.parse(args));
-    } catch (Throwable t) {
-      t.printStackTrace();
-      System.exit(1); // gRPC's shared event loops are not daemon threads: do not wait for them
-    }
-    System.exit(0);
+    BenchProcess.runAndExit(() -> run(Options.parse(args)));
   }
 
   static void run(Options o) throws Exception {
-    Thread watchdog = new Thread(() -> {
-      try {
-        Thread.sleep(TimeUnit.MINUTES.toMillis(o.timeoutMinutes()));
-      } catch (InterruptedException e) {
-        return;
-      }
-      System.err.println("ClusterBenchmark: the run overran its " + o.timeoutMinutes() + " min limit; halting");
-      Runtime.getRuntime().halt(3);
-    }, "bench-watchdog");
-    watchdog.setDaemon(true);
-    watchdog.start();
+    Thread watchdog = BenchProcess.startWatchdog("ClusterBenchmark", o.timeoutMinutes());
 
     Results r = new Results();
     log("machine: " + Environment.describe());

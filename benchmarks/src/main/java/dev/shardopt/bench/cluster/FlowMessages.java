@@ -88,15 +88,7 @@ final class FlowMessages {
     public Msg parse(InputStream in) {
       try {
         byte[] buf = RECEIVE.get();
-        int n = 0;
-        int r;
-        while (n < buf.length && (r = in.read(buf, n, buf.length - n)) > 0) {
-          n += r;
-        }
-        if (in.read() >= 0) {
-          throw new IllegalStateException("message larger than " + buf.length + " bytes");
-        }
-        in.close();
+        int n = BenchProcess.readMessage(in, buf);
         return n <= SMALL ? new Received(java.util.Arrays.copyOf(buf, n), n) : new Received(buf, n);
       } catch (IOException e) {
         throw new UncheckedIOException(e);

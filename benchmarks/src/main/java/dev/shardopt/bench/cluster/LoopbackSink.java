@@ -85,15 +85,7 @@ final class LoopbackSink implements AutoCloseable {
     public Payload parse(InputStream in) {
       try {
         byte[] buf = RECEIVE_BUFFER.get();
-        int n = 0;
-        int r;
-        while (n < buf.length && (r = in.read(buf, n, buf.length - n)) > 0) {
-          n += r;
-        }
-        if (in.read() >= 0) {
-          throw new IllegalStateException("message larger than " + buf.length + " bytes");
-        }
-        in.close();
+        int n = BenchProcess.readMessage(in, buf);
         return new Payload(buf, n);
       } catch (IOException e) {
         throw new UncheckedIOException(e);
