@@ -127,9 +127,9 @@ class PartitionTest {
    * killed (kill -9) and a new one joins, and while the coordinator re-replicates onto it, a seeded
    * plan drops (the request, or the answer after the worker acted), duplicates and delays its calls:
    * CopyShards to the sources, CreateShards, WriteParameters, CommitCopy and DropModel to the new
-   * worker, GetProgress to all, CommitCopy to the sources duplicated and delayed (a lost commit on a
-   * source withdraws the copy and fences the new worker off the model for good, by design: tested in
-   * FailoverTest). Rounds that fail are abandoned and tried again; the run must end bitwise the
+   * worker, GetProgress to all, CommitCopy to the sources duplicated and delayed (a source that does
+   * not answer its commit leaves the copy pending and is asked again the next round: tested in
+   * PendingCopyRestartTest). Rounds that fail are abandoned and tried again; the run must end bitwise the
    * fault-free one with every step applied once on each of the 3 live copies, the new one included.
    */
   @Test
