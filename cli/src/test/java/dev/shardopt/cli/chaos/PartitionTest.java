@@ -216,16 +216,18 @@ class PartitionTest {
           .inject(MethodMatch.exact(w + "CopyShards"), Fault.duplicate(), 1)
           .inject(MethodMatch.exact(w + "CommitCopy"), Fault.duplicate(), 1);
     }
+    // A round makes about 7 of these calls and any drop abandons it: at 6% a drop each, about 4 rounds
+    // in 10 get through (at 12%, seed 500 abandoned 21 rounds in a row and the copy came after the run)
     long s = seed * 1000;
     for (String method : List.of("CreateShards", "WriteParameters", "CommitCopy", "DropModel", "GetProgress")) {
       target.front().rules().plan(MethodMatch.exact(w + method), RandomFaultPlan.seeded(s++)
-          .with(Fault.dropRequest(), 0.12).with(Fault.dropResponse(), 0.12).with(Fault.duplicate(), 0.15)
+          .with(Fault.dropRequest(), 0.06).with(Fault.dropResponse(), 0.06).with(Fault.duplicate(), 0.15)
           .with(Fault.delay(40), 0.15).build());
     }
     for (Member source : sources) {
       source.front().rules()
           .plan(MethodMatch.exact(w + "CopyShards"), RandomFaultPlan.seeded(s++)
-              .with(Fault.dropRequest(), 0.12).with(Fault.dropResponse(), 0.12).with(Fault.duplicate(), 0.15)
+              .with(Fault.dropRequest(), 0.06).with(Fault.dropResponse(), 0.06).with(Fault.duplicate(), 0.15)
               .with(Fault.delay(40), 0.15).build())
           .plan(MethodMatch.exact(w + "CommitCopy"), RandomFaultPlan.seeded(s++)
               .with(Fault.duplicate(), 0.25).with(Fault.delay(40), 0.25).build())
