@@ -28,13 +28,22 @@ final class PullAssembler {
   private final Map<String, Long> steps = new TreeMap<>();
 
   PullAssembler(List<TensorInfo> tensors) {
+    this(tensors, null);
+  }
+
+  /**
+   * Assembles into {@code into}'s arrays (by tensor name, each of the tensor's element count,
+   * checked by the caller) when not null, instead of fresh ones: a trainer that keeps its
+   * parameters pulls without allocating (fresh 64 MiB arrays cost page faults on every pull).
+   */
+  PullAssembler(List<TensorInfo> tensors, Map<String, float[]> into) {
     this.tensors = tensors;
     this.values = new float[tensors.size()][];
     this.coverage = new Coverage[tensors.size()];
     for (int i = 0; i < tensors.size(); i++) {
       TensorInfo t = tensors.get(i);
       index.put(t.name(), i);
-      values[i] = new float[t.elements()];
+      values[i] = into == null ? new float[t.elements()] : into.get(t.name());
       coverage[i] = new Coverage(t.name(), t.elements());
     }
   }

@@ -323,6 +323,25 @@ public final class RemoteModel {
     return cluster.workerCalls().pull(layout(), name, minStep, this::refreshLayout);
   }
 
+  /**
+   * As {@link #pullParameters(long)}, assembled straight into the caller's arrays instead of fresh
+   * ones: a trainer that keeps its parameters pulls every step without allocating. {@code into} has
+   * exactly the model's tensors, each array of the tensor's element count; the result's map holds
+   * those same arrays. After a pull that throws (a worker failed, the pull was interrupted), the
+   * arrays' contents are unspecified: some elements may hold the new version, some the old, some
+   * neither is guaranteed; pull again before using them.
+   *
+   * @throws IllegalArgumentException before any call, naming the tensor, the array's length and the
+   *     expected one, when a tensor is missing, extra or of the wrong length
+   */
+  public PulledParameters pullParametersInto(long minStep, Map<String, float[]> into) {
+    if (minStep < 0) {
+      throw new IllegalArgumentException("minStep must be >= 0, got " + minStep);
+    }
+    PullTargets.validate(name, tensors, into);
+    return cluster.workerCalls().pull(layout(), name, minStep, this::refreshLayout, into);
+  }
+
   @Override
   public String toString() {
     return "RemoteModel{" + name + ", " + tensors.size() + " tensors, " + trainers + " trainer"

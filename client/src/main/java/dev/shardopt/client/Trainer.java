@@ -71,6 +71,20 @@ public final class Trainer {
   }
 
   /**
+   * As {@link #pullParameters()}, into the caller's arrays: see
+   * {@link RemoteModel#pullParametersInto(long, Map)} (exactly the model's tensors, each of its
+   * element count; their contents are unspecified after a pull that throws).
+   */
+  public PulledParameters pullInto(Map<String, float[]> into) {
+    return pullInto(nextStep.get(), into);
+  }
+
+  /** As {@link #pullInto(Map)}, once the model has completed {@code minStep} steps. */
+  public PulledParameters pullInto(long minStep, Map<String, float[]> into) {
+    return model.pullParametersInto(minStep, into);
+  }
+
+  /**
    * Pushes this trainer's gradient of {@code step}: every tensor of the model (frozen ones
    * included), each with the tensor's element count. Returns once every worker has acknowledged it.
    * Do not change the arrays until this returns.

@@ -313,12 +313,21 @@ final class WorkerCalls {
    * backup.
    */
   PulledParameters pull(ShardLayout first, String model, long minStep, Supplier<ShardLayout> reread) {
+    return pull(first, model, minStep, reread, null);
+  }
+
+  /**
+   * As {@link #pull(ShardLayout, String, long, Supplier)}, assembled into {@code into}'s arrays
+   * (checked by the caller: every tensor, each of its element count) when not null.
+   */
+  PulledParameters pull(ShardLayout first, String model, long minStep, Supplier<ShardLayout> reread,
+      Map<String, float[]> into) {
     ShardLayout layout = first;
     long min = minStep;
     long giveUp = System.nanoTime() + options.failoverWait().toNanos();
     Duration backoff = options.retryBackoff();
     for (int attempt = 1; ; attempt++) {
-      PullAssembler assembler = new PullAssembler(layout.tensors());
+      PullAssembler assembler = new PullAssembler(layout.tensors(), into);
       try {
         pullOnce(layout, model, min, assembler, reread);
       } catch (ShardoptException e) {

@@ -80,6 +80,8 @@ final class FakeCluster implements AutoCloseable {
     final AtomicInteger failPushes = new AtomicInteger();
     final AtomicReference<Status> failWith = new AtomicReference<>(Status.UNAVAILABLE);
     final Map<String, float[]> params = new ConcurrentHashMap<>();
+    /** When 0 or more, a pull sends this many chunks and then fails (INTERNAL): a pull that breaks midway. */
+    volatile int failPullAfterChunks = -1;
     volatile long step;
     volatile List<Shard> shards = List.of();
     Runnable onWrite = () -> {};
@@ -160,7 +162,12 @@ final class FakeCluster implements AutoCloseable {
       if (request.getMinStep() > step) {
         step = request.getMinStep(); // as if it had waited for the other trainers
       }
+      int sent = 0;
       for (ChunkPlan.Span s : ChunkPlan.spans(shards, 1000, null)) {
+        if (sent++ == failPullAfterChunks) {
+          response.onError(Status.INTERNAL.withDescription("the worker broke mid-stream").asRuntimeException());
+          return;
+        }
         response.onNext(PullResponse.newBuilder().setStep(step)
             .setChunk(ChunkPlan.encode(s, params)).build());
       }

@@ -163,6 +163,8 @@ public final class ClusterBenchmark {
     Series inProcPush, inProcPull, inProcProtoPush, inProcProtoPull;
     final Map<Integer, Series> push = new LinkedHashMap<>();
     final Map<Integer, Series> pull = new LinkedHashMap<>();
+    /** The same pulls into fresh arrays (pullParameters), for the difference against pullInto in the same run. */
+    final Map<Integer, Series> pullAlloc = new LinkedHashMap<>();
     final Map<Integer, Series> settle = new LinkedHashMap<>();
     long dParams;
     boolean dReduced;
@@ -256,12 +258,16 @@ public final class ClusterBenchmark {
           String tag = (w == 1 ? "b" : "c") + w;
           String ws = w + " worker" + (w == 1 ? "" : "s");
           Series push = new Series(tag + "-push", "push 64 MiB (16,777,216 fp32, sgd(0.01), SYNC, 1 trainer), " + ws, MODEL_B_BYTES);
-          Series pull = new Series(tag + "-pull", "pull 64 MiB after the step completed, " + ws, MODEL_B_BYTES);
+          Series pull = new Series(tag + "-pull", "pull 64 MiB after the step completed, into the trainer's arrays (pullInto), "
+              + ws, MODEL_B_BYTES);
+          Series pullAlloc = new Series(tag + "-pull-alloc", "(info) the same pull into fresh arrays (pullParameters), " + ws,
+              MODEL_B_BYTES);
           Series settle = new Series(tag + "-step", "(info) push acknowledged → step completed on every worker", 0);
           r.push.put(w, push);
           r.pull.put(w, pull);
+          r.pullAlloc.put(w, pullAlloc);
           r.settle.put(w, settle);
-          round.add(m -> c.runOnce(m, push, pull, settle));
+          round.add(m -> c.runOnce(m, push, pull, pullAlloc, settle));
         }
       }
       rounds("part one (a, b, c)", o.warmup(), o.reps(), round);
@@ -322,6 +328,8 @@ public final class ClusterBenchmark {
     final RemoteModel model;
     final Trainer trainer;
     final Map<String, float[]> gradient = Map.of("w", gradient(MODEL_B_ELEMENTS, 1));
+    /** The trainer's parameters, allocated once: every pull assembles into them. */
+    final Map<String, float[]> params = Map.of("w", new float[MODEL_B_ELEMENTS]);
     long step;
 
     private TransferCluster(Options o, EmbeddedCluster embedded) {
@@ -345,9 +353,10 @@ public final class ClusterBenchmark {
     /**
      * Push step s (timed until every worker has acknowledged), wait until every worker has
      * completed it (timed apart as "settle": statistics, the coordinator's barrier, the kernel),
-     * pull version s + 1 (timed until assembled).
+     * pull version s + 1 (timed until assembled) into the kept arrays, and once more into fresh
+     * ones (the two in alternating order, so that neither always comes first).
      */
-    void runOnce(boolean measure, Series push, Series pull, Series settle) throws Exception {
+    void runOnce(boolean measure, Series push, Series pull, Series pullAlloc, Series settle) throws Exception {
       long s = step++;
       CpuMeter cpu = CpuMeter.start();
       long t0 = System.nanoTime();
@@ -356,18 +365,30 @@ public final class ClusterBenchmark {
       CpuMeter.Usage pushCpu = cpu.stop();
       awaitStep(embedded, model.name(), s + 1);
       long t2 = System.nanoTime();
-      cpu = CpuMeter.start();
-      long t3 = System.nanoTime();
-      PulledParameters p = trainer.pullParameters(s + 1);
-      long t4 = System.nanoTime();
-      CpuMeter.Usage pullCpu = cpu.stop();
-      if (p.step() != s + 1 || p.get("w").length != MODEL_B_ELEMENTS) {
-        throw new IllegalStateException("pull returned step " + p.step() + " with " + p.get("w").length + " values");
+      if (s % 2 == 0) {
+        timedPull(measure, pull, s + 1, true);
+        timedPull(measure, pullAlloc, s + 1, false);
+      } else {
+        timedPull(measure, pullAlloc, s + 1, false);
+        timedPull(measure, pull, s + 1, true);
       }
       if (measure) {
         push.add((t1 - t0) / 1e9, pushCpu);
         settle.add((t2 - t1) / 1e9, null);
-        pull.add((t4 - t3) / 1e9, pullCpu);
+      }
+    }
+
+    private void timedPull(boolean measure, Series series, long version, boolean into) {
+      CpuMeter cpu = CpuMeter.start();
+      long t0 = System.nanoTime();
+      PulledParameters p = into ? trainer.pullInto(version, params) : trainer.pullParameters(version);
+      long t1 = System.nanoTime();
+      CpuMeter.Usage usage = cpu.stop();
+      if (p.step() != version || p.get("w").length != MODEL_B_ELEMENTS) {
+        throw new IllegalStateException("pull returned step " + p.step() + " with " + p.get("w").length + " values");
+      }
+      if (measure) {
+        series.add((t1 - t0) / 1e9, usage);
       }
     }
 
@@ -561,6 +582,8 @@ public final class ClusterBenchmark {
     final RemoteModel model;
     final Trainer[] trainer;
     final List<Map<String, float[]>> grads;
+    /** Each trainer's parameters, allocated once: every pull assembles into them (pullInto). */
+    final List<Map<String, float[]>> params = new ArrayList<>();
     final ExecutorService threads = Executors.newFixedThreadPool(2, daemon("bench-trainer"));
     long step;
 
@@ -576,6 +599,13 @@ public final class ClusterBenchmark {
       }
       model = cluster.createModel(ModelOptions.named(name).pipeline(adam(1e-3)).trainers(2).sync().tensors(tensors));
       trainer = new Trainer[] {model.trainer(0, 2), model.trainer(1, 2)};
+      for (int k = 0; k < 2; k++) {
+        Map<String, float[]> p = new LinkedHashMap<>();
+        for (int t = 0; t < 4; t++) {
+          p.put("layer" + t, new float[perTensor]);
+        }
+        params.add(p);
+      }
     }
 
     void runOnce(boolean measure, StepSeries r) throws Exception {
@@ -590,7 +620,7 @@ public final class ClusterBenchmark {
           go.await();
           trainer[rank].push(s, grads.get(rank));
           pushed[rank] = System.nanoTime();
-          PulledParameters p = trainer[rank].pullParameters(s + 1);
+          PulledParameters p = trainer[rank].pullInto(s + 1, params.get(rank));
           pulled[rank] = System.nanoTime();
           if (p.step() != s + 1 || p.tensors().size() != 4) {
             throw new IllegalStateException("pull returned step " + p.step());

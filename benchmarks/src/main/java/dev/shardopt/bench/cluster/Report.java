@@ -54,9 +54,13 @@ final class Report {
         double rl = pull.mbPerSecond() / r.rawPull.mbPerSecond();
         row(b, all, push, times(rp) + " a1", target, met(rp >= ClusterBenchmark.TARGET_B));
         row(b, all, pull, times(rl) + " a2", target, met(rl >= ClusterBenchmark.TARGET_B));
+        Series alloc = r.pullAlloc.get(w);
+        row(b, all, alloc, times(alloc.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2; "
+            + times(pull.mbPerSecond() / alloc.mbPerSecond()) + " for the pull into kept arrays", "", "");
       } else {
         row(b, all, push, "", target, "");
         row(b, all, pull, "", target, "");
+        row(b, all, r.pullAlloc.get(w), "", "", "");
       }
       row(b, all, r.settle.get(w), "", "", "");
     }

@@ -476,8 +476,10 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
       if (e != null) {
         response.onError(ApiException.toStatus(WorkerModel.unwrap(e)));
       } else {
+        // The snapshot's buffers are reused for a later version once released: only after its last message was
+        // serialized (gRPC does that inside onNext) or the call was cancelled or failed.
         sender.start(chunks(snap, perChunk,
-            bytes -> observer.pulled(workerName.get(), request.getModel(), bytes, secondsSince(started))));
+            bytes -> observer.pulled(workerName.get(), request.getModel(), bytes, secondsSince(started))), snap::release);
       }
     });
   }

@@ -306,6 +306,16 @@ public final class WorkerModel {
         });
   }
 
+  /** Pull snapshots handed out whose sending has not ended yet (their buffers are not reused until it has). */
+  public int snapshotsInUse() {
+    return snapshots.referenced();
+  }
+
+  /** Snapshot buffers allocated so far: flat while new versions reuse those of versions no pull reads. */
+  public long snapshotBuffersAllocated() {
+    return snapshots.allocated();
+  }
+
   /** A copy still being written serves nothing: the shard map does not list it yet. */
   private void checkServing() {
     if (copyIn != null && !copyIn.committed()) {

@@ -8,39 +8,109 @@ import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class SnapshotCacheTest {
+  private final Pipeline p = Pipeline.parse("sgd(1.0)");
+  private final ExecutorService exec = Executors.newSingleThreadExecutor();
+  // a: 5 elements, b: 1 element; with 2 elements per chunk that is 3 + 1 chunks per version
+  private final ModelShards shards = new ModelShards("models/m", List.of("a", "b"), new ShardGroup(p, List.of(
+      ShardSpec.whole(0, new TensorShape("a", new long[] {5})), ShardSpec.whole(1, new TensorShape("b", new long[] {1}))),
+      List.of(new float[] {1, 2, 3, 4, 5}, new float[] {9}), 1, new CpuBackend(new ParallelApply(exec, 1)),
+      new ParallelApply(exec, 1)));
+  private static final int CHUNKS_PER_VERSION = 4;
+
+  @AfterEach
+  void stop() {
+    exec.shutdownNow();
+  }
+
+  /** One step of sgd(1.0) with gradient 1 everywhere: every parameter goes down by exactly 1. */
+  private void step() {
+    shards.applyAsync(new PipelineTimeline.Generation(0, 0, p), new float[][] {{1, 1, 1, 1, 1}, {1}}, 6, false);
+  }
+
+  /** The parameters after {@code k} steps, computed independently of the cache. */
+  private static float[][] expected(long k) {
+    return new float[][] {{1 - k, 2 - k, 3 - k, 4 - k, 5 - k}, {9 - k}};
+  }
+
   @Test
   void oneEncodingPerVersionSharedByEveryPullAndSplitIntoChunks() {
-    Pipeline p = Pipeline.parse("sgd(1.0)");
-    var exec = Executors.newSingleThreadExecutor();
-    try {
-      ShardGroup group = new ShardGroup(p, List.of(
-          ShardSpec.whole(0, new TensorShape("a", new long[] {5})), ShardSpec.whole(1, new TensorShape("b", new long[] {1}))),
-          List.of(new float[] {1, 2, 3, 4, 5}, new float[] {9}), 1, new CpuBackend(new ParallelApply(exec, 1)),
-          new ParallelApply(exec, 1));
-      ModelShards shards = new ModelShards("models/m", List.of("a", "b"), group);
-      SnapshotCache cache = new SnapshotCache(shards);
-      ParameterSnapshot all = cache.snapshot(List.of(), 2);
-      assertThat(cache.snapshot(List.of(), 2)).isSameAs(all);
-      assertThat(cache.encodings()).isEqualTo(1);
-      assertThat(all.chunks().get(0)).hasSize(3); // 2 + 2 + 1 elements
-      assertThat(TestModels.decode(all)[0]).containsExactly(1, 2, 3, 4, 5);
-      ParameterSnapshot b = cache.snapshot(List.of("b"), 2);
-      assertThat(b.shards()).extracting(ShardSpec::name).containsExactly("b");
-      assertThat(b.chunks().get(0)).isSameAs(all.chunks().get(1));
-      assertThat(cache.encodings()).isEqualTo(1);
-      // the next version is encoded anew
-      shards.applyAsync(new PipelineTimeline.Generation(0, 0, p), new float[][] {{1, 1, 1, 1, 1}, {1}}, 6, false);
-      ParameterSnapshot next = cache.snapshot(List.of(), 2);
-      assertThat(next.step()).isEqualTo(1);
-      assertThat(TestModels.decode(next)[1]).containsExactly(8f);
-      assertThat(cache.encodings()).isEqualTo(2);
-    } finally {
-      exec.shutdownNow();
+    SnapshotCache cache = new SnapshotCache(shards);
+    ParameterSnapshot all = cache.snapshot(List.of(), 2);
+    ParameterSnapshot again = cache.snapshot(List.of(), 2);
+    assertThat(again.chunks()).isSameAs(all.chunks());
+    assertThat(cache.encodings()).isEqualTo(1);
+    assertThat(all.chunks().get(0)).hasSize(3); // 2 + 2 + 1 elements
+    assertThat(TestModels.decode(all)[0]).containsExactly(1, 2, 3, 4, 5);
+    ParameterSnapshot b = cache.snapshot(List.of("b"), 2);
+    assertThat(b.shards()).extracting(ShardSpec::name).containsExactly("b");
+    assertThat(b.chunks().get(0)).isSameAs(all.chunks().get(1));
+    assertThat(cache.encodings()).isEqualTo(1);
+    assertThat(cache.referenced()).isEqualTo(3);
+    // the next version is encoded anew
+    step();
+    ParameterSnapshot next = cache.snapshot(List.of(), 2);
+    assertThat(next.step()).isEqualTo(1);
+    assertThat(TestModels.decode(next)[1]).containsExactly(8f);
+    assertThat(cache.encodings()).isEqualTo(2);
+  }
+
+  @Test
+  void versionsThatNoPullReadsLendTheirBuffersToTheNext() {
+    SnapshotCache cache = new SnapshotCache(shards);
+    for (int k = 0; k < 50; k++) {
+      ParameterSnapshot s = cache.snapshot(List.of(), 2);
+      assertThat(s.step()).isEqualTo(k);
+      assertThat(TestModels.decode(s)).isDeepEqualTo(expected(k));
+      s.release();
+      s.release(); // idempotent: a second release must not free a reference someone else holds
+      step();
     }
+    assertThat(cache.referenced()).isZero();
+    assertThat(cache.encodings()).isEqualTo(50);
+    assertThat(cache.allocated()).as("one set of buffers for 50 versions").isEqualTo(CHUNKS_PER_VERSION);
+  }
+
+  @Test
+  void aSnapshotStillReadIsNeverOverwrittenAndThePoolStaysBounded() {
+    SnapshotCache cache = new SnapshotCache(shards);
+    ParameterSnapshot held = cache.snapshot(List.of(), 2); // version 0, its pull still sending
+    List<ParameterSnapshot> holding = new ArrayList<>();
+    for (int k = 1; k <= 30; k++) {
+      step();
+      ParameterSnapshot s = cache.snapshot(List.of(), 2);
+      assertThat(TestModels.decode(s)).isDeepEqualTo(expected(k));
+      if (k % 3 == 0) {
+        holding.add(s); // 10 versions kept busy at once
+      } else {
+        s.release();
+      }
+      assertThat(TestModels.decode(held)).as("version 0 after %d later versions", k).isDeepEqualTo(expected(0));
+    }
+    for (ParameterSnapshot s : holding) {
+      assertThat(TestModels.decode(s)).isDeepEqualTo(expected(s.step()));
+      s.release();
+    }
+    held.release();
+    assertThat(cache.referenced()).isZero();
+    assertThat(cache.pooled()).as("pooled sets").isEqualTo(SnapshotCache.POOLED_SETS);
+    long allocated = cache.allocated();
+    // 10 held + version 0 + the latest at most; the rest reused
+    assertThat(allocated).isLessThanOrEqualTo(12L * CHUNKS_PER_VERSION);
+    for (int k = 31; k <= 60; k++) {
+      step();
+      ParameterSnapshot s = cache.snapshot(List.of(), 2);
+      assertThat(TestModels.decode(s)).isDeepEqualTo(expected(k));
+      s.release();
+    }
+    assertThat(cache.allocated()).as("no allocation once the pool has sets").isEqualTo(allocated);
+    assertThat(cache.pooled()).isLessThanOrEqualTo(SnapshotCache.POOLED_SETS);
   }
 }
