@@ -47,6 +47,8 @@ class LaneReducerTest {
     out.add(new ScalarLaneReducer());
     if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent() && VectorLaneReducer.supported()) {
       out.add(new VectorLaneReducer());
+      out.add(new LengthSwitchedLaneReducer(new ScalarLaneReducer(), new VectorLaneReducer(),
+          LaneReducers.MIN_VECTOR_LENGTH));
     }
     return out;
   }
@@ -82,9 +84,11 @@ class LaneReducerTest {
         .as("run the tests with %s (the parent pom's surefire argLine)", LaneReducers.VECTOR_MODULE_OPTION)
         .isPresent();
     assumeTrue(VectorLaneReducer.supported(), "this CPU's vectors do not fit the lane layout");
-    assertThat(ReductionBlocks.defaultReducer()).isInstanceOf(VectorLaneReducer.class);
+    assertThat(ReductionBlocks.defaultReducer()).isInstanceOf(LengthSwitchedLaneReducer.class);
+    assertThat(ReductionBlocks.defaultReducer().name())
+        .isEqualTo(new VectorLaneReducer().name() + " (plain loop below 4096 elements)");
     assertThat(new ParallelApply(Executors.newSingleThreadExecutor(), 1).reducer())
-        .isInstanceOf(VectorLaneReducer.class);
+        .isInstanceOf(LengthSwitchedLaneReducer.class);
   }
 
   @Test
