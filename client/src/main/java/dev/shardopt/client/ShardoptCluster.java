@@ -1,6 +1,7 @@
 package dev.shardopt.client;
 
 import dev.shardopt.rpc.security.BearerToken;
+import dev.shardopt.rpc.local.InProcessEndpoints;
 import dev.shardopt.rpc.security.GrpcSecurity;
 import dev.shardopt.rpc.security.TlsFiles;
 import dev.shardopt.dsl.Pipeline;
@@ -60,11 +61,27 @@ public class ShardoptCluster implements AutoCloseable {
 
   public ShardoptCluster(String coordinatorTarget, ClientOptions options,
       AutoCloseable ownedResources) {
+    this(coordinatorTarget, options, ownedResources, null);
+  }
+
+  /**
+   * As {@link #ShardoptCluster(String, ClientOptions, AutoCloseable)}, calling the servers of this
+   * process that {@code inProcess} lists through gRPC's in-process transport (an embedded cluster's).
+   *
+   * @param inProcess may be null: every call over the network
+   */
+  public ShardoptCluster(String coordinatorTarget, ClientOptions options, AutoCloseable ownedResources,
+      InProcessEndpoints inProcess) {
     this.target = Objects.requireNonNull(coordinatorTarget, "coordinatorTarget");
     this.options = Objects.requireNonNull(options, "options");
     this.ownedResources = ownedResources;
-    this.security = GrpcSecurity.builder().tls(options.tls() == null ? new TlsFiles(null, null, null) : options.tls())
-        .token(options.token() != null ? options.token() : BearerToken.resolve(null, System.getenv())).build();
+    GrpcSecurity.Builder securityBuilder = GrpcSecurity.builder()
+        .tls(options.tls() == null ? new TlsFiles(null, null, null) : options.tls())
+        .token(options.token() != null ? options.token() : BearerToken.resolve(null, System.getenv()));
+    if (inProcess != null) {
+      securityBuilder.inProcess(inProcess);
+    }
+    this.security = securityBuilder.build();
     this.coordinatorChannel = ChannelPool.channel(security, coordinatorTarget);
     this.workerChannels = new ChannelPool(security);
     this.workerCalls = new WorkerCalls(workerChannels, options);

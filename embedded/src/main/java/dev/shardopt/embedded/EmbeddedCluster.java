@@ -9,6 +9,7 @@ import dev.shardopt.coordinator.CoordinatorObserver;
 import dev.shardopt.coordinator.CoordinatorModule;
 import dev.shardopt.coordinator.CoordinatorServer;
 import dev.shardopt.engine.device.DeviceSelection;
+import dev.shardopt.rpc.local.InProcessEndpoints;
 import dev.shardopt.worker.server.WorkerConfig;
 import dev.shardopt.worker.server.WorkerMetrics;
 import dev.shardopt.worker.server.WorkerObserver;
@@ -25,14 +26,24 @@ import java.util.function.IntFunction;
  * A coordinator and n workers in this process, each a real gRPC server on a loopback port, each
  * wired by its own Guice injector exactly as its standalone process is. Tests pass override
  * modules to inject faults into one worker or the coordinator.
+ *
+ * <p>By default the cluster's own calls (coordinator to workers, workers to coordinator, and the
+ * client of {@link ShardoptLocal}) go through gRPC's in-process transport, with the same services,
+ * token checks and wire bytes; the loopback ports stay open for other processes and languages.
+ * {@link Builder#loopbackOnly} keeps every call on the sockets.
  */
 public final class EmbeddedCluster implements AutoCloseable {
   private final CoordinatorServer coordinator;
   private final List<WorkerServer> workers;
+  private final InProcessEndpoints inProcess;
+  private final AutoCloseable ownSecurity;
 
-  private EmbeddedCluster(CoordinatorServer coordinator, List<WorkerServer> workers) {
+  private EmbeddedCluster(CoordinatorServer coordinator, List<WorkerServer> workers, InProcessEndpoints inProcess,
+      AutoCloseable ownSecurity) {
     this.coordinator = coordinator;
     this.workers = workers;
+    this.inProcess = inProcess;
+    this.ownSecurity = ownSecurity;
   }
 
   public static Builder builder() {
@@ -56,6 +67,11 @@ public final class EmbeddedCluster implements AutoCloseable {
     return workers;
   }
 
+  /** The servers that this process's own channels reach in-process; empty when every call uses the sockets. */
+  public java.util.Optional<InProcessEndpoints> inProcessEndpoints() {
+    return java.util.Optional.ofNullable(inProcess);
+  }
+
   /** Stops one worker abruptly (for fault tests). */
   public void stopWorker(int i) {
     workers.get(i).close();
@@ -67,6 +83,18 @@ public final class EmbeddedCluster implements AutoCloseable {
       w.close();
     }
     coordinator.close();
+    closeQuietly(ownSecurity);
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (Exception e) {
+      // nothing to release that outlives the process
+    }
   }
 
   /** Settings of an embedded cluster. Each call returns this builder. */
@@ -128,7 +156,8 @@ public final class EmbeddedCluster implements AutoCloseable {
       return this;
     }
 
-    private dev.shardopt.rpc.security.GrpcSecurity security = dev.shardopt.rpc.security.GrpcSecurity.plaintext();
+    private dev.shardopt.rpc.security.GrpcSecurity security; // null: plaintext, made by start()
+    private boolean loopbackOnly;
 
     /**
      * Puts the coordinator's and the workers' metrics on {@code registry}, the process's (one per
@@ -148,7 +177,29 @@ public final class EmbeddedCluster implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Every call between the cluster's servers and its client over the loopback sockets, as between
+     * processes (benchmarks of the socket path). The default, without a {@link #security} of the
+     * caller's, is the in-process transport for them.
+     */
+    public Builder loopbackOnly() {
+      this.loopbackOnly = true;
+      return this;
+    }
+
     public EmbeddedCluster start() {
+      InProcessEndpoints inProcess = null;
+      dev.shardopt.rpc.security.GrpcSecurity security = this.security;
+      dev.shardopt.rpc.security.GrpcSecurity ownSecurity = null;
+      if (security == null) {
+        var plaintext = dev.shardopt.rpc.security.GrpcSecurity.builder();
+        if (!loopbackOnly) {
+          inProcess = new InProcessEndpoints();
+          plaintext.inProcess(inProcess);
+        }
+        security = plaintext.build();
+        ownSecurity = security;
+      }
       CoordinatorObserver coordinatorMetrics = metrics == null ? CoordinatorObserver.NONE : new CoordinatorMetrics(metrics);
       WorkerObserver workerMetrics = metrics == null ? WorkerObserver.NONE : new WorkerMetrics(metrics);
       Module cm = new CoordinatorModule(coordinatorConfig, coordinatorMetrics, security);
@@ -175,10 +226,11 @@ public final class EmbeddedCluster implements AutoCloseable {
       } catch (IOException | RuntimeException e) {
         started.forEach(WorkerServer::close);
         coordinator.close();
+        closeQuietly(ownSecurity);
         throw e instanceof IOException io ? new UncheckedIOException("could not start the embedded cluster", io)
             : (RuntimeException) e;
       }
-      return new EmbeddedCluster(coordinator, List.copyOf(started));
+      return new EmbeddedCluster(coordinator, List.copyOf(started), inProcess, ownSecurity);
     }
   }
 }

@@ -5,7 +5,8 @@ import dev.shardopt.client.ShardoptCluster;
 
 /**
  * A client of an embedded cluster: a coordinator and n workers in this process, as real gRPC
- * servers on loopback ports. Closing the client stops them. The client itself ({@code
+ * servers on loopback ports, which this client calls in-process unless the builder says {@code
+ * loopbackOnly()}. Closing the client stops them. The client itself ({@code
  * Shardopt.connect}) has no server code; this module adds it.
  *
  * <pre>{@code
@@ -34,7 +35,8 @@ public final class ShardoptLocal {
   public static ShardoptCluster start(EmbeddedCluster.Builder builder, ClientOptions options) {
     EmbeddedCluster cluster = builder.start();
     try {
-      return new ShardoptCluster(cluster.coordinatorAddress(), options, cluster);
+      return new ShardoptCluster(cluster.coordinatorAddress(), options, cluster,
+          cluster.inProcessEndpoints().orElse(null));
     } catch (RuntimeException e) {
       cluster.close();
       throw e;

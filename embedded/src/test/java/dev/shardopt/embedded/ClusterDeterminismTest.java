@@ -24,9 +24,10 @@ import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 
 /**
- * K = 3 trainers push through real gRPC servers on loopback; the parameters after every step must
- * be bitwise those of the in-process optimizer, for 1, 2, 3 and 5 workers, any shard size, and 2 or
- * 3 copies of every shard (pulled from the primaries).
+ * K = 3 trainers push through real gRPC servers; the parameters after every step must be bitwise
+ * those of the in-process optimizer, for 1, 2, 3 and 5 workers, any shard size, and 2 or 3 copies of
+ * every shard (pulled from the primaries), with the cluster's own calls in-process (the default) and
+ * over the loopback sockets.
  */
 class ClusterDeterminismTest {
   // Tensor sizes cross reduction blocks (8192) so that shards split tensors mid-way.
@@ -43,14 +44,16 @@ class ClusterDeterminismTest {
   void everyWorkerCountAndShardSizeGivesTheLocalTrajectoryBitwise() throws Exception {
     List<List<Map<String, float[]>>> grads = SyncTrainingRun.gaussianGradients(11, STEPS, TRAINERS, NAMES, SHAPES, s -> 1);
     List<Map<String, float[]>> expected = local(grads);
-    // workers, shard blocks, replicas
-    int[][] configs = {{1, 0, 1}, {2, 0, 1}, {3, 1, 1}, {5, 0, 1}, {2, 2, 1}, {3, 1, 2}, {4, 0, 3}};
+    // workers, shard blocks, replicas, 1: every call on the loopback sockets
+    int[][] configs = {{1, 0, 1, 0}, {2, 0, 1, 0}, {3, 1, 1, 0}, {5, 0, 1, 0}, {2, 2, 1, 0}, {3, 1, 2, 0}, {4, 0, 3, 0},
+        {2, 0, 1, 1}, {3, 1, 2, 1}};
     for (int[] c : configs) {
-      List<Map<String, float[]>> got = cluster(c[0], c[1], c[2], grads);
+      List<Map<String, float[]>> got = cluster(c[0], c[1], c[2], c[3] == 1, grads);
       for (int s = 0; s < STEPS; s++) {
         for (String name : NAMES) {
           assertThat(got.get(s).get(name))
-              .as("%d workers, shard blocks %d, %d replicas, step %d, %s", c[0], c[1], c[2], s, name)
+              .as("%d workers, shard blocks %d, %d replicas, %s, step %d, %s", c[0], c[1], c[2],
+                  c[3] == 1 ? "loopback" : "in-process", s, name)
               .isEqualTo(expected.get(s).get(name));
         }
       }
@@ -90,12 +93,24 @@ class ClusterDeterminismTest {
     }
   }
 
-  private static List<Map<String, float[]>> cluster(int workers, int shardBlocks, int replicas,
+  private static List<Map<String, float[]>> cluster(int workers, int shardBlocks, int replicas, boolean loopback,
       List<List<Map<String, float[]>>> grads) throws Exception {
     EmbeddedCluster.Builder b = EmbeddedCluster.builder().workers(workers)
         .coordinator(CoordinatorConfig.defaults().withMaxShardBlocks(shardBlocks))
         .worker((i, c) -> c.withThreads(1 + i % 2));
-    try (ShardoptCluster cluster = ShardoptLocal.start(b, ClientOptions.defaults())) {
+    if (loopback) {
+      b.loopbackOnly();
+    }
+    EmbeddedCluster servers = b.start();
+    // every server of the cluster is reached in-process, or none is
+    java.util.Set<Integer> ports = new java.util.HashSet<>();
+    ports.add(servers.coordinator().port());
+    servers.workers().forEach(w -> ports.add(w.port()));
+    assertThat(ports).hasSize(workers + 1);
+    assertThat(servers.inProcessEndpoints().map(e -> e.ports()).orElse(java.util.Set.of()))
+        .isEqualTo(loopback ? java.util.Set.of() : ports);
+    try (ShardoptCluster cluster = new ShardoptCluster(servers.coordinatorAddress(), ClientOptions.defaults(), servers,
+        servers.inProcessEndpoints().orElse(null))) {
       ModelOptions options = ModelOptions.named("det").pipeline(PIPELINE).trainers(TRAINERS).replicas(replicas);
       List<dev.shardopt.client.TensorDef> defs = new ArrayList<>();
       for (int t = 0; t < NAMES.length; t++) {

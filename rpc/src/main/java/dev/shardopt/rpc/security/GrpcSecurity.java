@@ -3,10 +3,12 @@ package dev.shardopt.rpc.security;
 import io.grpc.ChannelCredentials;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.TlsServerCredentials;
+import dev.shardopt.rpc.local.InProcessEndpoints;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.util.AdvancedTlsX509TrustManager;
@@ -55,6 +57,7 @@ public final class GrpcSecurity implements AutoCloseable {
   private final AtomicBoolean warnedChannel = new AtomicBoolean();
   private final NettyTlsFailures nettyFailures;
   private final AtomicBoolean listening = new AtomicBoolean();
+  private final InProcessEndpoints inProcess;
 
   private GrpcSecurity(Builder b) {
     this.files = b.files;
@@ -64,6 +67,7 @@ public final class GrpcSecurity implements AutoCloseable {
     this.token = b.token;
     this.refusedPeers = b.refusedPeers;
     this.nettyFailures = new NettyTlsFailures(refusedPeers);
+    this.inProcess = b.inProcess;
     if (insecure && files.any()) {
       throw new SecurityConfigException("--insecure serves plaintext: it cannot go with --tls-cert, --tls-key or --tls-ca");
     }
@@ -158,7 +162,9 @@ public final class GrpcSecurity implements AutoCloseable {
 
   /**
    * Builds and starts {@code builder}. With token checks on, a service method without a rule in the
-   * access policy stops the start (a new RPC must be given its roles).
+   * access policy stops the start (a new RPC must be given its roles). With {@link
+   * Builder#inProcess} and no TLS, the same services are also served in-process to this process's
+   * own channels (token checks included), and the returned server stops both.
    */
   public Server start(NettyServerBuilder builder) throws IOException {
     Server server = builder.build().start();
@@ -169,11 +175,36 @@ public final class GrpcSecurity implements AutoCloseable {
         throw new IllegalStateException("these RPCs have no access rule (AccessPolicy): " + missing);
       }
     }
+    if (inProcess != null && certificates == null) {
+      try {
+        return inProcess.twin(server, tokens == null ? List.of() : List.of(new AuthInterceptor(tokens, policy)));
+      } catch (IOException | RuntimeException e) {
+        server.shutdownNow();
+        throw e;
+      }
+    }
     return server;
   }
 
-  /** A Netty channel builder to {@code target} with this process's credentials and token. */
-  public NettyChannelBuilder channel(String target) {
+  /**
+   * A channel builder to {@code target} with this process's credentials and token: a Netty channel,
+   * or an in-process one when {@code target} is a loopback {@code host:port} that this process
+   * serves itself ({@link Builder#inProcess}, without TLS).
+   */
+  public ManagedChannelBuilder<?> channel(String target) {
+    if (inProcess != null && certificates == null) {
+      Optional<ManagedChannelBuilder<?>> local = loopbackPort(target).flatMap(inProcess::channel);
+      if (local.isPresent()) {
+        if (token != null) {
+          local.get().intercept(token.interceptor());
+        }
+        return local.get();
+      }
+    }
+    return nettyChannel(target);
+  }
+
+  private NettyChannelBuilder nettyChannel(String target) {
     ChannelCredentials credentials;
     if (certificates == null) {
       if (!insecure && !warnedChannel.get() && !isLoopback(hostOf(target)) && warnedChannel.compareAndSet(false, true)) {
@@ -249,6 +280,19 @@ public final class GrpcSecurity implements AutoCloseable {
     return colon > 0 && target.indexOf(':') == colon ? target.substring(0, colon) : target;
   }
 
+  /** The port of a loopback {@code host:port} target, if it is one. */
+  static Optional<Integer> loopbackPort(String target) {
+    String host = hostOf(target);
+    if (host.equals(target) || !isLoopback(host)) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Integer.parseInt(target.substring(target.lastIndexOf(':') + 1)));
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
   /** Whether every address {@code host} names is a loopback address (an unknown host is not). */
   static boolean isLoopback(String host) {
     try {
@@ -272,6 +316,7 @@ public final class GrpcSecurity implements AutoCloseable {
     private BearerToken token;
     private Duration reloadEvery = DEFAULT_RELOAD;
     private Consumer<String> refusedPeers = sentence -> log.warn("TLS: {}", sentence);
+    private InProcessEndpoints inProcess;
 
     private Builder() {}
 
@@ -315,6 +360,15 @@ public final class GrpcSecurity implements AutoCloseable {
     /** Told a sentence for each peer certificate refused (default: a warning in the log). */
     public Builder onRefusedPeer(Consumer<String> c) {
       this.refusedPeers = Objects.requireNonNull(c, "onRefusedPeer");
+      return this;
+    }
+
+    /**
+     * Serve this process's loopback servers to its own channels in-process too (shared by an
+     * embedded cluster's servers and its client); ignored with TLS, whose checks need a socket.
+     */
+    public Builder inProcess(InProcessEndpoints endpoints) {
+      this.inProcess = Objects.requireNonNull(endpoints, "endpoints");
       return this;
     }
 

@@ -1,0 +1,42 @@
+package dev.shardopt.rpc.local;
+
+import io.grpc.MethodDescriptor;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+
+/**
+ * Serializes each message when it is sent, as a socket transport does. gRPC's in-process transport
+ * hands the receiver the very stream (or protobuf message) the sender's marshaller made, read later
+ * on another thread; Shardopt's data plane writes chunks lazily from live arrays and pooled pull
+ * buffers, which the sender may change or reuse once the send returns. So every in-process call
+ * goes through this: the bytes are fixed at send time, and parsing is the inner marshaller's.
+ */
+final class SerializingMarshaller<T> implements MethodDescriptor.Marshaller<T> {
+  private final MethodDescriptor.Marshaller<T> inner;
+
+  SerializingMarshaller(MethodDescriptor.Marshaller<T> inner) {
+    this.inner = inner;
+  }
+
+  @Override
+  public InputStream stream(T value) {
+    try (InputStream in = inner.stream(value)) {
+      return new ByteArrayInputStream(in.readAllBytes());
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not serialize a message for an in-process call", e);
+    }
+  }
+
+  @Override
+  public T parse(InputStream stream) {
+    return inner.parse(stream);
+  }
+
+  /** {@code method} with both marshallers serializing at send time. */
+  static <Q, R> MethodDescriptor<Q, R> serializing(MethodDescriptor<Q, R> method) {
+    return method.toBuilder(new SerializingMarshaller<>(method.getRequestMarshaller()),
+        new SerializingMarshaller<>(method.getResponseMarshaller())).build();
+  }
+}
