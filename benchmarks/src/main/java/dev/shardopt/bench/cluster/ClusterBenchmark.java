@@ -51,8 +51,10 @@ import java.util.concurrent.TimeoutException;
  *       the kernel ({@link AdamKernel} over all parameters through {@link ParallelApply}) timed in
  *       the same run;
  *   <li>(i) the raw baseline of (a), and the Worker service's types, on gRPC's <b>in-process</b>
- *       transport instead of Netty on loopback: what the embedded cluster could gain from it (it
- *       runs on Netty, see {@link LoopbackSink#inProcess()});
+ *       transport instead of Netty on loopback ({@link LoopbackSink#inProcess()}); and (i5) the push
+ *       and pull of (b) through an embedded cluster as {@code ShardoptLocal} makes it, whose own calls
+ *       take the in-process transport ({@code InProcessEndpoints}). (b), (c), (d) and (s) keep every
+ *       call on the loopback sockets ({@code loopbackOnly()}), as between processes;
  *   <li>(s) the sync step of (d) with 1, 2 and 4 workers on this machine ({@code scale-params}, 25M by
  *       default), each against its own bound computed as (d)'s, with the concurrent baseline of its
  *       shape (2 trainers × W workers).
@@ -148,8 +150,16 @@ public final class ClusterBenchmark {
       return ClientOptions.defaults().chunkBytes(chunkBytes);
     }
 
-    /** An embedded cluster of {@code workers} with the default settings, and {@code --chunk-bytes} for pulls. */
+    /**
+     * An embedded cluster of {@code workers} with the default settings, and {@code --chunk-bytes} for
+     * pulls, every call on the loopback sockets as between processes.
+     */
     EmbeddedCluster.Builder cluster(int workers) {
+      return EmbeddedCluster.builder().workers(workers).worker((i, c) -> c.withChunkBytes(chunkBytes)).loopbackOnly();
+    }
+
+    /** As {@link #cluster}, with the embedded default: the cluster's own calls in-process. */
+    EmbeddedCluster.Builder inProcessCluster(int workers) {
       return EmbeddedCluster.builder().workers(workers).worker((i, c) -> c.withChunkBytes(chunkBytes));
     }
   }
@@ -161,6 +171,8 @@ public final class ClusterBenchmark {
     Series rawPush, rawPull, protoPush, protoPull, concPush, concPull;
     /** (i): a1-a4 on gRPC's in-process transport. */
     Series inProcPush, inProcPull, inProcProtoPush, inProcProtoPull;
+    /** (i5): b1 through an embedded cluster on the in-process transport. */
+    Series embeddedPush, embeddedPull, embeddedPullAlloc, embeddedSettle;
     final Map<Integer, Series> push = new LinkedHashMap<>();
     final Map<Integer, Series> pull = new LinkedHashMap<>();
     /** The same pulls into fresh arrays (pullParameters), for the difference against pullInto in the same run. */
@@ -251,9 +263,19 @@ public final class ClusterBenchmark {
     }
     List<TransferCluster> clusters = new ArrayList<>();
     try {
+      if (o.has("i")) {
+        TransferCluster c = TransferCluster.start(o, o.inProcessCluster(1));
+        clusters.add(c);
+        r.embeddedPush = new Series("i5-push", "b1-push through the embedded cluster's in-process transport (ShardoptLocal)",
+            MODEL_B_BYTES);
+        r.embeddedPull = new Series("i5-pull", "b1-pull through the embedded cluster's in-process transport", MODEL_B_BYTES);
+        r.embeddedPullAlloc = new Series("i5-pull-alloc", "(info) the same pull into fresh arrays", MODEL_B_BYTES);
+        r.embeddedSettle = new Series("i5-step", "(info) push acknowledged → step completed on the worker", 0);
+        round.add(m -> c.runOnce(m, r.embeddedPush, r.embeddedPull, r.embeddedPullAlloc, r.embeddedSettle));
+      }
       for (int w : new int[] {1, 2, 4}) {
         if ((w == 1 && o.has("b")) || (w > 1 && o.has("c"))) {
-          TransferCluster c = TransferCluster.start(o, w);
+          TransferCluster c = TransferCluster.start(o, o.cluster(w));
           clusters.add(c);
           String tag = (w == 1 ? "b" : "c") + w;
           String ws = w + " worker" + (w == 1 ? "" : "s");
@@ -334,14 +356,16 @@ public final class ClusterBenchmark {
 
     private TransferCluster(Options o, EmbeddedCluster embedded) {
       this.embedded = embedded;
-      this.cluster = new ShardoptCluster(embedded.coordinatorAddress(), o.client(), embedded);
+      this.cluster = new ShardoptCluster(embedded.coordinatorAddress(), o.client(), embedded,
+          embedded.inProcessEndpoints().orElse(null));
       this.model = cluster.createModel(ModelOptions.named("bench-" + embedded.workers().size() + "w")
           .pipeline(sgd(0.01)).trainers(1).sync().tensors(Tensors.of("w", MODEL_B_ELEMENTS)));
       this.trainer = model.trainer(0, 1);
     }
 
-    static TransferCluster start(Options o, int workers) {
-      EmbeddedCluster e = o.cluster(workers).start();
+    /** The 64 MiB model on a cluster from {@code builder}. */
+    static TransferCluster start(Options o, EmbeddedCluster.Builder builder) {
+      EmbeddedCluster e = builder.start();
       try {
         return new TransferCluster(o, e);
       } catch (RuntimeException ex) {

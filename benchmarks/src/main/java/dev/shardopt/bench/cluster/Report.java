@@ -44,6 +44,14 @@ final class Report {
       row(b, all, r.inProcPull, times(r.inProcPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
       row(b, all, r.inProcProtoPush, times(r.inProcProtoPush.mbPerSecond() / r.protoPush.mbPerSecond()) + " a3", "", "");
       row(b, all, r.inProcProtoPull, times(r.inProcProtoPull.mbPerSecond() / r.protoPull.mbPerSecond()) + " a4", "", "");
+      Series b1Push = r.push.get(1);
+      Series b1Pull = r.pull.get(1);
+      row(b, all, r.embeddedPush, times(r.embeddedPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1"
+          + (b1Push == null ? "" : "; " + times(r.embeddedPush.mbPerSecond() / b1Push.mbPerSecond()) + " b1-push"), "", "");
+      row(b, all, r.embeddedPull, times(r.embeddedPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2"
+          + (b1Pull == null ? "" : "; " + times(r.embeddedPull.mbPerSecond() / b1Pull.mbPerSecond()) + " b1-pull"), "", "");
+      row(b, all, r.embeddedPullAlloc, times(r.embeddedPullAlloc.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+      row(b, all, r.embeddedSettle, "", "", "");
     }
     for (int w : r.push.keySet()) {
       Series push = r.push.get(w);

@@ -1,7 +1,8 @@
 package dev.shardopt.rpc.local;
 
 import io.grpc.MethodDescriptor;
-import java.io.ByteArrayInputStream;
+import dev.shardopt.rpc.wire.WireBytes;
+import io.grpc.KnownLength;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -23,7 +24,15 @@ final class SerializingMarshaller<T> implements MethodDescriptor.Marshaller<T> {
   @Override
   public InputStream stream(T value) {
     try (InputStream in = inner.stream(value)) {
-      return new ByteArrayInputStream(in.readAllBytes());
+      if (in instanceof KnownLength) { // protobuf's and Shardopt's streams: one array of the exact size
+        byte[] bytes = new byte[in.available()];
+        int n = in.readNBytes(bytes, 0, bytes.length);
+        if (n == bytes.length && in.read() == -1) {
+          return new WireBytes(bytes);
+        }
+        throw new IOException("a message stream gave " + n + " bytes and more, not the " + bytes.length + " it announced");
+      }
+      return new WireBytes(in.readAllBytes());
     } catch (IOException e) {
       throw new UncheckedIOException("could not serialize a message for an in-process call", e);
     }

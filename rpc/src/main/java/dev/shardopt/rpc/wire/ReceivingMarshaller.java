@@ -1,6 +1,8 @@
 package dev.shardopt.rpc.wire;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
@@ -68,6 +70,9 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
 
   @Override
   public Received<M> parse(InputStream stream) {
+    if (stream instanceof WireBytes w && w.unread()) {
+      return parseAliasing(w.message());
+    }
     if (stream instanceof Detachable d && stream instanceof HasByteBuffer h && h.byteBufferSupported()
         && stream.markSupported()) {
       InputStream detached = d.detach();
@@ -92,6 +97,24 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
     }
     M m = copying.parse(stream);
     return Received.of(m, dataOf.apply(m));
+  }
+
+  /**
+   * A whole message in an array nobody else writes to: parsed by protobuf with aliasing, so that the
+   * chunk's data is a view of the array, not a copy. Errors as the generated marshaller's.
+   */
+  @SuppressWarnings("unchecked")
+  private Received<M> parseAliasing(byte[] message) {
+    try {
+      // protobuf aliases bytes fields only of an input it may treat as immutable: a wrapped ByteString's
+      CodedInputStream in = UnsafeByteOperations.unsafeWrap(message).newCodedInput();
+      in.enableAliasing(true);
+      in.setSizeLimit(Integer.MAX_VALUE);
+      M m = (M) defaultInstance.getParserForType().parseFrom(in);
+      return Received.of(m, dataOf.apply(m));
+    } catch (InvalidProtocolBufferException e) {
+      throw io.grpc.Status.INTERNAL.withDescription("Invalid protobuf byte sequence").withCause(e).asRuntimeException();
+    }
   }
 
   /** Messages parsed over gRPC's buffers and not yet released (a leak check for tests). */

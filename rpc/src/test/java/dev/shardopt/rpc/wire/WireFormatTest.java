@@ -230,6 +230,36 @@ class WireFormatTest {
   }
 
   @Test
+  void aWholeMessageInAnArrayIsParsedInPlaceAsParseFromDoes() {
+    Random r = new Random(12);
+    for (int i = 0; i < 100; i++) {
+      PushRequest sent = randomPush(r);
+      byte[] bytes = sent.toByteArray();
+      Received<PushRequest> got = WorkerWire.pushRequests().parse(new WireBytes(bytes));
+      assertThat(got.message()).isEqualTo(sent);
+      assertThat(bytes(got.data())).isEqualTo(sent.getChunk().getData());
+      got.close();
+    }
+    // the data is a view of the array, not a copy: a write into the array shows through
+    float[] v = values(64, 13);
+    byte[] bytes = PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor("w")
+        .setData(TensorBytes.encode(v, 0, 64))).build().toByteArray();
+    Received<PushRequest> got = WorkerWire.pushRequests().parse(new WireBytes(bytes));
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putFloat(bytes.length - 4, 42f);
+    float[] out = new float[64];
+    TensorBytes.decode(got.data(), out, 0);
+    assertThat(out[63]).isEqualTo(42f);
+    assertThat(out[0]).isEqualTo(v[0]);
+    // malformed input fails as the generated marshaller does
+    byte[] cut = Arrays.copyOf(bytes, bytes.length - 10);
+    StatusRuntimeException generated = catchStatus(() -> ProtoUtils.marshaller(PushRequest.getDefaultInstance())
+        .parse(new ByteArrayInputStream(cut)));
+    StatusRuntimeException ours = catchStatus(() -> WorkerWire.pushRequests().parse(new WireBytes(cut)));
+    assertThat(ours.getStatus().getCode()).isEqualTo(generated.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(ours.getStatus().getDescription()).isEqualTo(generated.getStatus().getDescription());
+  }
+
+  @Test
   void pullResponsesParseOverBuffersToo() {
     PullResponse sent = PullResponse.newBuilder().setStep(4).setChunk(TensorChunk.newBuilder().setTensor("w")
         .setOffset(8).setData(TensorBytes.encode(values(300, 4), 0, 300))).build();
