@@ -1,13 +1,17 @@
 package dev.shardopt.bench.cluster;
 
 import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.rpc.TensorBytes;
 import dev.shardopt.v1.PushRequest;
 import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
+import dev.shardopt.worker.store.PushChecksum;
 import java.io.ByteArrayInputStream;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -16,6 +20,10 @@ import java.util.concurrent.Executors;
  * the raw transport, for 64 MiB (16 chunks of 4 MiB), so that the gap between (b) and (a) can be
  * attributed. Which path does which step is read off the code (WorkerCalls, ChunkPlan,
  * TensorBytes, WorkerService, WorkerModel, ShardGroup, PullAssembler).
+ *
+ * <p>Rows p8-p12 take the worker's push receive apart: its input as gRPC's Netty transport hands it
+ * over, direct buffers of at most one 16 KiB HTTP/2 frame, some only a few bytes (measured: about
+ * 290 per 4 MiB message, 1 to 16,384 bytes), floats straddling two of them.
  */
 final class CopyCosts {
   private CopyCosts() {}
@@ -53,6 +61,16 @@ final class CopyCosts {
     Series alloc = new Series("p5", "new float[16,777,216] (allocate + zero): worker newGradient per push, client pull result", bytes);
     Series clone = new Series("p6", "float[16,777,216].clone(): worker pull snapshot", bytes);
     Series scan = new Series("p7", "non-finite scan of 16,777,216 floats, 1 thread: worker validate on the push path", bytes);
+    List<List<ByteBuffer>> received = new ArrayList<>();
+    for (int c = 0; c < chunks; c++) {
+      received.add(framePieces(encoded[c], new Random(c)));
+    }
+    Series crc = new Series("p8", "PushChecksum CRC32C of 16 × 4 MiB in direct buffers of ≤ 16 KiB (as Netty gives them)", bytes);
+    Series decodeDirect = new Series("p9", "TensorBytes.decode of those buffers (copy)", bytes);
+    Series decodeScan = new Series("p10", "decode + non-finite check of each decoded run (in cache)", bytes);
+    Series twoPasses = new Series("p11", "CRC32C, then decode + check: worker push receive until this row was added", bytes);
+    Series fused = new Series("p12", "decode + check, each piece's CRC32C just before its decode: worker push receive", bytes);
+    long[] checksums = new long[2];
     List<ClusterBenchmark.Scenario> round = new ArrayList<>();
     round.add(m -> ClusterBenchmark.timed(encode, m, () -> {
       for (int c = 0; c < chunks; c++) {
@@ -92,12 +110,83 @@ final class CopyCosts {
       }
       return bytes;
     }));
+    round.add(m -> ClusterBenchmark.timed(crc, m, () -> {
+      PushChecksum sum = new PushChecksum();
+      for (int c = 0; c < chunks; c++) {
+        sum.add(0, (long) c * chunk, received.get(c));
+      }
+      sink[0] = sum.value();
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(decodeDirect, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        TensorBytes.decode(received.get(c), out, c * chunk);
+      }
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(decodeScan, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        decodeChecked(received.get(c), out, c * chunk, b -> { });
+      }
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(twoPasses, m, () -> {
+      PushChecksum sum = new PushChecksum();
+      for (int c = 0; c < chunks; c++) {
+        sum.add(0, (long) c * chunk, received.get(c));
+        decodeChecked(received.get(c), out, c * chunk, b -> { });
+      }
+      checksums[0] = sum.value();
+      return bytes;
+    }));
+    round.add(m -> ClusterBenchmark.timed(fused, m, () -> {
+      PushChecksum sum = new PushChecksum();
+      for (int c = 0; c < chunks; c++) {
+        PushChecksum.Chunk piece = new PushChecksum.Chunk();
+        decodeChecked(received.get(c), out, c * chunk, piece::update);
+        sum.add(0, (long) c * chunk, piece);
+      }
+      checksums[1] = sum.value();
+      if (checksums[1] != checksums[0]) {
+        throw new IllegalStateException("p12's checksum " + checksums[1] + " is not p11's " + checksums[0]);
+      }
+      return bytes;
+    }));
     try {
       ClusterBenchmark.rounds("(p) per-step costs", warmup, reps, round);
     } finally {
       none.shutdownNow();
     }
     sink[0] = null;
-    return List.of(encode, decode, parse, raw, alloc, clone, scan);
+    if (!java.util.Arrays.equals(out, values)) {
+      throw new IllegalStateException("the decoded floats are not the encoded ones");
+    }
+    return List.of(encode, decode, parse, raw, alloc, clone, scan, crc, decodeDirect, decodeScan, twoPasses, fused);
+  }
+
+  /** As the worker decodes a push chunk: each decoded run checked for NaN/Inf while in cache. */
+  private static void decodeChecked(List<ByteBuffer> data, float[] out, int at, TensorBytes.Reading reader) {
+    TensorBytes.decode(data, out, at, reader, (f, t) -> {
+      if (ReductionBlocks.firstNonFinite(out, f, t) >= 0) {
+        throw new IllegalStateException("non-finite at " + f);
+      }
+    });
+  }
+
+  /**
+   * {@code data} in direct buffers as a received message's data arrives: mostly whole 16 KiB HTTP/2
+   * frames, one in five cut short anywhere (the message header's bytes share a frame, reads end mid-frame).
+   */
+  private static List<ByteBuffer> framePieces(com.google.protobuf.ByteString data, Random random) {
+    ByteBuffer all = ByteBuffer.allocateDirect(data.size());
+    data.copyTo(all);
+    all.flip();
+    List<ByteBuffer> pieces = new ArrayList<>();
+    for (int at = 0; at < data.size(); ) {
+      int n = Math.min(data.size() - at, random.nextInt(5) == 0 ? 1 + random.nextInt(16_384) : 16_384);
+      pieces.add(all.slice(at, n));
+      at += n;
+    }
+    return pieces;
   }
 }
