@@ -3,6 +3,9 @@ package dev.shardopt.bench.cluster;
 import dev.shardopt.engine.kernel.ParallelApply;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import dev.shardopt.rpc.TensorBytes;
+import dev.shardopt.rpc.wire.FloatChunk;
+import dev.shardopt.rpc.wire.Outbound;
+import dev.shardopt.rpc.wire.OutboundMarshaller;
 import dev.shardopt.v1.PushRequest;
 import dev.shardopt.v1.TensorChunk;
 import dev.shardopt.v1.WorkerGrpc;
@@ -23,7 +26,9 @@ import java.util.concurrent.Executors;
  *
  * <p>Rows p8-p12 take the worker's push receive apart: its input as gRPC's Netty transport hands it
  * over, direct buffers of at most one 16 KiB HTTP/2 frame, some only a few bytes (measured: about
- * 290 per 4 MiB message, 1 to 16,384 bytes), floats straddling two of them.
+ * 290 per 4 MiB message, 1 to 16,384 bytes), floats straddling two of them. Rows p13 and p14 are
+ * the client's side of a push on its sending thread: a message drained through gRPC's framer into
+ * pooled direct buffers as Netty's allocator gives them (1 MiB each for a message this size).
  */
 final class CopyCosts {
   private CopyCosts() {}
@@ -71,6 +76,16 @@ final class CopyCosts {
     Series twoPasses = new Series("p11", "CRC32C, then decode + check: worker push receive until this row was added", bytes);
     Series fused = new Series("p12", "decode + check, each piece's CRC32C just before its decode: worker push receive", bytes);
     long[] checksums = new long[2];
+    OutboundMarshaller<PushRequest> pushes = new OutboundMarshaller<>(PushRequest.getDefaultInstance());
+    PushRequest[] messages = new PushRequest[chunks];
+    for (int c = 0; c < chunks; c++) {
+      messages[c] = PushRequest.parseFrom(wire[c]);
+    }
+    FramedSink framed = new FramedSink();
+    // each message with gRPC's 5-byte prefix
+    long framedBytes = java.util.Arrays.stream(wire).mapToLong(w -> w.length + 5L).sum();
+    Series send = new Series("p13", "client push send: 16 chunks (FloatChunkStream) drained through gRPC's framer into pooled direct buffers", bytes);
+    Series sendRaw = new Series("p14", "the same 16 messages pre-encoded (a `bytes` field, as a1-a4 send) through the same framer", bytes);
     List<ClusterBenchmark.Scenario> round = new ArrayList<>();
     round.add(m -> ClusterBenchmark.timed(encode, m, () -> {
       for (int c = 0; c < chunks; c++) {
@@ -152,6 +167,18 @@ final class CopyCosts {
       }
       return bytes;
     }));
+    round.add(m -> ClusterBenchmark.timed(send, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        framed.send(pushes.stream(Outbound.pushChunk(FloatChunk.of("w", (long) c * chunk, values, c * chunk, chunk))));
+      }
+      return framed.moved(framedBytes, bytes);
+    }));
+    round.add(m -> ClusterBenchmark.timed(sendRaw, m, () -> {
+      for (int c = 0; c < chunks; c++) {
+        framed.send(WorkerGrpc.getPushMethod().streamRequest(messages[c]));
+      }
+      return framed.moved(framedBytes, bytes);
+    }));
     try {
       ClusterBenchmark.rounds("(p) per-step costs", warmup, reps, round);
     } finally {
@@ -161,7 +188,66 @@ final class CopyCosts {
     if (!java.util.Arrays.equals(out, values)) {
       throw new IllegalStateException("the decoded floats are not the encoded ones");
     }
-    return List.of(encode, decode, parse, raw, alloc, clone, scan, crc, decodeDirect, decodeScan, twoPasses, fused);
+    return List.of(encode, decode, parse, raw, alloc, clone, scan, crc, decodeDirect, decodeScan, twoPasses, fused, send, sendRaw);
+  }
+
+  /**
+   * gRPC's {@link io.grpc.internal.MessageFramer} over direct buffers from Netty's pooled allocator,
+   * sized as gRPC's Netty transport sizes them (the write's or the message's length, 4 KiB to 1 MiB),
+   * each released when the framer hands it on: what a client's sending thread does with a message.
+   */
+  private static final class FramedSink {
+    private final io.grpc.netty.shaded.io.netty.buffer.ByteBufAllocator pool =
+        io.grpc.netty.shaded.io.netty.buffer.PooledByteBufAllocator.DEFAULT;
+    private long framed;
+
+    void send(java.io.InputStream message) {
+      io.grpc.internal.MessageFramer framer = new io.grpc.internal.MessageFramer((frame, end, flush, messages) -> {
+        if (frame != null) {
+          framed += frame.readableBytes();
+          frame.release();
+        }
+      }, hint -> new Pooled(pool.directBuffer(Math.min(1 << 20, Math.max(4096, hint)))), io.grpc.internal.StatsTraceContext.NOOP);
+      framer.writePayload(message);
+      framer.flush();
+    }
+
+    /** {@code payload} when {@code expected} bytes were framed since the last call (else an error). */
+    long moved(long expected, long payload) {
+      long got = framed;
+      framed = 0;
+      if (got != expected) {
+        throw new IllegalStateException("framed " + got + " bytes, expected " + expected);
+      }
+      return payload;
+    }
+  }
+
+  private record Pooled(io.grpc.netty.shaded.io.netty.buffer.ByteBuf buf) implements io.grpc.internal.WritableBuffer {
+    @Override
+    public void write(byte[] src, int srcIndex, int length) {
+      buf.writeBytes(src, srcIndex, length);
+    }
+
+    @Override
+    public void write(byte b) {
+      buf.writeByte(b);
+    }
+
+    @Override
+    public int writableBytes() {
+      return buf.writableBytes();
+    }
+
+    @Override
+    public int readableBytes() {
+      return buf.readableBytes();
+    }
+
+    @Override
+    public void release() {
+      buf.release();
+    }
   }
 
   /** As the worker decodes a push chunk: each decoded run checked for NaN/Inf while in cache. */
