@@ -62,42 +62,71 @@ public final class TensorBytes {
   /** Floats decoded between two calls of a {@link Decoded}: 64 KiB, well inside a core's L2 cache. */
   static final int DECODED_RUN = 16_384;
 
+  /** Bytes read in one go, at most: those of a {@link #DECODED_RUN}. */
+  static final int READ_RUN = DECODED_RUN * Float.BYTES;
+
+  /** Told of the input's bytes, a piece at a time, just before they are decoded. */
+  @FunctionalInterface
+  public interface Reading {
+    /**
+     * The next bytes of the input, in order, each byte once: at most {@value #READ_RUN} of them,
+     * from {@code bytes}' position to its limit (a view; moving its position changes nothing).
+     */
+    void reading(ByteBuffer bytes);
+  }
+
   /**
    * As {@link #decode(java.util.List, float[], int)}, telling {@code sink} of every run of at most
    * {@value #DECODED_RUN} elements once it is decoded, in order, the runs covering the output range
    * exactly once: a check over the values (a NaN scan) then reads them from the cache, not from memory.
    */
   public static void decode(java.util.List<ByteBuffer> data, float[] out, int at, Decoded sink) {
+    decode(data, out, at, bytes -> { }, sink);
+  }
+
+  /**
+   * As {@link #decode(java.util.List, float[], int, Decoded)}, and also telling {@code reader} of
+   * the bytes, at most {@value #READ_RUN} at a time, right before it decodes them: a pass over the
+   * bytes (a checksum) brings them into the cache, and the decode reads them from there, so the
+   * input is read from memory once.
+   */
+  public static void decode(java.util.List<ByteBuffer> data, float[] out, int at, Reading reader, Decoded sink) {
     int i = at;
     int told = at;
     int partial = 0; // bytes of a straddling float collected so far
     int bits = 0;
-    for (ByteBuffer piece : data) {
-      ByteBuffer b = piece.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-      while (partial > 0 && b.hasRemaining()) {
-        bits |= (b.get() & 0xff) << (8 * partial);
-        if (++partial == Float.BYTES) {
-          if (i - told == DECODED_RUN) { // the last piece ended on a full run
+    for (ByteBuffer whole : data) {
+      ByteBuffer piece = whole.duplicate();
+      for (int start = piece.position(), limit = piece.limit(); start < limit; ) {
+        int end = Math.min(limit, start + READ_RUN);
+        ByteBuffer b = piece.limit(end).position(start).slice().order(ByteOrder.LITTLE_ENDIAN);
+        reader.reading(b.duplicate());
+        start = end;
+        while (partial > 0 && b.hasRemaining()) {
+          bits |= (b.get() & 0xff) << (8 * partial);
+          if (++partial == Float.BYTES) {
+            if (i - told == DECODED_RUN) { // the last piece ended on a full run
+              sink.decoded(told, i);
+              told = i;
+            }
+            out[i++] = Float.intBitsToFloat(bits);
+            partial = 0;
+            bits = 0;
+          }
+        }
+        while (b.remaining() >= Float.BYTES) {
+          if (i - told == DECODED_RUN) {
             sink.decoded(told, i);
             told = i;
           }
-          out[i++] = Float.intBitsToFloat(bits);
-          partial = 0;
-          bits = 0;
+          int floats = Math.min(b.remaining() / Float.BYTES, DECODED_RUN - (i - told));
+          b.asFloatBuffer().get(out, i, floats);
+          i += floats;
+          b.position(b.position() + floats * Float.BYTES);
         }
-      }
-      while (b.remaining() >= Float.BYTES) {
-        if (i - told == DECODED_RUN) {
-          sink.decoded(told, i);
-          told = i;
+        while (b.hasRemaining()) {
+          bits |= (b.get() & 0xff) << (8 * partial++);
         }
-        int whole = Math.min(b.remaining() / Float.BYTES, DECODED_RUN - (i - told));
-        b.asFloatBuffer().get(out, i, whole);
-        i += whole;
-        b.position(b.position() + whole * Float.BYTES);
-      }
-      while (b.hasRemaining()) {
-        bits |= (b.get() & 0xff) << (8 * partial++);
       }
     }
     if (i > told) {

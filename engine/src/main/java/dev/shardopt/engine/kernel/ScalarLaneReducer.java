@@ -67,13 +67,37 @@ public final class ScalarLaneReducer implements LaneReducer {
     return Float.intBitsToFloat((ax & ~clamp) | (cb & clamp));
   }
 
+  /**
+   * {@code x * 0} is NaN exactly when x is NaN or infinite (and a signed zero otherwise), and a sum
+   * with a NaN term is NaN: so the range holds one when the sum of its {@code x * 0} is NaN. Eight
+   * independent sums and no branch per element run about two elements a cycle where the
+   * element-by-element test with its early exit ran one (the push receive checks every decoded
+   * 64 KiB run from cache: 4.5 ms for 64 MiB, about 2.2 ms this way; CopyCosts row p10).
+   */
   @Override
   public boolean anyNonFinite(float[] g, int from, int to) {
-    for (int i = from; i < to; i++) {
-      if (!(Math.abs(g[i]) <= Float.MAX_VALUE)) {
-        return true;
-      }
+    float s0 = 0f;
+    float s1 = 0f;
+    float s2 = 0f;
+    float s3 = 0f;
+    float s4 = 0f;
+    float s5 = 0f;
+    float s6 = 0f;
+    float s7 = 0f;
+    int i = from;
+    for (; i + 8 <= to; i += 8) {
+      s0 += g[i] * 0f;
+      s1 += g[i + 1] * 0f;
+      s2 += g[i + 2] * 0f;
+      s3 += g[i + 3] * 0f;
+      s4 += g[i + 4] * 0f;
+      s5 += g[i + 5] * 0f;
+      s6 += g[i + 6] * 0f;
+      s7 += g[i + 7] * 0f;
     }
-    return false;
+    for (; i < to; i++) {
+      s0 += g[i] * 0f;
+    }
+    return Float.isNaN(((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)));
   }
 }

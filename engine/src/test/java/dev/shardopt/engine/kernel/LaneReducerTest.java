@@ -115,6 +115,37 @@ class LaneReducerTest {
   }
 
   @Test
+  void anyNonFiniteFindsOneSpecialValueAtEveryPositionOfEveryShortRange() {
+    // Every offset against the unrolled loop's 8 sums and its tail; the largest finite values, the
+    // smallest subnormal and both zeros are finite and must not be flagged.
+    float[] finite = {Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE, -Float.MIN_VALUE, 0f, -0f, 1f, -3.5e-20f};
+    float[] bad = {Float.NaN, Float.intBitsToFloat(0xffc01234), Float.intBitsToFloat(0x7f800001),
+        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+    int cases = 0;
+    for (LaneReducer impl : implementations()) {
+      for (int from = 0; from < 9; from++) {
+        for (int n = 0; n <= 41; n++) {
+          float[] g = new float[from + n + 3];
+          for (int i = 0; i < g.length; i++) {
+            g[i] = finite[(i * 5 + n) % finite.length];
+          }
+          assertThat(impl.anyNonFinite(g, from, from + n)).as("%s finite from=%d n=%d", impl.name(), from, n).isFalse();
+          for (int at = 0; at < n; at++) {
+            float[] h = g.clone();
+            h[from + at] = bad[(at + n) % bad.length];
+            assertThat(impl.anyNonFinite(h, from, from + n)).as("%s %s at %d of [%d, %d)", impl.name(), h[from + at],
+                from + at, from, from + n).isTrue();
+            // Outside the range it does not count.
+            assertThat(impl.anyNonFinite(h, from + at + 1, from + n)).isFalse();
+            cases++;
+          }
+        }
+      }
+    }
+    assertThat(cases).isEqualTo(implementations().size() * 9 * (41 * 42 / 2));
+  }
+
+  @Test
   void nonFiniteValuesPropagateAsTheDefinitionSays() {
     for (LaneReducer impl : implementations()) {
       for (int n : new int[] {64, 100, 8192}) {

@@ -330,6 +330,51 @@ class WireFormatTest {
   }
 
   @Test
+  void decodeReadsEveryByteOnceInOrderRightBeforeDecodingIt() {
+    float[] v = values(100_003, 14);
+    byte[] bytes = TensorBytes.encode(v, 0, v.length).toByteArray();
+    float unset = Float.intBitsToFloat(0x7fc0dead);
+    Random r = new Random(7);
+    for (int round = 0; round < 12; round++) {
+      List<ByteBuffer> pieces = new ArrayList<>();
+      for (int at = 0; at < bytes.length; ) {
+        // large pieces (heap, as a copied parse gives one) and frame-sized direct ones with odd ends
+        int n = Math.min(bytes.length - at, round % 3 == 0 ? 1 + r.nextInt(200_000) : 1 + r.nextInt(16_384));
+        ByteBuffer piece = round % 3 == 0 ? ByteBuffer.wrap(bytes, at, n).slice()
+            : ByteBuffer.allocateDirect(n).put(bytes, at, n).flip();
+        pieces.add(piece);
+        at += n;
+      }
+      float[] out = new float[v.length];
+      Arrays.fill(out, unset);
+      ByteArrayOutputStream read = new ByteArrayOutputStream();
+      TensorBytes.decode(pieces, out, 0, b -> {
+        int first = read.size(); // the byte offset of b's first byte
+        int end = first + b.remaining();
+        assertThat(b.remaining()).isBetween(1, 65_536);
+        // the floats wholly before these bytes are decoded, those from their end on are not yet
+        if (first >= 4) {
+          assertThat(Float.floatToRawIntBits(out[first / 4 - 1])).isEqualTo(Float.floatToRawIntBits(v[first / 4 - 1]));
+        }
+        int after = (end + 3) / 4;
+        if (after < v.length) {
+          assertThat(Float.floatToRawIntBits(out[after])).isEqualTo(Float.floatToRawIntBits(unset));
+        }
+        byte[] copy = new byte[b.remaining()];
+        b.get(copy); // moving the view's position changes nothing for the decode
+        read.write(copy, 0, copy.length);
+      }, (from, to) -> { });
+      assertThat(read.toByteArray()).isEqualTo(bytes);
+      for (int i = 0; i < v.length; i++) {
+        assertThat(Float.floatToRawIntBits(out[i])).isEqualTo(Float.floatToRawIntBits(v[i]));
+      }
+      for (ByteBuffer piece : pieces) {
+        assertThat(piece.position()).isZero(); // the caller's buffers are not moved
+      }
+    }
+  }
+
+  @Test
   void aChunkOutsideItsArrayIsRefused() {
     assertThatThrownBy(() -> FloatChunk.of("w", 0, new float[4], 2, 3)).isInstanceOf(IndexOutOfBoundsException.class);
   }

@@ -328,24 +328,28 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             int i = model.shardFor(chunk.getTensor(), chunk.getOffset(), n);
             ShardSpec s = model.shards().get(i);
             List<java.nio.ByteBuffer> data = received.data();
-            checksum.add(s.tensorIndex(), chunk.getOffset(), data);
             int from = (int) (chunk.getOffset() - s.offset());
             if (covered[i] == null) {
               covered[i] = new BitSet(s.length());
             }
-            if (covered[i].get(from, from + n).cardinality() > 0) {
+            int seen = covered[i].nextSetBit(from);
+            if (seen >= 0 && seen < from + n) {
               throw ApiException.invalidArgument("elements [" + chunk.getOffset() + ", " + (chunk.getOffset() + n)
                   + ") of '" + chunk.getTensor() + "' are sent twice in one push");
             }
-            // The NaN/Inf check runs on each decoded run while it is in cache: validation needs no pass of its own.
+            // Each piece of bytes (at most 64 KiB) is checksummed right before it is decoded, so the decode
+            // reads it from cache, and the NaN/Inf check runs on each decoded run while it is in cache: the
+            // data is read from memory once (about 6% less than checksum, then decode; CopyCosts p11, p12).
             float[] g = gradient[i];
             int shard = i;
-            TensorBytes.decode(data, g, from, (f, t) -> {
+            PushChecksum.Chunk crc = new PushChecksum.Chunk();
+            TensorBytes.decode(data, g, from, crc::update, (f, t) -> {
               int bad = ReductionBlocks.firstNonFinite(g, f, t);
               if (bad >= 0 && bad < firstNonFinite[shard]) {
                 firstNonFinite[shard] = bad;
               }
             });
+            checksum.add(s.tensorIndex(), chunk.getOffset(), crc);
             covered[i].set(from, from + n);
             store.countIn(received.dataSize());
             bytes += received.dataSize();

@@ -19,11 +19,32 @@ public final class PushChecksum {
 
   /** As {@link #add(int, long, ByteString)}, the data in pieces (a received chunk spans gRPC's buffers). */
   public void add(int tensorIndex, long offset, java.util.List<java.nio.ByteBuffer> data) {
-    CRC32C crc = new CRC32C();
+    Chunk chunk = new Chunk();
     for (java.nio.ByteBuffer piece : data) {
-      crc.update(piece.duplicate());
+      chunk.update(piece.duplicate());
     }
-    sum += mix(crc.getValue() ^ mix(((long) tensorIndex << 40) ^ offset));
+    add(tensorIndex, offset, chunk);
+  }
+
+  /**
+   * Adds one chunk whose bytes were given to {@code chunk}: the same value as {@link #add(int, long,
+   * java.util.List)} with the same bytes, which the receiver can feed while it decodes them.
+   */
+  public void add(int tensorIndex, long offset, Chunk chunk) {
+    sum += mix(chunk.crc.getValue() ^ mix(((long) tensorIndex << 40) ^ offset));
+  }
+
+  /**
+   * One chunk's CRC32C, its bytes given in order in pieces of any size: the CRC of the pieces one
+   * after another is the CRC of the whole chunk.
+   */
+  public static final class Chunk {
+    private final CRC32C crc = new CRC32C();
+
+    /** The next bytes of the chunk: {@code bytes} from its position to its limit (the position moves to the limit). */
+    public void update(java.nio.ByteBuffer bytes) {
+      crc.update(bytes);
+    }
   }
 
   public long value() {

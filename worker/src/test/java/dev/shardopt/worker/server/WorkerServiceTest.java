@@ -162,6 +162,46 @@ class WorkerServiceTest {
     assertThat(store.get("models/m").waitingPulls()).isZero();
   }
 
+  private RecordingCall<PushResponse> pushChunks(long step, long[] offsets, ByteString[] w, ByteString u) {
+    RecordingCall<PushResponse> call = new RecordingCall<>();
+    StreamObserver<PushRequest> in = service.push(call);
+    in.onNext(PushRequest.newBuilder().setHeader(PushHeader.newBuilder().setModel("models/m").setStep(step)).build());
+    for (int i = 0; i < w.length; i++) {
+      in.onNext(PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor("w").setOffset(offsets[i])
+          .setData(w[i])).build());
+    }
+    in.onNext(PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor("u").setData(u)).build());
+    in.onCompleted();
+    return call;
+  }
+
+  @Test
+  void elementsSentTwiceInOnePushAreRefusedAndAdjacentChunksAreNot() throws Exception {
+    create();
+    write("u", floats(1, 2));
+    // w[1, 3) overlaps w[0, 2) in element 1 only
+    RecordingCall<PushResponse> overlap = pushChunks(0, new long[] {0, 1}, new ByteString[] {floats(1, 1), floats(1, 1)},
+        floats(0, 0));
+    assertThat(overlap.done.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(status(overlap.error).getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(status(overlap.error).getDescription()).isEqualTo("elements [1, 3) of 'w' are sent twice in one push");
+    // w[2, 4) after w[3, 4): the new chunk's last element was sent
+    RecordingCall<PushResponse> tail = pushChunks(0, new long[] {3, 2}, new ByteString[] {floats(1), floats(1, 1)},
+        floats(0, 0));
+    assertThat(tail.done.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(status(tail.error).getDescription()).isEqualTo("elements [2, 4) of 'w' are sent twice in one push");
+    // w[2, 4), then w[0, 2) and an empty chunk at 2: every element once
+    RecordingCall<PushResponse> adjacent = pushChunks(0, new long[] {2, 0, 2},
+        new ByteString[] {floats(3, 4), floats(1, 2), ByteString.EMPTY}, floats(2, 2));
+    assertThat(adjacent.done.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(adjacent.error).isNull();
+    RecordingCall<PullResponse> pulled = new RecordingCall<>();
+    service.pull(PullRequest.newBuilder().setModel("models/m").setMinStep(1).build(), pulled);
+    assertThat(pulled.done.await(10, TimeUnit.SECONDS)).isTrue();
+    // sgd(1.0) from zeros: w = -g
+    assertThat(pulled.messages().get(0).getChunk().getData()).isEqualTo(floats(-1, -2, -3, -4));
+  }
+
   @Test
   void getProgressReportsTheCountersAfterTheLastStep() throws Exception {
     create();
