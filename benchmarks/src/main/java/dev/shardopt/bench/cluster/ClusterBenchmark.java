@@ -851,7 +851,10 @@ public final class ClusterBenchmark {
           + ", max heap " + String.format(Locale.ROOT, "%.1f GiB", Runtime.getRuntime().maxMemory() / (double) (1L << 30))
           + ", GC " + String.join(" + ", ManagementFactory.getGarbageCollectorMXBeans().stream()
               .map(GarbageCollectorMXBean::getName).toList())
-          + ", JVM flags " + ManagementFactory.getRuntimeMXBean().getInputArguments();
+          + ", JVM flags " + ManagementFactory.getRuntimeMXBean().getInputArguments()
+          + (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+              ? ", vector module loaded (the workers' reductions as ./shardopt runs them)"
+              : ", NO vector module: the workers reduce on plain loops, unlike ./shardopt's (add --add-modules=jdk.incubator.vector)");
     }
 
     static String cpuModel() {

@@ -105,6 +105,20 @@ final class Report {
       row(b, all, r.dPush, times(r.dPush.median() / bound.push) + " its bound part", "", "");
       row(b, all, r.dCompute, bound.kernel > 0 ? times(r.dCompute.median() / bound.kernel) + " k1" : "", "", "");
       row(b, all, r.dPull, times(r.dPull.median() / bound.pull) + " its bound part", "", "");
+      if (r.dConcPush != null && r.dConcPush.count() > 0) {
+        // The bound takes the faster rate, a single stream on this machine; the step itself is four
+        // concurrent streams each way (2 trainers × 2 workers), which raw gRPC moves at d-a5 / d-a6.
+        double shapedPush = pushBytes / 1e6 / r.dConcPush.mbPerSecond();
+        double shapedPull = pullBytes / 1e6 / r.dConcPull.mbPerSecond();
+        double shaped = shapedPush + shapedPull + bound.kernel;
+        b.append(String.format(Locale.ROOT,
+            "| d-shape | (info) raw gRPC in the step's own shape: %s pushed at %.0f MB/s (d-a5, 4 concurrent streams) + "
+                + "%s pulled at %.0f MB/s (d-a6) + kernel %.0f ms = %.0f + %.0f + %.0f ms, %s the bound | %s | %.0f ms | "
+                + "| | | | | d is %s this | | |%n",
+            mb(pushBytes), r.dConcPush.mbPerSecond(), mb(pullBytes), r.dConcPull.mbPerSecond(), bound.kernel * 1e3,
+            shapedPush * 1e3, shapedPull * 1e3, bound.kernel * 1e3, times(shaped / bound.total), mb(pushBytes + pullBytes),
+            shaped * 1e3, times(r.dStep.median() / shaped)));
+      }
     }
     if (!r.scale.isEmpty()) {
       scalingRows(b, all, r);
