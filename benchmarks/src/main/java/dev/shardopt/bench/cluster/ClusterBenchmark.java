@@ -45,7 +45,8 @@ import java.util.concurrent.TimeoutException;
  *       loopback (raw, and with the Worker service's protobuf types), see {@link LoopbackSink};
  *   <li>push and pull of a 64 MiB model (one tensor of 16,777,216 fp32, {@code sgd(0.01)}, one
  *       trainer, SYNC) through one worker, as a ratio to (a);
- *   <li>the same through 2 and 4 workers;
+ *   <li>the same through 2 and 4 workers, against raw gRPC in the same shape (W concurrent streams
+ *       of 64/W MiB to W servers, rows c2-a and c4-a);
  *   <li>one synchronous step of a 100M-parameter {@code adam(1e-3)} model (4 tensors of 25M), two
  *       trainers, two workers, against the bound (bytes moved / baseline throughput) + kernel time,
  *       the kernel ({@link AdamKernel} over all parameters through {@link ParallelApply}) timed in
@@ -99,6 +100,8 @@ public final class ClusterBenchmark {
   static final int[] SCALE_WORKERS = {1, 2, 4};
   static final double D_HEAP_HEADROOM = 1.5;
   static final double TARGET_B = 0.9;
+  /** (c): against the raw baseline of the same shape (W streams of 64/W MiB to W servers). */
+  static final double TARGET_C = 0.8;
   static final double TARGET_D = 1.3;
   static final long OP_TIMEOUT_MS = 120_000;
 
@@ -178,6 +181,9 @@ public final class ClusterBenchmark {
     /** The same pulls into fresh arrays (pullParameters), for the difference against pullInto in the same run. */
     final Map<Integer, Series> pullAlloc = new LinkedHashMap<>();
     final Map<Integer, Series> settle = new LinkedHashMap<>();
+    /** (c)'s matching raw baselines: W concurrent streams of 64/W MiB to W servers, by W. */
+    final Map<Integer, Series> shapedPush = new LinkedHashMap<>();
+    final Map<Integer, Series> shapedPull = new LinkedHashMap<>();
     long dParams;
     boolean dReduced;
     Series dRawPush, dRawPull, dConcPush, dConcPull;
@@ -262,7 +268,21 @@ public final class ClusterBenchmark {
       addSingle(round, inProcess, r.inProcPush, r.inProcPull, r.inProcProtoPush, r.inProcProtoPull);
     }
     List<TransferCluster> clusters = new ArrayList<>();
+    List<LoopbackSink> moreSinks = new ArrayList<>();
     try {
+      if (o.has("c")) {
+        moreSinks.add(new LoopbackSink());
+        moreSinks.add(new LoopbackSink());
+        List<LoopbackSink> sinks = List.of(s1, s2, moreSinks.get(0), moreSinks.get(1));
+        for (int w : new int[] {2, 4}) {
+          String shape = w + " concurrent streams of " + 64 / w + " MiB to " + w + " servers (the shape of c" + w + ")";
+          Series push = new Series("c" + w + "-a-push", "baseline push: raw, " + shape, MODEL_B_BYTES);
+          Series pull = new Series("c" + w + "-a-pull", "baseline pull: raw, " + shape, MODEL_B_BYTES);
+          r.shapedPush.put(w, push);
+          r.shapedPull.put(w, pull);
+          addShaped(round, sinks.subList(0, w), MESSAGES_64MIB / w, push, pull);
+        }
+      }
       if (o.has("i")) {
         TransferCluster c = TransferCluster.start(o, o.inProcessCluster(1));
         clusters.add(c);
@@ -297,7 +317,18 @@ public final class ClusterBenchmark {
       for (TransferCluster c : clusters) {
         c.close();
       }
+      for (LoopbackSink s : moreSinks) {
+        s.close();
+      }
     }
+  }
+
+  /** One raw stream of {@code messages} 4 MiB messages to (then from) each of {@code sinks} at once, timed as one. */
+  static void addShaped(List<Scenario> round, List<LoopbackSink> sinks, int messages, Series push, Series pull) {
+    round.add(m -> timed(push, m, () -> sinks.stream().map(s -> s.rawPush(messages, OP_TIMEOUT_MS)).toList()
+        .stream().mapToLong(ClusterBenchmark::await).sum()));
+    round.add(m -> timed(pull, m, () -> sinks.stream().map(s -> s.rawPull(messages, OP_TIMEOUT_MS)).toList()
+        .stream().mapToLong(ClusterBenchmark::await).sum()));
   }
 
   /** Single-stream push and pull on {@code s}: raw, then with the Worker service's types. */
