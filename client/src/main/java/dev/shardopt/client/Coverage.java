@@ -53,6 +53,18 @@ final class Coverage {
         + other.getValue().source();
   }
 
+  /** Forgets every range {@code source} covered (its answer is to be fetched again). */
+  void forget(String source) {
+    var it = ranges.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<Long, Range> e = it.next();
+      if (e.getValue().source().equals(source)) {
+        covered -= e.getValue().end() - e.getKey();
+        it.remove();
+      }
+    }
+  }
+
   boolean complete() {
     return covered == length;
   }

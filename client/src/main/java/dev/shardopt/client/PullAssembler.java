@@ -89,6 +89,17 @@ final class PullAssembler {
     TensorBytes.decode(data, values[i], (int) c.getOffset());
   }
 
+  /**
+   * Forgets {@code worker}'s answer (its step and the elements it covered), so that it can be pulled
+   * again at a later step into the same arrays while the other workers' answers stay.
+   */
+  synchronized void forget(String worker) {
+    steps.remove(worker);
+    for (Coverage c : coverage) {
+      c.forget("worker " + worker);
+    }
+  }
+
   /** The steps the workers answered with, by address. */
   synchronized Map<String, Long> steps() {
     return Collections.unmodifiableMap(new TreeMap<>(steps));

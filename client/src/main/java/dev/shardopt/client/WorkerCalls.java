@@ -51,8 +51,11 @@ final class WorkerCalls {
   private static final Duration MOVED_POLL = Duration.ofSeconds(1);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(1);
 
-  /** Pulls that find the workers at different steps are tried again this often in all. */
-  static final int PULL_ATTEMPTS = 3;
+  /**
+   * Pulls that find the workers at different steps (ASYNC: pushes keep landing) are completed this
+   * often in all: each time only the workers behind are pulled again, at the step of the one ahead.
+   */
+  static final int PULL_ATTEMPTS = 8;
 
   private final ChannelPool channels;
   private final ClientOptions options;
@@ -299,8 +302,9 @@ final class WorkerCalls {
   /**
    * Pulls every worker's shards of {@code model} at {@code minStep} or later and assembles them.
    * When the workers answer with different steps (one has applied a step the others have not yet),
-   * pulls again with {@code min_step} the highest step seen, up to {@value #PULL_ATTEMPTS} attempts
-   * in all, then fails with ABORTED.
+   * pulls the workers that are behind again, with {@code min_step} the highest step seen (a worker
+   * waiting for that step answers as it reaches it), keeping the others' answers; up to {@value
+   * #PULL_ATTEMPTS} attempts in all, then fails with ABORTED.
    */
   PulledParameters pull(ShardLayout layout, String model, long minStep) {
     return pull(layout, model, minStep, () -> layout);
@@ -326,11 +330,16 @@ final class WorkerCalls {
     long min = minStep;
     long giveUp = System.nanoTime() + options.failoverWait().toNanos();
     Duration backoff = options.retryBackoff();
+    PullAssembler assembler = null;
+    Set<String> behind = null; // null: every worker
     for (int attempt = 1; ; attempt++) {
-      PullAssembler assembler = new PullAssembler(layout.tensors(), into);
+      if (behind == null) {
+        assembler = new PullAssembler(layout.tensors(), into);
+      }
       try {
-        pullOnce(layout, model, min, assembler, reread);
+        pullOnce(layout, model, min, assembler, reread, behind);
       } catch (ShardoptException e) {
+        behind = null; // a failover pulls everything again, from the copies the map lists
         if (!layout.replicated() || !retryable(e.code(), true) || System.nanoTime() > giveUp) {
           throw e;
         }
@@ -354,19 +363,30 @@ final class WorkerCalls {
           throw e;
         }
         long max = assembler.steps().values().stream().mapToLong(Long::longValue).max().orElse(min);
-        log.debug("pull of {}: {}; pulling again at step {}", model, assembler.describeSteps(), max);
+        log.debug("pull of {}: {}; pulling the workers behind again at step {}", model, assembler.describeSteps(), max);
+        behind = new java.util.TreeSet<>();
+        for (Map.Entry<String, Long> w : assembler.steps().entrySet()) {
+          if (w.getValue() < max) {
+            behind.add(w.getKey());
+          }
+        }
+        behind.forEach(assembler::forget);
         min = Math.max(min, max);
       }
     }
   }
 
+  /** Pulls from every pull source of {@code layout}, or from those in {@code only} when it is not null. */
   private void pullOnce(ShardLayout layout, String model, long minStep, PullAssembler assembler,
-      Supplier<ShardLayout> reread) {
+      Supplier<ShardLayout> reread, Set<String> only) {
     Map<String, CompletableFuture<Void>> calls = new LinkedHashMap<>();
     Context.CancellableContext ctx = Context.current().withCancellation();
     try {
       ctx.run(() -> {
         for (ShardLayout.WorkerShards w : layout.pullSources()) {
+          if (only != null && !only.contains(w.address())) {
+            continue;
+          }
           PullRequest.Builder request = PullRequest.newBuilder().setModel(model).setMinStep(minStep);
           if (layout.replicated()) { // the worker holds backups too: name the primaries wanted
             for (Shard s : w.shards()) {

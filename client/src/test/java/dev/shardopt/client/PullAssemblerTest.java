@@ -88,6 +88,28 @@ class PullAssemblerTest {
   }
 
   @Test
+  void aWorkerBehindIsForgottenAndPulledAgainWhileTheOthersAnswerStays() {
+    Map<String, float[]> at3 = Fixtures.values(3);
+    Map<String, float[]> at4 = Fixtures.values(4);
+    Map<String, List<TensorChunk>> old = ChunkPlan.split(Fixtures.layout(), at3, 5000);
+    Map<String, List<TensorChunk>> now = ChunkPlan.split(Fixtures.layout(), at4, 5000);
+    Map<String, float[]> into = new java.util.LinkedHashMap<>();
+    at4.forEach((name, v) -> into.put(name, new float[v.length]));
+    PullAssembler assembler = new PullAssembler(Fixtures.tensors(), into);
+    responses(old.get(A), 3).forEach(r -> assembler.accept(A, r));
+    responses(now.get(B), 4).forEach(r -> assembler.accept(B, r));
+    assertThatThrownBy(assembler::finish).hasMessageContaining("different steps");
+
+    assembler.forget(A);
+    assertThat(assembler.steps()).containsOnlyKeys(B);
+    assertThatThrownBy(assembler::finish).hasMessageContaining("the pull is incomplete");
+    responses(now.get(A), 4).forEach(r -> assembler.accept(A, r)); // no overlap with its own earlier answer
+    PulledParameters p = assembler.finish();
+    assertThat(p.step()).isEqualTo(4);
+    at4.forEach((name, v) -> assertThat(p.get(name)).as(name).isEqualTo(v).isSameAs(into.get(name)));
+  }
+
+  @Test
   void refusesWorkersAtDifferentSteps() {
     Map<String, List<TensorChunk>> split = ChunkPlan.split(Fixtures.layout(), Fixtures.values(0), 5000);
     PullAssembler assembler = new PullAssembler(Fixtures.tensors());

@@ -110,8 +110,19 @@ class ClusterBehaviourTest {
           return null;
         }));
       }
+      // every trainer's outcome: one that failed first leaves the other waiting at the staleness bound
+      List<Throwable> failed = new ArrayList<>();
       for (Future<?> f : runs) {
-        f.get(60, TimeUnit.SECONDS);
+        try {
+          f.get(60, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+          failed.add(e.getCause());
+        }
+      }
+      if (!failed.isEmpty()) {
+        AssertionError e = new AssertionError("trainers failed: " + failed.stream().map(Throwable::toString).toList());
+        failed.forEach(e::addSuppressed);
+        throw e;
       }
       float[] theta = m.pull(80).get("theta");
       double err = 0;
