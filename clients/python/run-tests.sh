@@ -3,7 +3,8 @@
 # and runs its tests against that installed copy: the stubs check, the client against a real cluster
 # (a coordinator and 2 workers started with ./shardopt on 127.0.0.1, stopped at the end), the
 # failover test (its own coordinator and 3 workers, one killed with kill -9), the shard-map rules
-# against in-process fake servers, and the PyTorch agreement tests.
+# and the pull of workers at different steps against in-process fake servers, and the PyTorch
+# agreement tests.
 #
 #   clients/python/run-tests.sh [unittest arguments, e.g. test_client]
 #

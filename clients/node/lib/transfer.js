@@ -8,7 +8,9 @@ const { status } = require('@grpc/grpc-js');
 const { fromGrpc, errorOf } = require('./errors');
 const { encode, decodeInto, spans, malformed } = require('./tensors');
 
-const PULL_ATTEMPTS = 3;
+// Pulls that find the workers at different steps (ASYNC: pushes keep landing) are completed this
+// often in all: each time only the workers behind are pulled again, at the step of the one ahead.
+const PULL_ATTEMPTS = 8;
 const MAX_BACKOFF_MS = 2000;
 
 /** Whether a call that failed with `code` is tried again: a replicated model's also when it got no answer. */
@@ -48,6 +50,54 @@ function sendStream(open, messages) {
 function* chunkMessages(shards, settings, values, only, wrap) {
   for (const [tensor, offset, count] of spans(shards, settings.chunkElements, only)) {
     yield wrap({ tensor, offset, data: encode(values[tensor], offset, count) });
+  }
+}
+
+/**
+ * One pull's arrays and its bookkeeping: the ranges each worker sent (checked, once every answer is
+ * in, to cover every element exactly once) and the step each worker answered with. A worker's answer
+ * can be forgotten, ranges and step, so that it is pulled again into the same arrays while the
+ * others' answers stay.
+ */
+class PullState {
+  constructor(tensors) {
+    this.tensors = tensors;
+    this.out = {};
+    this.received = new Map(); // tensor -> [[offset, count, address]]
+    this.steps = new Map(); // address -> step (a worker that sent nothing has none)
+    for (const t of tensors) {
+      this.out[t.name] = new Float32Array(t.size);
+      this.received.set(t.name, []);
+    }
+  }
+
+  accept(address, tensor, offset, count) {
+    this.received.get(tensor).push([offset, count, address]);
+  }
+
+  answered(address, step) {
+    if (step !== null) this.steps.set(address, step);
+  }
+
+  forget(address) {
+    this.steps.delete(address);
+    for (const [tensor, ranges] of this.received) this.received.set(tensor, ranges.filter((r) => r[2] !== address));
+  }
+
+  /** Throws INTERNAL unless the ranges received cover every element of every tensor exactly once. */
+  checkCoverage(modelName) {
+    for (const t of this.tensors) {
+      let at = 0;
+      for (const [offset, n] of this.received.get(t.name).sort((a, b) => a[0] - b[0])) {
+        if (offset !== at) throw malformed(`pull of ${modelName}: elements ${Math.min(at, offset)}.. of '${t.name}' were ${offset > at ? 'missing' : 'sent twice'}`);
+        at = offset + n;
+      }
+      if (at !== t.size) throw malformed(`pull of ${modelName}: elements ${at}.. of '${t.name}' (of ${t.size}) were missing`);
+    }
+  }
+
+  describeSteps() {
+    return [...this.steps].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([a, s]) => `worker ${a} at step ${s}`).join(', ');
   }
 }
 
@@ -143,8 +193,8 @@ class Transfer {
     return { step: header.step, duplicate: [...answers.values()].every((r) => r.duplicate) };
   }
 
-  /** One worker's primaries at min_step or later into `out`; resolves with the step it answered. */
-  pullFromWorker(layout, modelName, address, minStep, out, received) {
+  /** One worker's primaries at min_step or later into `pulled`, with the step it answered. */
+  pullFromWorker(layout, modelName, address, minStep, pulled) {
     const request = { model: modelName, min_step: minStep };
     if (layout.replicated) {
       request.shards = layout.pullSources.get(address).map((s) => ({ tensor_index: s.tensor_index, offset: s.offset }));
@@ -165,71 +215,71 @@ class Transfer {
         if (step !== null && r.step !== step) return fail(malformed(`${what}: the worker answered with steps ${step} and ${r.step}`));
         step = r.step;
         const c = r.chunk;
-        const target = out[c.tensor];
+        const target = pulled.out[c.tensor];
         const n = c.data.length / 4;
         if (!target || !Number.isInteger(n) || c.offset + n > target.length) {
           return fail(malformed(`${what}: the worker sent ${c.data.length} bytes at ${c.offset} of '${c.tensor}', which the model lacks`));
         }
         decodeInto(target, c.offset, c.data);
-        received.get(c.tensor).push([c.offset, n]);
+        pulled.accept(address, c.tensor, c.offset, n);
       });
       call.on('error', (err) => fail(fromGrpc(err, what, address)));
       call.on('end', () => {
         if (done) return;
         done = true;
-        resolve(step);
+        pulled.answered(address, step);
+        resolve();
       });
     });
   }
 
   /**
    * {step, tensors} once the model has completed `minStep` steps: every primary's shard, checked to
-   * cover every element once. Workers at different steps (ASYNC) are pulled again at the newest.
-   * Of a replicated model, a pull a primary does not answer is tried again with the shard map read
-   * again (`reread`), for up to failoverWaitMs.
+   * cover every element once. When the workers answer with different steps (ASYNC: one has applied
+   * a step the others have not yet), the workers behind are pulled again with min_step the highest
+   * step seen (a worker waiting for that step answers as it reaches it), keeping the others'
+   * answers; up to PULL_ATTEMPTS in all, then ABORTED. Of a replicated model, a pull a primary does
+   * not answer is tried again with the shard map read again (`reread`), for up to failoverWaitMs.
    */
   async pull(first, modelName, tensors, minStep, reread) {
     let layout = first;
     const giveUp = Date.now() + this.settings.failoverWaitMs;
     let pause = this.settings.retryBackoffMs;
-    for (;;) {
+    let min = minStep;
+    let pulled = null;
+    let behind = null; // null: every worker
+    for (let attempt = 1; ; attempt++) {
+      if (behind === null) pulled = new PullState(tensors);
       try {
-        return await this.pullOnce(layout, modelName, tensors, minStep);
+        await this.pullOnce(layout, modelName, min, pulled, behind);
       } catch (err) {
+        behind = null; // a failover pulls everything again, from the copies the map lists
         // Of a replicated model, a primary that does not answer: read the map again until a newer one
         // names the promoted backup.
         if (!layout.replicated || !reread || !retryable(err.code, true) || Date.now() > giveUp) throw err;
         await sleep(pause);
         pause = Math.min(pause * 2, MAX_BACKOFF_MS);
         layout = await reread();
+        attempt--; // a failover is not one of the PULL_ATTEMPTS for mixed steps
+        continue;
       }
+      const steps = [...pulled.steps.values()];
+      if (new Set(steps).size <= 1) return { step: steps.length ? steps[0] : min, tensors: pulled.out };
+      if (attempt >= PULL_ATTEMPTS) {
+        throw errorOf(status.ABORTED, `pull of ${modelName}: the workers kept answering with different steps after ${attempt} attempts: ${pulled.describeSteps()}`);
+      }
+      const ahead = Math.max(...steps);
+      behind = new Set([...pulled.steps].filter(([, s]) => s < ahead).map(([a]) => a));
+      for (const a of behind) pulled.forget(a);
+      min = Math.max(min, ahead);
     }
   }
 
-  async pullOnce(layout, modelName, tensors, minStep) {
-    let steps = [];
-    let min = minStep;
-    for (let attempt = 1; attempt <= PULL_ATTEMPTS; attempt++) {
-      const out = {};
-      const received = new Map();
-      for (const t of tensors) {
-        out[t.name] = new Float32Array(t.size);
-        received.set(t.name, []);
-      }
-      steps = await Promise.all([...layout.pullSources.keys()].map((a) => this.pullFromWorker(layout, modelName, a, min, out, received)));
-      for (const t of tensors) {
-        let at = 0;
-        for (const [offset, n] of received.get(t.name).sort((a, b) => a[0] - b[0])) {
-          if (offset !== at) throw malformed(`pull of ${modelName}: elements ${Math.min(at, offset)}.. of '${t.name}' were ${offset > at ? 'missing' : 'sent twice'}`);
-          at = offset + n;
-        }
-        if (at !== t.size) throw malformed(`pull of ${modelName}: elements ${at}.. of '${t.name}' (of ${t.size}) were missing`);
-      }
-      const answered = steps.filter((s) => s !== null);
-      if (new Set(answered).size <= 1) return { step: answered.length ? answered[0] : min, tensors: out };
-      min = Math.max(...answered);
-    }
-    throw errorOf(status.ABORTED, `pull of ${modelName}: the workers kept answering with different steps (${steps.join(', ')}) after ${PULL_ATTEMPTS} attempts`);
+  /** Pulls from every pull source of `layout`, or from those in `only` when it is not null, into `pulled`; then checks the coverage. */
+  async pullOnce(layout, modelName, minStep, pulled, only) {
+    const sources = [...layout.pullSources.keys()].filter((a) => only === null || only.has(a));
+    await Promise.all(sources.map((a) => this.pullFromWorker(layout, modelName, a, minStep, pulled)));
+    pulled.checkCoverage(modelName);
   }
 }
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import grpc
 import numpy as np
@@ -44,8 +45,9 @@ MOVED_POLL_S = 1.0
 # A pull waits on the worker up to its --wait-ms (60 s by default), which then answers with an
 # actionable DEADLINE_EXCEEDED; the client's own deadline is longer so that the worker's message wins.
 PULL_TIMEOUT_S = 90.0
-# Pulls whose workers answer at different steps (ASYNC) are repeated at the newest, this often.
-PULL_ATTEMPTS = 3
+# Pulls whose workers answer at different steps (ASYNC: pushes keep landing) are completed this
+# often in all: each time only the workers behind are pulled again, at the step of the one ahead.
+PULL_ATTEMPTS = 8
 
 # A worker's shards moved to their backups (a newer map no longer lists it).
 _MOVED = object()
@@ -186,19 +188,26 @@ class Transfer:
     def pull(self, first: ShardLayout, min_step: int, names: Sequence[str], sizes: Mapping[str, int],
              reread: Reread, trainer: Optional[int] = None) -> Tuple[int, Dict[str, np.ndarray]]:
         """(step, {tensor: flat float32}) from each range's primary, once the model has completed
-        ``min_step``; every element checked to come exactly once. Workers at different steps
-        (ASYNC) are pulled again at the newest, up to PULL_ATTEMPTS. Of a replicated model, a pull
-        a primary does not answer is tried again with the map read again, for up to the failover
-        wait: a newer map names the promoted backup."""
+        ``min_step``; every element checked to come exactly once. When the workers answer with
+        different steps (ASYNC: one has applied a step the others have not yet), the workers behind
+        are pulled again with ``min_step`` the highest step seen (a worker waiting for that step
+        answers as it reaches it), keeping the others' answers; up to PULL_ATTEMPTS in all, then
+        ABORTED. Of a replicated model, a pull a primary does not answer is tried again with the map
+        read again, for up to the failover wait: a newer map names the promoted backup."""
         layout = first
         give_up = time.monotonic() + self._failover_wait
         pause = FIRST_BACKOFF_S
-        steps: List[int] = []
+        pulled: Optional[_Pulled] = None
+        behind: Optional[Set[str]] = None  # None: every worker
         attempt = 1
         while True:
+            if behind is None:
+                pulled = _Pulled(names, sizes)
+            assert pulled is not None
             try:
-                steps, out = self._pull_once(layout, min_step, names, sizes, reread, trainer)
+                self._pull_once(layout, min_step, names, reread, trainer, pulled, behind)
             except ShardoptError as e:
+                behind = None  # a failover pulls everything again, from the copies the map lists
                 if not layout.replicated or not retryable(e.code, True):
                     raise
                 if time.monotonic() > give_up:
@@ -214,47 +223,52 @@ class Transfer:
                     time.sleep(pause)
                     pause = min(pause * 2, MAX_BACKOFF_S)
                 continue  # a failover is not one of the PULL_ATTEMPTS for mixed steps
-            if len(set(steps)) <= 1:
-                return (steps[0] if steps else min_step), out
+            steps = pulled.steps
+            if len(set(steps.values())) <= 1:
+                return next(iter(steps.values()), min_step), pulled.out
             if attempt >= PULL_ATTEMPTS:
-                raise ShardoptError("pull of %s: the workers stayed at different steps %s" % (self._model, steps),
-                                    grpc.StatusCode.ABORTED)
+                raise ShardoptError("pull of %s: the workers stayed at different steps after %d attempts: %s"
+                                    % (self._model, attempt, pulled.describe_steps()), grpc.StatusCode.ABORTED)
             attempt += 1
-            min_step = max(steps)
+            ahead = max(steps.values())
+            log.debug("pull of %s: %s; pulling the workers behind again at step %d", self._model,
+                      pulled.describe_steps(), ahead)
+            behind = {a for a, s in steps.items() if s < ahead}
+            for a in behind:
+                pulled.forget(a)
+            min_step = max(min_step, ahead)
 
-    def _pull_once(self, layout: ShardLayout, min_step: int, names: Sequence[str], sizes: Mapping[str, int],
-                   reread: Reread, trainer: Optional[int]) -> Tuple[List[int], Dict[str, np.ndarray]]:
+    def _pull_once(self, layout: ShardLayout, min_step: int, names: Sequence[str], reread: Reread,
+                   trainer: Optional[int], pulled: "_Pulled", only: Optional[Set[str]]) -> None:
+        """Pulls from every worker of ``layout`` holding primaries of ``names``, or from those in
+        ``only`` when it is not None, into ``pulled``; then checks that every element is covered."""
         wanted = set(names)
-        out = {n: np.empty(sizes[n], dtype=np.float32) for n in names}
-        covered = {n: np.zeros(sizes[n], dtype=bool) for n in names}
         who = "" if trainer is None else " (trainer %d)" % trainer
         calls: Dict[Future, Tuple[str, Any]] = {}
         try:
             for address, shards in layout.pull_shards.items():
+                if only is not None and address not in only:
+                    continue
                 mine = [s for s in shards if s.tensor in wanted]
                 if not mine:
                     continue
                 request = pb.PullRequest(model=self._model, min_step=min_step)
-                if len(names) != len(sizes):
+                if len(names) != len(pulled.sizes):
                     request.tensors.extend(names)
                 if layout.replicated:  # the worker holds backups too: name the primaries wanted
                     request.shards.extend(pb.ShardStart(tensor_index=s.tensor_index, offset=s.offset) for s in mine)
                 call = self._stub(address).Pull(request, timeout=PULL_TIMEOUT_S, metadata=self._connection.metadata)
                 what = "pull of %s at step %d%s from worker %s" % (self._model, min_step, who, address)
-                calls[self._pool.submit(_read_pull, what, call, min_step, out, covered)] = (address, call)
-            steps = self._await_pulls(calls, layout, reread, min_step, who)
+                calls[self._pool.submit(_read_pull, what, call, min_step, pulled, address)] = (address, call)
+            self._await_pulls(calls, layout, reread, min_step, who)
         finally:
             for _, call in calls.values():
                 call.cancel()  # no use waiting for the others once one failed
-        for n in names:
-            if not covered[n].all():
-                raise ShardoptError("pull of %s at step %d: tensor '%s' covered %d of %d elements"
-                                    % (self._model, min_step, n, int(covered[n].sum()), sizes[n]))
-        return steps, out
+        pulled.check_complete(self._model, min_step)
 
     def _await_pulls(self, calls: Dict[Future, Tuple[str, Any]], layout: ShardLayout, reread: Reread,
-                     min_step: int, who: str) -> List[int]:
-        """Each pull's step; the first failure at once. Of a replicated model, after each
+                     min_step: int, who: str) -> None:
+        """Waits for every pull; the first failure at once. Of a replicated model, after each
         MOVED_POLL_S without every answer the map is read again: UNAVAILABLE once a newer epoch no
         longer lists a worker that has not answered."""
         end = time.monotonic() + PULL_TIMEOUT_S + 10.0
@@ -278,7 +292,6 @@ class Transfer:
                 raise ShardoptError("pull of %s at step %d%s: no answer from %s"
                                     % (self._model, min_step, who, sorted(calls[f][0] for f in pending)),
                                     grpc.StatusCode.DEADLINE_EXCEEDED)
-        return [f.result() for f in calls]
 
     # ------------------------------------------------------------------------------ upload
 
@@ -304,8 +317,63 @@ class Transfer:
             raise failure
 
 
-def _read_pull(what: str, call: Any, min_step: int, out: Dict[str, np.ndarray], covered: Dict[str, np.ndarray]) -> int:
-    """Reads one worker's pull stream into ``out``; the step it answered."""
+class _Pulled:
+    """One pull's arrays and its bookkeeping: which elements each worker covered (so that a worker's
+    answer can be forgotten and pulled again into the same arrays, each element still checked to
+    come exactly once) and the step each worker answered with. The readers of different workers fill
+    it from their own threads: disjoint elements, and steps under a lock."""
+
+    def __init__(self, names: Sequence[str], sizes: Mapping[str, int]) -> None:
+        self.sizes = sizes
+        self.out = {n: np.empty(sizes[n], dtype=np.float32) for n in names}
+        self.covered = {n: np.zeros(sizes[n], dtype=bool) for n in names}
+        self._spans: Dict[str, List[Tuple[str, slice]]] = {}
+        self._steps: Dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def accept(self, what: str, address: str, tensor: str, offset: int, values: np.ndarray) -> None:
+        target = self.out.get(tensor)
+        if target is None or offset + values.size > target.size:
+            raise ShardoptError("%s: the worker sent elements [%d, %d) of '%s', which were not asked for"
+                                % (what, offset, offset + values.size, tensor))
+        span = slice(offset, offset + values.size)
+        if self.covered[tensor][span].any():
+            raise ShardoptError("%s: the worker sent elements of '%s' twice" % (what, tensor))
+        self.covered[tensor][span] = True
+        with self._lock:
+            self._spans.setdefault(address, []).append((tensor, span))
+        target[span] = values
+
+    def answered(self, address: str, step: int) -> None:
+        with self._lock:
+            self._steps[address] = step
+
+    def forget(self, address: str) -> None:
+        """Forgets ``address``'s answer (its step and the elements it covered), so that it can be pulled
+        again at a later step while the other workers' answers stay."""
+        with self._lock:
+            self._steps.pop(address, None)
+            for tensor, span in self._spans.pop(address, []):
+                self.covered[tensor][span] = False
+
+    @property
+    def steps(self) -> Dict[str, int]:
+        """The step each worker answered with, by address."""
+        with self._lock:
+            return dict(self._steps)
+
+    def describe_steps(self) -> str:
+        return ", ".join("worker %s at step %d" % (a, s) for a, s in sorted(self.steps.items()))
+
+    def check_complete(self, model: str, min_step: int) -> None:
+        for n, c in self.covered.items():
+            if not c.all():
+                raise ShardoptError("pull of %s at step %d: tensor '%s' covered %d of %d elements"
+                                    % (model, min_step, n, int(c.sum()), self.sizes[n]))
+
+
+def _read_pull(what: str, call: Any, min_step: int, pulled: _Pulled, address: str) -> None:
+    """Reads one worker's pull stream into ``pulled``, with the step it answered."""
     step: Optional[int] = None
     try:
         for r in call:
@@ -313,19 +381,10 @@ def _read_pull(what: str, call: Any, min_step: int, out: Dict[str, np.ndarray], 
                 raise ShardoptError("%s: the worker answered with steps %d and %d" % (what, step, r.step))
             step = r.step
             c = r.chunk
-            values = np.frombuffer(c.data, dtype="<f4")
-            target = out.get(c.tensor)
-            if target is None or c.offset + values.size > target.size:
-                raise ShardoptError("%s: the worker sent elements [%d, %d) of '%s', which were not asked for"
-                                    % (what, c.offset, c.offset + values.size, c.tensor))
-            span = slice(c.offset, c.offset + values.size)
-            if covered[c.tensor][span].any():
-                raise ShardoptError("%s: the worker sent elements of '%s' twice" % (what, c.tensor))
-            covered[c.tensor][span] = True
-            target[span] = values
+            pulled.accept(what, address, c.tensor, c.offset, np.frombuffer(c.data, dtype="<f4"))
     except grpc.RpcError as e:
         raise ShardoptError.of(what, e) from None
-    return min_step if step is None else int(step)
+    pulled.answered(address, min_step if step is None else int(step))
 
 
 def _first_named(model: str, shards: List[pb.Shard], values: Mapping[str, np.ndarray]):

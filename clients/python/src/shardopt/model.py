@@ -176,7 +176,8 @@ class Model:
         """(step, {tensor: float32 array of its shape}) once the model has completed ``min_step``.
 
         SYNC: exactly version ``min_step``. ASYNC: the newest version at or after it, the same on
-        every worker (pulled again at the newest step seen when the workers differ). ``tensors``:
+        every worker (when the workers differ, those behind are pulled again at the newest step
+        seen, up to 8 attempts in all, then ABORTED). ``tensors``:
         only these (every tensor when None). ``trainer``: named in errors.
         """
         _non_negative("min_step", min_step)
