@@ -48,6 +48,7 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
   private final BiFunction<M, TensorChunk, M> withChunk;
   private final AtomicInteger held = new AtomicInteger();
   private final AtomicLong aliased = new AtomicLong();
+  private final AtomicLong copied = new AtomicLong();
 
   /**
    * @param chunkField the message's TensorChunk field, or 0 when the message is a TensorChunk
@@ -87,6 +88,7 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
           return r;
         }
         M m = copying.parse(new ByteArrayInputStream(concat(buffers)));
+        copied.incrementAndGet();
         return Received.of(m, dataOf.apply(m));
       } finally {
         if (!keep) {
@@ -96,6 +98,7 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
       }
     }
     M m = copying.parse(stream);
+    copied.incrementAndGet();
     return Received.of(m, dataOf.apply(m));
   }
 
@@ -120,6 +123,15 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
   /** Messages parsed over gRPC's buffers and not yet released (a leak check for tests). */
   public int held() {
     return held.get();
+  }
+
+  /**
+   * Messages parsed by copying since this marshaller was made: not in the shape the fast path takes,
+   * or handed over by gRPC without byte buffers (the in-process transport's arrays are counted as
+   * neither).
+   */
+  public long copiedParses() {
+    return copied.get();
   }
 
   /** Messages parsed over gRPC's buffers since this marshaller was made. */

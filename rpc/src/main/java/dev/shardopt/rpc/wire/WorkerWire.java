@@ -77,4 +77,9 @@ public final class WorkerWire {
   public long aliasedParses() {
     return pushReceiver.aliasedParses() + writeReceiver.aliasedParses() + pullReceiver.aliasedParses();
   }
+
+  /** Messages parsed by copying, over every method of this instance. */
+  public long copiedParses() {
+    return pushReceiver.copiedParses() + writeReceiver.copiedParses() + pullReceiver.copiedParses();
+  }
 }

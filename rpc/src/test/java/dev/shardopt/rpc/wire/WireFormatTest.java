@@ -222,8 +222,10 @@ class WireFormatTest {
   @Test
   void aStreamWithoutBuffersIsParsedByCopying() {
     PushRequest sent = randomPush(new Random(8));
-    Received<PushRequest> got = WorkerWire.pushRequests()
-        .parse(new ByteArrayInputStream(sent.toByteArray()));
+    ReceivingMarshaller<PushRequest> m = WorkerWire.pushRequests();
+    Received<PushRequest> got = m.parse(new ByteArrayInputStream(sent.toByteArray()));
+    assertThat(m.copiedParses()).isEqualTo(1);
+    assertThat(m.aliasedParses()).isZero();
     assertThat(got.message()).isEqualTo(sent); // copied: the data stays in the message
     assertThat(bytes(got.data())).isEqualTo(sent.getChunk().getData());
     got.close();

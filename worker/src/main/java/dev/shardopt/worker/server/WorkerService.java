@@ -119,6 +119,11 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
     return wire.aliasedParses();
   }
 
+  /** Data-plane messages parsed by copying (see {@code ReceivingMarshaller#copiedParses}). */
+  long copiedParses() {
+    return wire.copiedParses();
+  }
+
   @Override
   public void createShards(CreateShardsRequest request, StreamObserver<CreateShardsResponse> response) {
     unary(response, () -> CreateShardsResponse.newBuilder()

@@ -145,6 +145,19 @@ class ZeroCopyWireTest {
     return out;
   }
 
+  /**
+   * Every one of {@code messages} was parsed, and over gRPC's buffers at least once (a generated
+   * binding never is). Not every one: a message that gRPC hands over without byte buffers is parsed
+   * by copying, correctly; a CI run once saw 3 of 5 WriteParameters chunks over buffers.
+   */
+  private void assertParsedOverBuffers(int messages) {
+    long aliased = harness.service.aliasedParses();
+    long copied = harness.service.copiedParses();
+    assertThat(aliased + copied).as("messages parsed (%d over buffers, %d by copying)", aliased, copied)
+        .isGreaterThanOrEqualTo(messages);
+    assertThat(aliased).as("messages parsed over gRPC's buffers (%d by copying)", copied).isPositive();
+  }
+
   private void assertReleased() throws InterruptedException {
     long end = System.nanoTime() + 5_000_000_000L;
     while (harness.service.wireBuffersHeld() != 0 && System.nanoTime() < end) {
@@ -161,7 +174,7 @@ class ZeroCopyWireTest {
     PushResponse r = send(c, push("models/z", 0, g));
     assertThat(r.getDuplicate()).isFalse();
     assertThat(r.getStep()).isZero();
-    assertThat(harness.service.aliasedParses()).as("chunks parsed without a copy").isGreaterThanOrEqualTo(N / CHUNK);
+    assertParsedOverBuffers(N / CHUNK + 1); // the header message and the chunks
     assertReleased();
     // sgd(1.0) from zeros: the parameters are exactly -g (sign of -0.0 included)
     float[] p = pull(c, "models/z", 1);
@@ -221,7 +234,7 @@ class ZeroCopyWireTest {
     }
     in.onCompleted();
     assertThat(answer.get(30, TimeUnit.SECONDS).getElements()).isEqualTo(N);
-    assertThat(harness.service.aliasedParses()).isGreaterThanOrEqualTo(N / CHUNK);
+    assertParsedOverBuffers(N / CHUNK);
     assertReleased();
     float[] p = pull(c, "models/u", 0);
     for (int i = 0; i < N; i++) {
