@@ -82,9 +82,17 @@ class WorkerServiceFuzzTest {
 
   static final Pipeline sgd = Pipeline.parse("sgd(1.0)");
   static final StepCoordinator COORDINATOR = new StepCoordinator() {
+    /** Updates applied so far, by model, as the real coordinator counts them. */
+    private final java.util.Map<String, Long> updates = new java.util.HashMap<>();
+
     @Override
-    public BarrierDecision decide(String model, long step, long generation, List<BlockStatistics> stats) {
-      return new BarrierDecision(StepDecider.decide(sgd, 0, stats, List.of()), generation, step + 1, 0);
+    public synchronized BarrierDecision decide(String model, long step, long generation, List<BlockStatistics> stats) {
+      // Always deciding update 0 failed models/p at its second accepted push ("decision for update 0 but this
+      // group is at 1"), which a CI campaign reached (input crash-75a2251b...).
+      long t = updates.getOrDefault(model, 0L);
+      var d = StepDecider.decide(sgd, t, stats, List.of());
+      updates.put(model, t + (d.applies() ? 1 : 0));
+      return new BarrierDecision(d, generation, step + 1, 0);
     }
 
     @Override
@@ -278,6 +286,39 @@ class WorkerServiceFuzzTest {
     assertThat(pulled.done.await(10, TimeUnit.SECONDS)).as("a pull of a step already reached answers").isTrue();
     if (pulled.error != null) {
       assertActionable(pulled.error);
+    }
+  }
+
+  /** The harness itself: a model takes accepted pushes one after another (each barrier decides the next update). */
+  @org.junit.jupiter.api.Test
+  void theHarnessDecidesEveryStepsUpdate() throws InterruptedException {
+    String model = "models/harness";
+    RecordingCall<CreateShardsResponse> created = new RecordingCall<>();
+    service.createShards(CreateShardsRequest.newBuilder().setModel(Model.newBuilder().setName(model)
+            .setPipeline(sgd.toProto()).setTrainers(1).addTensors(TensorSpec.newBuilder().setName("w").addShape(3)))
+        .addShards(Shard.newBuilder().setTensor("w").setTensorIndex(0).setLength(3)).build(), created);
+    assertThat(created.error).isNull();
+    try {
+      for (long step = 0; step < 3; step++) {
+        RecordingCall<PushResponse> pushed = new RecordingCall<>();
+        StreamObserver<PushRequest> in = service.push(pushed);
+        in.onNext(PushRequest.newBuilder().setHeader(PushHeader.newBuilder().setModel(model).setStep(step)).build());
+        in.onNext(PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor("w")
+            .setData(TensorBytes.encode(new float[] {1, 2, 4}, 0, 3))).build());
+        in.onCompleted();
+        assertThat(pushed.done.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(pushed.error).as("push of step %d", step).isNull();
+      }
+      RecordingCall<PullResponse> pulled = new RecordingCall<>();
+      service.pull(PullRequest.newBuilder().setModel(model).setMinStep(3).build(), pulled);
+      assertThat(pulled.done.await(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(pulled.error).isNull();
+      float[] w = new float[3];
+      TensorBytes.decode(pulled.messages().get(0).getChunk().getData(), w, 0);
+      assertThat(pulled.messages().get(0).getStep()).isEqualTo(3);
+      assertThat(w).containsExactly(-3f, -6f, -12f); // three sgd(1.0) steps from zeros
+    } finally {
+      store.drop(model);
     }
   }
 
