@@ -82,14 +82,15 @@ class WorkerServiceFuzzTest {
 
   static final Pipeline sgd = Pipeline.parse("sgd(1.0)");
   static final StepCoordinator COORDINATOR = new StepCoordinator() {
-    /** Updates applied so far, by model, as the real coordinator counts them. */
+    /** Updates applied so far, by model, as the real coordinator counts them (shared by every test of the harness). */
     private final java.util.Map<String, Long> updates = new java.util.HashMap<>();
 
     @Override
     public synchronized BarrierDecision decide(String model, long step, long generation, List<BlockStatistics> stats) {
       // Always deciding update 0 failed models/p at its second accepted push ("decision for update 0 but this
       // group is at 1"), which a CI campaign reached (input crash-75a2251b...).
-      long t = updates.getOrDefault(model, 0L);
+      // step 0 is a new model's first (tests drop a model and create one of the same name)
+      long t = step == 0 ? 0 : updates.getOrDefault(model, 0L);
       var d = StepDecider.decide(sgd, t, stats, List.of());
       updates.put(model, t + (d.applies() ? 1 : 0));
       return new BarrierDecision(d, generation, step + 1, 0);
