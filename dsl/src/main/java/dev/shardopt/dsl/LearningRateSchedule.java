@@ -29,9 +29,8 @@ public record LearningRateSchedule(double lr, long warmupSteps, Decay decay) {
   /** The learning rate of the update that follows {@code t} applied updates. */
   /**
    * The cosine factor {@code (1+cos)/2} is formed before it scales {@code lr - minLr}: it lies in
-   * [0, 1], so the result lies between lr and minLr and stays finite for any finite pair (the
-   * product first overflowed to -inf for {@code minLr} near {@code Double.MAX_VALUE}); halving is
-   * exact, so ordinary values give the same bits either way.
+   * [0, 1] (the product first overflowed to -inf for {@code minLr} near {@code Double.MAX_VALUE});
+   * halving is exact, so ordinary values give the same bits either way. See {@link #cosine}.
    */
   public double at(long t) {
     if (t < 0) {
@@ -45,7 +44,7 @@ public record LearningRateSchedule(double lr, long warmupSteps, Decay decay) {
       return lr;
     } else if (decay instanceof Decay.Cosine c) {
       double p = Math.min((double) tau / (c.totalSteps() - warmupSteps), 1.0);
-      return c.minLr() + (lr - c.minLr()) * ((1 + Math.cos(Math.PI * p)) / 2);
+      return cosine(c.minLr(), lr, Math.PI * p);
     } else if (decay instanceof Decay.StepDecay s) {
       return lr * Math.pow(s.gamma(), (double) (tau / s.every()));
     } else if (decay instanceof Decay.ExponentialDecay e) {
@@ -62,13 +61,25 @@ public record LearningRateSchedule(double lr, long warmupSteps, Decay decay) {
             // The next cycle is longer than any long tau, so it holds inCycle; its length only
             // enters the cosine as a double.
             double next = (double) cycle * r.mult();
-            return r.minLr() + (lr - r.minLr()) * ((1 + Math.cos(Math.PI * inCycle / next)) / 2);
+            return cosine(r.minLr(), lr, Math.PI * inCycle / next);
           }
           cycle *= r.mult();
         }
       }
-      return r.minLr() + (lr - r.minLr()) * ((1 + Math.cos(Math.PI * inCycle / cycle)) / 2);
+      return cosine(r.minLr(), lr, Math.PI * inCycle / cycle);
     }
     throw new AssertionError(decay);
+  }
+
+  /**
+   * {@code minLr + (lr - minLr) * ((1 + cos(angle)) / 2)}, PyTorch's arithmetic. The exact value lies
+   * between lr and minLr, but the rounded sum can pass the larger by an ulp; where that passes
+   * {@code Double.MAX_VALUE} (lr or minLr within an ulp of it: {@code sgd(1.7976931348623157e308)
+   * .cosine(255, 6.062716103411431e307)} at step 0) it is the larger of the two instead of infinity.
+   * Every finite result keeps its bits.
+   */
+  private static double cosine(double minLr, double lr, double angle) {
+    double v = minLr + (lr - minLr) * ((1 + Math.cos(angle)) / 2);
+    return Double.isInfinite(v) ? Math.max(lr, minLr) : v;
   }
 }

@@ -117,6 +117,20 @@ class DslFuzzFindingsTest {
   }
 
   @Test
+  void cosineFromLrAtDoubleMaxIsDoubleMaxNotInfinity() {
+    // CI's campaign (input crash-887d403a...): minLr + (lr - minLr) rounded past Double.MAX_VALUE at step 0.
+    Pipeline p = Pipeline.parse("sgd(1.7976931348623157e308).cosine(255, 6.062716103411431e307)");
+    double lr = 1.7976931348623157e308;
+    double minLr = 6.062716103411431e307;
+    assertThat(minLr + (lr - minLr)).isInfinite(); // the arithmetic itself, without the guard
+    assertThat(p.learningRate(0)).isEqualTo(Double.MAX_VALUE);
+    assertThat(p.learningRate(255)).isEqualTo(minLr + (lr - minLr) * 0.0).isEqualTo(minLr);
+    assertThat(p.learningRate(100)).isFinite().isBetween(minLr, Double.MAX_VALUE);
+    assertThat(Pipeline.parse("sgd(1.7976931348623157e308).cosineRestarts(10, 2, 6.062716103411431e307)")
+        .learningRate(10)).isEqualTo(Double.MAX_VALUE); // a new cycle starts from lr too
+  }
+
+  @Test
   void cosineRestartsWithMult2To62PastTheFirstCycleIsNoArithmeticException() {
     // Math.multiplyExact(period, mult) threw ArithmeticException once tau passed the first cycle.
     Pipeline p = Pipeline.parse("sgd(1.0).cosineRestarts(4, 4611686018427387904)");
