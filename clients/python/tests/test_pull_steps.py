@@ -12,7 +12,7 @@ import numpy as np
 
 import shardopt
 from shardopt.v1 import service_pb2 as pb, service_pb2_grpc as rpc
-from test_shard_map import MODEL, Coordinator, serve
+from test_shard_map import MODEL, Coordinator, FakeServersTest
 
 
 def values_at(step, offset):
@@ -51,19 +51,7 @@ def split_map(a, b):
     return m
 
 
-class PullStepsTest(unittest.TestCase):
-    def setUp(self):
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            s.stop(None)
-
-    def start(self, servicer):
-        server, address = serve(servicer)
-        self.servers.append(server)
-        return address
-
+class PullStepsTest(FakeServersTest):
     def model(self, first, second):
         a, b = self.start(first), self.start(second)
         m = split_map(a, b)

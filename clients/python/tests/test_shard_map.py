@@ -95,7 +95,9 @@ def serve(servicer):
     return server, "127.0.0.1:%d" % port
 
 
-class ShardMapTest(unittest.TestCase):
+class FakeServersTest(unittest.TestCase):
+    """A test case whose fake servers (``start``) are stopped after each test."""
+
     def setUp(self):
         self.servers = []
 
@@ -107,6 +109,9 @@ class ShardMapTest(unittest.TestCase):
         server, address = serve(servicer)
         self.servers.append(server)
         return address
+
+
+class ShardMapTest(FakeServersTest):
 
     def connect(self, maps, failover_wait=10.0):
         coordinator = Coordinator(maps)
