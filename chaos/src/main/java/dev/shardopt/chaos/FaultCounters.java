@@ -33,6 +33,11 @@ public final class FaultCounters {
     return faults.getOrDefault(kind, new ConcurrentHashMap<>()).values().stream().mapToLong(LongAdder::sum).sum();
   }
 
+  /** Faults of every kind injected into calls of any method. */
+  public long total() {
+    return faults.values().stream().flatMap(m -> m.values().stream()).mapToLong(LongAdder::sum).sum();
+  }
+
   /** Calls of {@code method} the proxy received, with a fault or without. */
   public long calls(String method) {
     LongAdder a = calls.get(method);

@@ -23,6 +23,13 @@ public final class ClusterProcesses implements AutoCloseable {
   private final List<String> prefix;
   private final List<Process> processes = new ArrayList<>();
 
+  /** A loopback port free now, for a server started later (a proxy in front of it, an advertised address). */
+  public static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
   /** @param heap the JVMs' -Xmx, e.g. "256m" */
   public ClusterProcesses(String heap) {
     this(heap, List.of());

@@ -16,7 +16,6 @@ import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.kernel.ParallelApply;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,17 +39,11 @@ class WorkerAdvertiseTest {
     processes.close();
   }
 
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
   @Test
   void aWorkerReachedThroughAProxyRegistersTheProxysAddress() throws Exception {
     List<String> log = new ArrayList<>();
     String coordinator = processes.start(log, "coordinator", "--port", "0", "--heartbeat-ms", "100");
-    String advertised = "127.0.0.1:" + freePort();
+    String advertised = "127.0.0.1:" + ClusterProcesses.freePort();
     String bound = processes.start(log, "worker", "--port", "0", "--coordinator", coordinator, "--threads", "1",
         "--advertise", advertised);
     assertThat(bound).isNotEqualTo(advertised);

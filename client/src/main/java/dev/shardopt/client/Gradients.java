@@ -5,10 +5,8 @@ import dev.shardopt.engine.BlockStatistics;
 import dev.shardopt.engine.StepDecider;
 import dev.shardopt.engine.kernel.ReductionBlocks;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /** Client-side checks and statistics of a gradient before it is pushed. Plain functions. */
 final class Gradients {
@@ -27,34 +25,19 @@ final class Gradients {
     if (gradient == null) {
       throw new IllegalArgumentException("the gradient of model '" + model + "' must not be null");
     }
-    Set<String> names = new HashSet<>();
-    List<String> missing = new ArrayList<>();
-    for (TensorInfo t : tensors) {
-      names.add(t.name());
-      float[] g = gradient.get(t.name());
-      if (g == null) {
-        missing.add(t.name());
-        continue;
-      }
-      if (g.length != t.elements()) {
-        throw new IllegalArgumentException(
-            "the gradient of tensor " + t.describe() + " of model '" + model + "' has " + g.length
-                + " elements, expected " + t.elements());
-      }
-    }
-    for (String name : gradient.keySet()) {
-      if (!names.contains(name)) {
-        throw new IllegalArgumentException(
-            "the gradient has tensor '" + name + "', which model '" + model
-                + "' does not have; its tensors are " + tensors.stream().map(TensorInfo::name).toList());
-      }
-    }
-    if (!missing.isEmpty()) {
-      TensorInfo first = tensors.stream().filter(t -> t.name().equals(missing.get(0))).findFirst().get();
-      throw new IllegalArgumentException(
-          "the gradient of model '" + model + "' lacks tensor" + (missing.size() > 1 ? "s " : " ")
-              + missing + " (got none, expected " + first.elements() + " elements for '"
-              + first.name() + "'); a push carries every tensor of the model, frozen ones included");
+    ArraysMismatch m = ArraysMismatch.find(tensors, gradient).orElse(null);
+    if (m instanceof ArraysMismatch.WrongLength w) {
+      throw new IllegalArgumentException("the gradient of tensor " + w.tensor().describe() + " of model '" + model
+          + "' has " + w.length() + " elements, expected " + w.tensor().elements());
+    } else if (m instanceof ArraysMismatch.Unknown u) {
+      throw new IllegalArgumentException("the gradient has tensor '" + u.name() + "', which model '" + model
+          + "' does not have; its tensors are " + tensors.stream().map(TensorInfo::name).toList());
+    } else if (m instanceof ArraysMismatch.Missing x) {
+      TensorInfo first = x.tensors().get(0);
+      throw new IllegalArgumentException("the gradient of model '" + model + "' lacks tensor"
+          + (x.tensors().size() > 1 ? "s " : " ") + x.tensors().stream().map(TensorInfo::name).toList()
+          + " (got none, expected " + first.elements() + " elements for '" + first.name()
+          + "'); a push carries every tensor of the model, frozen ones included");
     }
   }
 

@@ -3,7 +3,6 @@ package dev.shardopt.cli.chaos;
 import dev.shardopt.chaos.GrpcFaultProxy;
 import dev.shardopt.chaos.ProcessFaults;
 import dev.shardopt.cli.ClusterProcesses;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -62,7 +61,7 @@ final class ChaosCluster implements AutoCloseable {
 
   /** Starts one more worker behind a new proxy (a new identity: the coordinator gives it a new name). */
   Member addWorker() throws Exception {
-    int proxyPort = freePort();
+    int proxyPort = ClusterProcesses.freePort();
     String bound = processes.start(log, "worker", "--port", "0", "--coordinator", coordinator, "--threads", "1",
         "--advertise", "127.0.0.1:" + proxyPort);
     Member m = new Member(processes.last(), GrpcFaultProxy.start(bound, proxyPort));
@@ -117,8 +116,7 @@ final class ChaosCluster implements AutoCloseable {
   long proxyFaults() {
     long n = 0;
     for (Member m : members) {
-      n += m.proxy().counters().snapshot().values().stream().flatMap(x -> x.values().stream())
-          .mapToLong(Long::longValue).sum();
+      n += m.proxy().counters().total();
     }
     return n;
   }
@@ -127,12 +125,6 @@ final class ChaosCluster implements AutoCloseable {
   String log() {
     synchronized (log) {
       return String.join("\n", log);
-    }
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
     }
   }
 

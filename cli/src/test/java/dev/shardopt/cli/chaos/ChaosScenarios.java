@@ -310,20 +310,9 @@ final class ChaosScenarios {
       model.delete();
 
       Map<String, float[]> ref = REFERENCES.computeIfAbsent(steps, SyncWorkload::reference);
-      long differing = 0;
-      double maxDiff = 0;
-      for (Map.Entry<String, float[]> e : ref.entrySet()) {
-        float[] want = e.getValue();
-        float[] got = pulled.get(e.getKey());
-        for (int i = 0; i < want.length; i++) {
-          if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i])) {
-            differing++;
-            maxDiff = Math.max(maxDiff, Math.abs((double) want[i] - got[i]));
-          }
-        }
-      }
+      ParameterDifference diff = ParameterDifference.between(ref, pulled);
       return new RunResult(scenario, seed, steps, injected, pulled.step(), described.getUpdatesApplied(), copies,
-          described.getDuplicates(), differing, maxDiff);
+          described.getDuplicates(), diff.differing(), diff.max());
     }
   }
 

@@ -6,7 +6,6 @@ import dev.shardopt.chaos.GrpcFaultProxy;
 import dev.shardopt.chaos.MethodMatch;
 import dev.shardopt.chaos.ProcessFaults;
 import dev.shardopt.cli.ClusterProcesses;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,7 +87,7 @@ final class PartitionCluster implements AutoCloseable {
   /** Starts one more worker between two new proxies (a new identity: the coordinator names it anew). */
   Member addWorker() throws Exception {
     GrpcFaultProxy toCoordinator = GrpcFaultProxy.start(coordinator);
-    int frontPort = freePort();
+    int frontPort = ClusterProcesses.freePort();
     String bound;
     try {
       bound = processes.start(log, "worker", "--port", "0", "--coordinator", toCoordinator.address(),
@@ -132,8 +131,7 @@ final class PartitionCluster implements AutoCloseable {
     long n = 0;
     for (Member m : members) {
       for (GrpcFaultProxy p : List.of(m.front(), m.toCoordinator())) {
-        n += p.counters().snapshot().values().stream().flatMap(x -> x.values().stream())
-            .mapToLong(Long::longValue).sum();
+        n += p.counters().total();
       }
     }
     return n;
@@ -143,12 +141,6 @@ final class PartitionCluster implements AutoCloseable {
   String log() {
     synchronized (log) {
       return String.join("\n", log);
-    }
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
     }
   }
 

@@ -174,8 +174,9 @@ class PartitionTest {
       Model end = model.describe();
       List<Long> copies = copyUpdates(watcher.model(id).shardMap(), model.name());
       model.delete();
+      ParameterDifference diff = ParameterDifference.between(reference, pulled);
       RunResult r = new RunResult("coordinator-calls", seed, STEPS, faults, pulled.step(), end.getUpdatesApplied(),
-          copies, end.getDuplicates(), differing(pulled), maxDifference(pulled));
+          copies, end.getDuplicates(), diff.differing(), diff.max());
       String faultKinds = faultKinds();
       System.out.println("partition: " + id + ": " + r + "; faults by kind " + faultKinds + "\n partition: "
           + String.join("\n partition: ", cluster.log().lines().filter(l -> l.contains("re-replication")
@@ -375,8 +376,9 @@ class PartitionTest {
       List<Long> copies = copyUpdates(after, model.name());
       Model whilePartitioned = described.get(30, TimeUnit.SECONDS);
       model.delete();
+      ParameterDifference diff = ParameterDifference.between(reference, pulled);
       RunResult result = new RunResult(scenario, seed, STEPS, blackholed, pulled.step(), end.getUpdatesApplied(),
-          copies, end.getDuplicates(), differing(pulled), maxDifference(pulled));
+          copies, end.getDuplicates(), diff.differing(), diff.max());
       System.out.println("partition: " + String.join("\n partition: ", notes.stream().filter(n -> n.startsWith(id))
           .toList()));
       return new Outcome(result, victim, end.getReplication().getLostWorkersList(), victimName, refusal, progress[0],
@@ -387,32 +389,6 @@ class PartitionTest {
 
   private static String oneLine(ModelProgress p) {
     return "step " + p.getStep() + ", updates " + p.getUpdatesApplied() + ", pushes " + p.getPushes();
-  }
-
-  private long differing(PulledParameters pulled) {
-    long n = 0;
-    for (Map.Entry<String, float[]> e : reference.entrySet()) {
-      float[] want = e.getValue();
-      float[] got = pulled.get(e.getKey());
-      for (int i = 0; i < want.length; i++) {
-        if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i])) {
-          n++;
-        }
-      }
-    }
-    return n;
-  }
-
-  private double maxDifference(PulledParameters pulled) {
-    double max = 0;
-    for (Map.Entry<String, float[]> e : reference.entrySet()) {
-      float[] want = e.getValue();
-      float[] got = pulled.get(e.getKey());
-      for (int i = 0; i < want.length; i++) {
-        max = Math.max(max, Math.abs((double) want[i] - got[i]));
-      }
-    }
-    return max;
   }
 
   /**

@@ -71,8 +71,9 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
 
   @Override
   public Received<M> parse(InputStream stream) {
-    if (stream instanceof WireBytes w && w.unread()) {
-      return parseAliasing(w.message());
+    byte[] whole = stream instanceof WireBytes w ? w.unreadMessage() : null;
+    if (whole != null) {
+      return parseAliasing(whole);
     }
     if (stream instanceof Detachable d && stream instanceof HasByteBuffer h && h.byteBufferSupported()
         && stream.markSupported()) {

@@ -14,15 +14,8 @@ public final class WireBytes extends ByteArrayInputStream implements KnownLength
     super(message);
   }
 
-  /** The message's bytes, whole: only before any of the stream has been read. */
-  byte[] message() {
-    if (pos != 0 || mark != 0) {
-      throw new IllegalStateException("the stream was read before parsing");
-    }
-    return buf;
-  }
-
-  boolean unread() {
-    return pos == 0 && mark == 0;
+  /** The message's bytes, whole, when none of the stream has been read yet; else null. */
+  byte[] unreadMessage() {
+    return pos == 0 && mark == 0 ? buf : null;
   }
 }

@@ -145,24 +145,7 @@ class PullBufferReuseTest {
   private void push(int n, long step) throws Exception {
     float[] g = gradient(n, step);
     CompletableFuture<PushResponse> answer = new CompletableFuture<>();
-    StreamObserver<PushRequest> in = WorkerGrpc.newStub(channel).push(new StreamObserver<>() {
-      PushResponse last;
-
-      @Override
-      public void onNext(PushResponse value) {
-        last = value;
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        answer.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {
-        answer.complete(last);
-      }
-    });
+    StreamObserver<PushRequest> in = WorkerGrpc.newStub(channel).push(LastAnswer.into(answer));
     in.onNext(PushRequest.newBuilder().setHeader(PushHeader.newBuilder().setModel(MODEL).setStep(step)).build());
     for (int at = 0; at < n; at += CHUNK) {
       in.onNext(PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor("w").setOffset(at)

@@ -110,31 +110,10 @@ class ZeroCopyWireTest {
 
   private static PushResponse send(ManagedChannel c, List<PushRequest> messages) throws Exception {
     CompletableFuture<PushResponse> answer = new CompletableFuture<>();
-    StreamObserver<PushRequest> in = WorkerGrpc.newStub(c).push(observer(answer));
+    StreamObserver<PushRequest> in = WorkerGrpc.newStub(c).push(LastAnswer.into(answer));
     messages.forEach(in::onNext);
     in.onCompleted();
     return answer.get(30, TimeUnit.SECONDS);
-  }
-
-  private static <T> StreamObserver<T> observer(CompletableFuture<T> answer) {
-    return new StreamObserver<>() {
-      T last;
-
-      @Override
-      public void onNext(T value) {
-        last = value;
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        answer.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {
-        answer.complete(last);
-      }
-    };
   }
 
   private float[] pull(ManagedChannel c, String model, long step) {
@@ -200,7 +179,7 @@ class ZeroCopyWireTest {
     assertThat(refused.getStatus().getDescription()).contains("3 bytes, which is not a whole number");
     assertReleased();
     // cancelled by the client half way
-    StreamObserver<PushRequest> in = WorkerGrpc.newStub(c).push(observer(new CompletableFuture<>()));
+    StreamObserver<PushRequest> in = WorkerGrpc.newStub(c).push(LastAnswer.into(new CompletableFuture<>()));
     List<PushRequest> messages = push("models/z", 0, g);
     for (int i = 0; i < 3; i++) {
       in.onNext(messages.get(i));
@@ -223,7 +202,7 @@ class ZeroCopyWireTest {
     ManagedChannel c = serve(harness.service.definition());
     float[] v = gradient(3);
     CompletableFuture<WriteParametersResponse> answer = new CompletableFuture<>();
-    StreamObserver<TensorChunk> in = WorkerGrpc.newStub(c).writeParameters(observer(answer));
+    StreamObserver<TensorChunk> in = WorkerGrpc.newStub(c).writeParameters(LastAnswer.into(answer));
     for (int at = 0; at < N; at += CHUNK) {
       TensorChunk.Builder chunk = TensorChunk.newBuilder().setTensor("w").setOffset(at)
           .setData(TensorBytes.encode(v, at, Math.min(CHUNK, N - at)));
@@ -291,7 +270,7 @@ class ZeroCopyWireTest {
   private static Status rawPush(ManagedChannel c, byte[]... messages) throws Exception {
     ClientCall<byte[], byte[]> call = c.newCall(RAW_PUSH, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS));
     CompletableFuture<byte[]> answer = new CompletableFuture<>();
-    StreamObserver<byte[]> in = ClientCalls.asyncClientStreamingCall(call, observer(answer));
+    StreamObserver<byte[]> in = ClientCalls.asyncClientStreamingCall(call, LastAnswer.into(answer));
     for (byte[] m : messages) {
       in.onNext(m);
     }
