@@ -118,10 +118,12 @@ public final class WatchCommand implements Callable<Integer> {
         long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(intervalMillis);
         state.add(sampler.sample(state));
         ClusterView view = state.view();
+        screen.followResize();
         screen.draw(layout.lines(view, screen.width(), screen.height()));
         TerminalScreen.Input input;
         while ((input = screen.awaitKey(Math.max(0, (next - System.nanoTime()) / 1_000_000L)))
             == TerminalScreen.Input.RESIZED) {
+          screen.followResize();
           screen.draw(layout.lines(view, screen.width(), screen.height()));
         }
         if (input == TerminalScreen.Input.QUIT) {

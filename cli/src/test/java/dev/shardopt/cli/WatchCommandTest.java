@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code shardopt watch} against a real cluster (a coordinator and two workers, each its own JVM)
  * while one trainer pushes a step every 40 ms: in a real terminal (tmux runs it; {@code tmux
- * capture-pane} reads the screen; {@code q} and Ctrl-C end it) and with its output in a pipe (plain lines).
+ * capture-pane} reads the screen; {@code resize-window} makes it smaller; {@code q} and Ctrl-C end it) and with its
+ * output in a pipe (plain lines).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class WatchCommandTest {
@@ -123,6 +124,15 @@ class WatchCommandTest {
       assertThat(Double.parseDouble(row.group(2))).isGreaterThan(0);
       assertThat(row.group(3)).isEqualTo("0"); // no skipped steps
       assertThat(row.group(4)).isEqualTo("0"); // no duplicates
+
+      // a smaller terminal (SIGWINCH): 10 lines do not fit in 6, every line is cut to 60 columns
+      tmux.run("resize-window", "-t", "watch", "-x", "60", "-y", "6");
+      String small = tmux.awaitScreen(s -> s.contains("more lines: make the terminal taller"), 20);
+      List<String> rows = small.lines().toList();
+      assertThat(rows).hasSize(6);
+      assertThat(rows.get(0)).hasSize(60).startsWith("shardopt watch  coordinator " + coordinator);
+      assertThat(rows.get(5)).isEqualTo("(5 more lines: make the terminal taller)");
+      assertThat(rows).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(60));
 
       assertThat(tmux.quitWith("q", 20)).isEqualTo(0);
     }

@@ -1,5 +1,6 @@
 package dev.shardopt.cli.watch;
 
+import java.io.IOError;
 import java.io.IOException;
 import java.util.List;
 import org.jline.terminal.Attributes;
@@ -25,6 +26,8 @@ public final class TerminalScreen implements AutoCloseable {
   private final Display display;
   private volatile boolean interrupted;
   private volatile boolean resized;
+  /** Read at the start and after each SIGWINCH only: without JLine's JNI provider each read runs {@code stty}. */
+  private Size size;
 
   public TerminalScreen(Terminal terminal) {
     this.terminal = terminal;
@@ -36,7 +39,7 @@ public final class TerminalScreen implements AutoCloseable {
     terminal.puts(Capability.cursor_invisible);
     terminal.flush();
     this.display = new Display(terminal, true);
-    Size size = terminal.getSize();
+    this.size = terminal.getSize();
     display.resize(size.getRows(), size.getColumns());
   }
 
@@ -46,21 +49,35 @@ public final class TerminalScreen implements AutoCloseable {
   }
 
   public int width() {
-    return Math.max(20, terminal.getWidth());
+    return Math.max(20, size.getColumns());
   }
 
   public int height() {
-    return Math.max(3, terminal.getHeight());
+    return Math.max(3, size.getRows());
+  }
+
+  /**
+   * Reads the terminal's size again if it changed since the last call ({@link Input#RESIZED}), so that
+   * {@link #width} and {@link #height} are the ones the next {@link #draw} fills.
+   */
+  public void followResize() {
+    if (resized) {
+      resized = false;
+      try {
+        size = terminal.getSize();
+      } catch (IOError e) {
+        if (!interrupted) {
+          throw e;
+        }
+        // Ctrl-C killed JLine's stty as well (no JNI provider); the next awaitKey quits
+      }
+      display.clear();
+      display.resize(size.getRows(), size.getColumns());
+    }
   }
 
   /** Shows {@code lines} (each at most {@link #width} long), changing only what differs from the last screen. */
   public void draw(List<String> lines) {
-    if (resized) {
-      resized = false;
-      Size size = terminal.getSize();
-      display.clear();
-      display.resize(size.getRows(), size.getColumns());
-    }
     display.update(lines.stream().map(AttributedString::new).toList(), 0);
     terminal.flush();
   }
