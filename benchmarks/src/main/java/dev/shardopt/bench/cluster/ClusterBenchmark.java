@@ -69,8 +69,8 @@ import java.util.concurrent.TimeoutException;
  * timeout, and a watchdog halts the JVM if the whole run overruns. Progress goes to stderr, the
  * markdown report to stdout (and to {@code --out=FILE}).
  *
- * <p>Options ({@code --name=value}): {@code reps} (7), {@code warmup} (3), {@code d-reps} (3),
- * {@code d-warmup} (1), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d,i,s; p: the
+ * <p>Options ({@code --name=value}): {@code reps} (7), {@code warmup} (3), {@code d-reps} (7),
+ * {@code d-warmup} (2), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d,i,s; p: the
  * single-thread cost of each step a push or pull adds to the transport, see {@link CopyCosts}),
  * {@code scale-params} (25000000), {@code s-reps} (5), {@code s-warmup} (1),
  * {@code timeout-min} (30), {@code out} (none), {@code chunk-bytes} (4194304: the chunk size of
@@ -125,8 +125,8 @@ public final class ClusterBenchmark {
       Options o = new Options(
           Integer.parseInt(m.getOrDefault("reps", "7")),
           Integer.parseInt(m.getOrDefault("warmup", "3")),
-          Integer.parseInt(m.getOrDefault("d-reps", "3")),
-          Integer.parseInt(m.getOrDefault("d-warmup", "1")),
+          Integer.parseInt(m.getOrDefault("d-reps", "7")),
+          Integer.parseInt(m.getOrDefault("d-warmup", "2")),
           Long.parseLong(m.getOrDefault("adam-params", "100000000")),
           List.of(m.getOrDefault("sections", "a,b,c,p,k,d,i,s").split(",")),
           Integer.parseInt(m.getOrDefault("timeout-min", "30")),
