@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -364,7 +365,7 @@ final class WorkerCalls {
         }
         long max = assembler.steps().values().stream().mapToLong(Long::longValue).max().orElse(min);
         log.debug("pull of {}: {}; pulling the workers behind again at step {}", model, assembler.describeSteps(), max);
-        behind = new java.util.TreeSet<>();
+        behind = new TreeSet<>();
         for (Map.Entry<String, Long> w : assembler.steps().entrySet()) {
           if (w.getValue() < max) {
             behind.add(w.getKey());

@@ -26,11 +26,11 @@ public record LearningRateSchedule(double lr, long warmupSteps, Decay decay) {
     }
   }
 
-  /** The learning rate of the update that follows {@code t} applied updates. */
   /**
-   * The cosine factor {@code (1+cos)/2} is formed before it scales {@code lr - minLr}: it lies in
-   * [0, 1] (the product first overflowed to -inf for {@code minLr} near {@code Double.MAX_VALUE});
-   * halving is exact, so ordinary values give the same bits either way. See {@link #cosine}.
+   * The learning rate of the update that follows {@code t} applied updates. The cosine factor
+   * {@code (1+cos)/2} is formed before it scales {@code lr - minLr}: it lies in [0, 1] (the product
+   * first overflowed to -inf for {@code minLr} near {@code Double.MAX_VALUE}); halving is exact, so
+   * ordinary values give the same bits either way. See {@link #cosine}.
    */
   public double at(long t) {
     if (t < 0) {

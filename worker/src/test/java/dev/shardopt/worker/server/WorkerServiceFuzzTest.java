@@ -274,8 +274,8 @@ class WorkerServiceFuzzTest {
       after = snapshot();
       assertThat(after).as("a push that was not accepted changed the model").isEqualTo(before);
     } else {
-      PushResponse r = pushed.messages().get(0);
       assertThat(pushed.messages()).hasSize(1);
+      PushResponse r = pushed.messages().get(0);
       assertThat(r.getModelStep()).isIn(current, current + 1);
       if (r.getDuplicate()) {
         after = snapshot();
