@@ -40,13 +40,18 @@ final class BenchProcess {
 
   /** Reads all of {@code in} into {@code buf} (one copy) and closes it; the byte count. */
   static int readMessage(InputStream in, byte[] buf) throws IOException {
+    return readMessage(in, buf, 0, buf.length);
+  }
+
+  /** Reads all of {@code in}, at most {@code max} bytes, into {@code buf} from {@code at} (one copy) and closes it; the byte count. */
+  static int readMessage(InputStream in, byte[] buf, int at, int max) throws IOException {
     int n = 0;
     int r;
-    while (n < buf.length && (r = in.read(buf, n, buf.length - n)) > 0) {
+    while (n < max && (r = in.read(buf, at + n, max - n)) > 0) {
       n += r;
     }
     if (in.read() >= 0) {
-      throw new IllegalStateException("message larger than " + buf.length + " bytes");
+      throw new IllegalStateException("message larger than " + max + " bytes");
     }
     in.close();
     return n;

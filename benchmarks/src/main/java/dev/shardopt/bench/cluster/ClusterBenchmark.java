@@ -69,11 +69,14 @@ import java.util.concurrent.TimeoutException;
  * timeout, and a watchdog halts the JVM if the whole run overruns. Progress goes to stderr, the
  * markdown report to stdout (and to {@code --out=FILE}).
  *
- * <p>Options ({@code --name=value}): {@code reps} (7), {@code warmup} (3), {@code d-reps} (7),
+ * <p>Options ({@code --name=value}): {@code reps} (15), {@code warmup} (25: Shardopt's push and pull
+ * paths take about 20 rounds of part one to reach their compiled speed, the raw ones about 15; see
+ * {@code rounds}), {@code d-reps} (7),
  * {@code d-warmup} (2), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d,i,s; p: the
  * single-thread cost of each step a push or pull adds to the transport, see {@link CopyCosts}),
  * {@code scale-params} (25000000), {@code s-reps} (5), {@code s-warmup} (1),
- * {@code timeout-min} (30), {@code out} (none), {@code chunk-bytes} (4194304: the chunk size of
+ * {@code timeout-min} (30), {@code out} (none), {@code rounds} (false: true lists every measured
+ * round's time under the table), {@code chunk-bytes} (4194304: the chunk size of
  * Shardopt's pushes and pulls in (b)-(d), for what-if runs; the baseline always uses 4 MiB).
  */
 public final class ClusterBenchmark {
@@ -110,9 +113,9 @@ public final class ClusterBenchmark {
   // ---------------------------------------------------------------------------------- options
 
   record Options(int reps, int warmup, int dReps, int dWarmup, long adamParams, List<String> sections,
-      int timeoutMinutes, Path out, int chunkBytes, long scaleParams, int sReps, int sWarmup) {
+      int timeoutMinutes, Path out, int chunkBytes, long scaleParams, int sReps, int sWarmup, boolean rounds) {
     private static final List<String> KEYS = List.of("reps", "warmup", "d-reps", "d-warmup", "adam-params", "sections",
-        "timeout-min", "out", "chunk-bytes", "scale-params", "s-reps", "s-warmup");
+        "timeout-min", "out", "chunk-bytes", "scale-params", "s-reps", "s-warmup", "rounds");
 
     static Options parse(String[] args) {
       Map<String, String> m = new LinkedHashMap<>();
@@ -123,8 +126,8 @@ public final class ClusterBenchmark {
         m.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
       }
       Options o = new Options(
-          Integer.parseInt(m.getOrDefault("reps", "7")),
-          Integer.parseInt(m.getOrDefault("warmup", "3")),
+          Integer.parseInt(m.getOrDefault("reps", "15")),
+          Integer.parseInt(m.getOrDefault("warmup", "25")),
           Integer.parseInt(m.getOrDefault("d-reps", "7")),
           Integer.parseInt(m.getOrDefault("d-warmup", "2")),
           Long.parseLong(m.getOrDefault("adam-params", "100000000")),
@@ -134,11 +137,13 @@ public final class ClusterBenchmark {
           Integer.parseInt(m.getOrDefault("chunk-bytes", String.valueOf(dev.shardopt.rpc.TensorBytes.DEFAULT_CHUNK_BYTES))),
           Long.parseLong(m.getOrDefault("scale-params", "25000000")),
           Integer.parseInt(m.getOrDefault("s-reps", "5")),
-          Integer.parseInt(m.getOrDefault("s-warmup", "1")));
+          Integer.parseInt(m.getOrDefault("s-warmup", "1")),
+          Boolean.parseBoolean(m.getOrDefault("rounds", "false")));
       if (o.reps < 1 || o.reps > 100 || o.warmup < 0 || o.warmup > 100 || o.dReps < 1 || o.dReps > 20
           || o.dWarmup < 0 || o.dWarmup > 20 || o.adamParams < 4 * 8192 || o.timeoutMinutes < 1
           || o.chunkBytes < 4096 || o.chunkBytes > CHUNK_BYTES || o.chunkBytes % 4 != 0
-          || o.scaleParams < 4 * 8192 || o.sReps < 1 || o.sReps > 20 || o.sWarmup < 0 || o.sWarmup > 20) {
+          || o.scaleParams < 4 * 8192 || o.sReps < 1 || o.sReps > 20 || o.sWarmup < 0 || o.sWarmup > 20
+          || !List.of("true", "false").contains(m.getOrDefault("rounds", "false"))) {
         throw new IllegalArgumentException("out-of-range option in " + m);
       }
       return o;
@@ -172,6 +177,8 @@ public final class ClusterBenchmark {
   /** Everything measured, for the report; a series is null when its section did not run. */
   static final class Results {
     Series rawPush, rawPull, protoPush, protoPull, concPush, concPull;
+    /** a1 and a2 with a receiver that keeps the data in a 64 MiB array: what storing it costs the transport. */
+    Series keepPush, keepPull;
     /** (i): a1-a4 on gRPC's in-process transport. */
     Series inProcPush, inProcPull, inProcProtoPush, inProcProtoPull;
     /** (i5): b1 through an embedded cluster on the in-process transport. */
@@ -254,6 +261,12 @@ public final class ClusterBenchmark {
       addSingle(round, s1, r.rawPush, r.rawPull, r.protoPush, r.protoPull);
     }
     if (o.has("a")) {
+      r.keepPush = new Series("a1-keep", "a1, the server copying each message to its place in a 64 MiB array "
+          + "(as a worker keeps a gradient) instead of a reused 4 MiB one", MODEL_B_BYTES);
+      r.keepPull = new Series("a2-keep", "a2, the client copying each message to its place in a 64 MiB array "
+          + "(as a trainer keeps its parameters)", MODEL_B_BYTES);
+      round.add(m -> timed(r.keepPush, m, () -> await(s1.keepPush(MESSAGES_64MIB, OP_TIMEOUT_MS))));
+      round.add(m -> timed(r.keepPull, m, () -> await(s1.keepPull(MESSAGES_64MIB, OP_TIMEOUT_MS))));
       r.concPush = new Series("a5", "baseline push: raw, " + CONCURRENT_STREAMS + " concurrent streams to 2 servers (aggregate)",
           MODEL_B_BYTES * CONCURRENT_STREAMS);
       r.concPull = new Series("a6", "baseline pull: raw, " + CONCURRENT_STREAMS + " concurrent streams from 2 servers (aggregate)",

@@ -58,6 +58,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       marshallers and a handler that discards the data. The payload is pre-encoded, so this adds
  *       protobuf's serialization and parsing (and its allocation of each received {@code bytes}
  *       field) to the transport, but none of Shardopt's float conversion or bookkeeping.
+ *   <li><b>keep</b>: raw, except that the receiver copies each message to its own place in a 64 MiB
+ *       array, as a receiver that keeps the data must (a worker its gradient, a trainer its
+ *       parameters), instead of into a reused 4 MiB array that stays in the cache. The same one
+ *       copy, into memory the cache does not hold.
  * </ul>
  *
  * <p>Both use gRPC flow control the way Shardopt does: the sender produces a message only while
@@ -85,8 +89,7 @@ final class LoopbackSink implements AutoCloseable {
     public Payload parse(InputStream in) {
       try {
         byte[] buf = RECEIVE_BUFFER.get();
-        int n = BenchProcess.readMessage(in, buf);
-        return new Payload(buf, n);
+        return new Payload(buf, BenchProcess.readMessage(in, buf));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
@@ -102,6 +105,51 @@ final class LoopbackSink implements AutoCloseable {
       .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
       .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "Pull"))
       .setRequestMarshaller(RAW).setResponseMarshaller(RAW).build();
+
+  /**
+   * The keep flavour's receiving side: message k of a stream goes to bytes [4 MiB × k, 4 MiB × (k + 1))
+   * of a 64 MiB array, wrapping. One stream at a time per instance (the rows that use it are
+   * single-stream); the array is allocated at the first message.
+   */
+  static final class KeepingMarshaller implements MethodDescriptor.Marshaller<Payload> {
+    static final int KEPT_BYTES = 64 << 20;
+    private byte[] kept;
+    private long next;
+
+    @Override
+    public InputStream stream(Payload p) {
+      return new PayloadStream(p);
+    }
+
+    @Override
+    public Payload parse(InputStream in) {
+      byte[] into;
+      int at;
+      synchronized (this) {
+        if (kept == null) {
+          kept = new byte[KEPT_BYTES];
+        }
+        into = kept;
+        at = (int) (next % KEPT_BYTES);
+        next += CHUNK_BYTES;
+      }
+      try {
+        return new Payload(into, BenchProcess.readMessage(in, into, at, CHUNK_BYTES));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  private final MethodDescriptor<Payload, Payload> keepPush = MethodDescriptor.<Payload, Payload>newBuilder()
+      .setType(MethodDescriptor.MethodType.CLIENT_STREAMING)
+      .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "KeepPush"))
+      .setRequestMarshaller(new KeepingMarshaller()).setResponseMarshaller(RAW).build();
+
+  private final MethodDescriptor<Payload, Payload> keepPull = MethodDescriptor.<Payload, Payload>newBuilder()
+      .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
+      .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "KeepPull"))
+      .setRequestMarshaller(RAW).setResponseMarshaller(new KeepingMarshaller()).build();
 
   /** The payload every message carries: 4 MiB of non-trivial bytes. */
   private static final byte[] DATA = filled(CHUNK_BYTES);
@@ -139,6 +187,8 @@ final class LoopbackSink implements AutoCloseable {
     ServerServiceDefinition raw = ServerServiceDefinition.builder(SERVICE)
         .addMethod(RAW_PUSH, ServerCalls.asyncClientStreamingCall(LoopbackSink::rawPush))
         .addMethod(RAW_PULL, ServerCalls.asyncServerStreamingCall(LoopbackSink::rawPull))
+        .addMethod(keepPush, ServerCalls.asyncClientStreamingCall(LoopbackSink::rawPush))
+        .addMethod(keepPull, ServerCalls.asyncServerStreamingCall(LoopbackSink::rawPull))
         .build();
     if (inProcess) {
       String name = "shardopt-bench-sink-" + IN_PROCESS_NAMES.incrementAndGet();
@@ -270,18 +320,36 @@ final class LoopbackSink implements AutoCloseable {
 
   /** Starts a raw client stream of {@code messages} 4 MiB messages; completes with the bytes the server counted. */
   CompletableFuture<Long> rawPush(int messages, long timeoutMillis) {
-    Payload p = new Payload(DATA, DATA.length);
-    return FlowSender.<Payload, Payload>send(
-        obs -> ClientCalls.asyncClientStreamingCall(channel.newCall(RAW_PUSH, options(timeoutMillis)), obs),
-        Collections.nCopies(messages, p).iterator())
-        .thenApply(r -> ByteBuffer.wrap(r.data(), 0, r.length()).getLong(0));
+    return push(RAW_PUSH, messages, timeoutMillis);
   }
 
   /** Starts a raw server stream of {@code messages} 4 MiB messages; completes with the bytes received. */
   CompletableFuture<Long> rawPull(int messages, long timeoutMillis) {
+    return pull(RAW_PULL, messages, timeoutMillis);
+  }
+
+  /** As {@link #rawPush}, the server keeping every message in its own place of a 64 MiB array. */
+  CompletableFuture<Long> keepPush(int messages, long timeoutMillis) {
+    return push(keepPush, messages, timeoutMillis);
+  }
+
+  /** As {@link #rawPull}, the client keeping every message in its own place of a 64 MiB array. */
+  CompletableFuture<Long> keepPull(int messages, long timeoutMillis) {
+    return pull(keepPull, messages, timeoutMillis);
+  }
+
+  private CompletableFuture<Long> push(MethodDescriptor<Payload, Payload> method, int messages, long timeoutMillis) {
+    Payload p = new Payload(DATA, DATA.length);
+    return FlowSender.<Payload, Payload>send(
+        obs -> ClientCalls.asyncClientStreamingCall(channel.newCall(method, options(timeoutMillis)), obs),
+        Collections.nCopies(messages, p).iterator())
+        .thenApply(r -> ByteBuffer.wrap(r.data(), 0, r.length()).getLong(0));
+  }
+
+  private CompletableFuture<Long> pull(MethodDescriptor<Payload, Payload> method, int messages, long timeoutMillis) {
     Payload req = new Payload(ByteBuffer.allocate(4).putInt(0, messages).array(), 4);
     CountingObserver<Payload> obs = new CountingObserver<>(Payload::length);
-    ClientCalls.asyncServerStreamingCall(channel.newCall(RAW_PULL, options(timeoutMillis)), req, obs);
+    ClientCalls.asyncServerStreamingCall(channel.newCall(method, options(timeoutMillis)), req, obs);
     return obs.done;
   }
 

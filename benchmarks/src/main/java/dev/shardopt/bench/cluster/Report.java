@@ -33,6 +33,10 @@ final class Report {
       row(b, all, r.rawPull, "1.00 (pull ref.)", "", "");
       row(b, all, r.protoPush, times(r.protoPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
       row(b, all, r.protoPull, times(r.protoPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+      if (r.keepPush != null) {
+        row(b, all, r.keepPush, times(r.keepPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
+        row(b, all, r.keepPull, times(r.keepPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
+      }
       if (r.concPush != null) {
         row(b, all, r.concPush, times(r.concPush.mbPerSecond() / r.rawPush.mbPerSecond()) + " a1", "", "");
         row(b, all, r.concPull, times(r.concPull.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2", "", "");
@@ -79,8 +83,12 @@ final class Report {
       } else if (r.rawPush != null) {
         double rp = push.mbPerSecond() / r.rawPush.mbPerSecond();
         double rl = pull.mbPerSecond() / r.rawPull.mbPerSecond();
-        row(b, all, push, times(rp) + " a1", target, met(rp >= ClusterBenchmark.TARGET_B));
-        row(b, all, pull, times(rl) + " a2", target, met(rl >= ClusterBenchmark.TARGET_B));
+        row(b, all, push, times(rp) + " a1" + (r.keepPush == null ? ""
+            : "; " + times(push.mbPerSecond() / r.keepPush.mbPerSecond()) + " a1-keep"), target,
+            met(rp >= ClusterBenchmark.TARGET_B));
+        row(b, all, pull, times(rl) + " a2" + (r.keepPull == null ? ""
+            : "; " + times(pull.mbPerSecond() / r.keepPull.mbPerSecond()) + " a2-keep"), target,
+            met(rl >= ClusterBenchmark.TARGET_B));
         Series alloc = r.pullAlloc.get(w);
         row(b, all, alloc, times(alloc.mbPerSecond() / r.rawPull.mbPerSecond()) + " a2; "
             + times(pull.mbPerSecond() / alloc.mbPerSecond()) + " for the pull into kept arrays", "", "");
@@ -155,6 +163,18 @@ final class Report {
     for (Series s : all) {
       if (s.metered()) {
         b.append("- ").append(s.id).append(": ").append(s.cpu().describe(s.count())).append('\n');
+      }
+    }
+    if (o.rounds()) {
+      // Shows whether the JIT had settled: a series that still falls across its rounds wanted more warm-up.
+      b.append("\nEach measured round's time, in ms, in the order run:\n\n");
+      for (Series s : all) {
+        b.append("- ").append(s.id).append(": ");
+        double[] t = s.samples().seconds();
+        for (int i = 0; i < t.length; i++) {
+          b.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.1f", t[i] * 1e3));
+        }
+        b.append('\n');
       }
     }
     return b.toString();
