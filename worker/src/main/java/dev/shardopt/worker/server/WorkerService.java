@@ -512,7 +512,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
   private Iterator<PullResponse> chunks(ParameterSnapshot snap, int perChunk, LongConsumer sent) {
     List<int[]> plan = new ArrayList<>(); // {shard, chunk}
     for (int i = 0; i < snap.shards().size(); i++) {
-      for (int c = 0; c < snap.chunks().get(i).size(); c++) {
+      for (int c = 0; c < snap.chunkCount(i); c++) {
         plan.add(new int[] {i, c});
       }
     }
@@ -535,7 +535,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
         }
         int[] p = plan.get(next++);
         ShardSpec s = snap.shards().get(p[0]);
-        ByteString data = snap.chunks().get(p[0]).get(p[1]);
+        ByteString data = snap.chunk(p[0], p[1]); // copied out of the parameters now if no pull did yet
         store.countOut(data.size());
         bytes += data.size();
         if (next == plan.size()) {

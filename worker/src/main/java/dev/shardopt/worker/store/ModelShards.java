@@ -21,6 +21,9 @@ import java.util.function.IntFunction;
  *
  * <p>Lock order: this monitor before a protocol's own lock, never the other way round.
  *
+ * <p>Every method that changes the arrays first runs the {@link #beforeChange} hook under this
+ * monitor: pull snapshots that read the live arrays lazily copy out what they still owe.
+ *
  * <p>{@link #close} frees the group's device arrays once no step runs; later calls that need them
  * get NOT_FOUND.
  */
@@ -41,6 +44,7 @@ final class ModelShards implements AutoCloseable {
   private volatile long version;
   private volatile long updatesApplied;
   private volatile long stepsSkipped;
+  private Runnable beforeChange = () -> { }; // guarded by this
 
   /** @param tensorNames every tensor of the model, by index (for messages) */
   ModelShards(String model, List<String> tensorNames, ShardGroup group) {
@@ -59,6 +63,11 @@ final class ModelShards implements AutoCloseable {
     this.generation = generation;
     this.updatesApplied = group.updatesApplied();
     this.stepsSkipped = group.stepsSkipped();
+  }
+
+  /** Runs {@code hook} under this monitor before anything changes the arrays (one hook: the model's snapshot cache). */
+  synchronized void beforeChange(Runnable hook) {
+    beforeChange = hook;
   }
 
   /** The pipeline's accumulate k, which no generation may change. */
@@ -169,6 +178,7 @@ final class ModelShards implements AutoCloseable {
   /** Stages one and two of a step under generation {@code at}. */
   synchronized Prepared prepare(PipelineTimeline.Generation at, List<float[][]> gradients) {
     checkOpen();
+    beforeChange.run();
     switchTo(at);
     ShardGroup.PreparedStep step = group.prepare(gradients);
     return new Prepared(step, step == null ? List.of() : group.statistics(step), at.generation());
@@ -177,6 +187,7 @@ final class ModelShards implements AutoCloseable {
   /** Stage three with the barrier's decision (none when the step only filled the window); the step is complete. */
   synchronized void finish(Prepared p, UpdateDecision decision) {
     checkOpen();
+    beforeChange.run();
     if (p.decides()) {
       if (generation != p.generation()) {
         throw new IllegalStateException("the shards of " + model + " run generation " + generation
@@ -190,6 +201,7 @@ final class ModelShards implements AutoCloseable {
   /** An ASYNC push: all three stages, the decision from the trainer's own statistics. */
   synchronized void applyAsync(PipelineTimeline.Generation at, float[][] gradient, double normSquared, boolean nonFinite) {
     checkOpen();
+    beforeChange.run();
     switchTo(at);
     // No reductions: the decision comes from the trainer's own statistics.
     ShardGroup.PreparedStep step = group.prepare(List.<float[][]>of(gradient), false);
@@ -202,6 +214,7 @@ final class ModelShards implements AutoCloseable {
   /** Overwrites part of shard {@code i}'s array {@code array} (a copy being written: {@link ShardGroup#write}). */
   synchronized void writeArray(int i, int array, int from, float[] values) {
     checkOpen();
+    beforeChange.run();
     group.write(i, array, from, values, 0, values.length);
   }
 
@@ -213,6 +226,7 @@ final class ModelShards implements AutoCloseable {
   /** Overwrites part of shard {@code i}'s parameters (initial upload). */
   synchronized void writeParameters(int i, int from, float[] values) {
     checkOpen();
+    beforeChange.run();
     group.writeParameters(i, from, values);
   }
 
@@ -229,6 +243,9 @@ final class ModelShards implements AutoCloseable {
   /** Frees the shards' device arrays, after the step that may be running; idempotent. */
   @Override
   public synchronized void close() {
+    if (!closed) {
+      beforeChange.run();
+    }
     closed = true;
     group.close();
   }

@@ -8,6 +8,7 @@ import dev.shardopt.engine.ShardSpec;
 import dev.shardopt.engine.TensorShape;
 import dev.shardopt.engine.device.CpuBackend;
 import dev.shardopt.engine.kernel.ParallelApply;
+import dev.shardopt.rpc.TensorBytes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -35,6 +36,12 @@ class SnapshotCacheTest {
     shards.applyAsync(new PipelineTimeline.Generation(0, 0, p), new float[][] {{1, 1, 1, 1, 1}, {1}}, 6, false);
   }
 
+  private static float[] floats(com.google.protobuf.ByteString chunk) {
+    float[] out = new float[chunk.size() / Float.BYTES];
+    TensorBytes.decode(chunk, out, 0);
+    return out;
+  }
+
   /** The parameters after {@code k} steps, computed independently of the cache. */
   private static float[][] expected(long k) {
     return new float[][] {{1 - k, 2 - k, 3 - k, 4 - k, 5 - k}, {9 - k}};
@@ -45,13 +52,13 @@ class SnapshotCacheTest {
     SnapshotCache cache = new SnapshotCache(shards);
     ParameterSnapshot all = cache.snapshot(List.of(), 2);
     ParameterSnapshot again = cache.snapshot(List.of(), 2);
-    assertThat(again.chunks()).isSameAs(all.chunks());
+    assertThat(again.chunk(0, 2)).isSameAs(all.chunk(0, 2));
     assertThat(cache.encodings()).isEqualTo(1);
-    assertThat(all.chunks().get(0)).hasSize(3); // 2 + 2 + 1 elements
+    assertThat(all.chunkCount(0)).isEqualTo(3); // 2 + 2 + 1 elements
     assertThat(TestModels.decode(all)[0]).containsExactly(1, 2, 3, 4, 5);
     ParameterSnapshot b = cache.snapshot(List.of("b"), 2);
     assertThat(b.shards()).extracting(ShardSpec::name).containsExactly("b");
-    assertThat(b.chunks().get(0)).isSameAs(all.chunks().get(1));
+    assertThat(b.chunk(0, 0)).isSameAs(all.chunk(1, 0));
     assertThat(cache.encodings()).isEqualTo(1);
     assertThat(cache.referenced()).isEqualTo(3);
     // the next version is encoded anew
@@ -60,6 +67,56 @@ class SnapshotCacheTest {
     assertThat(next.step()).isEqualTo(1);
     assertThat(TestModels.decode(next)[1]).containsExactly(8f);
     assertThat(cache.encodings()).isEqualTo(2);
+  }
+
+  @Test
+  void chunksAreCopiedWhenFirstTakenOncePerVersion() {
+    SnapshotCache cache = new SnapshotCache(shards);
+    ParameterSnapshot first = cache.snapshot(List.of(), 2);
+    ParameterSnapshot second = cache.snapshot(List.of(), 2);
+    assertThat(cache.chunksCopied()).as("nothing copied before a pull takes a chunk").isZero();
+    assertThat(floats(first.chunk(0, 1))).containsExactly(3, 4);
+    assertThat(cache.chunksCopied()).isEqualTo(1);
+    assertThat(floats(second.chunk(0, 1))).containsExactly(3, 4);
+    assertThat(cache.chunksCopied()).as("the second pull takes the first one's copy").isEqualTo(1);
+    assertThat(TestModels.decode(second)).isDeepEqualTo(expected(0));
+    assertThat(cache.chunksCopied()).isEqualTo(CHUNKS_PER_VERSION);
+  }
+
+  @Test
+  void aSnapshotTakenBeforeAStepHoldsItsVersionWhenReadAfterIt() {
+    SnapshotCache cache = new SnapshotCache(shards);
+    ParameterSnapshot s0 = cache.snapshot(List.of(), 2);
+    assertThat(floats(s0.chunk(0, 0))).containsExactly(1, 2); // one chunk sent, three still owed
+    step(); // copies the three out of the parameters before it changes them
+    assertThat(cache.chunksCopied()).isEqualTo(CHUNKS_PER_VERSION);
+    ParameterSnapshot b0 = cache.snapshot(List.of("b"), 2); // version 1 now: a new wire form
+    assertThat(b0.step()).isEqualTo(1);
+    step();
+    step();
+    assertThat(TestModels.decode(s0)).as("version 0 read after 3 steps").isDeepEqualTo(expected(0));
+    assertThat(TestModels.decode(b0)).as("version 1 read after 2 more").isDeepEqualTo(new float[][] {{8}});
+    assertThat(TestModels.decode(cache.snapshot(List.of(), 2))).isDeepEqualTo(expected(3));
+  }
+
+  @Test
+  void aVersionNoPullReadsIsDroppedNotCopiedWhenTheParametersChange() {
+    SnapshotCache cache = new SnapshotCache(shards);
+    cache.snapshot(List.of(), 2).release(); // a pull that ended before taking a chunk (cancelled)
+    step();
+    assertThat(cache.chunksCopied()).isZero();
+    assertThat(cache.referenced()).isZero();
+    ParameterSnapshot s1 = cache.snapshot(List.of(), 2);
+    assertThat(TestModels.decode(s1)).isDeepEqualTo(expected(1));
+    assertThat(cache.allocated()).as("the dropped version's buffers were reused").isEqualTo(CHUNKS_PER_VERSION);
+  }
+
+  @Test
+  void deletingTheModelCopiesWhatASnapshotStillOwes() {
+    SnapshotCache cache = new SnapshotCache(shards);
+    ParameterSnapshot s = cache.snapshot(List.of(), 2);
+    shards.close();
+    assertThat(TestModels.decode(s)).isDeepEqualTo(expected(0));
   }
 
   @Test

@@ -107,7 +107,8 @@ final class TestModels implements AutoCloseable {
     for (int i = 0; i < out.length; i++) {
       out[i] = new float[s.shards().get(i).length()];
       int at = 0;
-      for (ByteString b : s.chunks().get(i)) {
+      for (int c = 0; c < s.chunkCount(i); c++) {
+        ByteString b = s.chunk(i, c);
         TensorBytes.decode(b, out[i], at);
         at += b.size() / Float.BYTES;
       }
