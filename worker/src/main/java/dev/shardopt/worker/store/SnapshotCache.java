@@ -173,6 +173,9 @@ final class SnapshotCache {
    * parameters: {@link ModelShards} calls this under its monitor before it changes them.
    */
   synchronized void copyOutstanding() {
+    if (owing.isEmpty()) {
+      return; // the usual case: every pull of the version took all its chunks
+    }
     for (Encoded enc : List.copyOf(owing)) {
       if (enc.refs == 0) { // no pull reads it (so it is the latest): drop it rather than copy it
         if (enc == latest) {
