@@ -69,9 +69,9 @@ import java.util.concurrent.TimeoutException;
  * timeout, and a watchdog halts the JVM if the whole run overruns. Progress goes to stderr, the
  * markdown report to stdout (and to {@code --out=FILE}).
  *
- * <p>Options ({@code --name=value}): {@code reps} (15), {@code warmup} (25: Shardopt's push and pull
- * paths take about 20 rounds of part one to reach their compiled speed, the raw ones about 15; see
- * {@code rounds}), {@code d-reps} (7),
+ * <p>Options ({@code --name=value}): {@code reps} (40), {@code warmup} (25: with no warm-up, the raw
+ * baselines and Shardopt's push and pull alike kept getting faster for 20-30 rounds while the JIT
+ * compiled them; see {@code rounds}), {@code d-reps} (7),
  * {@code d-warmup} (2), {@code adam-params} (100000000), {@code sections} (a,b,c,p,k,d,i,s; p: the
  * single-thread cost of each step a push or pull adds to the transport, see {@link CopyCosts}),
  * {@code scale-params} (25000000), {@code s-reps} (5), {@code s-warmup} (1),
@@ -126,7 +126,7 @@ public final class ClusterBenchmark {
         m.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
       }
       Options o = new Options(
-          Integer.parseInt(m.getOrDefault("reps", "15")),
+          Integer.parseInt(m.getOrDefault("reps", "40")),
           Integer.parseInt(m.getOrDefault("warmup", "25")),
           Integer.parseInt(m.getOrDefault("d-reps", "7")),
           Integer.parseInt(m.getOrDefault("d-warmup", "2")),
