@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * heartbeats meanwhile, so the silence it sees afterwards is its own. The exact rule: when more than
  * half the failure timeout has passed since the previous check, this check declares nobody dead and
  * restarts every worker's silence from now ({@link WorkerRegistry#restartSilence}); a worker that
- * really died is declared dead one failure timeout later.
+ * really died is declared dead one failure timeout later. Every worker is judged as of the time the
+ * check began, so a pause that falls inside a check is handled by the next one the same way.
  *
  * <p>A restarted coordinator (state dir) gives the workers it knows from before time to find it
  * again, their channels reconnecting: one that has not beaten yet is declared dead only once {@link
@@ -68,7 +69,7 @@ public final class FailureDetector {
       return lines;
     }
     for (String worker : models.workersHoldingCopies()) {
-      if (!workers.beating(worker)
+      if (!workers.beatingAt(worker, now) // as of the check's start: a pause during the check is no one's silence
           && !(workers.awaitingFirstBeat(worker) && now - firstCheckMillis < restartGraceMillis())) {
         for (String line : models.workerLost(worker)) {
           log.warn(line);

@@ -180,8 +180,17 @@ public final class WorkerRegistry {
 
   /** Whether the worker's heartbeats are current (it is alive, whatever a step said). */
   public synchronized boolean beating(String name) {
+    return beatingAt(name, clock.getAsLong());
+  }
+
+  /**
+   * {@link #beating} as of {@code now}, a reading of {@link #nowMillis}: the failure detector judges
+   * every worker by the time its check began, so that a pause of the coordinator in the middle of a
+   * check (SIGSTOP, a GC) is not counted as the workers' silence.
+   */
+  public synchronized boolean beatingAt(String name, long now) {
     Entry e = byName.get(name);
-    return e != null && clock.getAsLong() - e.lastBeat <= heartbeatMillis * missedBeats;
+    return e != null && now - e.lastBeat <= heartbeatMillis * missedBeats;
   }
 
   /**

@@ -35,7 +35,13 @@ class FailoverTest {
   private static final String M = "models/m";
 
   private final AtomicLong now = new AtomicLong(1_000_000);
-  private final WorkerRegistry workers = new WorkerRegistry(500, 6, now::get);
+  /** Set to make the clock jump by this much right after its next reading: the coordinator paused there. */
+  private final AtomicLong pauseAfterNextReading = new AtomicLong();
+  private final WorkerRegistry workers = new WorkerRegistry(500, 6, () -> {
+    long t = now.get();
+    now.addAndGet(pauseAfterNextReading.getAndSet(0));
+    return t;
+  });
   private final ModelRegistryTest.FakeFleet fleet = new ModelRegistryTest.FakeFleet();
   private ScheduledExecutorService timer;
   private ModelRegistry registry;
@@ -235,6 +241,25 @@ class FailoverTest {
     beat("workers/w1", "workers/w2");
     assertThat(detector.check()).containsExactly(
         "failover: models/m: workers/w3 declared dead; its shards' backups took over (epoch 1)");
+  }
+
+  @Test
+  void aPauseInTheMiddleOfACheckDeclaresNobodyDead() {
+    threeWorkersTwoCopies("sgd(0.1)");
+    now.addAndGet(500);
+    beat("workers/w1", "workers/w2", "workers/w3");
+    assertThat(detector.check()).isEmpty();
+    now.addAndGet(500);
+    pauseAfterNextReading.set(4_000); // the check reads the clock, then the coordinator sleeps 4 s
+    assertThat(detector.check()).as("the pause fell after the check read the time").isEmpty();
+    assertThat(workers.beating("workers/w1")).as("4.5 s since the last heartbeat, by the clock now").isFalse();
+    assertThat(detector.check()).as("the next check sees the pause in its gap").isEmpty();
+    for (int i = 0; i < 7; i++) {
+      now.addAndGet(500);
+      beat("workers/w1", "workers/w2", "workers/w3");
+      assertThat(detector.check()).as("check %d after the pause", i).isEmpty();
+    }
+    assertThat(registry.shardMap(M).getEpoch()).isZero();
   }
 
   @Test
