@@ -22,6 +22,8 @@ final class BufferChainStream extends InputStream implements KnownLength, HasByt
   boolean closed;
   /** The stream {@link #detach} made, if any. */
   BufferChainStream detached;
+  /** As Netty's stream for a few messages: {@link #byteBufferSupported} false. */
+  boolean withoutByteBuffers;
 
   BufferChainStream(List<ByteBuffer> buffers) {
     this.buffers = buffers;
@@ -114,7 +116,7 @@ final class BufferChainStream extends InputStream implements KnownLength, HasByt
 
   @Override
   public boolean byteBufferSupported() {
-    return true;
+    return !withoutByteBuffers;
   }
 
   @Override

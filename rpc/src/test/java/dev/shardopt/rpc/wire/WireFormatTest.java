@@ -232,6 +232,33 @@ class WireFormatTest {
   }
 
   @Test
+  void grpcsStreamWithoutByteBuffersIsReadOnceAndParsedAsParseFromDoes() {
+    ReceivingMarshaller<PushRequest> m = WorkerWire.pushRequests();
+    Random r = new Random(21);
+    for (int i = 0; i < 50; i++) {
+      PushRequest sent = randomPush(r);
+      BufferChainStream in = BufferChainStream.split(sent.toByteArray(), 1 + r.nextInt(5_000), r);
+      in.withoutByteBuffers = true;
+      Received<PushRequest> got = m.parse(in);
+      assertThat(got.message()).isEqualTo(sent);
+      assertThat(bytes(got.data())).isEqualTo(sent.getChunk().getData());
+      assertThat(in.detached).as("nothing detached: the stream is read").isNull();
+      assertThat(in.available()).isZero();
+      got.close();
+    }
+    assertThat(m.copiedParses()).isEqualTo(50);
+    assertThat(m.aliasedParses()).isZero();
+    byte[] cut = Arrays.copyOf(randomPush(r).toByteArray(), 30);
+    BufferChainStream in = BufferChainStream.split(cut, 7, r);
+    in.withoutByteBuffers = true;
+    StatusRuntimeException generated = catchStatus(() -> ProtoUtils.marshaller(PushRequest.getDefaultInstance())
+        .parse(new ByteArrayInputStream(cut)));
+    StatusRuntimeException ours = catchStatus(() -> m.parse(in));
+    assertThat(ours.getStatus().getCode()).isEqualTo(generated.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(ours.getStatus().getDescription()).isEqualTo(generated.getStatus().getDescription());
+  }
+
+  @Test
   void aWholeMessageInAnArrayIsParsedInPlaceAsParseFromDoes() {
     Random r = new Random(12);
     for (int i = 0; i < 100; i++) {
