@@ -110,17 +110,15 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
     return Received.of(m, dataOf.apply(m));
   }
 
-  /** The rest of {@code stream}, its length known, in one exact-size array. */
+  /** The rest of {@code stream}, whose length {@link KnownLength} promises, in one exact-size array. */
   private static byte[] readWhole(InputStream stream) {
     try {
       byte[] whole = stream.readNBytes(stream.available());
-      byte[] more = stream.readAllBytes(); // nothing, when available() was exact as KnownLength promises
-      if (more.length == 0) {
-        return whole;
+      if (stream.read() != -1) {
+        throw io.grpc.Status.INTERNAL.withDescription("gRPC's message stream held more than the " + whole.length
+            + " bytes it announced").asRuntimeException();
       }
-      byte[] all = java.util.Arrays.copyOf(whole, whole.length + more.length);
-      System.arraycopy(more, 0, all, whole.length, more.length);
-      return all;
+      return whole;
     } catch (IOException e) {
       throw io.grpc.Status.INTERNAL.withDescription("reading a message failed: " + e).withCause(e).asRuntimeException();
     }

@@ -6,7 +6,9 @@ import dev.shardopt.engine.ShardSpec;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntFunction;
 
@@ -33,7 +35,7 @@ final class SnapshotCache {
   private int encodings; // guarded by this
   private long chunksCopied; // guarded by this
   private int outstanding; // snapshots handed out and not released; guarded by this
-  private final java.util.Set<Encoded> owing = new java.util.HashSet<>(); // versions with chunks not yet copied; guarded by this
+  private final Set<Encoded> owing = new HashSet<>(); // versions with chunks not yet copied; guarded by this
 
   SnapshotCache(ModelShards shards) {
     this(shards, new ChunkBufferPool(POOLED_SETS));
