@@ -47,7 +47,6 @@ import jakarta.inject.Named;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -294,7 +293,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
       PushHeader header;
       WorkerModel model;
       float[][] gradient;
-      BitSet[] covered;
+      SentRanges[] covered;
       int[] firstNonFinite; // per shard: the lowest index of a NaN/Inf decoded so far, or MAX_VALUE
       final PushChecksum checksum = new PushChecksum();
       final long started = System.nanoTime();
@@ -321,7 +320,7 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             header = request.getHeader();
             model = store.get(header.getModel());
             gradient = model.newGradient();
-            covered = new BitSet[gradient.length];
+            covered = new SentRanges[gradient.length];
             firstNonFinite = new int[gradient.length];
             java.util.Arrays.fill(firstNonFinite, Integer.MAX_VALUE);
           } else if (request.hasHeader()) {
@@ -335,10 +334,9 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
             List<java.nio.ByteBuffer> data = received.data();
             int from = (int) (chunk.getOffset() - s.offset());
             if (covered[i] == null) {
-              covered[i] = new BitSet(s.length());
+              covered[i] = new SentRanges();
             }
-            int seen = covered[i].nextSetBit(from);
-            if (seen >= 0 && seen < from + n) {
+            if (!covered[i].add(from, from + n)) {
               throw ApiException.invalidArgument("elements [" + chunk.getOffset() + ", " + (chunk.getOffset() + n)
                   + ") of '" + chunk.getTensor() + "' are sent twice in one push");
             }
@@ -355,7 +353,6 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
               }
             });
             checksum.add(s.tensorIndex(), chunk.getOffset(), crc);
-            covered[i].set(from, from + n);
             store.countIn(received.dataSize());
             bytes += received.dataSize();
           }
@@ -389,9 +386,9 @@ public final class WorkerService extends WorkerGrpc.WorkerImplBase {
           }
           for (int i = 0; i < gradient.length; i++) {
             ShardSpec s = model.shards().get(i);
-            int have = covered[i] == null ? 0 : covered[i].cardinality();
+            long have = covered[i] == null ? 0 : covered[i].elements();
             if (have != s.length()) {
-              int missing = covered[i] == null ? 0 : covered[i].nextClearBit(0);
+              int missing = covered[i] == null ? 0 : covered[i].firstMissing();
               // Left out entirely: allowed when frozen at the push's step, which the model checks.
               if (have == 0) {
                 gradient[i] = null;
