@@ -20,17 +20,19 @@ final class BufferCursor {
 
   private final List<ByteBuffer> buffers;
   private final long size;
-  private int index;
+  private int index; // the buffer being read
+  private int at; // the next byte's index in it (absolute: no buffer's position is moved)
   private long position;
 
+  /** Over the bytes of {@code buffers} from each one's position to its limit, which stay as they are. */
   BufferCursor(List<ByteBuffer> buffers) {
-    this.buffers = new ArrayList<>(buffers.size());
+    this.buffers = buffers;
     long n = 0;
     for (ByteBuffer b : buffers) {
-      this.buffers.add(b.duplicate());
       n += b.remaining();
     }
     this.size = n;
+    this.at = buffers.isEmpty() ? 0 : buffers.get(0).position();
   }
 
   long position() {
@@ -41,9 +43,11 @@ final class BufferCursor {
     return position < size;
   }
 
+  /** The buffer holding the next byte, {@link #at} moved to it. */
   private ByteBuffer current() throws Malformed {
-    while (index < buffers.size() && !buffers.get(index).hasRemaining()) {
+    while (index < buffers.size() && at >= buffers.get(index).limit()) {
       index++;
+      at = index < buffers.size() ? buffers.get(index).position() : 0;
     }
     if (index == buffers.size()) {
       throw new Malformed();
@@ -52,7 +56,7 @@ final class BufferCursor {
   }
 
   int readByte() throws Malformed {
-    int b = current().get() & 0xff;
+    int b = current().get(at++) & 0xff;
     position++;
     return b;
   }
@@ -81,30 +85,31 @@ final class BufferCursor {
   void copy(int n, java.io.ByteArrayOutputStream out) throws Malformed {
     for (int left = n; left > 0; ) {
       ByteBuffer b = current();
-      int k = Math.min(left, b.remaining());
+      int k = Math.min(left, b.limit() - at);
       if (b.hasArray()) {
-        out.write(b.array(), b.arrayOffset() + b.position(), k);
-        b.position(b.position() + k);
+        out.write(b.array(), b.arrayOffset() + at, k);
       } else {
         byte[] tmp = new byte[k];
-        b.get(tmp);
+        b.get(at, tmp);
         out.write(tmp, 0, k);
       }
+      at += k;
       left -= k;
       position += k;
     }
   }
 
-  /** The next {@code n} bytes as read-only views, no copy. */
+  /**
+   * The next {@code n} bytes as views, no copy: a buffer the range covers from its position to its
+   * limit is given as it is, a part of one as a slice.
+   */
   List<ByteBuffer> views(int n) throws Malformed {
     List<ByteBuffer> out = new ArrayList<>();
     for (int left = n; left > 0; ) {
       ByteBuffer b = current();
-      int k = Math.min(left, b.remaining());
-      ByteBuffer v = b.slice();
-      v.limit(k);
-      out.add(v.asReadOnlyBuffer());
-      b.position(b.position() + k);
+      int k = Math.min(left, b.limit() - at);
+      out.add(at == b.position() && k == b.remaining() ? b : b.slice(at, k));
+      at += k;
       left -= k;
       position += k;
     }

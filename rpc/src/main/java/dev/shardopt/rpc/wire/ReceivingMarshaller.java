@@ -168,16 +168,20 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
     return aliased.get();
   }
 
-  /** Views of every buffer of the stream, which keeps them (marked first, so that skipping does not release them). */
+  /**
+   * Read-only views of every buffer of the stream, which keeps them (marked first, so that skipping
+   * does not release them). Nothing moves their positions: the views of the data handed on are these
+   * or slices of them.
+   */
   private static List<ByteBuffer> views(InputStream detached) {
     try {
       detached.mark(Integer.MAX_VALUE);
       List<ByteBuffer> out = new ArrayList<>();
       HasByteBuffer buffers = (HasByteBuffer) detached;
       while (detached.available() > 0) {
-        ByteBuffer b = buffers.getByteBuffer();
+        ByteBuffer b = buffers.getByteBuffer(); // a new view (Netty's nioBuffer), so this keeps it as it is
         int n = b.remaining();
-        out.add(b.slice());
+        out.add(b.asReadOnlyBuffer());
         for (long skipped = 0; skipped < n; ) {
           long s = detached.skip(n - skipped);
           if (s <= 0) {

@@ -29,13 +29,19 @@ final class BufferChainStream extends InputStream implements KnownLength, HasByt
     this.buffers = buffers;
   }
 
-  /** {@code bytes} copied into direct buffers cut at random places (pieces of 1 to {@code maxPiece} bytes). */
+  /**
+   * {@code bytes} copied into direct buffers cut at random places (pieces of 1 to {@code maxPiece}
+   * bytes), every other one between a few bytes of padding, as a slice of a larger buffer is: its
+   * position above 0 and its limit below its capacity.
+   */
   static BufferChainStream split(byte[] bytes, int maxPiece, Random random) {
     List<ByteBuffer> out = new ArrayList<>();
     for (int at = 0; at < bytes.length; ) {
       int n = Math.min(bytes.length - at, 1 + random.nextInt(maxPiece));
-      ByteBuffer b = ByteBuffer.allocateDirect(n);
-      b.put(bytes, at, n).flip();
+      int pad = out.size() % 2 == 0 ? 0 : 1 + random.nextInt(7);
+      ByteBuffer b = ByteBuffer.allocateDirect(pad + n + pad);
+      b.position(pad);
+      b.put(bytes, at, n).limit(pad + n).position(pad);
       out.add(b);
       at += n;
     }
@@ -122,7 +128,8 @@ final class BufferChainStream extends InputStream implements KnownLength, HasByt
   @Override
   public ByteBuffer getByteBuffer() {
     ByteBuffer b = current();
-    return b == null ? null : b.slice();
+    // Netty's nioBuffers()[0] may start past 0; its nioBuffer() is a slice from 0: give both shapes
+    return b == null ? null : index % 2 == 0 ? b.slice() : b.duplicate();
   }
 
   @Override

@@ -404,6 +404,39 @@ class WireFormatTest {
   }
 
   @Test
+  void decodeReadsEachBufferFromItsPositionToItsLimitAndLeavesBothAsTheyWere() {
+    float[] v = values(40_001, 15);
+    byte[] bytes = TensorBytes.encode(v, 0, v.length).toByteArray();
+    Random r = new Random(8);
+    List<ByteBuffer> pieces = new ArrayList<>();
+    List<int[]> bounds = new ArrayList<>();
+    for (int at = 0; at < bytes.length; ) {
+      int n = Math.min(bytes.length - at, 1 + r.nextInt(90_000));
+      int before = r.nextInt(9);
+      int after = r.nextInt(9);
+      ByteBuffer b = ByteBuffer.allocateDirect(before + n + after);
+      for (int i = 0; i < b.capacity(); i++) {
+        b.put(i, (byte) 0x7f); // padding that would decode to a NaN-free, wrong value if read
+      }
+      b.put(before, bytes, at, n).position(before).limit(before + n);
+      pieces.add(b);
+      bounds.add(new int[] {before, before + n});
+      at += n;
+    }
+    float[] out = new float[v.length];
+    long[] readBytes = {0};
+    TensorBytes.decode(pieces, out, 0, b -> readBytes[0] += b.remaining(), (from, to) -> { });
+    assertThat(readBytes[0]).isEqualTo(bytes.length);
+    for (int i = 0; i < v.length; i++) {
+      assertThat(Float.floatToRawIntBits(out[i])).isEqualTo(Float.floatToRawIntBits(v[i]));
+    }
+    for (int i = 0; i < pieces.size(); i++) {
+      assertThat(pieces.get(i).position()).isEqualTo(bounds.get(i)[0]);
+      assertThat(pieces.get(i).limit()).isEqualTo(bounds.get(i)[1]);
+    }
+  }
+
+  @Test
   void aChunkOutsideItsArrayIsRefused() {
     assertThatThrownBy(() -> FloatChunk.of("w", 0, new float[4], 2, 3)).isInstanceOf(IndexOutOfBoundsException.class);
   }
