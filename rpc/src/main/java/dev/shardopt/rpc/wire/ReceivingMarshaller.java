@@ -179,7 +179,7 @@ public final class ReceivingMarshaller<M extends Message> implements MethodDescr
       List<ByteBuffer> out = new ArrayList<>();
       HasByteBuffer buffers = (HasByteBuffer) detached;
       while (detached.available() > 0) {
-        ByteBuffer b = buffers.getByteBuffer(); // a new view (Netty's nioBuffer), so this keeps it as it is
+        ByteBuffer b = buffers.getByteBuffer();
         int n = b.remaining();
         out.add(b.asReadOnlyBuffer());
         for (long skipped = 0; skipped < n; ) {
