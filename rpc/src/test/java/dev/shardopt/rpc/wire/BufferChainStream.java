@@ -24,6 +24,8 @@ final class BufferChainStream extends InputStream implements KnownLength, HasByt
   BufferChainStream detached;
   /** As Netty's stream for a few messages: {@link #byteBufferSupported} false. */
   boolean withoutByteBuffers;
+  /** Added to what {@link #available} says, to make it announce a wrong length (0: the truth). */
+  int misannounced;
 
   BufferChainStream(List<ByteBuffer> buffers) {
     this.buffers = buffers;
@@ -39,9 +41,7 @@ final class BufferChainStream extends InputStream implements KnownLength, HasByt
     for (int at = 0; at < bytes.length; ) {
       int n = Math.min(bytes.length - at, 1 + random.nextInt(maxPiece));
       int pad = out.size() % 2 == 0 ? 0 : 1 + random.nextInt(7);
-      ByteBuffer b = ByteBuffer.allocateDirect(pad + n + pad);
-      b.position(pad);
-      b.put(bytes, at, n).limit(pad + n).position(pad);
+      ByteBuffer b = ByteBuffer.allocateDirect(pad + n + pad).put(pad, bytes, at, n).limit(pad + n).position(pad);
       out.add(b);
       at += n;
     }
@@ -61,7 +61,7 @@ final class BufferChainStream extends InputStream implements KnownLength, HasByt
     for (int i = index; i < buffers.size(); i++) {
       n += buffers.get(i).remaining();
     }
-    return n;
+    return n + misannounced;
   }
 
   @Override

@@ -259,6 +259,29 @@ class WireFormatTest {
   }
 
   @Test
+  void grpcsStreamWithoutByteBuffersOfAnotherLengthThanItAnnouncedIsRefused() {
+    ReceivingMarshaller<PushRequest> m = WorkerWire.pushRequests();
+    Random r = new Random(22);
+    float[] v = values(1000, 23);
+    byte[] bytes = PushRequest.newBuilder().setChunk(TensorChunk.newBuilder().setTensor("w")
+        .setData(TensorBytes.encode(v, 0, v.length))).build().toByteArray();
+    BufferChainStream shorter = BufferChainStream.split(bytes, 500, r);
+    shorter.withoutByteBuffers = true;
+    shorter.misannounced = 3;
+    StatusRuntimeException e = catchStatus(() -> m.parse(shorter));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(e.getStatus().getDescription()).isEqualTo("gRPC's message stream ended after " + bytes.length
+        + " of the " + (bytes.length + 3) + " bytes it announced");
+    BufferChainStream longer = BufferChainStream.split(bytes, 500, r);
+    longer.withoutByteBuffers = true;
+    longer.misannounced = -3;
+    e = catchStatus(() -> m.parse(longer));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(e.getStatus().getDescription())
+        .isEqualTo("gRPC's message stream held more than the " + (bytes.length - 3) + " bytes it announced");
+  }
+
+  @Test
   void aWholeMessageInAnArrayIsParsedInPlaceAsParseFromDoes() {
     Random r = new Random(12);
     for (int i = 0; i < 100; i++) {
