@@ -55,9 +55,11 @@ public sealed interface Fault {
   }
 
   /**
-   * Cut the stream right after the {@code n}-th message from the caller has been forwarded. The
-   * target receives the n messages if it had asked for them (gRPC drops what a cancelled stream has
-   * not yet handed to the service), then the cancellation.
+   * Cut the stream right after the {@code n}-th message from the caller has been written to the
+   * target's connection: the cancellation follows the n messages on the wire. A target whose service
+   * had asked for them and runs on the transport's thread receives all n; one with an executor may
+   * lose the last ones, since gRPC drops what it has not yet handed to the service when the
+   * cancellation arrives.
    */
   static Fault cutAfterRequests(int n) {
     return new CutStream(n, Direction.REQUESTS);
